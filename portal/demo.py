@@ -1,0 +1,74 @@
+"""Demo accounts for every role at the province, at 长春市 and at 南关区 (``make run`` prints them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.accounts.models import StaffUser
+from portal.accounts.operations import create_user
+from portal.roles import ROLE_LABELS, Role
+from tenants.scoping import system_scope
+from tenants.tree import get_bureau
+
+DEMO_PASSWORD = "Demo-2026-review"
+DEMO_BUREAUS = (("220000", "prov"), ("220100", "cc"), ("220102", "ng"))
+_ROLE_NAMES = {
+    Role.petition_clerk: "clerk",
+    Role.petition_office_head: "office_head",
+    Role.petitions_leader: "petitions_leader",
+    Role.business_leader: "business_leader",
+    Role.principal_leader: "principal",
+    Role.division_staff: "division",
+    Role.bureau_admin: "admin",
+    Role.province_admin: "province_admin",
+}
+# Division staff work in a unit; the petition office's people in the petition office.
+_UNITS = {
+    Role.petition_clerk: "petition_office",
+    Role.petition_office_head: "petition_office",
+    Role.division_staff: "pension",
+}
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    bureau: str
+    role: Role
+
+
+def seed_demo_accounts(session: Session) -> list[DemoAccount]:
+    """Create the demo accounts that do not exist yet; return all of them. Flushes."""
+    accounts = []
+    with system_scope(session):
+        existing = set(session.scalars(select(StaffUser.username)))
+    for adcode, prefix in DEMO_BUREAUS:
+        bureau = get_bureau(session, adcode)
+        if bureau is None:
+            continue
+        for role, suffix in _ROLE_NAMES.items():
+            if role == Role.province_admin and bureau.parent_id is not None:
+                continue
+            username = f"{prefix}_{suffix}"
+            if username not in existing:
+                create_user(
+                    session,
+                    bureau=bureau,
+                    username=username,
+                    password=DEMO_PASSWORD,
+                    roles=[role],
+                    display_name=f"{bureau.division_name}·{ROLE_LABELS[role][0]}",
+                    unit_code=_UNITS.get(role),
+                )
+            accounts.append(DemoAccount(username, bureau.name, role))
+    return accounts
+
+
+def format_accounts(accounts: list[DemoAccount]) -> str:
+    lines = [f"Demo accounts (password for all: {DEMO_PASSWORD})"]
+    for a in accounts:
+        lines.append(f"  {a.username:<26} {a.bureau:<16} {ROLE_LABELS[a.role][1]}")
+    return "\n".join(lines)

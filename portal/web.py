@@ -1,0 +1,103 @@
+"""What every request shares: the signed-in user, the tenant scope, security headers and error pages."""
+
+from __future__ import annotations
+
+from flask import Flask, g, jsonify, render_template, request
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+
+from portal.accounts.operations import load_user
+from portal.extensions import db, login_manager
+from tenants.scoping import TenantScope, scope_for_bureau, set_scope
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+}
+
+
+def init_app(app: Flask) -> None:
+    login_manager.login_view = "staff.login"
+    login_manager.login_message = None
+    login_manager.user_loader(_load_user)
+    app.before_request(_scope_request)
+    app.after_request(_add_security_headers)
+    app.context_processor(_template_globals)
+    app.register_error_handler(404, _not_found)
+    app.register_error_handler(413, _too_large)
+    app.register_error_handler(CSRFError, _csrf_failed)
+    app.register_error_handler(429, _too_many)
+
+
+def _load_user(user_id: str):
+    kind, _sep, raw_id = user_id.partition(":")
+    if kind != "staff" or not raw_id.isdigit():
+        return None
+    return load_user(db.session, int(raw_id))
+
+
+def _scope_request() -> None:
+    """Give the request's database session the scope of the signed-in staff member, or none at all."""
+    if current_user.is_authenticated and hasattr(current_user, "tenant_id"):
+        scope = scope_for_bureau(db.session, current_user.tenant_id)
+    else:
+        scope = None
+    g.tenant_scope = scope
+    set_scope(db.session, scope)
+
+
+def current_scope() -> TenantScope | None:
+    return g.get("tenant_scope")
+
+
+def _add_security_headers(response):
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    return response
+
+
+def _template_globals() -> dict:
+    locale = str(get_locale() or "zh_Hans_CN")
+    return {"current_lang": "en" if locale.startswith("en") else "zh", "html_lang": locale.replace("_", "-")}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def _error(status: int, title: str, message: str):
+    if wants_json():
+        return jsonify(error={"code": status, "message": message}), status
+    return render_template("error.html", status=status, title=title, message=message), status
+
+
+def _not_found(_exc):
+    return _error(
+        404, _("Not found"), _("The page or record you asked for does not exist or is not yours to see.")
+    )
+
+
+def _too_large(_exc):
+    return _error(413, _("Too large"), _("What you sent is larger than allowed. Please send smaller files."))
+
+
+def _csrf_failed(_exc):
+    return _error(
+        400, _("Form expired"), _("The form has expired. Please go back, reload the page and try again.")
+    )
+
+
+def _too_many(_exc):
+    return _error(
+        429, _("Too many attempts"), _("Too many attempts from your address. Please wait and try again.")
+    )

@@ -1,0 +1,1 @@
+"""The public site at ``/``: petitioners apply, track and escalate here."""

@@ -1,0 +1,1 @@
+"""The staff site at ``/staff``: bureau staff run the review procedure here."""

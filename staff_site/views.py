@@ -1,0 +1,83 @@
+"""Staff sign-in, sign-out and the staff home page."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlparse
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from portal.accounts.operations import LoginResult, authenticate
+from portal.extensions import db, limiter
+from portal.roles import ROLE_LABELS
+from staff_site.access import staff_required
+from staff_site.forms import LoginForm
+from tenants.models import Bureau, Unit
+from tenants.scoping import load_scoped
+
+bp = Blueprint("staff", __name__, template_folder="templates")
+log = logging.getLogger(__name__)
+
+
+def _login_limit() -> str:
+    return current_app.config["PORTAL_SETTINGS"].ratelimit_login
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        settings = current_app.config["PORTAL_SETTINGS"]
+        outcome = authenticate(
+            db.session,
+            form.username.data,
+            form.password.data,
+            max_failures=settings.login_max_failures,
+            lock_minutes=settings.login_lock_minutes,
+        )
+        db.session.commit()
+        log.info("staff login", extra={"username": form.username.data, "result": str(outcome.result)})
+        if outcome.result == LoginResult.ok:
+            login_user(outcome.user)
+            return redirect(_safe_next(request.args.get("next")) or url_for("staff.home"))
+        if outcome.result == LoginResult.locked:
+            form.form_errors.append(
+                _(
+                    "Too many failed attempts: this account is locked until %(time)s.",
+                    time=format_datetime(outcome.locked_until, "short"),
+                )
+            )
+        else:
+            form.form_errors.append(_("Wrong username or password."))
+        return render_template("staff/login.html", form=form), 401
+    return render_template("staff/login.html", form=form)
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only follow a ``next`` link inside this site."""
+    if not target:
+        return None
+    parsed = urlparse(target)
+    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    flash(_("You have signed out."))
+    return redirect(url_for("staff.login"))
+
+
+@bp.get("/")
+@staff_required
+def home():
+    unit = load_scoped(db.session, Unit, current_user.unit_id) if current_user.unit_id else None
+    bureau = db.session.get(Bureau, current_user.tenant_id)
+    roles = [ROLE_LABELS[r] for r in current_user.roles]
+    return render_template("staff/home.html", bureau=bureau, unit=unit, roles=roles)

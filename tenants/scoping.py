@@ -1,0 +1,179 @@
+"""Tenant scoping: the one place that limits every query and every write to the bureaus a session may touch.
+
+A session carries a ``TenantScope``. Hooks on every SQLAlchemy ``Session``:
+
+- ``do_orm_execute`` adds ``tenant_id IN (readable bureaus)`` to every ORM SELECT of a tenant-owned model, and
+  ``tenant_id = acting bureau`` to ORM UPDATE/DELETE statements;
+- ``before_flush`` stamps new tenant-owned rows with the acting bureau and refuses to write any row of another
+  bureau (an ancestor supervises read-only);
+- ``after_begin`` copies the scope into the transaction (``SET LOCAL`` style ``set_config(..., true)``) so that
+  PostgreSQL row-level security enforces the same rule a second time (``tenants.rls``).
+
+Without a scope a query of a tenant-owned model raises ``TenantScopeMissing``: it fails closed and never falls
+back to a default bureau. ``session.get()`` can return an object already in the identity map without running a
+query, so code loads tenant-owned rows with ``select()`` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import ORMExecuteState, Session, scoped_session, with_loader_criteria
+
+from portal.db import TenantOwned
+
+_INFO_KEY = "tenant_scope"
+
+
+class TenantScopeMissing(RuntimeError):
+    """A tenant-owned table was queried or written without a scope."""
+
+
+class CrossTenantWrite(PermissionError):
+    """A write reached a row of a bureau other than the acting one."""
+
+
+@dataclass(frozen=True)
+class TenantScope:
+    """Which bureau acts (may write) and which bureaus may be read; ``system`` sees and writes everything."""
+
+    acting: int | None
+    readable: frozenset[int]
+    system: bool = False
+
+    @classmethod
+    def system_wide(cls) -> TenantScope:
+        return cls(acting=None, readable=frozenset(), system=True)
+
+    @classmethod
+    def single(cls, bureau_id: int) -> TenantScope:
+        return cls(acting=bureau_id, readable=frozenset({bureau_id}))
+
+    def can_read(self, tenant_id: int) -> bool:
+        return self.system or tenant_id in self.readable
+
+    def can_write(self, tenant_id: int) -> bool:
+        return self.system or tenant_id == self.acting
+
+    def gucs(self) -> dict[str, str]:
+        return {
+            "app.system": "on" if self.system else "",
+            "app.tenant_id": "" if self.acting is None else str(self.acting),
+            "app.readable": "{" + ",".join(str(t) for t in sorted(self.readable)) + "}",
+        }
+
+
+def scope_for_bureau(session: Session, bureau_id: int) -> TenantScope:
+    """Scope of staff at ``bureau_id``: act there, read it and every bureau below it (supervision)."""
+    from tenants.tree import subtree_ids
+
+    return TenantScope(acting=bureau_id, readable=frozenset(subtree_ids(session, bureau_id)))
+
+
+def _real(session: Session | scoped_session) -> Session:
+    return session() if isinstance(session, scoped_session) else session
+
+
+def get_scope(session: Session | scoped_session) -> TenantScope | None:
+    return _real(session).info.get(_INFO_KEY)
+
+
+def set_scope(session: Session | scoped_session, scope: TenantScope | None) -> None:
+    """Give ``session`` a scope; a transaction already open gets the database settings at once."""
+    session = _real(session)
+    if scope is None:
+        session.info.pop(_INFO_KEY, None)
+    else:
+        session.info[_INFO_KEY] = scope
+    if session.in_transaction():
+        _apply_gucs(session.connection(), scope)
+
+
+@contextmanager
+def scoped(session: Session, scope: TenantScope) -> Iterator[Session]:
+    """Run a block under ``scope`` and restore the previous one afterwards."""
+    previous = get_scope(session)
+    set_scope(session, scope)
+    try:
+        yield session
+    finally:
+        set_scope(session, previous)
+
+
+def system_scope(session: Session):
+    """Run a block with system-wide access: for workers, sweeps, sign-in look-ups and the command line only."""
+    return scoped(session, TenantScope.system_wide())
+
+
+def _apply_gucs(connection, scope: TenantScope | None) -> None:
+    values = (scope or TenantScope(acting=None, readable=frozenset())).gucs()
+    connection.exec_driver_sql(
+        "SELECT set_config('app.system', %(system)s, true), set_config('app.tenant_id', %(tenant)s, true),"
+        " set_config('app.readable', %(readable)s, true)",
+        {
+            "system": values["app.system"],
+            "tenant": values["app.tenant_id"],
+            "readable": values["app.readable"],
+        },
+    )
+
+
+def _touches_tenant_data(state: ORMExecuteState) -> bool:
+    return any(getattr(m.class_, "__tenant_owned__", False) for m in state.all_mappers)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_orm_statements(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete) or not _touches_tenant_data(state):
+        return
+    scope = get_scope(state.session)
+    if scope is None:
+        raise TenantScopeMissing("Query of tenant-owned data without a tenant scope.")
+    if scope.system:
+        return
+    if state.is_select:
+        readable = tuple(scope.readable)
+        criteria = with_loader_criteria(
+            TenantOwned,
+            lambda cls: cls.tenant_id.in_(readable),
+            include_aliases=True,
+            propagate_to_loaders=True,
+        )
+    else:
+        acting = scope.acting if scope.acting is not None else -1
+        criteria = with_loader_criteria(
+            TenantOwned, lambda cls: cls.tenant_id == acting, include_aliases=True
+        )
+    state.statement = state.statement.options(criteria)
+
+
+@event.listens_for(Session, "before_flush")
+def _guard_writes(session: Session, flush_context, instances) -> None:
+    touched = [o for o in (*session.new, *session.dirty, *session.deleted) if isinstance(o, TenantOwned)]
+    if not touched:
+        return
+    scope = get_scope(session)
+    if scope is None:
+        raise TenantScopeMissing("Write of tenant-owned data without a tenant scope.")
+    for obj in touched:
+        if obj in session.new and obj.tenant_id is None:
+            if scope.acting is None:
+                raise TenantScopeMissing(f"Cannot stamp a new {type(obj).__name__}: no acting bureau.")
+            obj.tenant_id = scope.acting
+        if not scope.can_write(obj.tenant_id):
+            raise CrossTenantWrite(
+                f"{type(obj).__name__} of bureau {obj.tenant_id} is read-only for bureau {scope.acting}."
+            )
+
+
+@event.listens_for(Session, "after_begin")
+def _copy_scope_to_transaction(session: Session, transaction, connection) -> None:
+    _apply_gucs(connection, get_scope(session))
+
+
+def load_scoped(session: Session, model: type, object_id: int):
+    """Load one tenant-owned row by id through the scoped query path (never the identity-map shortcut)."""
+    return session.execute(select(model).where(model.id == object_id)).scalar_one_or_none()

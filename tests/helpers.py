@@ -1,0 +1,42 @@
+"""Helpers for tests: factories of real rows and a browser-like sign-in."""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+from portal.accounts.operations import create_user
+from portal.roles import Role
+from tenants.tree import get_bureau
+
+PASSWORD = "Correct-horse-42"
+_counter = itertools.count(1)
+
+
+def make_staff(session, adcode: str, *roles: Role, unit: str | None = None, username: str | None = None):
+    """Create a staff user at the bureau with ``adcode`` (committed, so the web app sees it)."""
+    bureau = get_bureau(session, adcode)
+    user = create_user(
+        session,
+        bureau=bureau,
+        username=username or f"u{next(_counter)}_{adcode}",
+        password=PASSWORD,
+        roles=list(roles) or [Role.petition_clerk],
+        unit_code=unit,
+    )
+    session.commit()
+    return user
+
+
+def csrf_token(client, path: str) -> str:
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page) or re.search(
+        r'value="([^"]+)"[^>]*name="csrf_token"', page
+    )
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def login(client, username: str, password: str = PASSWORD):
+    token = csrf_token(client, "/staff/login")
+    return client.post("/staff/login", data={"csrf_token": token, "username": username, "password": password})
