@@ -27,10 +27,16 @@ def cli() -> None:
 
 
 def main() -> None:
-    cli(prog_name="portal")
+    from portal.config import ConfigError
+
+    try:
+        cli(prog_name="portal")
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
 
 
-@cli.command("dev", context_settings={"ignore_unknown_options": True})
+@cli.command("dev", with_appcontext=False)
 @click.option("--port", type=int, envvar="PORT", default=5000, show_default=True, help="Web port.")
 @click.option("--root", default="var/dev", show_default=True, help="Data directory of the embedded services.")
 def dev_command(port: int, root: str) -> None:
@@ -40,7 +46,7 @@ def dev_command(port: int, root: str) -> None:
     sys.exit(run_dev(port=port, root=root))
 
 
-@cli.command("config-table")
+@cli.command("config-table", with_appcontext=False)
 def config_table_command() -> None:
     """Print the configuration variables as a Markdown table."""
     from portal.config import config_table

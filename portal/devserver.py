@@ -1,0 +1,196 @@
+"""``portal dev``: everything ``make run`` needs, in one process tree that Ctrl-C stops.
+
+1. Start the embedded PostgreSQL, Redis and S3 for whichever of DATABASE_URL, REDIS_URL, S3_ENDPOINT_URL is unset.
+2. Create the ``portal`` database and a login role that cannot bypass row-level security.
+3. Migrate, create the bucket, seed the Jilin bureaus and the demo accounts, and print them.
+4. Serve web (gunicorn), an RQ worker and ``rq cron``; stop them all, and the services, on Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+# Embedded services of `make run` use this block of ports; the test suite picks another block at random.
+DEV_BASE_PORT = 24000
+_PR_SET_PDEATHSIG = 1
+_BIN = Path(sys.executable).parent
+
+
+def _die_with_parent() -> None:
+    """Have the kernel stop this child if ``portal dev`` dies, even by SIGKILL (Linux)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def _load_secrets(path: Path) -> dict[str, str]:
+    if path.exists():
+        return json.loads(path.read_text())
+    values = {
+        "SECRET_KEY": secrets.token_hex(32),
+        "PII_KEY": secrets.token_hex(32),
+        "DB_PASSWORD": secrets.token_urlsafe(18),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(values))
+    path.chmod(0o600)
+    return values
+
+
+def _stop_leftovers(run_dir: Path) -> None:
+    """Stop web/worker/cron processes recorded by an earlier ``portal dev`` that was killed."""
+    for pid_file in run_dir.glob("app-*.pid"):
+        try:
+            proc = psutil.Process(int(pid_file.read_text().strip()))
+            if proc.environ().get("PORTAL_DEV_ROOT") == str(run_dir.parent):
+                proc.terminate()
+                proc.wait(10)
+        except (ValueError, psutil.Error):
+            pass
+        pid_file.unlink(missing_ok=True)
+
+
+def prepare_environment(root: Path, port: int) -> tuple[dict[str, str], object | None]:
+    """Start what is missing and return the environment for the portal's processes (and the services)."""
+    from portal.dbsetup import ensure_database, ensure_login_role
+    from portal.devservices import EmbeddedServices
+
+    env = dict(os.environ)
+    stored = _load_secrets(root / "secrets.json")
+    env.setdefault("SECRET_KEY", stored["SECRET_KEY"])
+    env.setdefault("PII_KEY", stored["PII_KEY"])
+    env.setdefault("PORTAL_ENV", "development")
+    env.setdefault("LOG_FORMAT", "text")
+    env["PORT"] = str(port)
+    env["PORTAL_DEV_ROOT"] = str(root)
+
+    missing = {name: not env.get(name) for name in ("DATABASE_URL", "REDIS_URL", "S3_ENDPOINT_URL")}
+    services = None
+    if any(missing.values()):
+        services = EmbeddedServices(
+            root,
+            DEV_BASE_PORT,
+            start_postgres=missing["DATABASE_URL"],
+            start_redis=missing["REDIS_URL"],
+            start_s3=missing["S3_ENDPOINT_URL"],
+        )
+        print("Starting embedded services under", root, flush=True)
+        urls = services.start(bucket=env.get("S3_BUCKET", "petition-portal"))
+        if missing["DATABASE_URL"]:
+            owner_url = ensure_database(urls.database_url, "portal")
+            env["DATABASE_ADMIN_URL"] = owner_url
+            env["DATABASE_URL"] = ensure_login_role(owner_url, "portal_web", stored["DB_PASSWORD"])
+        if missing["REDIS_URL"]:
+            env["REDIS_URL"] = urls.redis_url
+        if missing["S3_ENDPOINT_URL"]:
+            env["S3_ENDPOINT_URL"] = urls.s3_endpoint_url
+            env["S3_ACCESS_KEY_ID"] = urls.s3_access_key
+            env["S3_SECRET_ACCESS_KEY"] = urls.s3_secret_key
+            env["S3_REGION"] = urls.s3_region
+    return env, services
+
+
+def setup_database(env: dict[str, str]) -> str:
+    """Migrate, create the bucket and seed; return the printed list of demo accounts."""
+    from portal import create_app
+    from portal.config import load_settings
+    from portal.demo import format_accounts, seed_demo_accounts
+    from portal.extensions import db
+    from portal.migrate import upgrade
+    from tenants.scoping import system_scope
+    from tenants.seed import seed_bureaus
+
+    settings = load_settings(env)
+    upgrade(settings.database_admin_url)
+    app = create_app(settings)
+    with app.app_context():
+        app.extensions["portal.storage"].ensure_bucket()
+        with system_scope(db.session):
+            seed_bureaus(db.session)
+            accounts = seed_demo_accounts(db.session)
+        db.session.commit()
+    return format_accounts(accounts)
+
+
+def _spawn(name: str, argv: list[str], env: dict[str, str], run_dir: Path) -> subprocess.Popen:
+    proc = subprocess.Popen(argv, env=env, start_new_session=True, preexec_fn=_die_with_parent)
+    (run_dir / f"app-{name}.pid").write_text(str(proc.pid))
+    return proc
+
+
+def run_dev(port: int = 5000, root: str = "var/dev") -> int:
+    """Run the whole portal until Ctrl-C; return the exit code."""
+    root_path = Path(root).resolve()
+    run_dir = root_path / "run"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _stop_leftovers(run_dir)
+
+    stopping = False
+
+    def _request_stop(signum, _frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _request_stop)
+    signal.signal(signal.SIGTERM, _request_stop)
+
+    env, services = prepare_environment(root_path, port)
+    children: dict[str, subprocess.Popen] = {}
+    code = 0
+    try:
+        accounts = setup_database(env)
+        queues = ["notifications", "documents", "default"]
+        children["web"] = _spawn(
+            "web",
+            [str(_BIN / "gunicorn"), "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{port}", "portal:create_app()"],
+            env,
+            run_dir,
+        )
+        children["worker"] = _spawn(
+            "worker", [str(_BIN / "rq"), "worker", *queues, "--url", env["REDIS_URL"]], env, run_dir
+        )
+        children["cron"] = _spawn("cron", [str(_BIN / "rq"), "cron", "worker.cron", "--url", env["REDIS_URL"]], env, run_dir)
+        print(f"\n{accounts}\n", flush=True)
+        print(f"Portal:  http://127.0.0.1:{port}/   Staff: http://127.0.0.1:{port}/staff/", flush=True)
+        print(f"Ready:   http://127.0.0.1:{port}/readyz   (Ctrl-C stops everything)\n", flush=True)
+        while not stopping:
+            exited = [name for name, proc in children.items() if proc.poll() is not None]
+            if exited:
+                print(f"{', '.join(exited)} exited; stopping the portal.", flush=True)
+                code = 1
+                break
+            time.sleep(0.5)
+    finally:
+        print("Stopping web, worker and cron...", flush=True)
+        _stop_children(children)
+        for pid_file in run_dir.glob("app-*.pid"):
+            pid_file.unlink(missing_ok=True)
+        if services is not None:
+            print("Stopping embedded services...", flush=True)
+            services.stop()
+        print("Stopped.", flush=True)
+    return code
+
+
+def _stop_children(children: dict[str, subprocess.Popen], timeout: float = 10.0) -> None:
+    for proc in children.values():
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + timeout
+    for proc in children.values():
+        try:
+            proc.wait(max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

@@ -1,0 +1,1 @@
+"""Background work: RQ jobs on named queues and the periodic jobs that ``rq cron`` enqueues."""
