@@ -23,6 +23,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__, template_folder="templates", static_folder="static")
     _configure(app, settings)
 
+    from portal.i18n import ensure_compiled
+
+    ensure_compiled()  # .mo files are build products; a fresh checkout compiles them here
     db.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
