@@ -10,6 +10,7 @@ from redis import Redis
 from portal.config import Settings, load_settings
 from portal.extensions import babel, csrf, db, limiter, login_manager, select_locale
 from portal.logs import configure_logging
+from portal.pii import PersonalData
 from portal.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -31,10 +32,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
     limiter.init_app(app)
     login_manager.init_app(app)
-    app.extensions["portal.redis"] = Redis.from_url(
-        settings.redis_url, socket_timeout=2, socket_connect_timeout=2
-    )
+    app.extensions["portal.redis"] = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
     app.extensions["portal.storage"] = Storage(settings)
+    app.extensions["portal.pii"] = PersonalData(settings.pii_key)
 
     from portal import health, web
 

@@ -1,7 +1,38 @@
 """Import every model module so that the metadata is complete (migrations, tests, the isolation walk)."""
 
 from portal.accounts.models import StaffUser
+from portal.cases.models import (
+    CalendarYear,
+    Case,
+    CaseEvent,
+    CaseNumber,
+    CaseParty,
+    ContactRecord,
+    Deadline,
+    MaterialRequest,
+    Meeting,
+    Outbox,
+    StaffAbsence,
+    StepRuleRow,
+)
 from portal.db import Base
 from tenants.models import Bureau, Unit
 
-__all__ = ["Base", "Bureau", "StaffUser", "Unit"]
+__all__ = [
+    "Base",
+    "Bureau",
+    "CalendarYear",
+    "Case",
+    "CaseEvent",
+    "CaseNumber",
+    "CaseParty",
+    "ContactRecord",
+    "Deadline",
+    "MaterialRequest",
+    "Meeting",
+    "Outbox",
+    "StaffAbsence",
+    "StaffUser",
+    "StepRuleRow",
+    "Unit",
+]

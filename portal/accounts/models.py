@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
-    ARRAY,
     BigInteger,
     Boolean,
     DateTime,
@@ -15,6 +14,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, TenantOwned, utcnow_column
@@ -39,6 +39,8 @@ class StaffUser(TenantOwned, Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     unit_id: Mapped[int | None] = mapped_column(BigInteger)
     roles: Mapped[list[Role]] = mapped_column(ARRAY(Enum(Role, name="staff_role")))
+    # Units whose business this leader is in charge of (a business leader approves their opinions, §四.8).
+    oversees_unit_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), default=list, server_default="{}")
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

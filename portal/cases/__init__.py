@@ -1,0 +1,1 @@
+"""Cases: intake, the transition function, deadlines and the tamper-evident history."""

@@ -1,0 +1,778 @@
+"""Operations that change cases. ``perform_action`` is the only writer of a case's state.
+
+Every transition runs in the caller's transaction: lock the case row, check the version the actor saw, let
+``portal.workflow.decide`` judge the action, then change the state, close and open deadlines, write side records,
+append the hash-chained event and the outbox rows. Operations flush; the request or job commits once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from portal.accounts.models import StaffUser
+from portal.approvers import NoApproverAvailable, choose_approver
+from portal.cases.calendar import get_calendar, get_step_rules
+from portal.cases.context import BureauStaff, case_view, staff_actor_view
+from portal.cases.history import Actor, append_event
+from portal.cases.models import (
+    Case,
+    CaseNumber,
+    CaseParty,
+    ContactRecord,
+    Deadline,
+    MaterialRequest,
+    Meeting,
+    Outbox,
+)
+from portal.cases.numbers import new_access_code, new_case_number
+from portal.pii import PersonalData
+from portal.roles import Role
+from portal.routing import BureauRef, OpinionKind, Refusal, is_late, route
+from portal.workdays import WorkdayCalendar
+from portal.workflow import (
+    ALL,
+    FINAL_STATES,
+    INITIAL_STATES,
+    INITIAL_STEPS,
+    ActionRefused,
+    ActorView,
+    CaseAction,
+    CaseKind,
+    CaseState,
+    Decision,
+    IntakePath,
+    MaterialTarget,
+    Step,
+    StepRule,
+    decide,
+)
+from tenants.models import Bureau, Unit
+from tenants.scoping import TenantScope, get_scope, scoped, set_scope, system_scope
+
+
+class CaseNotFound(LookupError):
+    """No such case in the actor's reach (the web answers 404)."""
+
+
+class CaseConflict(Exception):
+    """The case changed since the actor loaded it (the web answers 409)."""
+
+    message_zh = "该案件已被他人更新，请刷新页面查看最新状态后再操作。"
+    message_en = "Someone else changed this case meanwhile. Reload it to see its current state, then try again."
+
+
+class IntakeRefused(Exception):
+    """An application that the routing table sends elsewhere (code: to_committee | final | invalid | elsewhere)."""
+
+    def __init__(self, code: str, message_zh: str, message_en: str):
+        super().__init__(f"{code}: {message_en}")
+        self.code, self.message_zh, self.message_en = code, message_zh, message_en
+
+
+@dataclass(frozen=True)
+class PartyInput:
+    name: str
+    id_number: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class ApplicationInput:
+    """A validated application (shape already checked by the form or the API)."""
+
+    petitioner: PartyInput
+    disputed_bureau_id: int
+    opinion_kind: OpinionKind
+    document_number: str
+    issued_on: date
+    received_on: date
+    request: str
+    facts_and_reasons: str
+    intake: IntakePath = IntakePath.online
+    joint_petitioners: tuple[PartyInput, ...] = ()
+    representative: PartyInput | None = None
+    committee_document_number: str | None = None
+    kind: CaseKind | None = None  # only for committee transfers, which are not routed
+
+
+@dataclass
+class Submission:
+    case: Case
+    access_code: str | None
+    acceptance_due: date | None
+    warnings: list[str] = field(default_factory=list)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _bureau_ref(bureau: Bureau) -> BureauRef:
+    return BureauRef(id=bureau.id, level=str(bureau.level), parent_id=bureau.parent_id, name=bureau.name)
+
+
+def route_application(session: Session, disputed_bureau_id: int, kind: OpinionKind) -> tuple[CaseKind, Bureau]:
+    """Where an application against this opinion is handled; raise ``IntakeRefused`` when not in this system."""
+    issuer = session.get(Bureau, disputed_bureau_id)
+    if issuer is None:
+        raise IntakeRefused("invalid", "找不到作出该意见的社会保险局。", "Unknown bureau for the disputed opinion.")
+    parent = session.get(Bureau, issuer.parent_id) if issuer.parent_id else None
+    result = route(_bureau_ref(issuer), kind, _bureau_ref(parent) if parent else None)
+    if isinstance(result, Refusal):
+        raise IntakeRefused(result.code, result.message_zh, result.message_en)
+    return result.case_kind, session.get(Bureau, result.handling_bureau_id)
+
+
+def submit_application(
+    session: Session,
+    pii: PersonalData,
+    data: ApplicationInput,
+    *,
+    actor: Actor,
+    today: date,
+    earlier: Case | None = None,
+) -> Submission:
+    """Register an application (online, on paper, or transferred by the committee); flushes.
+
+    Online and paper applications are routed by the disputed opinion; a paper application can only be
+    registered by the handling bureau's own staff. Committee transfers enter at the province as accepted.
+    """
+    if data.intake is IntakePath.committee_transfer:
+        handling = session.get(Bureau, actor.bureau_id) if actor.bureau_id else None
+        if handling is None or handling.parent_id is not None:
+            raise IntakeRefused(
+                "elsewhere",
+                "省政府转交的案件由省社会保险局登记。",
+                "Committee transfers are registered by the province.",
+            )
+        kind = data.kind or CaseKind.review
+    else:
+        kind, handling = route_application(session, data.disputed_bureau_id, data.opinion_kind)
+    if data.intake is IntakePath.paper and actor.bureau_id != handling.id:
+        raise IntakeRefused(
+            "elsewhere",
+            f"该申请应由{handling.name}办理，请告知信访人向其提出。",
+            f"This application is handled by {handling.name}; refer the petitioner there.",
+        )
+
+    warnings = []
+    late = data.intake is not IntakePath.committee_transfer and is_late(data.received_on, today)
+    if late:
+        warnings.append("late")
+    id_hash = pii.hash(data.petitioner.id_number)
+    repeat = _earlier_re_review(session, id_hash) if id_hash else None
+    if repeat:
+        warnings.append("repeat_after_re_review")
+
+    access_code = new_access_code() if data.intake is not IntakePath.committee_transfer else None
+    with scoped(session, TenantScope.single(handling.id)):
+        case = Case(
+            tenant_id=handling.id,
+            number=_unique_number(session, kind, today),
+            kind=kind,
+            intake=data.intake,
+            state=INITIAL_STATES[data.intake],
+            disputed_bureau_id=data.disputed_bureau_id,
+            disputed_kind=data.opinion_kind,
+            disputed_document_number=data.document_number,
+            disputed_issued_on=data.issued_on,
+            disputed_received_on=data.received_on,
+            petitioner_name=data.petitioner.name,
+            petitioner_id_hash=id_hash,
+            request_text=data.request,
+            facts_text=data.facts_and_reasons,
+            committee_document_number=data.committee_document_number,
+            late_application=late,
+            repeat_of_case_number=repeat,
+            earlier_tenant_id=earlier.tenant_id if earlier else None,
+            earlier_case_id=earlier.id if earlier else None,
+            access_code_hash=pii.hash(access_code) if access_code else None,
+            received_on=today,
+            accepted_on=today if data.intake is IntakePath.committee_transfer else None,
+        )
+        session.add(case)
+        session.flush()
+        session.add(CaseNumber(number=case.number, tenant_id=case.tenant_id, case_id=case.id))
+        parties = [("petitioner", data.petitioner)]
+        parties += [("joint_petitioner", p) for p in data.joint_petitioners]
+        if data.representative:
+            parties.append(("representative", data.representative))
+        for role, party in parties:
+            session.add(_party(pii, case, role, party))
+        calendar, rules = get_calendar(session), get_step_rules(session)
+        staff = BureauStaff(session, case.tenant_id)
+        deadlines = [
+            _open_deadline(session, case, step, today, calendar, rules, staff) for step in INITIAL_STEPS[data.intake]
+        ]
+        event = append_event(
+            session,
+            case,
+            action="submit" if data.intake is not IntakePath.committee_transfer else "register_transfer",
+            actor=actor,
+            at=_now(),
+            state_before=None,
+            state_after=str(case.state),
+            fields={
+                "intake": str(data.intake),
+                "kind": str(kind),
+                "late": late,
+                "repeat_of": repeat,
+                "escalated_from": earlier.number if earlier else None,
+                "committee_document_number": data.committee_document_number,
+            },
+            public=data.intake is not IntakePath.committee_transfer,
+        )
+        if data.intake is not IntakePath.committee_transfer:
+            _outbox(session, case, "notify_petitioner", "petitioner", {"event": "received"}, f"received:{case.id}")
+        if data.intake is IntakePath.committee_transfer:
+            _outbox_documents(session, case, event.seq, ())
+        session.flush()
+    acceptance = next((d.due_on for d in deadlines if d.step is Step.acceptance), None)
+    return Submission(case=case, access_code=access_code, acceptance_due=acceptance, warnings=warnings)
+
+
+def _unique_number(session: Session, kind: CaseKind, today: date) -> str:
+    for _ in range(10):
+        number = new_case_number(kind, today)
+        if session.get(CaseNumber, number) is None:
+            return number
+    raise RuntimeError("Could not draw a free case number.")
+
+
+def _party(pii: PersonalData, case: Case, role: str, party: PartyInput) -> CaseParty:
+    return CaseParty(
+        tenant_id=case.tenant_id,
+        case_id=case.id,
+        role=role,
+        name=party.name,
+        id_number_enc=pii.encrypt(party.id_number),
+        id_number_hash=pii.hash(party.id_number),
+        phone_enc=pii.encrypt(party.phone),
+        email_enc=pii.encrypt(party.email),
+        address_enc=pii.encrypt(party.address),
+    )
+
+
+def _earlier_re_review(session: Session, id_hash: str) -> str | None:
+    """§四.14: the number of a re-review this petitioner already has an opinion on, anywhere in the province."""
+    with system_scope(session):
+        return session.scalar(
+            select(Case.number)
+            .join(CaseParty, (CaseParty.tenant_id == Case.tenant_id) & (CaseParty.case_id == Case.id))
+            .where(
+                CaseParty.id_number_hash == id_hash,
+                Case.kind == CaseKind.re_review,
+                Case.state.in_([CaseState.replied, CaseState.reported]),
+            )
+            .order_by(Case.replied_on.desc())
+            .limit(1)
+        )
+
+
+# --- Deadlines ---------------------------------------------------------------------------------------------
+
+
+def _owner(case: Case, rule: StepRule, staff: BureauStaff) -> dict:
+    owner = {"owed_by": rule.owed_by, "owed_bureau_id": case.tenant_id}
+    if rule.owed_by == "petition_office":
+        owner["owed_unit_id"] = staff.petition_office_id
+    elif rule.owed_by == "handling_unit":
+        owner["owed_unit_id"] = case.lead_unit_id
+    elif rule.owed_by == "approver":
+        owner["owed_user_id"] = case.approver_id
+    elif rule.owed_by == "business_leader":
+        overseers = staff.overseers_of(case.lead_unit_id)
+        owner["owed_user_id"] = next(iter(overseers)) if len(overseers) == 1 else None
+    elif rule.owed_by == "petitioner":
+        owner["owed_bureau_id"] = None
+    return owner
+
+
+def _open_deadline(
+    session: Session,
+    case: Case,
+    step: Step,
+    start: date,
+    calendar: WorkdayCalendar,
+    rules: dict[Step, StepRule],
+    staff: BureauStaff,
+    *,
+    due_on: date | None = None,
+    request: MaterialRequest | None = None,
+) -> Deadline:
+    rule = rules[step]
+    if due_on is not None:
+        due, provisional = due_on, False
+        explanation = {"start": start.isoformat(), "unit": "given", "due": due_on.isoformat(), "provisional": False}
+    else:
+        computed = calendar.add(start, rule.amount, rule.unit)
+        due, provisional, explanation = computed.due, computed.provisional, computed.explanation.as_dict()
+    explanation["ref"] = rule.ref
+    deadline = Deadline(
+        tenant_id=case.tenant_id,
+        case_id=case.id,
+        step=step,
+        started_on=start,
+        amount=rule.amount if due_on is None else None,
+        unit=rule.unit if due_on is None else "given",
+        due_on=due,
+        provisional=provisional,
+        explanation=explanation,
+        material_request_id=request.id if request else None,
+        **_owner(case, rule, staff),
+    )
+    if request is not None and request.target == MaterialTarget.lower_bureau:
+        deadline.owed_bureau_id = request.target_bureau_id
+        deadline.owed_by = "addressee"
+    session.add(deadline)
+    return deadline
+
+
+def open_deadlines(session: Session, case: Case) -> list[Deadline]:
+    return list(
+        session.scalars(
+            select(Deadline)
+            .where(Deadline.tenant_id == case.tenant_id, Deadline.case_id == case.id, Deadline.closed_at.is_(None))
+            .order_by(Deadline.due_on)
+        )
+    )
+
+
+def _close_deadlines(session: Session, case: Case, decision: Decision, now: datetime, request_id: int | None) -> None:
+    steps = [s for s in decision.closes if s is not ALL]
+    for deadline in open_deadlines(session, case):
+        if decision.closes_all or deadline.step in steps:
+            if (
+                deadline.step is Step.material_request
+                and not decision.closes_all
+                and deadline.material_request_id != request_id
+            ):
+                continue
+            deadline.closed_at = now
+            deadline.close_reason = str(decision.action)
+
+
+def _extend_deadlines(session: Session, case: Case, decision: Decision, calendar: WorkdayCalendar) -> None:
+    for deadline in open_deadlines(session, case):
+        days = decision.extends.get(deadline.step)
+        if not days:
+            continue
+        # §三: the extension adds calendar days to the original limit; a last day off moves to the next working day.
+        extended = calendar.add(deadline.due_on, days, "days")
+        deadline.extended_days += days
+        deadline.explanation = {
+            **deadline.explanation,
+            "extension": {"days": days, "from": deadline.due_on.isoformat(), **extended.explanation.as_dict()},
+            "due": extended.due.isoformat(),
+        }
+        deadline.due_on = extended.due
+        deadline.provisional = deadline.provisional or extended.provisional
+
+
+def recompute_provisional_deadlines(session: Session) -> int:
+    """Recompute every open provisional deadline with the calendar as loaded now; returns how many changed."""
+    calendar = get_calendar(session)
+    changed = 0
+    with system_scope(session):
+        for deadline in session.scalars(
+            select(Deadline).where(Deadline.closed_at.is_(None), Deadline.provisional.is_(True))
+        ):
+            if deadline.amount is None:
+                continue
+            computed = calendar.add(deadline.started_on, deadline.amount, deadline.unit)
+            explanation = computed.explanation.as_dict()
+            explanation["ref"] = deadline.explanation.get("ref")
+            due, provisional = computed.due, computed.provisional
+            if deadline.extended_days:
+                extended = calendar.add(due, deadline.extended_days, "days")
+                explanation["extension"] = {"days": deadline.extended_days, "from": due.isoformat()}
+                due, provisional = extended.due, provisional or extended.provisional
+            explanation["recomputed"] = True
+            if (due, provisional) != (deadline.due_on, deadline.provisional):
+                changed += 1
+            deadline.due_on, deadline.provisional, deadline.explanation = due, provisional, explanation
+        session.flush()
+    return changed
+
+
+# --- The transition function -------------------------------------------------------------------------------
+
+
+@dataclass
+class ActionResult:
+    case: Case
+    decision: Decision
+    event_seq: int
+    new_case: Case | None = None
+    access_code: str | None = None
+
+
+def _load_case_for_update(session: Session, case_id: int) -> Case | None:
+    return session.scalar(select(Case).where(Case.id == case_id).with_for_update())
+
+
+def _load_for_addressee(session: Session, case_id: int, actor: Actor, action: CaseAction) -> Case | None:
+    """A lower bureau answering a materials request reaches its parent's case for that one action only."""
+    if action is not CaseAction.provide_materials or actor.kind != "staff" or actor.bureau_id is None:
+        return None
+    with system_scope(session):
+        tenant_id = session.scalar(
+            select(MaterialRequest.tenant_id).where(
+                MaterialRequest.case_id == case_id,
+                MaterialRequest.target_bureau_id == actor.bureau_id,
+                MaterialRequest.answered_at.is_(None),
+            )
+        )
+    if tenant_id is None:
+        return None
+    set_scope(session, TenantScope(acting=tenant_id, readable=frozenset({tenant_id, actor.bureau_id})))
+    return _load_case_for_update(session, case_id)
+
+
+def perform_action(
+    session: Session,
+    pii: PersonalData,
+    case_id: int,
+    action: CaseAction | str,
+    actor: Actor,
+    payload: dict | None = None,
+    *,
+    expected_version: int | None = None,
+    today: date | None = None,
+) -> ActionResult:
+    """Take ``action`` on a case for ``actor``; the single writer of case state. Flushes.
+
+    Raises ``CaseNotFound`` (not in the actor's reach), ``CaseConflict`` (changed meanwhile) or
+    ``ActionRefused`` (wrong state 409, forbidden 403, not your bureau 404, invalid 422).
+    """
+    action = CaseAction(action)
+    today = today or date.today()
+    now = _now()
+    payload = dict(payload or {})
+    previous_scope = get_scope(session)
+    case = _load_case_for_update(session, case_id) or _load_for_addressee(session, case_id, actor, action)
+    if case is None:
+        raise CaseNotFound(case_id)
+    try:
+        if expected_version is not None and expected_version != case.version:
+            raise CaseConflict()
+        staff = BureauStaff(session, case.tenant_id)
+        view = case_view(session, case, staff)
+        actor_view = _actor_view(session, actor, staff, today)
+        payload.setdefault("today", today)
+        _prepare_payload(session, case, action, payload, staff, today)
+        decision = decide(view, action, actor_view, payload, rules=get_step_rules(session))
+        result = _apply(session, pii, case, decision, actor, staff, today, now)
+    finally:
+        if get_scope(session) is not previous_scope:
+            set_scope(session, previous_scope)
+    return result
+
+
+def _actor_view(session: Session, actor: Actor, staff: BureauStaff, today: date) -> ActorView:
+    if actor.kind != "staff":
+        return ActorView(kind=actor.kind if actor.kind in ("petitioner", "system") else "system", user_id=actor.id or 0)
+    user = session.scalar(select(StaffUser).where(StaffUser.id == actor.id))
+    if user is None:
+        raise CaseNotFound("actor")
+    units = (
+        staff.units
+        if user.tenant_id == staff.bureau_id
+        else {u.id: u for u in session.scalars(select(Unit).where(Unit.tenant_id == user.tenant_id))}
+    )
+    return staff_actor_view(user, staff, today, units)
+
+
+def _prepare_payload(
+    session: Session, case: Case, action: CaseAction, payload: dict, staff: BureauStaff, today: date
+) -> None:
+    """Checks that need the database: units and leaders must be this bureau's; the slip's approver by §四.4."""
+    for key in ("lead_unit_id",):
+        if payload.get(key) not in (None, "") and _as_int(payload[key]) not in staff.units:
+            raise ActionRefused(
+                "invalid", "所选承办单位不属于本局。", "The chosen unit is not one of this bureau's.", key
+            )
+    for key in ("assisting_unit_ids", "unit_ids"):
+        values = payload.get(key) or []
+        if isinstance(values, (list, tuple)) and any(_as_int(v) not in staff.units for v in values):
+            raise ActionRefused("invalid", "所选单位不属于本局。", "A chosen unit is not one of this bureau's.", key)
+    if action is CaseAction.convene_meeting and payload.get("approved_by_id") not in (None, ""):
+        leader_ids = {u.id for u in staff.leaders}
+        if _as_int(payload["approved_by_id"]) not in leader_ids:
+            raise ActionRefused(
+                "invalid",
+                "批准召开协调会议的须为本局领导。",
+                "The meeting must be approved by a leader of this bureau.",
+                "approved_by_id",
+            )
+    if action is CaseAction.submit_slip:
+        _choose_slip_approver(case, payload, staff, today)
+
+
+def _choose_slip_approver(case: Case, payload: dict, staff: BureauStaff, today: date) -> None:
+    lead = _as_int(payload.get("lead_unit_id"))
+    units = [u for u in [lead, *[_as_int(v) for v in payload.get("assisting_unit_ids") or []]] if u is not None]
+    try:
+        choice = choose_approver(
+            today,
+            payload.get("complexity"),
+            staff.leaders_with(Role.petitions_leader),
+            staff.leaders_with(Role.business_leader),
+            staff.leaders_with(Role.principal_leader),
+            staff.unit_overseers(),
+            units,
+        )
+    except NoApproverAvailable as exc:
+        raise ActionRefused("invalid", exc.message_zh, exc.message_en, "approver_id") from exc
+    except ValueError:
+        return  # an invalid complexity is reported by the workflow's own payload checks
+    chosen = _as_int(payload.get("approver_id"))
+    if chosen is None:
+        payload["approver_id"] = choice.leader_id
+        payload["approver_rule"] = choice.rule
+        return
+    if chosen not in {u.id for u in staff.leaders}:
+        raise ActionRefused(
+            "invalid", "审批领导须为本局领导。", "The approver must be a leader of this bureau.", "approver_id"
+        )
+    if chosen != choice.leader_id:
+        reason = str(payload.get("approver_change_reason") or "").strip()
+        if not reason:
+            raise ActionRefused(
+                "invalid",
+                f"按规定应由{choice.reason_zh}审批；改由其他领导审批须说明理由。",
+                f"The rules choose another leader ({choice.reason_en}); say why you change it.",
+                "approver_change_reason",
+            )
+        payload["approver_rule"] = f"changed: {reason[:180]}"
+    else:
+        payload["approver_rule"] = choice.rule
+
+
+def _as_int(value) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+_CASE_FIELDS = {
+    "complexity",
+    "lead_unit_id",
+    "assisting_unit_ids",
+    "approver_id",
+    "reject_reason",
+    "opinion_needs_approval",
+    "outcome",
+    "pending_extension_days",
+    "extension_used",
+    "extension_days",
+    "escalated",
+}
+
+
+def _apply(
+    session: Session,
+    pii: PersonalData,
+    case: Case,
+    decision: Decision,
+    actor: Actor,
+    staff: BureauStaff,
+    today: date,
+    now: datetime,
+) -> ActionResult:
+    calendar, rules = get_calendar(session), get_step_rules(session)
+    for name, value in decision.case_changes.items():
+        if name in _CASE_FIELDS:
+            setattr(case, name, list(value) if isinstance(value, tuple) else value)
+    case.state = decision.state_after
+    if decision.action is CaseAction.accept:
+        case.accepted_on = today
+    if decision.action is CaseAction.sign_reply:
+        case.replied_on = today
+    if case.state in FINAL_STATES and decision.changes_state:
+        case.closed_at = now
+
+    fields = dict(decision.event_fields)
+    request = _side_records(session, case, decision, actor, fields, now)
+    _close_deadlines(session, case, decision, now, fields.get("request_id"))
+    _extend_deadlines(session, case, decision, calendar)
+    session.flush()
+    for step in decision.opens:
+        _open_deadline(
+            session, case, step, today, calendar, rules, staff, due_on=decision.due_on.get(step), request=request
+        )
+
+    new_case = access_code = None
+    if decision.action is CaseAction.escalate:
+        new_submission = _escalate(session, pii, case, actor, today, fields)
+        new_case, access_code = new_submission.case, new_submission.access_code
+        fields["new_case_number"] = new_case.number
+    event = append_event(
+        session,
+        case,
+        action=str(decision.action),
+        actor=actor,
+        at=now,
+        state_before=str(decision.state_before),
+        state_after=str(decision.state_after),
+        fields=fields,
+        public=decision.public,
+    )
+    _outbox_documents(session, case, event.seq, decision.documents)
+    if decision.notify_petitioner:
+        _outbox(
+            session,
+            case,
+            "notify_petitioner",
+            "petitioner",
+            {"event": str(decision.action), "seq": event.seq},
+            f"notify:{case.id}:{event.seq}",
+        )
+    session.flush()
+    return ActionResult(case=case, decision=decision, event_seq=event.seq, new_case=new_case, access_code=access_code)
+
+
+def _side_records(
+    session: Session, case: Case, decision: Decision, actor: Actor, fields: dict, now: datetime
+) -> MaterialRequest | None:
+    action = decision.action
+    if action is CaseAction.request_materials:
+        request = MaterialRequest(
+            tenant_id=case.tenant_id,
+            case_id=case.id,
+            target=str(fields["target"]),
+            target_bureau_id=fields.get("target_bureau_id"),
+            body_name=fields.get("body_name"),
+            content=fields["content"],
+            due_on=fields["due_on"],
+            requested_by_id=actor.id or 0,
+        )
+        session.add(request)
+        session.flush()
+        fields["request_id"] = request.id
+        return request
+    if action is CaseAction.provide_materials:
+        session.execute(
+            update(MaterialRequest)
+            .where(MaterialRequest.tenant_id == case.tenant_id, MaterialRequest.id == fields["request_id"])
+            .values(
+                answered_at=now,
+                answer_text=fields.get("content"),
+                answer_attachment_ids=list(fields.get("attachment_ids") or []),
+                answered_by=actor.name,
+            )
+        )
+    elif action is CaseAction.record_contact:
+        session.add(
+            ContactRecord(
+                tenant_id=case.tenant_id,
+                case_id=case.id,
+                party=str(fields["party"]),
+                body_name=fields.get("body_name"),
+                contacted_on=fields["contacted_on"],
+                channel=fields.get("channel"),
+                summary=fields["summary"],
+                recorded_by_id=actor.id or 0,
+            )
+        )
+    elif action is CaseAction.convene_meeting:
+        meeting = Meeting(
+            tenant_id=case.tenant_id,
+            case_id=case.id,
+            topic=fields["topic"],
+            meeting_on=fields["meeting_on"],
+            unit_ids=list(fields["unit_ids"]),
+            case_ids=list(fields.get("case_ids") or []),
+            approved_by_id=fields["approved_by_id"],
+        )
+        session.add(meeting)
+        session.flush()
+        fields["meeting_id"] = meeting.id
+    elif action is CaseAction.record_meeting:
+        session.execute(
+            update(Meeting)
+            .where(Meeting.tenant_id == case.tenant_id, Meeting.id == fields["meeting_id"])
+            .values(minutes=fields["minutes"], recorded_at=now)
+        )
+    return None
+
+
+def _escalate(session: Session, pii: PersonalData, case: Case, actor: Actor, today: date, fields: dict) -> Submission:
+    """Open the re-review at the next bureau, carrying the petitioner and the history's link."""
+    petitioner = session.scalar(
+        select(CaseParty).where(
+            CaseParty.tenant_id == case.tenant_id, CaseParty.case_id == case.id, CaseParty.role == "petitioner"
+        )
+    )
+    data = ApplicationInput(
+        petitioner=PartyInput(
+            name=petitioner.name,
+            id_number=pii.decrypt(petitioner.id_number_enc),
+            phone=pii.decrypt(petitioner.phone_enc),
+            email=pii.decrypt(petitioner.email_enc),
+            address=pii.decrypt(petitioner.address_enc),
+        ),
+        disputed_bureau_id=case.tenant_id,
+        opinion_kind=OpinionKind.review,
+        document_number=case.number,
+        issued_on=case.replied_on,
+        received_on=case.replied_on,
+        request=fields.get("request") or fields["reason"],
+        facts_and_reasons=fields["reason"],
+    )
+    previous = get_scope(session)
+    try:
+        return submit_application(session, pii, data, actor=actor, today=today, earlier=case)
+    finally:
+        set_scope(session, previous)
+
+
+# --- Outbox ------------------------------------------------------------------------------------------------
+
+
+def _outbox(session: Session, case: Case, kind: str, channel: str, payload: dict, dedupe_key: str) -> None:
+    session.add(
+        Outbox(
+            tenant_id=case.tenant_id,
+            case_id=case.id,
+            kind=kind,
+            channel=channel,
+            payload={"case_id": case.id, **payload},
+            dedupe_key=dedupe_key,
+        )
+    )
+
+
+def _outbox_documents(session: Session, case: Case, seq: int, documents) -> None:
+    for document in documents:
+        _outbox(
+            session,
+            case,
+            "render_document",
+            "documents",
+            {"document": str(document), "seq": seq},
+            f"doc:{case.id}:{seq}:{document}",
+        )
+
+
+__all__ = [
+    "ActionRefused",
+    "ActionResult",
+    "ApplicationInput",
+    "CaseConflict",
+    "CaseNotFound",
+    "IntakeRefused",
+    "PartyInput",
+    "Submission",
+    "perform_action",
+    "recompute_provisional_deadlines",
+    "route_application",
+    "submit_application",
+]
