@@ -15,9 +15,7 @@ target_metadata = Base.metadata
 
 
 def _url() -> str:
-    url = (
-        config.attributes.get("url") or os.environ.get("DATABASE_ADMIN_URL") or os.environ.get("DATABASE_URL")
-    )
+    url = config.attributes.get("url") or os.environ.get("DATABASE_ADMIN_URL") or os.environ.get("DATABASE_URL")
     if not url:
         raise SystemExit("Set DATABASE_ADMIN_URL or DATABASE_URL to run migrations.")
     return _psycopg_url(url)

@@ -32,17 +32,13 @@ def upgrade() -> None:
         sa.Column("parent_id", sa.Integer(), nullable=True),
         sa.Column("path", sa.String(length=400), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.CheckConstraint(
-            "(level = 'province') = (parent_id IS NULL)", name=op.f("ck_bureaus_root_is_province")
-        ),
+        sa.CheckConstraint("(level = 'province') = (parent_id IS NULL)", name=op.f("ck_bureaus_root_is_province")),
         sa.ForeignKeyConstraint(["parent_id"], ["bureaus.id"], name=op.f("fk_bureaus_parent_id_bureaus")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_bureaus")),
         sa.UniqueConstraint("adcode", name=op.f("uq_bureaus_adcode")),
     )
     op.create_index(op.f("ix_bureaus_parent_id"), "bureaus", ["parent_id"], unique=False)
-    op.create_index(
-        "ix_bureaus_path", "bureaus", ["path"], unique=False, postgresql_ops={"path": "text_pattern_ops"}
-    )
+    op.create_index("ix_bureaus_path", "bureaus", ["path"], unique=False, postgresql_ops={"path": "text_pattern_ops"})
     op.create_table(
         "units",
         sa.Column("code", sa.String(length=40), nullable=False),

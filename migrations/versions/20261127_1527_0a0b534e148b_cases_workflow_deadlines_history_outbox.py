@@ -10,7 +10,6 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 from tenants.rls import disable_rls, enable_rls
-from sqlalchemy.dialects import postgresql
 
 revision = "0a0b534e148b"
 down_revision = "68614ce81c0a"

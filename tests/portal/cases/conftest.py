@@ -76,22 +76,22 @@ def pii(app):
 
 
 def application(dbs, **overrides) -> ApplicationInput:
-    values = dict(
-        petitioner=PartyInput(
+    values = {
+        "petitioner": PartyInput(
             name="张三",
             id_number=VALID_ID,
             phone="13800138000",
             email="zs@example.com",
             address="长春市南关区人民大街1号",
         ),
-        disputed_bureau_id=get_bureau(dbs, "220102").id,
-        opinion_kind=OpinionKind.handling,
-        document_number="南社保信〔2026〕3号",
-        issued_on=date(2026, 9, 1),
-        received_on=date(2026, 9, 3),
-        request="请求撤销处理意见，重新核定养老金。",
-        facts_and_reasons="处理意见认定事实不清。",
-    )
+        "disputed_bureau_id": get_bureau(dbs, "220102").id,
+        "opinion_kind": OpinionKind.handling,
+        "document_number": "南社保信〔2026〕3号",
+        "issued_on": date(2026, 9, 1),
+        "received_on": date(2026, 9, 3),
+        "request": "请求撤销处理意见，重新核定养老金。",
+        "facts_and_reasons": "处理意见认定事实不清。",
+    }
     values.update(overrides)
     return ApplicationInput(**values)
 
