@@ -31,6 +31,7 @@ def init_app(app: Flask) -> None:
     app.before_request(_scope_request)
     app.after_request(_add_security_headers)
     app.context_processor(_template_globals)
+    app.add_template_filter(localized, "bi")
     app.register_error_handler(404, _not_found)
     app.register_error_handler(413, _too_large)
     app.register_error_handler(CSRFError, _csrf_failed)
@@ -58,6 +59,23 @@ def current_scope() -> TenantScope | None:
     return g.get("tenant_scope")
 
 
+def is_english() -> bool:
+    return str(get_locale() or "").startswith("en")
+
+
+def localized(pair) -> str:
+    """Pick the current language from a ``(zh, en)`` pair, as the pure rule modules provide them."""
+    if pair is None:
+        return ""
+    zh, en = pair
+    return en if is_english() else zh
+
+
+def localized_error(exc) -> str:
+    """The message of an error from ``portal/`` rules (``message_zh`` / ``message_en``) in the current language."""
+    return localized((exc.message_zh, exc.message_en))
+
+
 def _add_security_headers(response):
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
@@ -82,9 +100,7 @@ def _error(status: int, title: str, message: str):
 
 
 def _not_found(_exc):
-    return _error(
-        404, _("Not found"), _("The page or record you asked for does not exist or is not yours to see.")
-    )
+    return _error(404, _("Not found"), _("The page or record you asked for does not exist or is not yours to see."))
 
 
 def _too_large(_exc):
@@ -92,12 +108,8 @@ def _too_large(_exc):
 
 
 def _csrf_failed(_exc):
-    return _error(
-        400, _("Form expired"), _("The form has expired. Please go back, reload the page and try again.")
-    )
+    return _error(400, _("Form expired"), _("The form has expired. Please go back, reload the page and try again."))
 
 
 def _too_many(_exc):
-    return _error(
-        429, _("Too many attempts"), _("Too many attempts from your address. Please wait and try again.")
-    )
+    return _error(429, _("Too many attempts"), _("Too many attempts from your address. Please wait and try again."))
