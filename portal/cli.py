@@ -6,7 +6,7 @@ import sys
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlalchemy import select
 
 from portal.extensions import db
@@ -72,7 +72,7 @@ def _fail(message: str) -> None:
     raise click.ClickException(message)
 
 
-db_group = click.Group("db", help="Database schema.")
+db_group = AppGroup("db", help="Database schema.")
 
 
 @db_group.command("upgrade")
@@ -96,6 +96,7 @@ def db_downgrade(revision: str) -> None:
 
 
 @click.command("seed")
+@with_appcontext
 @click.option("--demo/--no-demo", default=False, help="Also create the demo accounts.")
 def seed_command(demo: bool) -> None:
     """Seed the Jilin bureaus (and optionally the demo accounts); safe to run again."""
@@ -111,7 +112,7 @@ def seed_command(demo: bool) -> None:
         click.echo(format_accounts(accounts))
 
 
-bureaus_group = click.Group("bureaus", help="The bureau tree.")
+bureaus_group = AppGroup("bureaus", help="The bureau tree.")
 
 
 @bureaus_group.command("list")
@@ -183,7 +184,7 @@ def bureaus_move(bureau: str, new_parent: str) -> None:
     click.echo(f"Moved {target.name} under {parent.name}.")
 
 
-units_group = click.Group("units", help="Units (petition office, divisions) of a bureau.")
+units_group = AppGroup("units", help="Units (petition office, divisions) of a bureau.")
 
 
 @units_group.command("list")
@@ -233,7 +234,7 @@ def units_rename(bureau: str, code: str, name: str) -> None:
     click.echo(f"Unit {code} of {target.name} is now {name.strip()}.")
 
 
-users_group = click.Group("users", help="Staff accounts.")
+users_group = AppGroup("users", help="Staff accounts.")
 
 
 @users_group.command("create")

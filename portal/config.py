@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+from limits import parse_many
+
 
 class ConfigError(Exception):
     """Raised when the environment is missing a variable or holds a wrong value."""
@@ -134,6 +136,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         problems.append(f"LOG_LEVEL must be one of {', '.join(_LEVELS)}; got {raw['LOG_LEVEL']!r}.")
     if raw["LOG_FORMAT"] not in ("json", "text"):
         problems.append(f"LOG_FORMAT must be json or text; got {raw['LOG_FORMAT']!r}.")
+    try:
+        # Flask-Limiter would only log an unparsable limit and let every request through.
+        parse_many(raw["RATELIMIT_LOGIN"])
+    except ValueError:
+        problems.append(f"RATELIMIT_LOGIN must be a rate such as '20 per minute'; got {raw['RATELIMIT_LOGIN']!r}.")
     max_failures = _positive_int(raw["LOGIN_MAX_FAILURES"], "LOGIN_MAX_FAILURES", problems)
     lock_minutes = _positive_int(raw["LOGIN_LOCK_MINUTES"], "LOGIN_LOCK_MINUTES", problems)
     port = _positive_int(raw["PORT"], "PORT", problems)

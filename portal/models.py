@@ -1,6 +1,7 @@
 """Import every model module so that the metadata is complete (migrations, tests, the isolation walk)."""
 
 from portal.accounts.models import StaffUser
+from portal.attachments.models import Attachment, Upload
 from portal.cases.models import (
     CalendarYear,
     Case,
@@ -19,6 +20,7 @@ from portal.db import Base
 from tenants.models import Bureau, Unit
 
 __all__ = [
+    "Attachment",
     "Base",
     "Bureau",
     "CalendarYear",
@@ -35,4 +37,5 @@ __all__ = [
     "StaffUser",
     "StepRuleRow",
     "Unit",
+    "Upload",
 ]

@@ -33,7 +33,8 @@ def get_bureau(session: Session, ref: str | int) -> Bureau | None:
 
 
 def list_bureaus(session: Session) -> list[Bureau]:
-    return list(session.scalars(select(Bureau).order_by(Bureau.path)))
+    # "C" collation: the path sorts parents before children whatever the database's default collation is.
+    return list(session.scalars(select(Bureau).order_by(Bureau.path.collate("C"))))
 
 
 def is_ancestor(ancestor: Bureau, bureau: Bureau) -> bool:
@@ -56,6 +57,8 @@ def add_bureau(
         raise TreeError("A bureau needs a division name.")
     if adcode is not None and not (len(adcode) == 6 and adcode.isdigit()):
         raise TreeError(f"Adcode must be six digits, got {adcode!r}.")
+    if adcode and session.scalar(select(Bureau.id).where(Bureau.adcode == adcode)):
+        raise TreeError(f"A bureau with adcode {adcode} already exists.")
     if level == BureauLevel.province:
         if parent is not None:
             raise TreeError("The province has no parent.")

@@ -1,0 +1,141 @@
+"""File uploads, before any case exists: the petitioner (or staff) uploads, then names the upload ids."""
+
+from __future__ import annotations
+
+from flask import current_app, jsonify, request
+from flask_babel import get_locale
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from portal.api import bp
+from portal.api.openapi import SCHEMAS, document
+from portal.attachments.operations import MAX_FILE_BYTES, UploadError, UploadTooLarge, store_upload
+from portal.extensions import db
+
+# Room for the multipart boundary and part headers around the one file.
+_REQUEST_OVERHEAD = 64 * 1024
+
+SCHEMAS["Upload"] = {
+    "type": "object",
+    "properties": {
+        "upload_id": {"type": "string", "format": "uuid", "description": "Name it when submitting."},
+        "filename": {"type": "string", "description": "Sanitised; the extension matches the content."},
+        "size": {"type": "integer", "description": "Bytes."},
+        "content_type": {
+            "type": "string",
+            "enum": [
+                "application/pdf",
+                "image/jpeg",
+                "image/png",
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            ],
+        },
+        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    },
+    "required": ["upload_id", "filename", "size", "content_type", "sha256"],
+}
+SCHEMAS.setdefault(
+    "Error",
+    {
+        "type": "object",
+        "properties": {
+            "error": {
+                "type": "object",
+                "properties": {"code": {"type": ["string", "integer"]}, "message": {"type": "string"}},
+                "required": ["code", "message"],
+            }
+        },
+        "required": ["error"],
+    },
+)
+
+
+def _error_response(description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+document(
+    "/uploads",
+    "post",
+    {
+        "summary": "Upload one file to attach to an application later.",
+        "description": (
+            "PDF, JPEG, PNG or DOCX, recognised by the content (the name and the declared type are ignored), at"
+            " most 20 MB. Unclaimed uploads are deleted after 24 hours. An application takes at most 10."
+            " Messages are in Chinese, or English with `?lang=en`."
+        ),
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                    }
+                }
+            },
+        },
+        "responses": {
+            "201": {
+                "description": "Stored.",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Upload"}}},
+            },
+            "400": _error_response("No `file` field (`missing_file`) or an empty file (`empty_file`)."),
+            "413": _error_response("Larger than 20 MB (`too_large`)."),
+            "415": _error_response("Not a PDF, JPEG, PNG or DOCX (`type_not_allowed`)."),
+        },
+    },
+)
+
+
+# Anonymous and costly: a per-address rate limit is added with the rate-limiting issue.
+@bp.post("/uploads")
+def create_upload():
+    """Store one file from the multipart field ``file``; answer with its upload id."""
+    # Refuse an oversized body before it is read (Werkzeug checks Content-Length, or counts a chunked body);
+    # never looser than the application's MAX_CONTENT_LENGTH.
+    limit = MAX_FILE_BYTES + _REQUEST_OVERHEAD
+    request.max_content_length = min(limit, current_app.config.get("MAX_CONTENT_LENGTH") or limit)
+    try:
+        file = request.files.get("file")
+    except RequestEntityTooLarge:
+        return _error(UploadTooLarge(MAX_FILE_BYTES))
+    if file is None:
+        return _error_body(
+            "missing_file", 400, "请选择要上传的文件（表单字段 file）。", "Choose a file to upload (form field `file`)."
+        )
+    storage = current_app.extensions["portal.storage"]
+    try:
+        # Werkzeug has spooled the part to a temporary file; its stream is read in chunks, never whole.
+        upload = store_upload(db.session, storage, file.stream, file.filename, max_bytes=MAX_FILE_BYTES)
+        db.session.commit()
+    except UploadError as exc:
+        db.session.rollback()
+        return _error(exc)
+    except Exception:
+        db.session.rollback()  # deletes the object already stored
+        raise
+    body = {
+        "upload_id": str(upload.id),
+        "filename": upload.filename,
+        "size": upload.size,
+        "content_type": upload.content_type,
+        "sha256": upload.sha256,
+    }
+    return jsonify(body), 201
+
+
+def _language() -> str:
+    locale = get_locale()
+    return "en" if locale is not None and locale.language == "en" else "zh"
+
+
+def _error(exc: UploadError):
+    return _error_body(exc.code, exc.status, exc.zh, exc.en)
+
+
+def _error_body(code: str, status: int, zh: str, en: str):
+    return jsonify(error={"code": code, "message": en if _language() == "en" else zh}), status
