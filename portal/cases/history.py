@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,7 +38,9 @@ def _canonical(event: CaseEvent) -> bytes:
         "actor_id": event.actor_id,
         "actor_name": event.actor_name,
         "actor_bureau_id": event.actor_bureau_id,
-        "at": event.at.isoformat(),
+        # Always UTC: PostgreSQL returns timestamptz in the session's time zone (+08:00 on a server set to China
+        # time), and the hash must not depend on where it is read.
+        "at": event.at.astimezone(UTC).isoformat(),
         "state_before": event.state_before,
         "state_after": event.state_after,
         "fields": event.fields,

@@ -267,6 +267,7 @@ def _earlier_re_review(session: Session, id_hash: str) -> str | None:
             .join(CaseParty, (CaseParty.tenant_id == Case.tenant_id) & (CaseParty.case_id == Case.id))
             .where(
                 CaseParty.id_number_hash == id_hash,
+                CaseParty.role.in_(("petitioner", "joint_petitioner")),  # a representative is not the petitioner
                 Case.kind == CaseKind.re_review,
                 Case.state.in_([CaseState.replied, CaseState.reported]),
             )
@@ -390,9 +391,15 @@ def recompute_provisional_deadlines(session: Session) -> int:
             explanation["ref"] = deadline.explanation.get("ref")
             due, provisional = computed.due, computed.provisional
             if deadline.extended_days:
+                # Same shape as _extend_deadlines: the extension's own computation, and "due" the extended date.
                 extended = calendar.add(due, deadline.extended_days, "days")
-                explanation["extension"] = {"days": deadline.extended_days, "from": due.isoformat()}
+                explanation["extension"] = {
+                    "days": deadline.extended_days,
+                    "from": due.isoformat(),
+                    **extended.explanation.as_dict(),
+                }
                 due, provisional = extended.due, provisional or extended.provisional
+                explanation["due"] = due.isoformat()
             explanation["recomputed"] = True
             if (due, provisional) != (deadline.due_on, deadline.provisional):
                 changed += 1
@@ -414,7 +421,11 @@ class ActionResult:
 
 
 def _load_case_for_update(session: Session, case_id: int) -> Case | None:
-    return session.scalar(select(Case).where(Case.id == case_id).with_for_update())
+    # populate_existing: a case already in the session (loaded by the view, or kept after an earlier commit) is
+    # refreshed from the locked row, so the version and state judged are the current ones, not a stale copy.
+    return session.scalar(
+        select(Case).where(Case.id == case_id).with_for_update().execution_options(populate_existing=True)
+    )
 
 
 def _load_for_addressee(session: Session, case_id: int, actor: Actor, action: CaseAction) -> Case | None:
@@ -451,7 +462,10 @@ def perform_action(
     Raises ``CaseNotFound`` (not in the actor's reach), ``CaseConflict`` (changed meanwhile) or
     ``ActionRefused`` (wrong state 409, forbidden 403, not your bureau 404, invalid 422).
     """
-    action = CaseAction(action)
+    try:
+        action = CaseAction(action)
+    except ValueError:
+        raise ActionRefused("invalid", "未知的操作。", f"Unknown action {str(action)[:40]!r}.", "action") from None
     today = today or date.today()
     now = _now()
     payload = dict(payload or {})
@@ -465,7 +479,7 @@ def perform_action(
         staff = BureauStaff(session, case.tenant_id)
         view = case_view(session, case, staff)
         actor_view = _actor_view(session, actor, staff, today)
-        payload.setdefault("today", today)
+        payload["today"] = today  # the server's date, never one sent with the input (escalation window, due dates)
         _prepare_payload(session, case, action, payload, staff, today)
         decision = decide(view, action, actor_view, payload, rules=get_step_rules(session))
         result = _apply(session, pii, case, decision, actor, staff, today, now)

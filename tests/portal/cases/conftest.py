@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date
 
@@ -10,15 +11,34 @@ from sqlalchemy import select
 
 from portal.accounts.models import StaffUser
 from portal.cases.context import actor_of
+from portal.cases.history import Actor
+from portal.cases.models import Case, CaseEvent, Deadline, Outbox
 from portal.cases.operations import ApplicationInput, PartyInput, perform_action, submit_application
 from portal.roles import Role
 from portal.routing import OpinionKind
+from portal.workflow import CaseState, IntakePath
 from tenants.models import Unit
-from tenants.scoping import scope_for_bureau, scoped, set_scope
+from tenants.scoping import TenantScope, scope_for_bureau, scoped, set_scope, system_scope
 from tenants.tree import get_bureau
 from tests.helpers import make_staff
 
 VALID_ID = "11010519491231002X"
+
+
+@pytest.fixture(autouse=True)
+def _one_password_hash_per_password(monkeypatch):
+    """Hash each staff password once per run: these tests create a dozen accounts each, never sign them in
+    with a wrong password, and argon2 costs a quarter of a second per account. The hashes stay real."""
+    from portal.accounts import operations
+
+    monkeypatch.setattr(operations, "hash_password", _cached_hash)
+
+
+@functools.cache
+def _cached_hash(password: str) -> str:
+    from portal.accounts.passwords import hash_password
+
+    return hash_password(password)
 
 
 @dataclass
@@ -96,22 +116,118 @@ def application(dbs, **overrides) -> ApplicationInput:
     return ApplicationInput(**values)
 
 
-PETITIONER = None
+PETITIONER = Actor("petitioner", None, "张三")
 
 
 def submit(dbs, pii, today=date(2026, 9, 10), **overrides):
-    from portal.cases.history import Actor
-
-    result = submit_application(
-        dbs, pii, application(dbs, **overrides), actor=Actor("petitioner", None, "张三"), today=today
-    )
+    result = submit_application(dbs, pii, application(dbs, **overrides), actor=PETITIONER, today=today)
     dbs.commit()
     return result
 
 
-def act(dbs, pii, user: StaffUser, case_id: int, action: str, today=date(2026, 9, 11), **payload):
+def transfer(dbs, pii, province: Staffed, today=date(2026, 9, 10), **overrides):
+    """Register a case transferred by the provincial government committee, as the province's clerk; commit."""
+    set_scope(dbs, scope_for_bureau(dbs, province.bureau_id))
+    values = {"intake": IntakePath.committee_transfer, "committee_document_number": "吉信复委转〔2026〕7号"}
+    values.update(overrides)
+    submission = submit_application(dbs, pii, application(dbs, **values), actor=actor_of(province.clerk), today=today)
+    dbs.commit()
+    return submission
+
+
+def perform(dbs, pii, who: StaffUser | Actor, case_id: int, action: str, today=date(2026, 9, 11), **payload):
+    """Perform an action as ``who`` (a staff user in their own scope, or a petitioner in the case's bureau).
+
+    Flushes only: the caller commits or rolls back.
+    """
+    if isinstance(who, StaffUser):
+        set_scope(dbs, scope_for_bureau(dbs, who.tenant_id))
+        actor = actor_of(who)
+    else:
+        with system_scope(dbs):
+            tenant_id = dbs.scalar(select(Case.tenant_id).where(Case.id == case_id))
+        set_scope(dbs, TenantScope.single(tenant_id))
+        actor = who
+    return perform_action(dbs, pii, case_id, action, actor, payload, today=today)
+
+
+def act(dbs, pii, user: StaffUser | Actor, case_id: int, action: str, today=date(2026, 9, 11), **payload):
     """Perform an action as ``user`` inside that user's scope, and commit."""
-    set_scope(dbs, scope_for_bureau(dbs, user.tenant_id))
-    result = perform_action(dbs, pii, case_id, action, actor_of(user), payload, today=today)
+    result = perform(dbs, pii, user, case_id, action, today, **payload)
     dbs.commit()
     return result
+
+
+def load_case(dbs, case_id: int) -> Case:
+    """The case as the database has it now (system scope, identity map refreshed)."""
+    with system_scope(dbs):
+        return dbs.scalar(select(Case).where(Case.id == case_id).execution_options(populate_existing=True))
+
+
+def case_events(dbs, case_id: int) -> list[CaseEvent]:
+    with system_scope(dbs):
+        return list(
+            dbs.scalars(
+                select(CaseEvent)
+                .where(CaseEvent.case_id == case_id)
+                .order_by(CaseEvent.seq)
+                .execution_options(populate_existing=True)
+            )
+        )
+
+
+def case_deadlines(dbs, case_id: int, *, open_only: bool = False) -> list[Deadline]:
+    with system_scope(dbs):
+        query = select(Deadline).where(Deadline.case_id == case_id)
+        if open_only:
+            query = query.where(Deadline.closed_at.is_(None))
+        return list(dbs.scalars(query.order_by(Deadline.id).execution_options(populate_existing=True)))
+
+
+def open_deadline(dbs, case_id: int, step: str) -> Deadline:
+    matches = [d for d in case_deadlines(dbs, case_id, open_only=True) if d.step == step]
+    assert len(matches) == 1, [(d.step, d.closed_at) for d in case_deadlines(dbs, case_id)]
+    return matches[0]
+
+
+def outbox_rows(dbs, case_id: int) -> list[Outbox]:
+    with system_scope(dbs):
+        return list(dbs.scalars(select(Outbox).where(Outbox.case_id == case_id).order_by(Outbox.id)))
+
+
+# The main path, one step at a time: (state reached, who acts, action, payload).
+MAIN_PATH = (
+    (CaseState.accepted, "clerk", "accept", {}),
+    (
+        CaseState.awaiting_instruction,
+        "clerk",
+        "submit_slip",
+        {"proposal": "建议交养老保险处审查。", "complexity": "complex", "lead_unit_id": "pension_unit"},
+    ),
+    (CaseState.instructed, "petitions_leader", "instruct", {"instruction": "请养老保险处依规审查。"}),
+    (CaseState.in_review, "clerk", "dispatch", {"note": "阅办单及材料已交养老保险处。"}),
+    (CaseState.awaiting_approval, "division", "submit_opinion", {"opinion": "原意见正确。", "needs_approval": True}),
+    (CaseState.drafting_reply, "business_leader", "approve_opinion", {}),
+    (CaseState.awaiting_signature, "clerk", "submit_reply", {"text": "维持原意见。", "outcome": "upheld"}),
+    (CaseState.replied, "petitions_leader", "sign_reply", {}),
+)
+
+
+def drive(dbs, pii, staffed: Staffed, case_id: int, until: CaseState, today=date(2026, 9, 11)) -> Case:
+    """Move a case along the main path (committed, one action per step) from where it is until ``until``.
+
+    ``reported`` is reached like ``replied`` (a committee transfer's signature reports it).
+    """
+    order = [CaseState.submitted, *(step[0] for step in MAIN_PATH)]
+    target = CaseState.replied if until is CaseState.reported else until
+    for state_after, who, action, payload in MAIN_PATH:
+        case = load_case(dbs, case_id)
+        if case.state is until or order.index(state_after) <= order.index(case.state):
+            continue
+        values = {k: getattr(staffed, v) if v == "pension_unit" else v for k, v in payload.items()}
+        act(dbs, pii, getattr(staffed, who), case_id, action, today, **values)
+        if state_after is target:
+            break
+    case = load_case(dbs, case_id)
+    assert case.state is until, (case.state, until)
+    return case
