@@ -1,12 +1,15 @@
-"""Keeping the deployment healthy."""
+"""Keeping the deployment healthy: heartbeat and housekeeping."""
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
+from flask import current_app
 from sqlalchemy import text
 
 from portal.extensions import db
+from portal.sweeps import china_today, clear_expired_tokens, record_run
 from worker.queues import job
 
 log = logging.getLogger(__name__)
@@ -18,3 +21,26 @@ def heartbeat() -> str:
     now = db.session.execute(text("SELECT now()")).scalar_one()
     log.info("worker heartbeat", extra={"db_time": now.isoformat()})
     return now.isoformat()
+
+
+def _purge_uploads() -> int:
+    try:
+        from portal.attachments.operations import purge_stale_uploads
+    except ImportError:
+        return 0
+    return purge_stale_uploads(db.session, current_app.extensions["portal.storage"])
+
+
+@job
+def housekeeping() -> dict:
+    """Remove uploads never attached to a case after 24 hours; clear expired API tokens and old staff sessions."""
+    started = datetime.now(UTC)
+    cleared = clear_expired_tokens(db.session)
+    result = {
+        "uploads_purged": _purge_uploads(),
+        "tokens_cleared": cleared["api_tokens"],
+        "sessions_cleared": cleared["staff_sessions"],
+    }
+    record_run(db.session, "housekeeping", started_at=started, for_date=china_today(started), result=result)
+    log.info("housekeeping", extra=result)
+    return result

@@ -1,0 +1,233 @@
+"""The texts of notifications: to petitioners (e-mail and SMS, Chinese with English) and to staff (in-app).
+
+Pure module: no Flask, no database. Petitioner texts are built at send time from the case as it is then; they
+name no personal data beyond what the petitioner already knows (case number, bureau, dates), never their name
+or ID number, because an SMS can be read by whoever holds the phone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from portal.workflow import REJECT_REASON_LABELS, STEP_LABELS, CaseKind, RejectReason, Step
+
+SMS_SIGNATURE = "【社保信访】"
+_KIND = {CaseKind.review: ("复查", "review"), CaseKind.re_review: ("复核", "re-review")}
+_OPINION = {CaseKind.review: ("复查意见书", "review opinion"), CaseKind.re_review: ("复核意见书", "re-review opinion")}
+
+#: Case actions after which the petitioner is told, as ``portal.workflow`` decides (``notify_petitioner``).
+PETITIONER_EVENTS = (
+    "received",
+    "accept",
+    "reject",
+    "approve_extension",
+    "request_materials",
+    "sign_reply",
+    "withdraw",
+)
+
+
+@dataclass(frozen=True)
+class PetitionerContext:
+    """What a petitioner message may say, read from the case when the message is sent."""
+
+    event: str
+    case_number: str
+    case_kind: CaseKind
+    bureau_name: str
+    on: date  # the day of the event
+    due_on: date | None = None  # acceptance decision, extended review, materials
+    days: int | None = None  # extension
+    content: str | None = None  # what materials are asked for
+    reject_reason: RejectReason | None = None
+    public_url: str | None = None
+
+
+@dataclass(frozen=True)
+class PetitionerMessage:
+    subject_zh: str
+    subject_en: str
+    body_zh: str
+    body_en: str
+
+    def email_subject(self) -> str:
+        return f"{self.subject_zh} / {self.subject_en}"
+
+    def email_body(self) -> str:
+        footer = "（本邮件由系统自动发送，请勿回复。This message was sent automatically; please do not reply.）"
+        return f"{self.body_zh}\n\n----\n\n{self.body_en}\n\n{footer}\n"
+
+    def sms_text(self) -> str:
+        return f"{SMS_SIGNATURE}{self.body_zh} {self.body_en}"
+
+
+def _cn(d: date) -> str:
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def _short(text: str | None, limit: int) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def petitioner_message(ctx: PetitionerContext, *, for_sms: bool = False) -> PetitionerMessage:
+    """The message for one public event; raise ``KeyError`` for an event that petitioners are not told of."""
+    kind_zh, kind_en = _KIND[ctx.case_kind]
+    opinion_zh, opinion_en = _OPINION[ctx.case_kind]
+    n, bureau = ctx.case_number, ctx.bureau_name
+    event = ctx.event
+    if event == "received":
+        subject = (f"{kind_zh}申请已收到", f"Your application for {kind_en} was received")
+        zh = f"您向{bureau}提出的{kind_zh}申请已于{_cn(ctx.on)}收到，案件编号{n}。"
+        en = f"Your application for {kind_en} to {bureau} was received on {ctx.on.isoformat()}; case number {n}."
+        if ctx.due_on:
+            zh += f"我们将在{_cn(ctx.due_on)}前决定是否受理，并书面告知您。"
+            en += f" We will decide by {ctx.due_on.isoformat()} whether to accept it and tell you in writing."
+    elif event == "accept":
+        subject = (f"{kind_zh}申请已受理", f"Your application for {kind_en} was accepted")
+        zh = f"您的{kind_zh}申请（编号{n}）已于{_cn(ctx.on)}受理，受理告知书已出具。"
+        en = (
+            f"Your application for {kind_en} ({n}) was accepted on {ctx.on.isoformat()};"
+            " the acceptance notice is issued."
+        )
+        if ctx.due_on:
+            zh += f"我们将在{_cn(ctx.due_on)}前办结。"
+            en += f" We will conclude it by {ctx.due_on.isoformat()}."
+    elif event == "reject":
+        subject = (f"{kind_zh}申请不予受理", f"Your application for {kind_en} was not accepted")
+        zh = f"您的{kind_zh}申请（编号{n}）经审查不予受理"
+        en = f"Your application for {kind_en} ({n}) was not accepted"
+        if ctx.reject_reason is not None:
+            reason_zh, reason_en = REJECT_REASON_LABELS[ctx.reject_reason]
+            zh += f"（{reason_zh}）"
+            en += f" ({reason_en[0].lower() + reason_en[1:]})"
+        zh += "。不予受理告知书写明了理由和下一步的救济途径。"
+        en += ". The non-acceptance notice gives the reason and your further remedy."
+    elif event == "approve_extension":
+        subject = (f"{kind_zh}办理期限延长", f"The time limit of your {kind_en} is extended")
+        zh = f"您的{kind_zh}申请（编号{n}）因情况复杂，办理期限延长{ctx.days}日"
+        en = f"The time limit of your {kind_en} ({n}) is extended by {ctx.days} days"
+        if ctx.due_on:
+            zh += f"，至{_cn(ctx.due_on)}"
+            en += f", to {ctx.due_on.isoformat()}"
+        zh += "。延期告知书写明了理由。"
+        en += ". The extension notice gives the reason."
+    elif event == "request_materials":
+        subject = ("请补充材料", "Please provide materials")
+        content = _short(ctx.content, 40 if for_sms else 2000)
+        zh = f"办理您的{kind_zh}申请（编号{n}）需要您提供材料：{content}"
+        en = f"To handle your application for {kind_en} ({n}) we need materials from you: {content}"
+        if ctx.due_on:
+            zh += f"。请于{_cn(ctx.due_on)}前提交"
+            en += f". Please provide them by {ctx.due_on.isoformat()}"
+        zh += "。"
+        en += "."
+    elif event == "sign_reply":
+        subject = (f"{kind_zh}已办结", f"Your {kind_en} is concluded")
+        zh = f"您的{kind_zh}申请（编号{n}）已办结，{bureau}已作出{opinion_zh}。"
+        en = f"Your application for {kind_en} ({n}) is concluded: {bureau} has issued its {opinion_en}."
+        if ctx.case_kind is CaseKind.review:
+            zh += "如不服，可自收到之日起30日内向上一级申请复核。"
+            en += " If you disagree, you may apply for a re-review at the next level within 30 days of receiving it."
+    elif event == "withdraw":
+        subject = (f"{kind_zh}申请已撤回", f"Your application for {kind_en} was withdrawn")
+        zh = f"您的{kind_zh}申请（编号{n}）已于{_cn(ctx.on)}撤回。"
+        en = f"Your application for {kind_en} ({n}) was withdrawn on {ctx.on.isoformat()}."
+    else:
+        raise KeyError(event)
+    if ctx.public_url:
+        zh += f"详情请凭案件编号和查询码登录 {ctx.public_url} 查看。"
+        en += f" See the details at {ctx.public_url} with your case number and access code."
+    return PetitionerMessage(subject[0], subject[1], zh, en)
+
+
+# --- Staff (in-app) ----------------------------------------------------------------------------------------
+
+
+def step_label(step: str) -> tuple[str, str]:
+    try:
+        return STEP_LABELS[Step(step)]
+    except ValueError:
+        return (step, step)
+
+
+def _days_en(n: int) -> str:
+    return f"{n} working day" + ("" if n == 1 else "s")
+
+
+def staff_text(kind: str, params: dict) -> tuple[str, str]:
+    """The (Chinese, English) text of an in-app notification from its stored ``params``."""
+    p = params or {}
+    number = p.get("case_number", "")
+    step_zh, step_en = step_label(p.get("step", ""))
+    due = p.get("due_on", "")
+    n = p.get("days")
+    if kind == "reminder":
+        if n == 0:
+            return (
+                f"案件{number}“{step_zh}”今日（{due}）到期。",
+                f"Case {number}: “{step_en}” is due today ({due}).",
+            )
+        return (
+            f"案件{number}“{step_zh}”将于{due}到期，还有{n}个工作日。",
+            f"Case {number}: “{step_en}” is due on {due}, {_days_en(n)} left.",
+        )
+    if kind == "overdue":
+        return (
+            f"案件{number}“{step_zh}”已于{due}到期，已逾期{n}个工作日，请尽快办理。",
+            f"Case {number}: “{step_en}” was due on {due} and is {_days_en(n)} overdue. Please act now.",
+        )
+    if kind == "escalation":
+        owner_zh, owner_en = p.get("owner") or ("", "")
+        return (
+            f"督办：案件{number}“{step_zh}”（{owner_zh}办理）已于{due}到期，已逾期{n}个工作日。",
+            f"For follow-up: case {number}, “{step_en}” ({owner_en}) was due on {due} and is {_days_en(n)} overdue.",
+        )
+    if kind == "supervision":
+        bureau_zh, bureau_en = p.get("bureau") or ("", "")
+        return (
+            f"上级督办：{bureau_zh}案件{number}“{step_zh}”已于{due}到期，已逾期{n}个工作日。",
+            f"Supervision: {bureau_en} case {number}, “{step_en}” was due on {due} and is {_days_en(n)} overdue.",
+        )
+    if kind == "digest":
+        count, overdue = len(p.get("items", [])), p.get("overdue", 0)
+        return (
+            f"{p.get('date', '')}待办：{count}项期限即将到期或已逾期（其中逾期{overdue}项）。",
+            f"Due for {p.get('date', '')}: {count} time limit(s) due soon or overdue ({overdue} overdue).",
+        )
+    if kind == "calendar_missing":
+        year = p.get("year", "")
+        return (
+            f"{year}年节假日安排尚未录入。请录入国务院办公厅公布的{year}年节假日安排；"
+            f"此前按周一至周五暂算的期限将在录入后重新计算。",
+            f"The {year} holiday schedule has not been loaded. Load the State Council's {year} schedule; deadlines"
+            " counted Monday to Friday for now are recomputed once it is loaded.",
+        )
+    if kind == "delivery_failed":
+        channel_zh, channel_en = {"email": ("电子邮件", "e-mail"), "sms": ("短信", "SMS")}.get(
+            p.get("channel", ""), (p.get("channel", ""), p.get("channel", ""))
+        )
+        return (
+            f"案件{number}发给信访人的{channel_zh}通知发送失败，已停止重试。请在“发送失败的消息”中查看原因并重试。",
+            f"The {channel_en} to the petitioner of case {number} could not be delivered and is no longer retried."
+            " See “Failed messages” for the reason and retry it.",
+        )
+    return (kind, kind)
+
+
+def digest_item_text(item: dict) -> tuple[str, str]:
+    """One line of a digest: case, step, due date, working days left (negative: overdue)."""
+    step_zh, step_en = step_label(item.get("step", ""))
+    number, due, left = item.get("case_number", ""), item.get("due_on", ""), item.get("days", 0)
+    if left < 0:
+        return (
+            f"{number} {step_zh}：{due}到期，已逾期{-left}个工作日",
+            f"{number} {step_en}: due {due}, {_days_en(-left)} overdue",
+        )
+    if left == 0:
+        return (f"{number} {step_zh}：今日到期", f"{number} {step_en}: due today")
+    return (
+        f"{number} {step_zh}：{due}到期，还有{left}个工作日",
+        f"{number} {step_en}: due {due}, {_days_en(left)} left",
+    )

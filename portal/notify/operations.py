@@ -1,0 +1,123 @@
+"""In-app notifications for staff: write them (exactly once per recipient and key), list them, mark them read.
+
+Operations flush; the request or job commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from portal.accounts.models import StaffUser
+from portal.notify.models import StaffNotification
+from portal.roles import Role
+
+
+def notify_staff(
+    session: Session,
+    recipients: Iterable[tuple[int, int]],
+    *,
+    kind: str,
+    params: dict,
+    dedupe_key: str,
+    case_tenant_id: int | None = None,
+    case_id: int | None = None,
+    deadline_id: int | None = None,
+) -> int:
+    """Write one notification per ``(bureau id, user id)``; a key already used for a recipient writes nothing.
+
+    Returns how many were written. Needs a scope that may write in each recipient's bureau (the system scope
+    of workers and sweeps).
+    """
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "user_id": user_id,
+            "kind": kind,
+            "params": params,
+            "dedupe_key": dedupe_key,
+            "case_tenant_id": case_tenant_id,
+            "case_id": case_id,
+            "deadline_id": deadline_id,
+        }
+        for tenant_id, user_id in dict.fromkeys(recipients)
+    ]
+    if not rows:
+        return 0
+    statement = (
+        insert(StaffNotification)
+        .values(rows)
+        .on_conflict_do_nothing(constraint="uq_staff_notifications_tenant_id_user_id_dedupe_key")
+        .returning(StaffNotification.id)
+    )
+    return len(session.execute(statement).all())
+
+
+def users_with_roles(session: Session, bureau_id: int, roles: Iterable[Role]) -> list[tuple[int, int]]:
+    """Active staff of a bureau holding any of ``roles``, as ``(bureau id, user id)``."""
+    wanted = [r.value for r in roles]
+    return [
+        (bureau_id, user_id)
+        for user_id in session.scalars(
+            select(StaffUser.id)
+            .where(StaffUser.tenant_id == bureau_id, StaffUser.active.is_(True), StaffUser.roles.overlap(wanted))
+            .order_by(StaffUser.id)
+        )
+    ]
+
+
+def list_notifications(session: Session, user: StaffUser, *, limit: int = 100) -> list[StaffNotification]:
+    """A staff member's notifications, newest first."""
+    return list(
+        session.scalars(
+            select(StaffNotification)
+            .where(StaffNotification.tenant_id == user.tenant_id, StaffNotification.user_id == user.id)
+            .order_by(StaffNotification.created_at.desc(), StaffNotification.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def unread_count(session: Session, user: StaffUser) -> int:
+    return session.scalar(
+        select(func.count())
+        .select_from(StaffNotification)
+        .where(
+            StaffNotification.tenant_id == user.tenant_id,
+            StaffNotification.user_id == user.id,
+            StaffNotification.read_at.is_(None),
+        )
+    )
+
+
+def get_own_notification(session: Session, user: StaffUser, notification_id: int) -> StaffNotification | None:
+    """One of the user's own notifications, or None (someone else's answers None too)."""
+    return session.scalar(
+        select(StaffNotification).where(
+            StaffNotification.tenant_id == user.tenant_id,
+            StaffNotification.user_id == user.id,
+            StaffNotification.id == notification_id,
+        )
+    )
+
+
+def mark_read(session: Session, notification: StaffNotification) -> None:
+    if notification.read_at is None:
+        notification.read_at = func.now()
+    session.flush()
+
+
+def mark_all_read(session: Session, user: StaffUser) -> int:
+    result = session.execute(
+        update(StaffNotification)
+        .where(
+            StaffNotification.tenant_id == user.tenant_id,
+            StaffNotification.user_id == user.id,
+            StaffNotification.read_at.is_(None),
+        )
+        .values(read_at=func.now())
+    )
+    return result.rowcount

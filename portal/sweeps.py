@@ -1,0 +1,435 @@
+"""Deadline sweeps: reminders, overdue alerts, escalation, supervision, daily digests, calendar warnings.
+
+A sweep reads the open deadlines through their partial index (``ix_deadlines_open_due_on``) and, for each one
+due within the reminder horizon or already past, decides from the working-day calendar what is owed today:
+
+- **reminder** N working days before the due date, for each N of ``REMINDER_WORKING_DAYS`` (default 3 and 1):
+  the smallest N not below the working days left, so a sweep that missed a day still reminds once;
+- **overdue** from the first working day after the due date, to whoever owes the step;
+- **escalation** at the same time, to the bureau's leader in charge of petitions (the principal leader when
+  the petitions leader is the one who owes it);
+- **supervision** ``SUPERVISION_AFTER`` working days after the due date (2 working days after the escalation),
+  to the petition office head and petitions leader of the bureau above.
+
+Each alert is first recorded in ``deadline_alerts`` with ``INSERT ... ON CONFLICT DO NOTHING`` on
+(deadline, kind, threshold, due date); only a row that was inserted writes notifications, in the same
+transaction. So a sweep run twice, or two sweeps at once (they also take an advisory lock), send nothing twice.
+Deadlines owed by the petitioner (``owed_by == 'petitioner'``, the window to apply for re-review) are skipped.
+
+"Today" is the date in China (Asia/Shanghai). ``portal sweep run --date YYYY-MM-DD`` runs a sweep for another
+date, which is how the clock is moved forward in a demonstration or a test.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, text, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from portal.accounts.models import StaffUser
+from portal.cases.calendar import get_calendar
+from portal.cases.models import Case, Deadline
+from portal.notify.models import DeadlineAlert, SweepRun
+from portal.notify.operations import notify_staff
+from portal.roles import Role
+from portal.workdays import WorkdayCalendar
+from tenants.models import Bureau, Unit, UnitKind
+from tenants.scoping import system_scope
+
+CHINA = ZoneInfo("Asia/Shanghai")
+SUPERVISION_AFTER = 3  # working days after the due date: 2 working days after the escalation to the leader
+DIGEST_WORKING_DAYS = 5  # a digest lists what is overdue or due within this many working days
+DIGEST_MAX_ITEMS = 50
+CALENDAR_WARNING_FROM = (11, 1)  # month, day: from 1 November, warn when next year's calendar is missing
+_LOCK = 0x5EE9  # pg_advisory_xact_lock key: one deadline sweep at a time
+
+# Alert kinds and their threshold for the non-reminder levels.
+OVERDUE, ESCALATION, SUPERVISION = ("overdue", 0), ("escalation", 1), ("supervision", 2)
+
+
+def china_today(now: datetime | None = None) -> date:
+    return (now or datetime.now(UTC)).astimezone(CHINA).date()
+
+
+def china_now(now: datetime | None = None) -> datetime:
+    return (now or datetime.now(UTC)).astimezone(CHINA)
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    reminder_days: tuple[int, ...] = (3, 1)
+    supervision_after: int = SUPERVISION_AFTER
+    digest_days: int = DIGEST_WORKING_DAYS
+
+
+# --- Who is told ------------------------------------------------------------------------------------------
+
+
+class _People:
+    """Active staff and units per bureau, loaded once per sweep and bureau."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self._staff: dict[int, list[StaffUser]] = {}
+        self._units: dict[int, dict[int, Unit]] = {}
+        self._bureaus: dict[int, Bureau | None] = {}
+
+    def staff(self, bureau_id: int) -> list[StaffUser]:
+        if bureau_id not in self._staff:
+            self._staff[bureau_id] = list(
+                self.session.scalars(
+                    select(StaffUser)
+                    .where(StaffUser.tenant_id == bureau_id, StaffUser.active.is_(True))
+                    .order_by(StaffUser.id)
+                )
+            )
+        return self._staff[bureau_id]
+
+    def units(self, bureau_id: int) -> dict[int, Unit]:
+        if bureau_id not in self._units:
+            self._units[bureau_id] = {
+                u.id: u for u in self.session.scalars(select(Unit).where(Unit.tenant_id == bureau_id))
+            }
+        return self._units[bureau_id]
+
+    def bureau(self, bureau_id: int) -> Bureau | None:
+        if bureau_id not in self._bureaus:
+            self._bureaus[bureau_id] = self.session.get(Bureau, bureau_id)
+        return self._bureaus[bureau_id]
+
+    def with_roles(self, bureau_id: int, *roles: Role) -> list[StaffUser]:
+        return [u for u in self.staff(bureau_id) if any(r in u.roles for r in roles)]
+
+    def petition_office(self, bureau_id: int) -> list[StaffUser]:
+        offices = {uid for uid, u in self.units(bureau_id).items() if u.kind == UnitKind.petition_office}
+        return [u for u in self.staff(bureau_id) if u.unit_id in offices]
+
+
+def owing_bureau(deadline: Deadline) -> int:
+    return deadline.owed_bureau_id or deadline.tenant_id
+
+
+def owners(people: _People, deadline: Deadline, case: Case) -> tuple[list[StaffUser], tuple[str, str]]:
+    """Who owes the step, and how to name them: the user, else the unit's staff, else the petition office."""
+    bureau_id = owing_bureau(deadline)
+    staff = people.staff(bureau_id)
+    if deadline.owed_user_id is not None:
+        found = [u for u in staff if u.id == deadline.owed_user_id]
+        if found:
+            return found, (found[0].display_name, found[0].display_name)
+    if deadline.owed_by == "business_leader" and case.lead_unit_id is not None:
+        unit_id = case.lead_unit_id
+        found = [u for u in staff if Role.business_leader in u.roles and unit_id in (u.oversees_unit_ids or [])]
+        if found:
+            return found, ("分管业务工作的局领导", "the leader in charge of the business")
+    if deadline.owed_unit_id is not None:
+        found = [u for u in staff if u.unit_id == deadline.owed_unit_id]
+        unit = people.units(bureau_id).get(deadline.owed_unit_id)
+        if found:
+            return found, ((unit.name, unit.name) if unit else ("", ""))
+    office = people.petition_office(bureau_id)
+    if office:
+        return office, ("信访办", "the petition office")
+    return people.with_roles(bureau_id, Role.petitions_leader), ("分管信访工作的局领导", "the petitions leader")
+
+
+def leaders(people: _People, deadline: Deadline, owing: list[StaffUser]) -> list[StaffUser]:
+    """The petitions leader of the owing bureau; the principal leader when the petitions leader owes the step."""
+    bureau_id = owing_bureau(deadline)
+    owing_ids = {u.id for u in owing}
+    found = [u for u in people.with_roles(bureau_id, Role.petitions_leader) if u.id not in owing_ids]
+    if not found:
+        found = [u for u in people.with_roles(bureau_id, Role.principal_leader) if u.id not in owing_ids]
+    return found
+
+
+def supervisors(people: _People, deadline: Deadline) -> list[StaffUser]:
+    """The bureau above: its petition office head and petitions leader (its petition office if neither exists)."""
+    bureau = people.bureau(owing_bureau(deadline))
+    if bureau is None or bureau.parent_id is None:
+        return []  # the province answers to the provincial government committee, outside this system
+    found = people.with_roles(bureau.parent_id, Role.petition_office_head, Role.petitions_leader)
+    return found or people.petition_office(bureau.parent_id)
+
+
+def _pairs(users: list[StaffUser]) -> list[tuple[int, int]]:
+    return [(u.tenant_id, u.id) for u in users]
+
+
+# --- The sweep --------------------------------------------------------------------------------------------
+
+
+def _open_deadlines(session: Session, until: date) -> list[Deadline]:
+    """Open deadlines due on or before ``until`` (the partial index on open deadlines), except the petitioner's."""
+    return list(
+        session.scalars(
+            select(Deadline)
+            .where(Deadline.closed_at.is_(None), Deadline.due_on <= until, Deadline.owed_by != "petitioner")
+            .order_by(Deadline.due_on, Deadline.tenant_id, Deadline.id)
+        )
+    )
+
+
+def _cases_of(session: Session, deadlines: list[Deadline]) -> dict[tuple[int, int], Case]:
+    keys = {(d.tenant_id, d.case_id) for d in deadlines}
+    if not keys:
+        return {}
+    cases = session.scalars(select(Case).where(tuple_(Case.tenant_id, Case.id).in_(list(keys))))
+    return {(c.tenant_id, c.id): c for c in cases}
+
+
+def _fire(
+    session: Session,
+    deadline: Deadline,
+    kind: str,
+    threshold: int,
+    recipients: list[StaffUser],
+    params: dict,
+    today: date,
+) -> int:
+    """Record the alert; when it is new, notify the recipients. Returns how many notifications were written."""
+    if not recipients:
+        return 0
+    inserted = session.execute(
+        insert(DeadlineAlert)
+        .values(
+            tenant_id=deadline.tenant_id,
+            deadline_id=deadline.id,
+            case_id=deadline.case_id,
+            kind=kind,
+            threshold=threshold,
+            due_on=deadline.due_on,
+            fired_on=today,
+            recipient_ids=[u.id for u in recipients],
+        )
+        .on_conflict_do_nothing(constraint="uq_deadline_alerts_tenant_id_deadline_id_kind_threshold_due_on")
+        .returning(DeadlineAlert.id)
+    ).first()
+    if inserted is None:
+        return 0
+    return notify_staff(
+        session,
+        _pairs(recipients),
+        kind=kind,
+        params=params,
+        dedupe_key=f"{kind}:{deadline.tenant_id}:{deadline.id}:{threshold}:{deadline.due_on.isoformat()}",
+        case_tenant_id=deadline.tenant_id,
+        case_id=deadline.case_id,
+        deadline_id=deadline.id,
+    )
+
+
+def working_days_left(calendar: WorkdayCalendar, today: date, due_on: date) -> int:
+    """Working days from today to the due date: 0 on the due date, negative once overdue (-1: one working day late).
+
+    The days off right after a due date count as 0 working days late: nobody is told on a Saturday that a step
+    due on Friday is late; they are told on Monday.
+    """
+    if due_on >= today:
+        return calendar.working_days_between(today, due_on)
+    return -calendar.working_days_between(due_on, today)
+
+
+def sweep_deadlines(session: Session, today: date, config: SweepConfig = SweepConfig()) -> dict[str, int]:
+    """Send today's reminders, overdue alerts, escalations and supervision notices; flushes. Counts by kind."""
+    calendar = get_calendar(session)
+    counts: dict[str, int] = defaultdict(int)
+    with system_scope(session):
+        session.execute(select(func.pg_advisory_xact_lock(_LOCK)))
+        horizon = calendar.add(today, max(config.reminder_days), "working_days").due
+        deadlines = _open_deadlines(session, horizon)
+        cases = _cases_of(session, deadlines)
+        people = _People(session)
+        for deadline in deadlines:
+            case = cases.get((deadline.tenant_id, deadline.case_id))
+            if case is None:
+                continue
+            left = working_days_left(calendar, today, deadline.due_on)
+            if deadline.due_on < today and left == 0:
+                continue  # past due, but no working day has passed since
+            owing, owner_label = owners(people, deadline, case)
+            base = {
+                "case_number": case.number,
+                "step": str(deadline.step),
+                "due_on": deadline.due_on.isoformat(),
+                "days": abs(left),
+            }
+            if deadline.material_request_id and owing_bureau(deadline) != deadline.tenant_id:
+                base["request_id"] = deadline.material_request_id  # a lower bureau answers it on its own page
+            if left >= 0:
+                threshold = min((n for n in config.reminder_days if n >= left), default=None)
+                if threshold is not None:
+                    counts["reminder"] += _fire(session, deadline, "reminder", threshold, owing, base, today)
+                continue
+            late = -left
+            counts["overdue"] += _fire(session, deadline, *OVERDUE, owing, base, today)
+            escalated = {**base, "owner": list(owner_label)}
+            counts["escalation"] += _fire(
+                session, deadline, *ESCALATION, leaders(people, deadline, owing), escalated, today
+            )
+            if late >= config.supervision_after:
+                bureau = people.bureau(owing_bureau(deadline))
+                supervised = {**escalated, "bureau": [bureau.name, bureau.name] if bureau else ["", ""]}
+                counts["supervision"] += _fire(
+                    session, deadline, *SUPERVISION, supervisors(people, deadline), supervised, today
+                )
+        counts["deadlines_checked"] = len(deadlines)
+        session.flush()
+    return dict(counts)
+
+
+def send_digests(session: Session, today: date, config: SweepConfig = SweepConfig()) -> int:
+    """One digest per staff member of what they owe that is overdue or due soon; once per day. Flushes."""
+    calendar = get_calendar(session)
+    written = 0
+    with system_scope(session):
+        horizon = calendar.add(today, config.digest_days, "working_days").due
+        deadlines = _open_deadlines(session, horizon)
+        cases = _cases_of(session, deadlines)
+        people = _People(session)
+        items: dict[tuple[int, int], list[dict]] = defaultdict(list)
+        for deadline in deadlines:
+            case = cases.get((deadline.tenant_id, deadline.case_id))
+            if case is None:
+                continue
+            owing, _label = owners(people, deadline, case)
+            item = {
+                "case_tenant_id": case.tenant_id,
+                "case_id": case.id,
+                "case_number": case.number,
+                "step": str(deadline.step),
+                "due_on": deadline.due_on.isoformat(),
+                "days": working_days_left(calendar, today, deadline.due_on),
+            }
+            if deadline.material_request_id and owing_bureau(deadline) != deadline.tenant_id:
+                item["request_id"] = deadline.material_request_id
+            for pair in _pairs(owing):
+                items[pair].append(item)
+        for pair, entries in items.items():
+            entries.sort(key=lambda i: (i["due_on"], i["case_number"]))
+            written += notify_staff(
+                session,
+                [pair],
+                kind="digest",
+                params={
+                    "date": today.isoformat(),
+                    "items": entries[:DIGEST_MAX_ITEMS],
+                    "more": max(len(entries) - DIGEST_MAX_ITEMS, 0),
+                    "overdue": sum(1 for e in entries if e["due_on"] < today.isoformat()),
+                },
+                dedupe_key=f"digest:{today.isoformat()}",
+            )
+        session.flush()
+    return written
+
+
+# --- Calendar ---------------------------------------------------------------------------------------------
+
+
+def missing_calendar_year(session: Session, today: date) -> int | None:
+    """Next year, when it is 1 November or later and no calendar (loaded or built in) covers next year."""
+    if (today.month, today.day) < CALENDAR_WARNING_FROM:
+        return None
+    year = today.year + 1
+    return None if get_calendar(session).covers(year) else year
+
+
+def warn_missing_calendar(session: Session, today: date) -> int:
+    """Tell every province administrator (once per year) that next year's holidays are not loaded. Flushes."""
+    year = missing_calendar_year(session, today)
+    if year is None:
+        return 0
+    with system_scope(session):
+        admins = session.scalars(
+            select(StaffUser).where(StaffUser.active.is_(True), StaffUser.roles.overlap([Role.province_admin.value]))
+        ).all()
+        return notify_staff(
+            session,
+            _pairs(list(admins)),
+            kind="calendar_missing",
+            params={"year": year},
+            dedupe_key=f"calendar_missing:{year}",
+        )
+
+
+# --- Runs -------------------------------------------------------------------------------------------------
+
+
+def record_run(
+    session: Session,
+    name: str,
+    *,
+    started_at: datetime,
+    for_date: date | None,
+    result: dict | None = None,
+    error: str | None = None,
+) -> None:
+    """Store when a sweep ran and what it did (monitoring reads it); a failure keeps the last good result."""
+    statement = insert(SweepRun).values(
+        name=name,
+        last_started_at=started_at,
+        last_finished_at=func.now(),
+        last_for_date=for_date,
+        last_result=result or {},
+        last_error=error[:2000] if error else None,
+        runs=1,
+    )
+    changes = {
+        "last_started_at": statement.excluded.last_started_at,
+        "last_finished_at": func.now(),
+        "last_for_date": statement.excluded.last_for_date,
+        "last_error": statement.excluded.last_error,
+        "runs": SweepRun.runs + 1,
+    }
+    if error is None:
+        changes["last_result"] = statement.excluded.last_result
+    session.execute(statement.on_conflict_do_update(index_elements=["name"], set_=changes))
+    session.flush()
+
+
+def list_runs(session: Session) -> list[SweepRun]:
+    return list(session.scalars(select(SweepRun).order_by(SweepRun.name)))
+
+
+def run_sweep(
+    session: Session,
+    today: date,
+    config: SweepConfig = SweepConfig(),
+    *,
+    digest: bool = True,
+    started_at: datetime | None = None,
+) -> dict:
+    """The whole daily work for ``today``: deadline alerts, digests (when asked), the calendar warning. Flushes."""
+    started_at = started_at or datetime.now(UTC)
+    result: dict = {"date": today.isoformat()}
+    result["alerts"] = sweep_deadlines(session, today, config)
+    result["digests"] = send_digests(session, today, config) if digest else None
+    result["calendar_warnings"] = warn_missing_calendar(session, today)
+    result["calendar_missing_year"] = missing_calendar_year(session, today)
+    record_run(session, "deadlines", started_at=started_at, for_date=today, result=result)
+    return result
+
+
+SESSION_RETENTION_DAYS = 30  # ended or long-expired staff sessions are kept this long (the sign-in log stays)
+
+
+def clear_expired_tokens(session: Session) -> dict[str, int]:
+    """Delete API tokens expired or revoked more than a day ago, and staff sessions that ended (or were last seen)
+    more than 30 days ago, when those tables exist. Flushes."""
+    cleared = {"api_tokens": 0, "staff_sessions": 0}
+    statements = {
+        "api_tokens": "DELETE FROM api_tokens WHERE expires_at < now() - interval '1 day'"
+        " OR revoked_at < now() - interval '1 day'",
+        "staff_sessions": "DELETE FROM staff_sessions WHERE coalesce(ended_at, last_seen_at)"
+        f" < now() - interval '{SESSION_RETENTION_DAYS} days'",
+    }
+    with system_scope(session):
+        for table, statement in statements.items():
+            if session.scalar(text("SELECT to_regclass(:t)"), {"t": f"public.{table}"}) is not None:
+                cleared[table] = session.execute(text(statement)).rowcount
+    return cleared
