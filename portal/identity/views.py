@@ -1,0 +1,537 @@
+"""The ``identity`` blueprint: provider sign-in for staff and citizens, the second factor, my sessions, the admin page.
+
+Staff: ``/staff/sso/*`` (provider sign-in), ``/staff/2fa*`` (second factor), ``/staff/sessions*`` (my sessions,
+sign out everywhere), ``/staff/identity-admin`` (effective configuration, the bureau's policy, the sign-in log).
+Citizens: ``/citizen/sso/*`` (real-name verification for the application form).
+"""
+
+from __future__ import annotations
+
+import click
+import segno
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from portal.accounts.models import StaffUser
+from portal.extensions import db, limiter
+from portal.identity import oidc, web
+from portal.identity import operations as ops
+from portal.identity.claims import (
+    IdentityRefused,
+    provider_asserted_mfa,
+    read_citizen_claims,
+    read_staff_claims,
+    second_factor_required,
+)
+from portal.identity.forms import CodeForm, EndSessionsForm, PolicyForm
+from portal.identity.models import StaffTotp
+from portal.identity.totp import provisioning_uri
+from portal.roles import Role
+from portal.web import localized_error
+from staff_site.access import staff_required
+from tenants.models import Bureau
+from tenants.scoping import load_scoped
+
+bp = Blueprint("identity", __name__, template_folder="templates", cli_group="identity")
+
+ADMINS = (Role.bureau_admin, Role.province_admin)
+
+
+@bp.record_once
+def _setup(state) -> None:
+    """Registering the blueprint builds the app's provider clients and the identity state."""
+    app = state.app
+    settings = app.config["PORTAL_SETTINGS"]
+    staff, citizen = oidc.register_clients(app, settings.oidc_staff, settings.oidc_citizen)
+    app.extensions["portal.identity"] = web.IdentityState(settings=settings, staff=staff, citizen=citizen)
+
+
+@bp.app_template_global("identity_login_options")
+def _login_options() -> dict:
+    return web.login_options()
+
+
+@bp.app_template_global("verified_identity")
+def _verified_identity():
+    return web.verified_identity()
+
+
+def _login_limit() -> str:
+    return current_app.config["PORTAL_SETTINGS"].ratelimit_login
+
+
+def _safe_next(target: str | None) -> str | None:
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
+
+
+def _refused(realm: str, reason: str, message: str | None, status: int):
+    return render_template("identity/refused.html", realm=realm, reason=reason, message=message), status
+
+
+def _provider_client(realm: str):
+    client = getattr(web.state(), realm)
+    if client is None:
+        abort(404)
+    return client
+
+
+def _provider_failed(realm: str, exc: oidc.ProviderFailed):
+    ops.record_attempt(
+        db.session,
+        realm=realm,
+        method="sso",
+        outcome=exc.kind,
+        at=web.now(),
+        client=web.client_info(),
+        detail=exc.detail,
+    )
+    db.session.commit()
+    status = 503 if exc.kind == "provider_unavailable" else 400
+    return _refused(realm, exc.kind, None, status)
+
+
+# --- Staff: provider sign-in ------------------------------------------------------------------------------------
+
+
+@bp.get("/staff/sso/login")
+def staff_sso_login():
+    client = _provider_client("staff")
+    session[web.NEXT] = _safe_next(request.args.get("next")) or url_for("staff.home")
+    try:
+        return oidc.start(client, url_for(".staff_sso_callback", _external=True))
+    except oidc.ProviderFailed as exc:
+        return _provider_failed("staff", exc)
+
+
+@bp.get("/staff/sso/callback")
+def staff_sso_callback():
+    client = _provider_client("staff")
+    provider = web.state().settings.oidc_staff
+    try:
+        claims, id_token = oidc.finish(client)
+    except oidc.ProviderFailed as exc:
+        return _provider_failed("staff", exc)
+    try:
+        staff_claims = read_staff_claims(claims, provider)
+        user = ops.resolve_staff_identity(db.session, staff_claims, provider, now=web.now())
+    except IdentityRefused as exc:
+        db.session.rollback()
+        common = {"method": "sso", "outcome": exc.reason, "at": web.now(), "client": web.client_info()}
+        identifier = f"{provider.issuer} {claims.get('sub')}"
+        if exc.bureau_id is not None:
+            ops.record_staff_event(db.session, bureau_id=exc.bureau_id, username=identifier[-64:], **common)
+        else:
+            bureau_hint = str(claims.get(provider.claim("bureau") or "", "") or "")
+            ops.record_attempt(db.session, realm="staff", identifier=identifier, bureau_hint=bureau_hint, **common)
+        db.session.commit()
+        return _refused("staff", exc.reason, localized_error(exc), 403)
+    mfa = provider_asserted_mfa(staff_claims.amr, staff_claims.acr, provider.mfa_acr)
+    next_url = session.pop(web.NEXT, None) or url_for("staff.home")
+    return web.begin_staff_sign_in(user, method="sso", next_url=next_url, id_token=id_token, provider_mfa=mfa)
+
+
+# --- Staff: the second factor -----------------------------------------------------------------------------------
+
+
+def _pending_or_restart():
+    pending = web.pending_sign_in()
+    if pending is None:
+        flash(_("Your sign-in has expired. Please sign in again."))
+    return pending
+
+
+@bp.route("/staff/2fa/verify", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def verify():
+    """The second step of a sign-in: an authenticator code or a recovery code."""
+    pending = _pending_or_restart()
+    if pending is None:
+        return redirect(url_for("staff.login"))
+    if not ops.has_second_factor(db.session, pending.user):
+        return redirect(url_for(".setup"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            used = ops.verify_second_factor(db.session, web.pii(), pending.user, form.code.data, now=web.now())
+        except ops.IdentityProblem as exc:
+            db.session.rollback()
+            if not web.second_factor_failed(pending, "second_factor_failed"):
+                flash(_("Too many wrong codes. Please sign in again."))
+                return redirect(url_for("staff.login"))
+            form.code.errors.append(localized_error(exc))
+            return render_template("identity/verify.html", form=form), 401
+        web.finish_staff_sign_in(pending.user, method=pending.method, second_factor=used, id_token=pending.id_token)
+        if used == "recovery":
+            remaining = ops.remaining_recovery_codes(db.session, pending.user)
+            flash(_("You signed in with a recovery code; %(n)d remain. Make new ones if few are left.", n=remaining))
+        return redirect(pending.next_url)
+    return render_template("identity/verify.html", form=form)
+
+
+def _setup_user():
+    """Who sets up an authenticator here: a sign-in that requires one, or the signed-in staff member."""
+    pending = web.pending_sign_in()
+    if pending is not None:
+        return pending.user, pending
+    if current_user.is_authenticated and isinstance(current_user._get_current_object(), StaffUser):
+        return current_user._get_current_object(), None
+    return None, None
+
+
+@bp.route("/staff/2fa/setup", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def setup():
+    """Set up an authenticator app: scan the code, confirm with the first code, keep the recovery codes."""
+    user, pending = _setup_user()
+    if user is None:
+        flash(_("Please sign in first."))
+        return redirect(url_for("staff.login"))
+    if ops.has_second_factor(db.session, user):
+        return redirect(url_for(".verify" if pending else ".security"))
+    secret = ops.pending_secret(db.session, web.pii(), user)
+    if secret is None:
+        secret = ops.start_enrolment(db.session, web.pii(), user)
+        db.session.commit()
+    uri = provisioning_uri(secret, user.username, _("Petition review portal"))
+    qr = segno.make(uri, error="m").svg_data_uri(scale=5, border=2)
+    form = CodeForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            codes = ops.confirm_enrolment(db.session, web.pii(), user, form.code.data, now=web.now())
+        except ops.IdentityProblem as exc:
+            db.session.rollback()
+            if pending is not None and not web.second_factor_failed(pending, "second_factor_failed"):
+                flash(_("Too many wrong codes. Please sign in again."))
+                return redirect(url_for("staff.login"))
+            form.code.errors.append(localized_error(exc))
+            status = 422
+        else:
+            db.session.commit()
+            if pending is not None:
+                web.finish_staff_sign_in(user, method=pending.method, second_factor="totp", id_token=pending.id_token)
+                continue_url = pending.next_url
+            else:
+                continue_url = url_for(".security")
+            return render_template("identity/recovery_codes.html", codes=codes, continue_url=continue_url)
+    return render_template("identity/setup.html", form=form, secret=secret, qr=qr, required=pending is not None), status
+
+
+def _is_required(user: StaffUser) -> bool:
+    policy = ops.get_policy(db.session, user.tenant_id)
+    return second_factor_required(user.roles, policy, enforce=web.state().settings.staff_2fa == "enforce")
+
+
+@bp.get("/staff/2fa")
+@staff_required
+def security():
+    """My second factor: whether it is set up and required, how many recovery codes remain."""
+    user = current_user._get_current_object()
+    return render_template(
+        "identity/security.html",
+        enrolled=ops.has_second_factor(db.session, user),
+        required=_is_required(user),
+        remaining=ops.remaining_recovery_codes(db.session, user),
+        form=CodeForm(),
+    )
+
+
+@bp.post("/staff/2fa/recovery-codes")
+@staff_required
+@limiter.limit(_login_limit)
+def new_recovery_codes():
+    """New recovery codes (the old ones stop working); confirmed with a current authenticator code."""
+    user = current_user._get_current_object()
+    form = CodeForm()
+    if not ops.has_second_factor(db.session, user):
+        abort(404)
+    if form.validate_on_submit():
+        try:
+            ops.verify_second_factor(db.session, web.pii(), user, form.code.data, now=web.now())
+            codes = ops.replace_recovery_codes(db.session, web.pii(), user)
+        except ops.IdentityProblem as exc:
+            db.session.rollback()
+            form.code.errors.append(localized_error(exc))
+        else:
+            db.session.commit()
+            return render_template("identity/recovery_codes.html", codes=codes, continue_url=url_for(".security"))
+    return _security_with_errors(user, form)
+
+
+@bp.post("/staff/2fa/remove")
+@staff_required
+@limiter.limit(_login_limit)
+def remove():
+    """Remove my authenticator (only where it is not required), confirmed with a current code."""
+    user = current_user._get_current_object()
+    form = CodeForm()
+    if not ops.has_second_factor(db.session, user):
+        abort(404)
+    if _is_required(user):
+        flash(_("Your role or your bureau requires a second factor: it cannot be removed."))
+        return redirect(url_for(".security"))
+    if form.validate_on_submit():
+        try:
+            ops.verify_second_factor(db.session, web.pii(), user, form.code.data, now=web.now())
+            ops.remove_own_second_factor(db.session, user)
+        except ops.IdentityProblem as exc:
+            db.session.rollback()
+            form.code.errors.append(localized_error(exc))
+        else:
+            db.session.commit()
+            flash(_("Your authenticator was removed."))
+            return redirect(url_for(".security"))
+    return _security_with_errors(user, form)
+
+
+def _security_with_errors(user: StaffUser, form: CodeForm):
+    page = render_template(
+        "identity/security.html",
+        enrolled=True,
+        required=_is_required(user),
+        remaining=ops.remaining_recovery_codes(db.session, user),
+        form=form,
+    )
+    return page, 422
+
+
+# --- Staff: my sessions -----------------------------------------------------------------------------------------
+
+
+@bp.get("/staff/sessions")
+@staff_required
+def sessions():
+    """My signed-in browsers, this one marked, with "end" buttons and "sign out everywhere"."""
+    user = current_user._get_current_object()
+    rows = ops.list_sessions(db.session, user)
+    current = ops.find_session(db.session, session.get(web.SID))
+    return render_template(
+        "identity/sessions.html", rows=rows, current_id=current.id if current else None, form=EndSessionsForm()
+    )
+
+
+@bp.post("/staff/sessions/<int:session_id>/end")
+@staff_required
+def end_session(session_id: int):
+    user = current_user._get_current_object()
+    current = ops.find_session(db.session, session.get(web.SID))
+    if current is not None and current.id == session_id:
+        return web.sign_out_staff()
+    if ops.end_own_session(db.session, user, session_id, now=web.now()) is None:
+        abort(404)
+    db.session.commit()
+    flash(_("The session was ended."))
+    return redirect(url_for(".sessions"))
+
+
+@bp.post("/staff/sessions/end")
+@staff_required
+def end_sessions():
+    """End my other sessions, or every one including this (sign out everywhere)."""
+    user = current_user._get_current_object()
+    form = EndSessionsForm()
+    if not form.validate_on_submit():
+        rows = ops.list_sessions(db.session, user)
+        current = ops.find_session(db.session, session.get(web.SID))
+        page = render_template(
+            "identity/sessions.html", rows=rows, current_id=current.id if current else None, form=form
+        )
+        return page, 422
+    if form.which.data == "all":
+        return web.sign_out_staff(everywhere=True)
+    ended = ops.end_all_sessions(db.session, user, now=web.now(), reason="ended_by_user", keep_key=session.get(web.SID))
+    db.session.commit()
+    flash(_("%(n)d other sessions were ended.", n=ended))
+    return redirect(url_for(".sessions"))
+
+
+# --- Staff: administration --------------------------------------------------------------------------------------
+
+
+def _require_admin() -> StaffUser:
+    user = current_user._get_current_object()
+    if not user.has_role(*ADMINS):
+        abort(403)
+    return user
+
+
+@bp.route("/staff/identity-admin", methods=["GET", "POST"])
+@staff_required
+def admin():
+    """The effective identity configuration (read-only), this bureau's second-factor rule, the sign-in log."""
+    user = _require_admin()
+    form = PolicyForm()
+    status = 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            status = 422
+        else:
+            try:
+                ops.set_policy(
+                    db.session, bureau_id=user.tenant_id, second_factor=form.second_factor.data, by=user, now=web.now()
+                )
+            except ops.IdentityProblem as exc:
+                db.session.rollback()
+                form.second_factor.errors.append(localized_error(exc))
+                status = 422
+            else:
+                db.session.commit()
+                flash(_("The second-factor rule of this bureau was saved."))
+                return redirect(url_for(".admin"))
+    policy = ops.get_policy(db.session, user.tenant_id)
+    if request.method == "GET":
+        form.second_factor.data = policy
+    staff = list(
+        db.session.scalars(
+            select(StaffUser).where(StaffUser.tenant_id == user.tenant_id).order_by(StaffUser.username).limit(500)
+        )
+    )
+    enrolled = set(
+        db.session.scalars(
+            select(StaffTotp.user_id).where(StaffTotp.tenant_id == user.tenant_id, StaffTotp.confirmed_at.is_not(None))
+        )
+    )
+    settings = web.state().settings
+    enforce = settings.staff_2fa == "enforce"
+    return render_template(
+        "identity/admin.html",
+        settings=settings,
+        bureau=db.session.get(Bureau, user.tenant_id),
+        form=form,
+        policy=policy,
+        staff=staff,
+        enrolled=enrolled,
+        required={u.id for u in staff if second_factor_required(u.roles, policy, enforce=enforce)},
+        events=ops.list_staff_events(db.session, user.tenant_id),
+        attempts=ops.list_attempts(db.session) if user.has_role(Role.province_admin) else None,
+        reset_form=CodeForm(),
+    ), status
+
+
+@bp.post("/staff/identity-admin/users/<int:user_id>/reset-2fa")
+@staff_required
+def reset_second_factor(user_id: int):
+    """Remove a colleague's authenticator and recovery codes (lost phone); they set up a new one at next sign-in."""
+    admin_user = _require_admin()
+    user = load_scoped(db.session, StaffUser, user_id)
+    if user is None or user.tenant_id != admin_user.tenant_id:
+        abort(404)  # another bureau's account, or a lower bureau's: not yours to change
+    ops.remove_second_factor(db.session, user)
+    ops.record_staff_event(
+        db.session,
+        bureau_id=user.tenant_id,
+        user=user,
+        method="admin",
+        outcome="second_factor_reset",
+        at=web.now(),
+        client=web.client_info(),
+        detail=f"by {admin_user.username}",
+    )
+    db.session.commit()
+    flash(_("The second factor of %(name)s was reset.", name=user.display_name))
+    return redirect(url_for(".admin"))
+
+
+# --- Citizens ---------------------------------------------------------------------------------------------------
+
+
+@bp.get("/citizen/sso/login")
+def citizen_sso_login():
+    client = _provider_client("citizen")
+    session[web.NEXT] = _safe_next(request.args.get("next")) or url_for("public.home")
+    try:
+        return oidc.start(client, url_for(".citizen_sso_callback", _external=True))
+    except oidc.ProviderFailed as exc:
+        return _provider_failed("citizen", exc)
+
+
+@bp.get("/citizen/sso/callback")
+def citizen_sso_callback():
+    client = _provider_client("citizen")
+    provider = web.state().settings.oidc_citizen
+    try:
+        claims, id_token = oidc.finish(client)
+    except oidc.ProviderFailed as exc:
+        return _provider_failed("citizen", exc)
+    from portal.cases.queries import local_today
+
+    at = web.now()
+    try:
+        identity = read_citizen_claims(claims, provider, verified_at=int(at.timestamp()), today=local_today())
+    except IdentityRefused as exc:
+        ops.record_attempt(
+            db.session, realm="citizen", method="sso", outcome=exc.reason, at=at, client=web.client_info()
+        )
+        db.session.commit()
+        return _refused("citizen", exc.reason, localized_error(exc), 403)
+    web.remember_citizen(identity, id_token)
+    ops.record_attempt(
+        db.session,
+        realm="citizen",
+        method="sso",
+        outcome="ok",
+        at=at,
+        client=web.client_info(),
+        identifier=web.pii().hash(f"{identity.issuer}|{identity.subject}"),
+        detail="verified: " + ", ".join(sorted(identity.locked_fields)),
+    )
+    db.session.commit()
+    flash(_("The identity service has verified who you are."))
+    return redirect(session.pop(web.NEXT, None) or url_for("public.home"))
+
+
+@bp.post("/citizen/sso/logout")
+def citizen_sso_logout():
+    """Forget the verified identity in this browser, and end the provider's session when it supports that."""
+    if web.state().citizen is None:
+        abort(404)
+    id_token = web.forget_citizen()
+    flash(_("Your verified identity was removed from this browser."))
+    back = url_for("public.home", _external=True)
+    return redirect(web.provider_logout_url("citizen", id_token, back) or url_for("public.home"))
+
+
+# --- Command line -----------------------------------------------------------------------------------------------
+
+
+@bp.cli.command("link")
+@click.option("--username", required=True, help="The staff account.")
+@click.option("--subject", required=True, help="The identity's subject (sub) at the provider.")
+@click.option("--issuer", default=None, help="The provider's issuer (default: OIDC_STAFF_ISSUER).")
+def link_command(username: str, subject: str, issuer: str | None) -> None:
+    """Register in advance which provider identity signs in as a staff account."""
+    from tenants.scoping import system_scope
+
+    issuer = issuer or (web.state().settings.oidc_staff.issuer if web.state().settings.oidc_staff else None)
+    if not issuer:
+        raise click.UsageError("Give --issuer or set OIDC_STAFF_ISSUER.")
+    with system_scope(db.session):
+        user = db.session.scalar(select(StaffUser).where(StaffUser.username == username))
+    if user is None:
+        raise click.UsageError(f"No staff account {username!r}.")
+    try:
+        ops.link_identity(db.session, user, issuer=issuer.rstrip("/"), subject=subject)
+    except ops.IdentityProblem as exc:
+        raise click.UsageError(exc.message_en) from exc
+    db.session.commit()
+    click.echo(f"{username} signs in as {subject!r} at {issuer}")
+
+
+@bp.cli.command("reset-2fa")
+@click.option("--username", required=True)
+def reset_command(username: str) -> None:
+    """Remove a staff member's authenticator and recovery codes (they set up a new one at next sign-in)."""
+    from tenants.scoping import TenantScope, scoped, system_scope
+
+    with system_scope(db.session):
+        user = db.session.scalar(select(StaffUser).where(StaffUser.username == username))
+    if user is None:
+        raise click.UsageError(f"No staff account {username!r}.")
+    with scoped(db.session, TenantScope.single(user.tenant_id)):
+        ops.remove_second_factor(db.session, user)
+        db.session.commit()
+    click.echo(f"The second factor of {username} was removed.")
