@@ -1,0 +1,621 @@
+"""Applications through the API: submit, track with the access code, escalate, withdraw, answer a request.
+
+The same rules as the pages: the same intake check (``portal.cases.intake``) and the same operations
+(``portal.petitioners.operations``). The access code travels in the ``X-Access-Code`` header; a wrong code answers
+exactly like an unknown number (404). The rate limits here are shared with the pages (one counter for both).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from botocore.exceptions import BotoCoreError, ClientError
+from flask import abort, current_app, jsonify, request
+from flask_limiter.util import get_remote_address
+
+from portal.api import bp
+from portal.api.openapi import SCHEMAS, document
+from portal.attachments import Attachment, UploadError, download_url
+from portal.cases.intake import FieldError, IntakeInvalid, known_bureau_ids, validate_application
+from portal.cases.numbers import normalise_number
+from portal.cases.operations import CaseConflict, CaseNotFound, IntakeRefused
+from portal.cases.queries import local_today
+from portal.extensions import db, limiter
+from portal.petitioners import operations as online
+from portal.petitioners.tracking import TrackingView, find_by_code, open_case, tracking_view
+from portal.web import is_english, localized
+from portal.workflow import ActionRefused
+
+
+def configured(name: str):
+    """The rate limit ``name`` from the settings (``portal.config``: RATELIMIT_*), read on every request."""
+    return lambda: current_app.config[name]
+
+
+def _case_number_key() -> str:
+    raw = (request.view_args or {}).get("number") or request.form.get("number") or ""
+    return "case-number:" + normalise_number(str(raw))[:40]
+
+
+def _not_found(response) -> bool:
+    return response.status_code == 404
+
+
+# Shared between the pages and the API: a guesser gains nothing by switching from one to the other.
+submit_limit = limiter.shared_limit(configured("RATELIMIT_SUBMIT"), scope="submit", methods=["POST"])
+upload_limit = limiter.shared_limit(configured("RATELIMIT_UPLOAD"), scope="upload", methods=["POST"])
+track_limit = limiter.shared_limit(configured("RATELIMIT_TRACK"), scope="track", key_func=get_remote_address)
+track_number_limit = limiter.shared_limit(
+    configured("RATELIMIT_TRACK_NUMBER"), scope="track-number", key_func=_case_number_key, deduct_when=_not_found
+)
+
+
+def _today() -> date:
+    return local_today()
+
+
+def _text(pair) -> str:
+    return localized(pair)
+
+
+def _message(exc) -> str:
+    return exc.message_en if is_english() else exc.message_zh
+
+
+class BadJson(Exception):
+    """The body is not a JSON object."""
+
+
+def _json_body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadJson()
+    return body
+
+
+@bp.errorhandler(BadJson)
+def _bad_json(_exc):
+    if is_english():
+        message = "The body must be a JSON object (Content-Type: application/json)."
+    else:
+        message = "请求内容应为 JSON 对象（Content-Type: application/json）。"
+    return jsonify(error={"code": "bad_json", "message": message}), 400
+
+
+def _upload_ids(body: dict) -> list[str]:
+    value = body.get("attachments", [])
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise IntakeInvalid(
+            {"attachments": _field("附件应为上传编号的列表。", "Attachments must be a list of upload ids.")}
+        )
+    return value
+
+
+def _field(zh: str, en: str) -> FieldError:
+    return FieldError(zh, en)
+
+
+def _field_errors(errors: dict) -> tuple:
+    english = is_english()
+    return jsonify(errors={k: v.text(english) for k, v in errors.items()}), 422
+
+
+def _refusal(code: str, message: str, status: int = 422):
+    return jsonify(error={"code": code, "message": message}), status
+
+
+def _action_refused(exc: ActionRefused):
+    if exc.code == "invalid":
+        english = is_english()
+        return jsonify(errors={exc.field or "payload": exc.message_en if english else exc.message_zh}), 422
+    status = {"wrong_state": 409, "forbidden": 403, "not_your_bureau": 404}.get(exc.code, 422)
+    return _refusal(exc.code, _message(exc), status)
+
+
+def _upload_refused(exc: UploadError):
+    return jsonify(errors={"attachments": exc.message("en" if is_english() else "zh")}), 422
+
+
+def _storage_down():
+    """Object storage failed mid-way: the rollback removed every row and object of the attempt."""
+    message = (
+        "File storage is unavailable just now; nothing was saved. Please try again later."
+        if is_english()
+        else "文件存储暂时不可用，本次提交没有保存任何内容，请稍后再试。"
+    )
+    return _refusal("storage_unavailable", message, 503)
+
+
+def _file_json(attachment: Attachment, *, url: bool) -> dict:
+    body = {
+        "id": attachment.id,
+        "filename": attachment.filename,
+        "size": attachment.size,
+        "content_type": attachment.content_type,
+        "sha256": attachment.sha256,
+    }
+    if url:
+        body["url"] = download_url(current_app.extensions["portal.storage"], attachment)
+    return body
+
+
+def tracking_json(view: TrackingView) -> dict:
+    """The tracking view as the API shows it (the same content as the tracking page)."""
+    case = view.case
+    return {
+        "number": case.number,
+        "kind": str(case.kind),
+        "state": str(case.state),
+        "state_text": _text(view.state_public),
+        "handled_by": {"id": view.handled_by.id, "name": view.handled_by.name},
+        "disputed": {
+            "bureau_id": case.disputed_bureau_id,
+            "bureau_name": view.disputed_bureau.name,
+            "opinion_kind": str(case.disputed_kind),
+            "document_number": case.disputed_document_number,
+            "issued_on": case.disputed_issued_on.isoformat(),
+            "received_on": case.disputed_received_on.isoformat(),
+        },
+        "received_on": case.received_on.isoformat(),
+        "deadlines": [
+            {
+                "step": str(d.step),
+                "label": _text(d.label),
+                "started_on": d.started_on.isoformat(),
+                "due_on": d.due_on.isoformat(),
+                "open": d.open,
+                "provisional": d.provisional,
+                "explanation": _text(d.explanation),
+            }
+            for d in view.deadlines
+        ],
+        "timeline": [
+            {
+                "seq": e.seq,
+                "at": e.at.isoformat(),
+                "action": e.action,
+                "label": _text(e.label),
+                "details": [{"label": _text(label), "value": value} for label, value in e.details],
+            }
+            for e in view.timeline
+        ],
+        "documents": [_file_json(a, url=True) for a in view.documents],
+        "attachments": [_file_json(a, url=True) for a in view.own_files],
+        "material_requests": [
+            {
+                "id": r.id,
+                "content": r.content,
+                "due_on": r.due_on.isoformat(),
+                "requested_at": r.created_at.isoformat(),
+            }
+            for r in view.material_requests
+        ],
+        "can_withdraw": view.can_withdraw,
+        "escalation": {
+            "possible": view.escalation.possible,
+            "last_day": view.escalation.last_day.isoformat() if view.escalation.last_day else None,
+            "remaining_days": view.escalation.remaining_days,
+            "message": _text(view.escalation.refusal) if view.escalation.refusal else None,
+        },
+        "escalated_to": view.escalated_to,
+        "earlier_number": view.earlier_number,
+    }
+
+
+def _submission_json(case, access_code: str, acceptance_due: date | None) -> dict:
+    from tenants.models import Bureau
+
+    handling = db.session.get(Bureau, case.tenant_id)
+    return {
+        "number": case.number,
+        "access_code": access_code,
+        "kind": str(case.kind),
+        "handled_by": {"id": handling.id, "name": handling.name},
+        "state": str(case.state),
+        "acceptance_due": acceptance_due.isoformat() if acceptance_due else None,
+    }
+
+
+def _authorised_case(number: str):
+    """The case of ``number`` if the request carries its access code; 404 otherwise (the same for both)."""
+    ref = find_by_code(db.session, current_app.extensions["portal.pii"], number, request.headers.get("X-Access-Code"))
+    if ref is None:
+        abort(404)
+    return open_case(db.session, ref)
+
+
+# --- OpenAPI ---------------------------------------------------------------------------------------------------
+
+_STRING = {"type": "string"}
+_DATE = {"type": "string", "format": "date"}
+_PARTY = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "maxLength": 100},
+        "id_number": {"type": "string", "description": "18 characters, GB 11643 check character."},
+        "phone": {"type": "string", "description": "11-digit mobile number or landline with area code."},
+        "email": {"type": ["string", "null"]},
+        "address": {"type": "string", "maxLength": 200},
+    },
+}
+SCHEMAS["ApplicationRequest"] = {
+    "type": "object",
+    "properties": {
+        "petitioner": {**_PARTY, "required": ["name", "id_number", "phone", "address"]},
+        "disputed": {
+            "type": "object",
+            "properties": {
+                "bureau_id": {"type": "integer", "description": "The bureau that issued the opinion (GET /bureaus)."},
+                "opinion_kind": {"type": "string", "enum": ["handling", "review", "re_review"]},
+                "document_number": {"type": "string", "maxLength": 100},
+                "issued_on": _DATE,
+                "received_on": {**_DATE, "description": "issued_on <= received_on <= today."},
+            },
+            "required": ["bureau_id", "opinion_kind", "document_number", "issued_on", "received_on"],
+        },
+        "request": {"type": "string", "maxLength": 2000},
+        "facts_and_reasons": {"type": "string", "maxLength": 10000},
+        "attachments": {"type": "array", "maxItems": 10, "items": {"type": "string", "format": "uuid"}},
+        "representative": {**_PARTY, "description": "Optional: name and phone required, ID number checked if given."},
+        "joint_petitioners": {
+            "type": "array",
+            "maxItems": 5,
+            "items": {**_PARTY, "description": "Name and ID number required."},
+        },
+    },
+    "required": ["petitioner", "disputed", "request", "facts_and_reasons"],
+}
+SCHEMAS["ApplicationCreated"] = {
+    "type": "object",
+    "properties": {
+        "number": _STRING,
+        "access_code": {"type": "string", "description": "Shown once; only its hash is stored. Keep it."},
+        "kind": {"type": "string", "enum": ["review", "re_review"]},
+        "handled_by": {"type": "object", "properties": {"id": {"type": "integer"}, "name": _STRING}},
+        "state": {"type": "string", "enum": ["submitted"]},
+        "acceptance_due": {**_DATE, "description": "The bureau decides whether to accept by this day."},
+    },
+    "required": ["number", "access_code", "kind", "handled_by", "state", "acceptance_due"],
+}
+SCHEMAS["FieldErrors"] = {
+    "type": "object",
+    "properties": {
+        "errors": {
+            "type": "object",
+            "additionalProperties": _STRING,
+            "description": "Message per field, keyed like petitioner.id_number or disputed.received_on.",
+        }
+    },
+    "required": ["errors"],
+}
+SCHEMAS["Tracking"] = {
+    "type": "object",
+    "properties": {
+        "number": _STRING,
+        "kind": {"type": "string", "enum": ["review", "re_review"]},
+        "state": _STRING,
+        "state_text": {"type": "string", "description": "The state in plain words."},
+        "handled_by": {"type": "object", "properties": {"id": {"type": "integer"}, "name": _STRING}},
+        "deadlines": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "step": _STRING,
+                    "label": _STRING,
+                    "started_on": _DATE,
+                    "due_on": _DATE,
+                    "open": {"type": "boolean"},
+                    "provisional": {"type": "boolean"},
+                    "explanation": {"type": "string", "description": "How the date was computed."},
+                },
+            },
+        },
+        "timeline": {"type": "array", "items": {"type": "object"}},
+        "documents": {
+            "type": "array",
+            "description": "Notices and opinions sent to the petitioner; `url` is a link valid for 5 minutes.",
+            "items": {"type": "object"},
+        },
+        "attachments": {"type": "array", "description": "The petitioner's own files.", "items": {"type": "object"}},
+        "material_requests": {
+            "type": "array",
+            "description": "Open requests for materials addressed to the petitioner.",
+            "items": {"type": "object"},
+        },
+        "can_withdraw": {"type": "boolean"},
+        "escalation": {"type": "object"},
+    },
+    "required": ["number", "kind", "state", "handled_by", "deadlines", "timeline", "documents", "material_requests"],
+}
+
+
+def _json(ref: str) -> dict:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}
+
+
+_CODE_HEADER = {
+    "name": "X-Access-Code",
+    "in": "header",
+    "required": True,
+    "schema": _STRING,
+    "description": "The access code given when the application was submitted.",
+}
+_NUMBER = {"name": "number", "in": "path", "required": True, "schema": _STRING}
+_NOT_FOUND = {"description": "Unknown number or wrong access code (the same answer).", "content": _json("Error")}
+_TOO_MANY = {"description": "Too many attempts from this address or for this number.", "content": _json("Error")}
+_INVALID = {"description": "Field errors.", "content": _json("FieldErrors")}
+
+document(
+    "/applications",
+    "post",
+    {
+        "summary": "Submit an application for review or re-review.",
+        "description": "Upload the files first (POST /uploads) and name their upload ids in `attachments`.",
+        "requestBody": {"required": True, "content": _json("ApplicationRequest")},
+        "responses": {
+            "201": {"description": "Received.", "content": _json("ApplicationCreated")},
+            "400": {"description": "Not a JSON object (`bad_json`).", "content": _json("Error")},
+            "422": {
+                "description": "Field errors (`errors`), or a routing refusal (`error.code`: `to_committee` for"
+                " opinions of the provincial bureau, `final` for re-review opinions, `invalid`).",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "oneOf": [
+                                {"$ref": "#/components/schemas/FieldErrors"},
+                                {"$ref": "#/components/schemas/Error"},
+                            ]
+                        }
+                    }
+                },
+            },
+            "429": _TOO_MANY,
+        },
+    },
+)
+document(
+    "/applications/{number}",
+    "get",
+    {
+        "summary": "Track an application with its access code.",
+        "parameters": [_NUMBER, _CODE_HEADER],
+        "responses": {
+            "200": {"description": "The tracking view.", "content": _json("Tracking")},
+            "404": _NOT_FOUND,
+            "429": _TOO_MANY,
+        },
+    },
+)
+document(
+    "/applications/{number}/withdraw",
+    "post",
+    {
+        "summary": "Withdraw an open application.",
+        "parameters": [_NUMBER, _CODE_HEADER],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"type": "object", "properties": {"reason": _STRING}, "required": ["reason"]}
+                }
+            },
+        },
+        "responses": {
+            "200": {"description": "Withdrawn; the tracking view.", "content": _json("Tracking")},
+            "404": _NOT_FOUND,
+            "409": {"description": "The case is closed (`wrong_state`).", "content": _json("Error")},
+            "422": _INVALID,
+            "429": _TOO_MANY,
+        },
+    },
+)
+document(
+    "/applications/{number}/escalate",
+    "post",
+    {
+        "summary": "Apply for a re-review of a replied review (within 30 days of the reply).",
+        "description": "Opens a new case at the next bureau carrying this case's files; it has its own access code.",
+        "parameters": [_NUMBER, _CODE_HEADER],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "reason": {"type": "string", "description": "Why the review opinion is wrong."},
+                            "attachments": {"type": "array", "items": {"type": "string", "format": "uuid"}},
+                        },
+                        "required": ["reason"],
+                    }
+                }
+            },
+        },
+        "responses": {
+            "201": {"description": "The new re-review case.", "content": _json("ApplicationCreated")},
+            "404": _NOT_FOUND,
+            "409": {
+                "description": "Not possible now (`wrong_state`): not replied, a re-review opinion, the window passed.",
+                "content": _json("Error"),
+            },
+            "422": _INVALID,
+            "429": _TOO_MANY,
+        },
+    },
+)
+document(
+    "/applications/{number}/materials/{request_id}",
+    "post",
+    {
+        "summary": "Answer a request for materials addressed to the petitioner.",
+        "parameters": [
+            _NUMBER,
+            {"name": "request_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+            _CODE_HEADER,
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "content": _STRING,
+                            "attachments": {"type": "array", "items": {"type": "string", "format": "uuid"}},
+                        },
+                    }
+                }
+            },
+        },
+        "responses": {
+            "200": {"description": "Answered; the tracking view.", "content": _json("Tracking")},
+            "404": _NOT_FOUND,
+            "409": {"description": "No open request (`wrong_state`).", "content": _json("Error")},
+            "422": _INVALID,
+            "429": _TOO_MANY,
+        },
+    },
+)
+
+
+# --- Routes ---------------------------------------------------------------------------------------------------
+
+
+@bp.post("/applications")
+@submit_limit
+def create_application():
+    """Submit an application; answer with its number and the one-time access code."""
+    try:
+        body = _json_body()
+        upload_ids = _upload_ids(body)
+        data = validate_application(body, today=_today(), known_bureau_ids=known_bureau_ids(db.session))
+    except IntakeInvalid as exc:
+        return _field_errors(exc.errors)
+    storage = current_app.extensions["portal.storage"]
+    pii = current_app.extensions["portal.pii"]
+    try:
+        result = online.submit_online(db.session, storage, pii, data, upload_ids, today=_today())
+        db.session.commit()
+    except IntakeRefused as exc:
+        db.session.rollback()
+        return _refusal(exc.code, _message(exc))
+    except UploadError as exc:
+        db.session.rollback()
+        return _upload_refused(exc)
+    except (BotoCoreError, ClientError):
+        db.session.rollback()
+        return _storage_down()
+    except Exception:
+        db.session.rollback()
+        raise
+    submission = result.submission
+    return jsonify(_submission_json(submission.case, submission.access_code, submission.acceptance_due)), 201
+
+
+@bp.get("/applications/<number>")
+@track_limit
+@track_number_limit
+def get_application(number: str):
+    """The tracking view of a case, for the holder of its access code."""
+    case = _authorised_case(number)
+    return jsonify(tracking_json(tracking_view(db.session, case, today=_today())))
+
+
+@bp.post("/applications/<number>/withdraw")
+@track_limit
+@track_number_limit
+def withdraw_application(number: str):
+    """Withdraw an open application with a reason."""
+    case = _authorised_case(number)
+    body = _json_body()
+    pii = current_app.extensions["portal.pii"]
+    try:
+        online.withdraw_case(db.session, pii, case, body.get("reason"), today=_today())
+        db.session.commit()
+    except ActionRefused as exc:
+        db.session.rollback()
+        return _action_refused(exc)
+    except (CaseConflict, CaseNotFound) as exc:
+        db.session.rollback()
+        return _conflict(exc)
+    return jsonify(tracking_json(tracking_view(db.session, case, today=_today())))
+
+
+@bp.post("/applications/<number>/escalate")
+@track_limit
+@track_number_limit
+@submit_limit
+def escalate_application(number: str):
+    """Apply for a re-review of a replied review: a new case at the next bureau, with its own access code."""
+    case = _authorised_case(number)
+    body = _json_body()
+    try:
+        upload_ids = _upload_ids(body)
+    except IntakeInvalid as exc:
+        return _field_errors(exc.errors)
+    storage = current_app.extensions["portal.storage"]
+    pii = current_app.extensions["portal.pii"]
+    try:
+        escalated = online.escalate_case(db.session, storage, pii, case, body.get("reason"), upload_ids, today=_today())
+        db.session.commit()
+    except ActionRefused as exc:
+        db.session.rollback()
+        return _action_refused(exc)
+    except IntakeRefused as exc:
+        db.session.rollback()
+        return _refusal(exc.code, _message(exc))
+    except UploadError as exc:
+        db.session.rollback()
+        return _upload_refused(exc)
+    except (CaseConflict, CaseNotFound) as exc:
+        db.session.rollback()
+        return _conflict(exc)
+    except Exception:
+        db.session.rollback()
+        raise
+    body = _submission_json(escalated.case, escalated.access_code, escalated.acceptance_due)
+    body["escalated_from"] = case.number
+    return jsonify(body), 201
+
+
+@bp.post("/applications/<number>/materials/<int:request_id>")
+@track_limit
+@track_number_limit
+def answer_material_request(number: str, request_id: int):
+    """Answer a materials request addressed to the petitioner: a note, files, or both."""
+    case = _authorised_case(number)
+    body = _json_body()
+    try:
+        upload_ids = _upload_ids(body)
+    except IntakeInvalid as exc:
+        return _field_errors(exc.errors)
+    content = body.get("content")
+    if content is not None and not isinstance(content, str):
+        return _field_errors({"content": _field("说明应为文字。", "The note must be text.")})
+    storage = current_app.extensions["portal.storage"]
+    pii = current_app.extensions["portal.pii"]
+    try:
+        online.answer_request(db.session, storage, pii, case, request_id, content, upload_ids, today=_today())
+        db.session.commit()
+    except ActionRefused as exc:
+        db.session.rollback()
+        return _action_refused(exc)
+    except UploadError as exc:
+        db.session.rollback()
+        return _upload_refused(exc)
+    except (CaseConflict, CaseNotFound) as exc:
+        db.session.rollback()
+        return _conflict(exc)
+    except Exception:
+        db.session.rollback()
+        raise
+    return jsonify(tracking_json(tracking_view(db.session, case, today=_today())))
+
+
+def _conflict(exc):
+    if isinstance(exc, CaseNotFound):
+        abort(404)
+    return _refusal("conflict", _message(exc), 409)

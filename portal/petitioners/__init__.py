@@ -1,0 +1,1 @@
+"""What petitioners do online: apply, track, answer requests, escalate, withdraw; and their optional accounts."""

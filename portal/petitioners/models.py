@@ -1,0 +1,63 @@
+"""Petitioner accounts (optional to use) and the cases linked to them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Identity, Index, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.db import Base, utcnow_column
+
+
+class Petitioner(Base):
+    """A citizen's account: signs in with a phone number or an email address and a password.
+
+    Not tenant-owned: one account follows its cases to whichever bureau handles them. The phone and the email are
+    stored encrypted, with a keyed hash for the unique sign-in look-up (``portal.pii``); nothing readable in the
+    clear. Never a staff user: its session id is ``petitioner:<id>``, and staff pages refuse it.
+    """
+
+    __tablename__ = "petitioners"
+    __table_args__ = (CheckConstraint("phone_hash IS NOT NULL OR email_hash IS NOT NULL", name="has_sign_in"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    phone_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    email_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    email_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = utcnow_column()
+
+    # Flask-Login protocol, kept here so that the model stays free of Flask imports.
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+
+    def get_id(self) -> str:
+        return f"petitioner:{self.id}"
+
+    def __repr__(self) -> str:
+        return f"<Petitioner {self.id}>"
+
+
+class PetitionerCase(Base):
+    """A case in a petitioner's "my applications": submitted while signed in, escalated, or claimed with its code.
+
+    A registry like ``case_numbers`` (keyed by the case number, not tenant-owned), so that listing an account's
+    cases needs no cross-bureau query: each case is then read inside its own bureau's scope.
+    """
+
+    __tablename__ = "petitioner_cases"
+    __table_args__ = (
+        CheckConstraint("how IN ('submitted', 'escalated', 'claimed')", name="how"),
+        Index("ix_petitioner_cases_number", "number"),
+    )
+
+    petitioner_id: Mapped[int] = mapped_column(ForeignKey("petitioners.id", ondelete="CASCADE"), primary_key=True)
+    number: Mapped[str] = mapped_column(ForeignKey("case_numbers.number", ondelete="CASCADE"), primary_key=True)
+    how: Mapped[str] = mapped_column(String(20))
+    linked_at: Mapped[datetime] = utcnow_column()

@@ -1,0 +1,152 @@
+"""Petitioner accounts (optional): register, sign in and out, "my applications", claim a case with its code."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from flask_login import login_user, logout_user
+from sqlalchemy import select
+
+from portal.api.applications import configured, track_limit, track_number_limit
+from portal.cases.models import Case
+from portal.extensions import db, limiter
+from portal.petitioners.accounts import (
+    AccountProblem,
+    SignInResult,
+    authenticate_petitioner,
+    list_linked,
+    register_petitioner,
+    sign_in_name,
+)
+from portal.petitioners.operations import claim_case
+from portal.petitioners.tracking import find_by_code
+from portal.workflow import KIND_LABELS, STATE_PUBLIC
+from public_site.common import current_petitioner, grant, pii
+from public_site.views import bp
+from tenants.models import Bureau
+from tenants.scoping import TenantScope, scoped
+
+log = logging.getLogger(__name__)
+
+
+def _login_limit() -> str:
+    return current_app.config["PORTAL_SETTINGS"].ratelimit_login
+
+
+def _safe_next(target: str | None) -> str | None:
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
+
+
+@bp.route("/account/register", methods=["GET", "POST"])
+@limiter.limit(configured("RATELIMIT_REGISTER"), methods=["POST"])
+def register():
+    if current_petitioner():
+        return redirect(url_for("public.my_applications"))
+    errors: dict[str, AccountProblem] = {}
+    login = request.form.get("login", "")[:300]
+    if request.method == "POST":
+        password = request.form.get("password", "")
+        if password != request.form.get("password_again", ""):
+            errors["password_again"] = AccountProblem(
+                "password_again", "两次输入的密码不一致。", "The two passwords are not the same."
+            )
+        else:
+            try:
+                account = register_petitioner(db.session, pii(), login, password)
+                db.session.commit()
+            except AccountProblem as exc:
+                db.session.rollback()
+                errors[exc.field] = exc
+            else:
+                login_user(account)
+                flash(_("Your account is ready. Applications you submit while signed in appear here."))
+                return redirect(url_for("public.my_applications"))
+    status = 422 if errors else 200
+    return render_template("public/account/register.html", login=login, errors=errors), status
+
+
+@bp.route("/account/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def sign_in():
+    if current_petitioner():
+        return redirect(url_for("public.my_applications"))
+    login = request.form.get("login", "")[:300]
+    error = None
+    if request.method == "POST":
+        settings = current_app.config["PORTAL_SETTINGS"]
+        outcome = authenticate_petitioner(
+            db.session,
+            pii(),
+            login,
+            request.form.get("password", ""),
+            max_failures=settings.login_max_failures,
+            lock_minutes=settings.login_lock_minutes,
+        )
+        db.session.commit()
+        if outcome.result is SignInResult.ok:
+            login_user(outcome.account)
+            return redirect(_safe_next(request.args.get("next")) or url_for("public.my_applications"))
+        if outcome.result is SignInResult.locked:
+            error = _(
+                "Too many failed attempts: this account is locked until %(time)s.",
+                time=format_datetime(outcome.locked_until, "short"),
+            )
+        else:
+            error = _("Wrong mobile number, email or password.")
+        return render_template("public/account/login.html", login=login, error=error), 401
+    return render_template("public/account/login.html", login=login, error=error)
+
+
+@bp.post("/account/logout")
+def sign_out():
+    if current_petitioner():
+        logout_user()
+        flash(_("You have signed out."))
+    return redirect(url_for("public.home"))
+
+
+def _cases_page(account, *, number: str = "", error: str | None = None, status: int = 200):
+    rows = []
+    for ref in list_linked(db.session, account.id):
+        with scoped(db.session, TenantScope.single(ref.tenant_id)):
+            case = db.session.scalar(select(Case).where(Case.id == ref.case_id))
+            bureau = db.session.get(Bureau, ref.tenant_id)
+        if case is not None:
+            rows.append(
+                {"case": case, "bureau": bureau, "state": STATE_PUBLIC[case.state], "kind": KIND_LABELS[case.kind]}
+            )
+    who = sign_in_name(pii(), account)
+    return render_template("public/account/cases.html", rows=rows, who=who, number=number, error=error), status
+
+
+@bp.get("/account")
+def my_applications():
+    account = current_petitioner()
+    if account is None:
+        return redirect(url_for("public.sign_in", next=url_for("public.my_applications")))
+    return _cases_page(account)
+
+
+@bp.post("/account/claim")
+@track_limit
+@track_number_limit
+def claim():
+    """Add a case to "my applications" by proving its number and access code."""
+    account = current_petitioner()
+    if account is None:
+        return redirect(url_for("public.sign_in"))
+    number = request.form.get("number", "")[:40]
+    ref = find_by_code(db.session, pii(), number, request.form.get("code", ""))
+    if ref is None:
+        error = _("No application matches this number and access code. Check both and try again.")
+        return _cases_page(account, number=number, error=error, status=404)
+    claim_case(db.session, account.id, ref)
+    db.session.commit()
+    grant(ref.number)
+    flash(_("Application %(number)s is now in your list.", number=ref.number))
+    return redirect(url_for("public.my_applications"))
