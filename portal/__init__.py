@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask
 from redis import Redis
+from werkzeug.routing import IntegerConverter
 
 from portal.config import Settings, load_settings
 from portal.extensions import babel, csrf, db, limiter, login_manager, select_locale
@@ -23,6 +24,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app = Flask(__name__, template_folder="templates", static_folder="static")
     _configure(app, settings)
+    app.url_map.converters["int"] = DatabaseIdConverter
 
     from portal.i18n import ensure_compiled
 
@@ -41,11 +43,17 @@ def create_app(settings: Settings | None = None) -> Flask:
     web.init_app(app)
     app.register_blueprint(health.bp)
 
+    from portal.identity.views import bp as identity_bp
+    from portal.supervision.views import bp as supervision_bp
     from public_site.views import bp as public_bp
+    from staff_site.ops import bp as staff_ops_bp
     from staff_site.views import bp as staff_bp
 
     app.register_blueprint(public_bp)
+    app.register_blueprint(identity_bp)  # /staff/sso, /staff/2fa, /staff/sessions, /citizen/sso, ...
     app.register_blueprint(staff_bp, url_prefix="/staff")
+    app.register_blueprint(staff_ops_bp, url_prefix="/staff/ops")
+    app.register_blueprint(supervision_bp, url_prefix="/staff/supervision")
 
     from portal.api import bp as api_bp
 
@@ -56,6 +64,14 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     register_app_commands(app)
     return app
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """``<int:...>`` ids fit PostgreSQL's BIGINT: a larger number is simply not found (404), never a 500."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def _configure(app: Flask, settings: Settings) -> None:
@@ -77,4 +93,5 @@ def _configure(app: Flask, settings: Settings) -> None:
         WTF_CSRF_TIME_LIMIT=None,
         JSON_AS_ASCII=False,
     )
+    app.config.update(settings.rate_limits)  # read per request by the rate-limited views
     app.json.ensure_ascii = False

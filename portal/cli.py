@@ -280,5 +280,8 @@ def users_list(bureau: str) -> None:
 
 
 def register_app_commands(app: Flask) -> None:
-    for command in (db_group, seed_command, bureaus_group, units_group, users_group):
+    from portal.cases.cli import case_group  # case history, case verify
+    from worker.cli import COMMANDS as background_commands  # sweep, outbox, worker, calendar
+
+    for command in (db_group, seed_command, bureaus_group, units_group, users_group, *background_commands, case_group):
         app.cli.add_command(command)

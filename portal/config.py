@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from limits import parse_many
+
+from portal.identity.settings import ProviderSettings, StaffProviderSettings, parse_identity
 
 
 class ConfigError(Exception):
@@ -52,10 +54,116 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("LOGIN_MAX_FAILURES", False, "5", "Failed staff logins before the account is locked."),
     Variable("LOGIN_LOCK_MINUTES", False, "15", "How long a locked staff account stays locked."),
     Variable("RATELIMIT_LOGIN", False, "20 per minute", "Login attempts allowed per client address."),
+    Variable("RATELIMIT_SUBMIT", False, "10 per hour;50 per day", "Applications submitted per client address."),
+    Variable("RATELIMIT_UPLOAD", False, "60 per hour;300 per day", "File uploads per client address."),
+    Variable("RATELIMIT_TRACK", False, "20 per minute;200 per day", "Tracking look-ups per client address."),
+    Variable("RATELIMIT_TRACK_NUMBER", False, "10 per hour", "Wrong access codes for one case number, from anywhere."),
+    Variable("RATELIMIT_REGISTER", False, "10 per hour", "Petitioner account registrations per client address."),
     Variable("PORT", False, "5000", "Web port for `portal dev` / `make run`."),
+    Variable(
+        "SMTP_URL",
+        False,
+        None,
+        "Mail server, `smtp://user:pass@host:587?starttls=true` or `smtps://...:465`; empty: e-mails are only logged.",
+    ),
+    Variable("MAIL_FROM", False, "noreply@localhost", "Sender address of e-mails to petitioners."),
+    Variable("SMS_GATEWAY", False, "log", "`log` (write text messages to the log) or `http` (JSON POST)."),
+    Variable("SMS_HTTP_URL", False, None, "Endpoint of the HTTP SMS gateway (required when `SMS_GATEWAY=http`)."),
+    Variable("SMS_HTTP_TOKEN", False, None, "Bearer token of the HTTP SMS gateway."),
+    Variable("REMINDER_WORKING_DAYS", False, "3,1", "Working days before a due date that staff are reminded."),
+    Variable("PUBLIC_BASE_URL", False, None, "Public site address used in links sent to petitioners."),
+    Variable("OUTBOX_MAX_ATTEMPTS", False, "8", "Delivery attempts before a message is marked failed."),
+    Variable("OUTBOX_RETRY_SECONDS", False, "60", "First retry delay; doubles after each failure (at most 6 h)."),
+    # Identity (portal.identity): single sign-on, second factor, sessions.
+    Variable("STAFF_PASSWORD_LOGIN", False, "on", "`on` or `off`: staff may sign in with a local password."),
+    Variable(
+        "STAFF_PASSWORD_LOGIN_EXCEPT",
+        False,
+        None,
+        "Usernames (comma-separated) that keep password sign-in when it is `off` (bootstrap administrators).",
+    ),
+    Variable(
+        "STAFF_2FA",
+        False,
+        None,
+        "`enforce` (leaders and administrators must use a second factor; a bureau may require it of all staff) or"
+        " `optional`. Default `enforce` in production (where `optional` is refused), `optional` elsewhere.",
+    ),
+    Variable(
+        "SESSION_IDLE_MINUTES",
+        False,
+        "30",
+        "A staff session (and a citizen's verified identity) ends after this idle time.",
+    ),
+    Variable("SESSION_MAX_HOURS", False, "12", "A staff session ends this long after sign-in, however active."),
+    Variable(
+        "OIDC_STAFF_ISSUER",
+        False,
+        None,
+        "Issuer URL of the staff OpenID Connect provider (discovery at `/.well-known/openid-configuration`);"
+        " empty: no single sign-on.",
+    ),
+    Variable("OIDC_STAFF_CLIENT_ID", False, None, "Client id of the portal at the staff provider."),
+    Variable("OIDC_STAFF_CLIENT_SECRET", False, None, "Client secret of the portal at the staff provider."),
+    Variable("OIDC_STAFF_SCOPES", False, "openid profile email", "Scopes asked of the staff provider."),
+    Variable(
+        "OIDC_STAFF_LINK_CLAIM",
+        False,
+        "preferred_username",
+        "Claim whose value is the username of a pre-provisioned staff account (`sub` if subjects are usernames;"
+        " `none`: link only identities registered with `portal identity link`).",
+    ),
+    Variable(
+        "OIDC_STAFF_CLAIMS",
+        False,
+        "name=name,bureau=bureau_adcode,unit=unit_code,roles=roles",
+        "Which claims give the name, the bureau's 6-digit code, the unit code and the roles of a staff identity.",
+    ),
+    Variable(
+        "OIDC_STAFF_ROLE_MAP",
+        False,
+        None,
+        "Provider role values to portal roles, `value=role,...`; unmapped values are read as role names.",
+    ),
+    Variable(
+        "OIDC_STAFF_PROVISION",
+        False,
+        "off",
+        "`on`: an identity with no account gets one from its claims (bureau, unit, roles; never admin roles).",
+    ),
+    Variable(
+        "OIDC_STAFF_MFA_ACR",
+        False,
+        None,
+        "`acr` value at or above which the provider's sign-in counts as the second factor (e.g. `urn:gov:loa:3`);"
+        " `amr` with mfa/otp/hwk counts always.",
+    ),
+    Variable(
+        "OIDC_CITIZEN_ISSUER",
+        False,
+        None,
+        "Issuer URL of the citizens' OpenID Connect provider (real-name sign-in); empty: none.",
+    ),
+    Variable("OIDC_CITIZEN_CLIENT_ID", False, None, "Client id of the portal at the citizens' provider."),
+    Variable("OIDC_CITIZEN_CLIENT_SECRET", False, None, "Client secret of the portal at the citizens' provider."),
+    Variable("OIDC_CITIZEN_SCOPES", False, "openid profile phone email", "Scopes asked of the citizens' provider."),
+    Variable(
+        "OIDC_CITIZEN_CLAIMS",
+        False,
+        "name=name,id_number=id_number,phone=phone_number,email=email",
+        "Which claims give a citizen's verified name, ID number, phone and email.",
+    ),
 )
 
 _ENVS = ("production", "development", "test")
+RATE_LIMITS = (
+    "RATELIMIT_LOGIN",
+    "RATELIMIT_SUBMIT",
+    "RATELIMIT_UPLOAD",
+    "RATELIMIT_TRACK",
+    "RATELIMIT_TRACK_NUMBER",
+    "RATELIMIT_REGISTER",
+)
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -78,6 +186,23 @@ class Settings:
     login_lock_minutes: int
     ratelimit_login: str
     port: int
+    smtp_url: str | None = None
+    mail_from: str = "noreply@localhost"
+    sms_gateway: str = "log"
+    sms_http_url: str | None = None
+    sms_http_token: str | None = None
+    reminder_working_days: tuple[int, ...] = (3, 1)
+    public_base_url: str | None = None
+    outbox_max_attempts: int = 8
+    outbox_retry_seconds: int = 60
+    rate_limits: dict[str, str] = field(default_factory=dict)
+    staff_password_login: bool = True
+    staff_password_login_except: tuple[str, ...] = ()
+    staff_2fa: str = "optional"
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    oidc_staff: StaffProviderSettings | None = None
+    oidc_citizen: ProviderSettings | None = None
 
     @property
     def is_production(self) -> bool:
@@ -98,9 +223,7 @@ def _positive_int(raw: str, name: str, problems: list[str]) -> int:
 def _check_url(value: str, name: str, schemes: tuple[str, ...], problems: list[str]) -> None:
     parsed = urlparse(value)
     if parsed.scheme not in schemes:
-        problems.append(
-            f"{name} must start with one of {', '.join(s + '://' for s in schemes)}; got {value!r}."
-        )
+        problems.append(f"{name} must start with one of {', '.join(s + '://' for s in schemes)}; got {value!r}.")
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -136,14 +259,20 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         problems.append(f"LOG_LEVEL must be one of {', '.join(_LEVELS)}; got {raw['LOG_LEVEL']!r}.")
     if raw["LOG_FORMAT"] not in ("json", "text"):
         problems.append(f"LOG_FORMAT must be json or text; got {raw['LOG_FORMAT']!r}.")
-    try:
-        # Flask-Limiter would only log an unparsable limit and let every request through.
-        parse_many(raw["RATELIMIT_LOGIN"])
-    except ValueError:
-        problems.append(f"RATELIMIT_LOGIN must be a rate such as '20 per minute'; got {raw['RATELIMIT_LOGIN']!r}.")
+    for name in RATE_LIMITS:
+        try:
+            # Flask-Limiter would only log an unparsable limit and let every request through.
+            parse_many(raw[name])
+        except ValueError:
+            problems.append(f"{name} must be a rate such as '20 per minute'; got {raw[name]!r}.")
     max_failures = _positive_int(raw["LOGIN_MAX_FAILURES"], "LOGIN_MAX_FAILURES", problems)
     lock_minutes = _positive_int(raw["LOGIN_LOCK_MINUTES"], "LOGIN_LOCK_MINUTES", problems)
     port = _positive_int(raw["PORT"], "PORT", problems)
+    _check_delivery(raw, problems)
+    reminder_days = _reminder_days(raw["REMINDER_WORKING_DAYS"], problems)
+    max_attempts = _positive_int(raw["OUTBOX_MAX_ATTEMPTS"], "OUTBOX_MAX_ATTEMPTS", problems)
+    retry_seconds = _positive_int(raw["OUTBOX_RETRY_SECONDS"], "OUTBOX_RETRY_SECONDS", problems)
+    identity = parse_identity(raw, raw["PORTAL_ENV"], problems)
     if problems:
         raise ConfigError(problems)
 
@@ -164,8 +293,58 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         login_max_failures=max_failures,
         login_lock_minutes=lock_minutes,
         ratelimit_login=raw["RATELIMIT_LOGIN"],
+        rate_limits={name: raw[name] for name in RATE_LIMITS},
         port=port,
+        smtp_url=raw["SMTP_URL"] or None,
+        mail_from=raw["MAIL_FROM"],
+        sms_gateway=raw["SMS_GATEWAY"],
+        sms_http_url=raw["SMS_HTTP_URL"] or None,
+        sms_http_token=raw["SMS_HTTP_TOKEN"] or None,
+        reminder_working_days=reminder_days,
+        public_base_url=raw["PUBLIC_BASE_URL"].rstrip("/") or None,
+        outbox_max_attempts=max_attempts,
+        outbox_retry_seconds=retry_seconds,
+        **identity,
     )
+
+
+def _check_delivery(raw: dict[str, str], problems: list[str]) -> None:
+    """E-mail, SMS and link settings (the parsers live with the senders in ``portal.notify``)."""
+    from portal.notify.email import parse_mail_from, parse_smtp_url
+
+    if raw["SMTP_URL"]:
+        try:
+            parse_smtp_url(raw["SMTP_URL"])
+        except ValueError as exc:
+            problems.append(f"SMTP_URL: {exc}")
+    try:
+        parse_mail_from(raw["MAIL_FROM"])
+    except ValueError as exc:
+        problems.append(f"MAIL_FROM: {exc}")
+    if raw["SMS_GATEWAY"] not in ("log", "http"):
+        problems.append(f"SMS_GATEWAY must be log or http; got {raw['SMS_GATEWAY']!r}.")
+    if raw["SMS_GATEWAY"] == "http":
+        if not raw["SMS_HTTP_URL"]:
+            problems.append("SMS_HTTP_URL is not set: SMS_GATEWAY=http needs the gateway's endpoint.")
+        if not raw["SMS_HTTP_TOKEN"]:
+            problems.append("SMS_HTTP_TOKEN is not set: SMS_GATEWAY=http needs the gateway's bearer token.")
+    if raw["SMS_HTTP_URL"]:
+        _check_url(raw["SMS_HTTP_URL"], "SMS_HTTP_URL", ("http", "https"), problems)
+    if raw["PUBLIC_BASE_URL"]:
+        _check_url(raw["PUBLIC_BASE_URL"], "PUBLIC_BASE_URL", ("http", "https"), problems)
+
+
+def _reminder_days(raw: str, problems: list[str]) -> tuple[int, ...]:
+    """``"3,1"`` -> ``(3, 1)``: distinct working-day counts from 1 to 30, largest first."""
+    try:
+        days = [int(part) for part in raw.split(",")]
+    except ValueError:
+        problems.append(f"REMINDER_WORKING_DAYS must be whole numbers separated by commas, such as 3,1; got {raw!r}.")
+        return ()
+    if not days or any(not 1 <= d <= 30 for d in days) or len(set(days)) != len(days):
+        problems.append(f"REMINDER_WORKING_DAYS must list distinct numbers from 1 to 30, such as 3,1; got {raw!r}.")
+        return ()
+    return tuple(sorted(days, reverse=True))
 
 
 def _psycopg_url(url: str) -> str:

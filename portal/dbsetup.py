@@ -57,8 +57,6 @@ def role_bypasses_rls(url: str) -> bool:
     """True when ``url`` connects as a role that row-level security does not apply to."""
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as conn:
-        bypass = conn.scalar(
-            text("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
-        )
+        bypass = conn.scalar(text("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"))
     engine.dispose()
     return bool(bypass)

@@ -8,10 +8,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
 import secrets
+import shlex
 import signal
 import subprocess
 import sys
@@ -23,15 +25,15 @@ import psutil
 # Embedded services of `make run` use this block of ports; the test suite picks another block at random.
 DEV_BASE_PORT = 24000
 _PR_SET_PDEATHSIG = 1
+# The app is built once per worker (not per job); the scheduler runs RQ's own retries of failed jobs.
+WORKER_OPTIONS = ("-w", "worker.rq_worker.AppWorker", "--with-scheduler")
 _BIN = Path(sys.executable).parent
 
 
 def _die_with_parent() -> None:
     """Have the kernel stop this child if ``portal dev`` dies, even by SIGKILL (Linux)."""
-    try:
+    with contextlib.suppress(OSError):  # not Linux: children are still stopped on Ctrl-C and by pid files
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 def _load_secrets(path: Path) -> dict[str, str]:
@@ -73,6 +75,7 @@ def prepare_environment(root: Path, port: int) -> tuple[dict[str, str], object |
     env.setdefault("PORTAL_ENV", "development")
     env.setdefault("LOG_FORMAT", "text")
     env["PORT"] = str(port)
+    env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")  # links in the (logged) e-mails and SMS
     env["PORTAL_DEV_ROOT"] = str(root)
 
     missing = {name: not env.get(name) for name in ("DATABASE_URL", "REDIS_URL", "S3_ENDPOINT_URL")}
@@ -123,6 +126,30 @@ def setup_database(env: dict[str, str]) -> str:
     return format_accounts(accounts)
 
 
+_SHARED_ENV = (
+    "PORTAL_ENV",
+    "SECRET_KEY",
+    "PII_KEY",
+    "DATABASE_URL",
+    "DATABASE_ADMIN_URL",
+    "REDIS_URL",
+    "S3_ENDPOINT_URL",
+    "S3_ACCESS_KEY_ID",
+    "S3_SECRET_ACCESS_KEY",
+    "S3_REGION",
+    "PUBLIC_BASE_URL",
+    "LOG_FORMAT",
+)
+
+
+def _write_env_file(path: Path, env: dict[str, str]) -> None:
+    """Let other terminals run ``portal`` commands against this instance: ``set -a; . var/dev/run/env; set +a``."""
+    lines = [f"{name}={shlex.quote(env[name])}" for name in _SHARED_ENV if env.get(name)]
+    path.unlink(missing_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
 def _spawn(name: str, argv: list[str], env: dict[str, str], run_dir: Path) -> subprocess.Popen:
     proc = subprocess.Popen(argv, env=env, start_new_session=True, preexec_fn=_die_with_parent)
     (run_dir / f"app-{name}.pid").write_text(str(proc.pid))
@@ -150,6 +177,7 @@ def run_dev(port: int = 5000, root: str = "var/dev") -> int:
     code = 0
     try:
         accounts = setup_database(env)
+        _write_env_file(run_dir / "env", env)
         queues = ["notifications", "documents", "default"]
         children["web"] = _spawn(
             "web",
@@ -158,9 +186,11 @@ def run_dev(port: int = 5000, root: str = "var/dev") -> int:
             run_dir,
         )
         children["worker"] = _spawn(
-            "worker", [str(_BIN / "rq"), "worker", *queues, "--url", env["REDIS_URL"]], env, run_dir
+            "worker", [str(_BIN / "rq"), "worker", *queues, *WORKER_OPTIONS, "--url", env["REDIS_URL"]], env, run_dir
         )
-        children["cron"] = _spawn("cron", [str(_BIN / "rq"), "cron", "worker.cron", "--url", env["REDIS_URL"]], env, run_dir)
+        children["cron"] = _spawn(
+            "cron", [str(_BIN / "rq"), "cron", "worker.cron", "--url", env["REDIS_URL"]], env, run_dir
+        )
         print(f"\n{accounts}\n", flush=True)
         print(f"Portal:  http://127.0.0.1:{port}/   Staff: http://127.0.0.1:{port}/staff/", flush=True)
         print(f"Ready:   http://127.0.0.1:{port}/readyz   (Ctrl-C stops everything)\n", flush=True)
@@ -176,6 +206,7 @@ def run_dev(port: int = 5000, root: str = "var/dev") -> int:
         _stop_children(children)
         for pid_file in run_dir.glob("app-*.pid"):
             pid_file.unlink(missing_ok=True)
+        (run_dir / "env").unlink(missing_ok=True)
         if services is not None:
             print("Stopping embedded services...", flush=True)
             services.stop()

@@ -1,5 +1,6 @@
 """Import every model module so that the metadata is complete (migrations, tests, the isolation walk)."""
 
+import portal.identity.models  # noqa: F401  (sessions, second factors, sign-in log)
 from portal.accounts.models import StaffUser
 from portal.attachments.models import Attachment, Upload
 from portal.cases.models import (
@@ -17,6 +18,10 @@ from portal.cases.models import (
     StepRuleRow,
 )
 from portal.db import Base
+from portal.documents.models import DocumentSequence, DocumentSettings, DocumentTemplate, GeneratedDocument
+from portal.notify.models import DeadlineAlert, StaffNotification, SweepRun
+from portal.petitioners.models import Petitioner, PetitionerCase
+from portal.supervision.models import SatisfactionRating, SupervisionOrder
 from tenants.models import Bureau, Unit
 
 __all__ = [
@@ -30,12 +35,23 @@ __all__ = [
     "CaseParty",
     "ContactRecord",
     "Deadline",
+    "DeadlineAlert",
+    "DocumentSequence",
+    "DocumentSettings",
+    "DocumentTemplate",
+    "GeneratedDocument",
     "MaterialRequest",
     "Meeting",
     "Outbox",
+    "Petitioner",
+    "PetitionerCase",
+    "SatisfactionRating",
     "StaffAbsence",
+    "StaffNotification",
     "StaffUser",
     "StepRuleRow",
+    "SupervisionOrder",
+    "SweepRun",
     "Unit",
     "Upload",
 ]

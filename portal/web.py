@@ -9,7 +9,9 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from portal.accounts.operations import load_user
+from portal.accounts.tokens import bearer_token, token_user
 from portal.extensions import db, login_manager
+from portal.identity.web import enforce_session
 from tenants.scoping import TenantScope, scope_for_bureau, set_scope
 
 SECURITY_HEADERS = {
@@ -28,6 +30,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "staff.login"
     login_manager.login_message = None
     login_manager.user_loader(_load_user)
+    app.before_request(enforce_session)  # the session registry's timeouts, before the scope is set
     app.before_request(_scope_request)
     app.after_request(_add_security_headers)
     app.context_processor(_template_globals)
@@ -39,15 +42,31 @@ def init_app(app: Flask) -> None:
 
 
 def _load_user(user_id: str):
+    """Staff sessions are ``staff:<id>``, petitioner sessions ``petitioner:<id>``: the two never mix."""
     kind, _sep, raw_id = user_id.partition(":")
-    if kind != "staff" or not raw_id.isdigit():
+    if not raw_id.isdigit():
         return None
-    return load_user(db.session, int(raw_id))
+    if kind == "staff":
+        return load_user(db.session, int(raw_id))
+    if kind == "petitioner":
+        from portal.petitioners.accounts import load_petitioner
+
+        return load_petitioner(db.session, int(raw_id))
+    return None
 
 
 def _scope_request() -> None:
-    """Give the request's database session the scope of the signed-in staff member, or none at all."""
-    if current_user.is_authenticated and hasattr(current_user, "tenant_id"):
+    """Give the request's database session the scope of the signed-in staff member, or none at all.
+
+    On the API an ``Authorization: Bearer`` token signs the request in instead of the session cookie
+    (``g.api_user``; ``g.api_bearer`` tells that a token was presented, valid or not).
+    """
+    token = bearer_token(request.headers.get("Authorization")) if request.path.startswith("/api/") else None
+    g.api_bearer = token is not None
+    g.api_user = token_user(db.session, token) if token else None
+    if g.api_bearer:
+        scope = scope_for_bureau(db.session, g.api_user.tenant_id) if g.api_user is not None else None
+    elif current_user.is_authenticated and hasattr(current_user, "tenant_id"):
         scope = scope_for_bureau(db.session, current_user.tenant_id)
     else:
         scope = None

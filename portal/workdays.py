@@ -560,9 +560,7 @@ class WorkdayCalendar:
             kind = self.day_kind(d)
             self._note(walk, d, kind)
             if not kind.workday:
-                shifted_from = (
-                    d  # Civil Code art. 203: a limit ending on a day off ends on the next working day
-                )
+                shifted_from = d  # Civil Code art. 203: a limit ending on a day off ends on the next working day
                 while not kind.workday:
                     d += one
                     kind = self.day_kind(d)

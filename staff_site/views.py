@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlparse
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, render_template, request, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 
 from portal.accounts.operations import LoginResult, authenticate
 from portal.extensions import db, limiter
+from portal.identity.web import sign_out_staff, staff_password_signed_in
 from portal.roles import ROLE_LABELS
 from staff_site.access import staff_required
 from staff_site.forms import LoginForm
@@ -41,9 +42,9 @@ def login():
         )
         db.session.commit()
         log.info("staff login", extra={"username": form.username.data, "result": str(outcome.result)})
-        if outcome.result == LoginResult.ok:
-            login_user(outcome.user)
-            return redirect(_safe_next(request.args.get("next")) or url_for("staff.home"))
+        next_url = _safe_next(request.args.get("next")) or url_for("staff.home")
+        if (signed_in := staff_password_signed_in(form.username.data, outcome, next_url)) is not None:
+            return signed_in  # portal.identity: second factor when needed, session registry, sign-in log
         if outcome.result == LoginResult.locked:
             form.form_errors.append(
                 _(
@@ -69,9 +70,7 @@ def _safe_next(target: str | None) -> str | None:
 
 @bp.post("/logout")
 def logout():
-    logout_user()
-    flash(_("You have signed out."))
-    return redirect(url_for("staff.login"))
+    return sign_out_staff()  # ends the registered session, and the provider's one after a provider sign-in
 
 
 @bp.get("/")
@@ -81,3 +80,7 @@ def home():
     bureau = db.session.get(Bureau, current_user.tenant_id)
     roles = [ROLE_LABELS[r] for r in current_user.roles]
     return render_template("staff/home.html", bureau=bureau, unit=unit, roles=roles)
+
+
+# The other pages of the staff site register on the same blueprint.
+from staff_site import cases, intake, materials  # noqa: E402,F401

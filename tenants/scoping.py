@@ -144,9 +144,7 @@ def _scope_orm_statements(state: ORMExecuteState) -> None:
         )
     else:
         acting = scope.acting if scope.acting is not None else -1
-        criteria = with_loader_criteria(
-            TenantOwned, lambda cls: cls.tenant_id == acting, include_aliases=True
-        )
+        criteria = with_loader_criteria(TenantOwned, lambda cls: cls.tenant_id == acting, include_aliases=True)
     state.statement = state.statement.options(criteria)
 
 

@@ -97,9 +97,7 @@ def reset_database(engine) -> None:
     """Empty every table and restore the seeded bureau tree (fast: TRUNCATE + INSERT from the snapshot)."""
     with engine.begin() as conn:
         tables = conn.scalars(
-            text(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-            )
+            text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
         ).all()
         conn.execute(text("TRUNCATE " + ", ".join(f'public."{t}"' for t in tables) + " CASCADE"))
         for table in SEEDED_TABLES:
@@ -112,9 +110,7 @@ def settings(services, database):
 
     redis_url = services["redis_url"]
     if os.environ.get("REDIS_URL"):
-        redis_url = (
-            re.sub(r"/\d*$", "", redis_url.rstrip("/")) + "/13"
-        )  # keep clear of the machine's own data
+        redis_url = re.sub(r"/\d*$", "", redis_url.rstrip("/")) + "/13"  # keep clear of the machine's own data
     return load_settings(
         {
             "PORTAL_ENV": "test",
@@ -142,9 +138,21 @@ def _app(settings):
     return app
 
 
+@pytest.fixture(scope="session")
+def _limiter_state(_app):
+    # Flask-Limiter keeps one storage per extension object, and every create_app() re-points it; tests that build
+    # a second app (a service down) would leave the shared limiter counting in memory or in a dead Redis.
+    from portal.extensions import limiter
+
+    return limiter._storage, limiter._limiter
+
+
 @pytest.fixture
-def app(_app, owner_engine):
+def app(_app, owner_engine, _limiter_state):
     """The application, with a clean database (seeded bureaus only) and empty Redis for this test."""
+    from portal.extensions import limiter
+
+    limiter._storage, limiter._limiter = _limiter_state
     yield _app
     from portal.extensions import db
 

@@ -44,7 +44,8 @@ def snapshot(url: str) -> dict[str, set[str]]:
                 conn.scalars(
                     text(
                         "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
-                        " WHERE n.nspname = 'public' AND p.proname LIKE 'portal\\_can\\_%'"
+                        " WHERE n.nspname = 'public' AND p.proname LIKE 'portal\\_%'"
+                        " AND p.proname <> 'portal_refuse_change'"
                     )
                 )
             ),
@@ -61,7 +62,13 @@ def test_upgrade_downgrade_upgrade(fresh_url):
     up = snapshot(fresh_url)
     assert {"bureaus", "units", "staff_users", "alembic_version"} <= up["tables"]
     assert {"bureau_level", "unit_kind", "staff_role"} <= up["enums"]
-    assert up["functions"] == {"portal_can_read", "portal_can_write"}
+    assert up["functions"] == {
+        "portal_can_read",
+        "portal_can_write",
+        "portal_is_system",
+        "portal_readable_ids",
+        "portal_acting_id",
+    }
     assert up["version"] == set(heads())
 
     downgrade(fresh_url, "base")
@@ -103,9 +110,10 @@ def test_every_tenant_owned_table_has_forced_rls_and_four_policies(fresh_url):
             ).all()
             assert sorted(p.cmd for p in policies) == ["DELETE", "INSERT", "SELECT", "UPDATE"], table
             by_cmd = {p.cmd: p for p in policies}
-            assert "portal_can_read(tenant_id)" in by_cmd["SELECT"].qual
-            assert "portal_can_write(tenant_id)" in by_cmd["INSERT"].with_check
-            assert "portal_can_write(tenant_id)" in by_cmd["UPDATE"].qual
-            assert "portal_can_write(tenant_id)" in by_cmd["UPDATE"].with_check
-            assert "portal_can_write(tenant_id)" in by_cmd["DELETE"].qual
+            # The scope is read once per query through scalar sub-selects (tenants.rls READ_CHECK / WRITE_CHECK).
+            assert "portal_readable_ids()" in by_cmd["SELECT"].qual
+            assert "portal_acting_id()" in by_cmd["INSERT"].with_check
+            assert "portal_acting_id()" in by_cmd["UPDATE"].qual
+            assert "portal_acting_id()" in by_cmd["UPDATE"].with_check
+            assert "portal_acting_id()" in by_cmd["DELETE"].qual
     engine.dispose()

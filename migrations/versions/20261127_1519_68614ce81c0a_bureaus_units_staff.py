@@ -8,7 +8,15 @@ Create Date: 2026-11-27 15:19:13.043808+00:00
 import sqlalchemy as sa
 from alembic import op
 
-from tenants.rls import APP_ROLE_SQL, DROP_FUNCTIONS_SQL, FUNCTIONS_SQL, disable_rls, enable_rls
+from tenants.rls import (
+    APP_ROLE_SQL,
+    DROP_FUNCTIONS_SQL,
+    DROP_SCOPE_FUNCTIONS_SQL,
+    FUNCTIONS_SQL,
+    SCOPE_FUNCTIONS_SQL,
+    disable_rls,
+    enable_rls,
+)
 
 revision = "68614ce81c0a"
 down_revision = None
@@ -22,6 +30,7 @@ TENANT_TABLES = ("units", "staff_users")
 def upgrade() -> None:
     op.execute(APP_ROLE_SQL)
     op.execute(FUNCTIONS_SQL)
+    op.execute(SCOPE_FUNCTIONS_SQL)
     op.create_table(
         "bureaus",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -105,3 +114,4 @@ def downgrade() -> None:
     for enum_type in ("staff_role", "unit_kind", "bureau_level"):
         op.execute(f"DROP TYPE IF EXISTS {enum_type}")
     op.execute(DROP_FUNCTIONS_SQL)
+    op.execute(DROP_SCOPE_FUNCTIONS_SQL)

@@ -10,6 +10,7 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKeyConstraint,
+    Index,
     Integer,
     String,
     UniqueConstraint,
@@ -63,3 +64,26 @@ class StaffUser(TenantOwned, Base):
 
     def __repr__(self) -> str:
         return f"<StaffUser {self.username}>"
+
+
+class ApiToken(TenantOwned, Base):
+    """A bearer token of the staff API (``portal.accounts.tokens``): only its SHA-256 is stored, never the token.
+
+    Looked up by hash before the bureau is known (like a sign-in); the hash is unique in practice (256 random bits).
+    """
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "user_id"], ["staff_users.tenant_id", "staff_users.id"]),
+        Index("ix_api_tokens_token_hash", "token_hash"),
+        Index("ix_api_tokens_tenant_id_user_id", "tenant_id", "user_id"),
+    )
+
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = utcnow_column()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    def __repr__(self) -> str:
+        return f"<ApiToken {self.id} of user {self.user_id}>"

@@ -83,9 +83,7 @@ def authenticate(
     """Check a staff sign-in; count failures and lock the account after ``max_failures`` in a row; flushes."""
     now = datetime.now(UTC)
     with system_scope(session):
-        user = session.scalar(
-            select(StaffUser).where(StaffUser.username == username.strip()).with_for_update()
-        )
+        user = session.scalar(select(StaffUser).where(StaffUser.username == username.strip()).with_for_update())
         if user is None:
             verify_password(None, password)  # same cost as a real check: do not reveal which usernames exist
             return LoginOutcome(LoginResult.bad_credentials)

@@ -7,6 +7,7 @@ from flask_babel import get_locale
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal.api import bp
+from portal.api.applications import upload_limit
 from portal.api.openapi import SCHEMAS, document
 from portal.attachments.operations import MAX_FILE_BYTES, UploadError, UploadTooLarge, store_upload
 from portal.extensions import db
@@ -91,8 +92,9 @@ document(
 )
 
 
-# Anonymous and costly: a per-address rate limit is added with the rate-limiting issue.
+# Anonymous and costly: limited per client address (RATELIMIT_UPLOAD, shared with the application pages).
 @bp.post("/uploads")
+@upload_limit
 def create_upload():
     """Store one file from the multipart field ``file``; answer with its upload id."""
     # Refuse an oversized body before it is read (Werkzeug checks Content-Length, or counts a chunked body);

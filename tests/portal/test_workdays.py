@@ -57,9 +57,7 @@ def test_builtin_data_is_what_the_tests_assume():
         chinese_calendar.is_workday(date(2027, 1, 4))
     t = builtin_year_table(2026)
     assert t is not None and t.year == 2026
-    assert [d for d, n in sorted(t.holidays.items()) if n == "国庆节"] == [
-        date(2026, 10, d) for d in range(1, 8)
-    ]
+    assert [d for d, n in sorted(t.holidays.items()) if n == "国庆节"] == [date(2026, 10, d) for d in range(1, 8)]
     assert t.workdays[date(2026, 10, 10)] == "国庆节调休"
     assert builtin_year_table(2027) is None
 
@@ -159,8 +157,7 @@ def test_days_rule_moves_off_a_holiday(cal):
     assert e.working_days is None
     assert [d for d, _ in e.skipped] == [date(2026, 10, d) for d in range(1, 8)]
     assert (
-        e.text("zh")
-        == "自2026年9月24日起算7日，期满日2026年10月1日为节假日（国庆节），依法顺延至2026年10月8日届满。"
+        e.text("zh") == "自2026年9月24日起算7日，期满日2026年10月1日为节假日（国庆节），依法顺延至2026年10月8日届满。"
     )
     assert e.text("en") == (
         "7 days from 2026-09-24 end on 2026-10-01, a public holiday (National Day), "
@@ -248,9 +245,7 @@ def test_provisional_only_when_an_uncovered_day_is_examined(cal):
     # Entirely inside 2026 -> not provisional, even though 2027 is unknown.
     assert not cal.add(date(2026, 12, 1), 5, WD).provisional
     # Without built-in data every year is uncovered.
-    assert WorkdayCalendar(use_builtin=False).add(date(2026, 3, 2), 1, WD).explanation.uncovered_years == (
-        2026,
-    )
+    assert WorkdayCalendar(use_builtin=False).add(date(2026, 3, 2), 1, WD).explanation.uncovered_years == (2026,)
 
 
 def test_loaded_table_overrides_builtin():
@@ -436,9 +431,7 @@ def test_csv_year_comes_from_first_date():
             "holidays entry 2: date 2026-12-31 is outside the year 2027",
         ),
         (
-            json_with(
-                holidays=[{"date": "2027-01-01", "name": "元旦"}, {"date": "2027-01-01", "name": "元旦"}]
-            ),
+            json_with(holidays=[{"date": "2027-01-01", "name": "元旦"}, {"date": "2027-01-01", "name": "元旦"}]),
             "holidays 第2项：日期 2027-01-01 重复列出",
             "listed twice",
         ),
