@@ -61,6 +61,8 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {A
 
 def enable_rls(op, table: str) -> None:
     """Turn on row-level security for a tenant-owned ``table`` with read/write policies."""
+    # Idempotent, so that every migration stands alone whatever revision a database comes from.
+    op.execute(SCOPE_FUNCTIONS_SQL)
     op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
     op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
     create_policies(op, table, READ_CHECK, WRITE_CHECK)

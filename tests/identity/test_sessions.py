@@ -45,6 +45,7 @@ def test_idle_timeout_ends_the_session(sso_app, dbs, clock, configure, owner_eng
     configure(SESSION_IDLE_MINUTES="30", SESSION_MAX_HOURS="12")
     make_staff(dbs, CITY, Role.petition_clerk, username="cc_idle")
     client = sso_app.test_client()
+    client.get("/?lang=en")  # the expiry notice is flashed in the language of the session
     login(client, "cc_idle")
     clock.advance(minutes=29)
     assert signed_in(client)  # activity refreshes the idle clock

@@ -307,7 +307,7 @@ def test_password_sign_in_can_be_switched_off(sso_client, dbs, configure, owner_
     configure(STAFF_PASSWORD_LOGIN="off", STAFF_PASSWORD_LOGIN_EXCEPT="cc_bootstrap_admin")
     make_staff(dbs, CITY, Role.petition_clerk, username="cc_pw_off")
     make_staff(dbs, CITY, Role.bureau_admin, username="cc_bootstrap_admin")
-    page = sso_client.get("/staff/login").get_data(as_text=True)
+    page = sso_client.get("/staff/login?lang=en").get_data(as_text=True)
     assert "/staff/sso/login" in page and "bootstrap administrator" in page
     refused = login(sso_client, "cc_pw_off")
     assert refused.status_code == 403
