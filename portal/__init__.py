@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from portal.identity.views import bp as identity_bp
     from portal.supervision.views import bp as supervision_bp
     from public_site.views import bp as public_bp
+    from staff_site.admin import bp as staff_admin_bp
     from staff_site.ops import bp as staff_ops_bp
     from staff_site.views import bp as staff_bp
 
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(identity_bp)  # /staff/sso, /staff/2fa, /staff/sessions, /citizen/sso, ...
     app.register_blueprint(staff_bp, url_prefix="/staff")
     app.register_blueprint(staff_ops_bp, url_prefix="/staff/ops")
+    app.register_blueprint(staff_admin_bp, url_prefix="/staff/admin")
     app.register_blueprint(supervision_bp, url_prefix="/staff/supervision")
 
     from portal.api import bp as api_bp

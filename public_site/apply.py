@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import select
 
@@ -29,6 +30,7 @@ from portal.cases.intake import (
 )
 from portal.cases.operations import IntakeRefused
 from portal.extensions import db
+from portal.identity.web import verified_identity
 from portal.petitioners.operations import submit_online
 from portal.routing import OPINION_KIND_LABELS, OpinionKind
 from portal.workflow import KIND_LABELS
@@ -41,12 +43,12 @@ log = logging.getLogger(__name__)
 
 STEPS = ("dispute", "petitioner", "opinion", "request", "files", "review")
 STEP_TITLES = {
-    "dispute": "What do you disagree with?",
-    "petitioner": "About you",
-    "opinion": "The opinion you received",
-    "request": "What you ask for, and why",
-    "files": "Your documents",
-    "review": "Check and submit",
+    "dispute": _l("What do you disagree with?"),
+    "petitioner": _l("About you"),
+    "opinion": _l("The opinion you received"),
+    "request": _l("What you ask for, and why"),
+    "files": _l("Your documents"),
+    "review": _l("Check and submit"),
 }
 PARTY_FIELDS = ("name", "id_number", "phone", "email", "address")
 FIELDS = (
@@ -67,9 +69,21 @@ def _group(step: str) -> str | None:
     return step if step in GROUPS else None
 
 
+def _locked() -> dict[str, str]:
+    """The petitioner's fields verified by the citizens' identity provider in this browser (name -> value)."""
+    identity = verified_identity()
+    if identity is None:
+        return {}
+    return {f"petitioner.{f}": getattr(identity, f) for f in sorted(identity.locked_fields)}
+
+
 def _read_form() -> tuple[dict[str, str], list[str]]:
-    """The application so far, as carried by the page: known fields only, and valid upload ids."""
+    """The application so far, as carried by the page: known fields only, and valid upload ids.
+
+    The fields the identity provider verified are taken from it, whatever the form says.
+    """
     values = {name: request.form[name] for name in FIELDS if name in request.form}
+    values.update(_locked())
     uploads: list[str] = []
     for raw in request.form.getlist("uploads"):
         try:
@@ -140,7 +154,10 @@ def _shown_on(step: str, name: str) -> bool:
 def _render(step: str, values, uploads, *, errors=None, status=200, extra_joint=0, notice=None, review_preview=None):
     """Show one step with the application so far; the review step only through ``_review`` (checked first)."""
     errors = errors or {}
+    locked = _locked()
+    values.update(locked)
     context = {
+        "locked": locked,
         "carried": {k: v for k, v in values.items() if not _shown_on(step, k)},
         "step": step,
         "steps": STEPS,
@@ -163,6 +180,7 @@ def _render(step: str, values, uploads, *, errors=None, status=200, extra_joint=
     }
     if step == "dispute":
         context["bureau_groups"] = bureau_groups()
+        context["citizen_sso"] = current_app.extensions["portal.identity"].citizen is not None
     if step == "review":
         context["dates"] = {k: parse_day(values.get(k, "")) for k in ("disputed.issued_on", "disputed.received_on")}
         context["preview"] = review_preview

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from portal.accounts.models import StaffUser
 from portal.attachments.models import Attachment, AttachmentSource
+from portal.cases.models import StaffAbsence
 from portal.documents.models import DocumentSequence, DocumentSettings, DocumentTemplate, GeneratedDocument
 from portal.notify.models import DeadlineAlert, StaffNotification
 from portal.roles import Role
@@ -180,6 +181,7 @@ ROUTE_PARAMS: dict[str, Callable[[Session, int, str], int]] = {
     "user_id": lambda s, b, m: make_user(s, b, m).id,
     "notification_id": lambda s, b, m: make_staff_notification(s, b, m).id,
     "message_id": make_failed_message,
+    "absence_id": lambda s, b, m: CASE_MODEL_FACTORIES[StaffAbsence](s, b, m).id,  # staff_site.admin
 }
 
 

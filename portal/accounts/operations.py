@@ -12,12 +12,17 @@ from sqlalchemy.orm import Session
 from portal.accounts.models import StaffUser
 from portal.accounts.passwords import hash_password, password_problem, verify_password
 from portal.roles import Role
-from tenants.models import Bureau, Unit
+from tenants.models import Bureau, Unit, UnitKind
 from tenants.scoping import TenantScope, scoped, system_scope
 
 
 class AccountError(ValueError):
-    """Input that cannot make a valid account."""
+    """Input that cannot make a valid account; ``message_zh`` / ``message_en`` say why (zh defaults to en)."""
+
+    def __init__(self, message_en: str, message_zh: str | None = None):
+        super().__init__(message_en)
+        self.message_en = message_en
+        self.message_zh = message_zh or message_en
 
 
 class LoginResult(StrEnum):
@@ -47,22 +52,29 @@ def create_user(
     """Create a staff user of ``bureau``; flushes. Raises ``AccountError`` with the reason."""
     username = username.strip()
     if not username or len(username) > 64 or not username.replace("_", "").replace(".", "").isalnum():
-        raise AccountError("Username must be 1-64 letters, digits, '.' or '_'.")
+        raise AccountError(
+            "Username must be 1-64 letters, digits, '.' or '_'.", "用户名须为 1 至 64 个字母、数字、“.”或“_”。"
+        )
     if not roles:
-        raise AccountError("A user needs at least one role.")
+        raise AccountError("A user needs at least one role.", "每个用户至少要有一个角色。")
     if Role.province_admin in roles and bureau.parent_id is not None:
-        raise AccountError("Only staff of the province bureau can be province administrators.")
+        raise AccountError(
+            "Only staff of the province bureau can be province administrators.",
+            "只有省本级社会保险局的工作人员才能担任全省系统管理员。",
+        )
     if problem := password_problem(password):
         raise AccountError(problem)
     with system_scope(session):
         if session.scalar(select(StaffUser.id).where(StaffUser.username == username)):
-            raise AccountError(f"Username {username!r} is taken.")
+            raise AccountError(f"Username {username!r} is taken.", f"用户名“{username}”已被使用。")
     with scoped(session, TenantScope.single(bureau.id)):
         unit_id = None
         if unit_code:
             unit = session.scalar(select(Unit).where(Unit.code == unit_code))
             if unit is None:
-                raise AccountError(f"Bureau {bureau.name} has no unit {unit_code!r}.")
+                raise AccountError(
+                    f"Bureau {bureau.name} has no unit {unit_code!r}.", f"{bureau.name}没有代码为“{unit_code}”的处室。"
+                )
             unit_id = unit.id
         user = StaffUser(
             tenant_id=bureau.id,
@@ -111,3 +123,93 @@ def load_user(session: Session, user_id: int) -> StaffUser | None:
     """Load the signed-in user for a request (before the request has a scope)."""
     with system_scope(session):
         return session.scalar(select(StaffUser).where(StaffUser.id == user_id, StaffUser.active.is_(True)))
+
+
+# --- Bureau administration (staff_site.admin) ---------------------------------------------------------------
+
+_ADMIN_ROLES = frozenset({Role.bureau_admin, Role.province_admin})
+
+
+def update_user_roles(
+    session: Session, user: StaffUser, *, roles: list[Role], unit_id: int | None, acting: StaffUser
+) -> StaffUser:
+    """Give ``user`` new roles and unit (an administrator's change, written in the user's bureau); flushes.
+
+    Raise ``AccountError`` and change nothing when there is no role, the unit is not of the user's bureau,
+    province administration is granted outside the province bureau or by someone who is not a province
+    administrator, or the acting administrator would take away their own administration rights.
+    """
+    roles = list(dict.fromkeys(Role(r) for r in roles))
+    if not roles:
+        raise AccountError("A user needs at least one role.", "每个用户至少要有一个角色。")
+    granted = set(roles) - set(user.roles)
+    removed = set(user.roles) - set(roles)
+    if Role.province_admin in roles:
+        bureau = session.get(Bureau, user.tenant_id)
+        if bureau is None or bureau.parent_id is not None:
+            raise AccountError(
+                "Only staff of the province bureau can be province administrators.",
+                "只有省本级社会保险局的工作人员才能担任全省系统管理员。",
+            )
+    if Role.province_admin in granted | removed and not acting.has_role(Role.province_admin):
+        raise AccountError(
+            "Only a province administrator can grant or remove province administration.",
+            "只有全省系统管理员才能授予或取消全省系统管理员角色。",
+        )
+    if user.id == acting.id and not (set(roles) & _ADMIN_ROLES):
+        raise AccountError("You cannot take away your own administrator role.", "不能取消自己的系统管理员角色。")
+    if unit_id is not None:
+        unit = session.scalar(select(Unit).where(Unit.id == unit_id, Unit.tenant_id == user.tenant_id))
+        if unit is None:
+            raise AccountError("That unit does not belong to the user's bureau.", "所选处室不属于该用户所在的单位。")
+    user.roles = roles
+    user.unit_id = unit_id
+    session.flush()
+    return user
+
+
+def set_user_active(session: Session, user: StaffUser, active: bool, *, acting: StaffUser) -> StaffUser:
+    """Deactivate (the user can no longer sign in) or reactivate an account; flushes.
+
+    An administrator cannot deactivate their own account (nobody might be left to undo it).
+    """
+    if not active and user.id == acting.id:
+        raise AccountError("You cannot deactivate your own account.", "不能停用自己的账号。")
+    user.active = bool(active)
+    if active:
+        user.failed_logins = 0
+        user.locked_until = None
+    session.flush()
+    return user
+
+
+def add_unit(session: Session, bureau_id: int, *, code: str, name: str, kind: UnitKind = UnitKind.division) -> Unit:
+    """Add a unit (a business division, normally) to the bureau; flushes. Raises ``AccountError``."""
+    code, name = (code or "").strip(), (name or "").strip()
+    if not code or len(code) > 40 or not code.replace("_", "").isalnum() or not code.isascii():
+        raise AccountError(
+            "The unit code must be 1-40 letters, digits or '_'.", "处室代码须为 1 至 40 个字母、数字或下划线。"
+        )
+    _check_unit_name(name)
+    if session.scalar(select(Unit.id).where(Unit.tenant_id == bureau_id, Unit.code == code)):
+        raise AccountError(f"The bureau already has a unit {code!r}.", f"本单位已有代码为“{code}”的处室。")
+    unit = Unit(tenant_id=bureau_id, code=code, name=name, kind=UnitKind(kind))
+    session.add(unit)
+    session.flush()
+    return unit
+
+
+def rename_unit(session: Session, unit: Unit, name: str) -> Unit:
+    """Rename a unit; flushes. Raises ``AccountError`` for an empty or too long name."""
+    name = (name or "").strip()
+    _check_unit_name(name)
+    unit.name = name
+    session.flush()
+    return unit
+
+
+def _check_unit_name(name: str) -> None:
+    if not name or len(name) > 100:
+        raise AccountError("The unit name must be 1-100 characters.", "处室名称须为 1 至 100 个字符。")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise AccountError("The unit name must be a single line of text.", "处室名称只能是一行文字。")

@@ -1,0 +1,532 @@
+"""Bureau administration at ``/staff/admin``: users and roles, units, leaders' absences, document settings, and
+(for the province administrator) the bureau tree.
+
+Every page acts on the administrator's own bureau only: an object of any other bureau (a lower one included,
+which the request's scope may read for supervision) is not found.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from portal.accounts import absences
+from portal.accounts.models import StaffUser
+from portal.accounts.operations import (
+    AccountError,
+    add_unit,
+    create_user,
+    rename_unit,
+    set_user_active,
+    update_user_roles,
+)
+from portal.documents.service import (
+    DocumentSettingsError,
+    get_document_settings,
+    reset_template,
+    set_letterhead,
+    set_number_prefix,
+    set_template_override,
+)
+from portal.documents.templates import KINDS, allowed_placeholders, default_text
+from portal.extensions import db
+from portal.roles import ROLE_LABELS, Role
+from portal.web import localized_error
+from portal.workflow import DOCUMENT_LABELS
+from staff_site.access import staff_required
+from staff_site.admin_forms import (
+    AbsenceForm,
+    ActionForm,
+    LetterheadForm,
+    MoveBureauForm,
+    NewBureauForm,
+    NewUnitForm,
+    NewUserForm,
+    NumberPrefixForm,
+    RenameBureauForm,
+    RenameUnitForm,
+    TemplateForm,
+    UserRolesForm,
+)
+from tenants.models import Bureau, BureauLevel, Unit
+from tenants.tree import TreeError, add_bureau, list_bureaus, move_bureau, rename_bureau
+
+bp = Blueprint("admin", __name__, template_folder="templates")
+
+ADMINS = (Role.bureau_admin, Role.province_admin)
+MAX_ID = 2**63 - 1
+KIND_LABELS = {**{k.value: v for k, v in DOCUMENT_LABELS.items()}, "receipt": ("信访事项申请回执", "Receipt")}
+
+
+def _require(*roles: Role) -> None:
+    if not current_user.has_role(*roles):
+        abort(403)
+
+
+def _bureau_id() -> int:
+    return current_user.tenant_id
+
+
+def _is_province_bureau() -> bool:
+    bureau = db.session.get(Bureau, _bureau_id())
+    return bureau is not None and bureau.parent_id is None
+
+
+def _own(model, object_id: int):
+    """Load a row of the administrator's own bureau, or 404 (any other bureau's row, a lower one's too)."""
+    if not 0 < object_id <= MAX_ID:
+        abort(404)
+    row = db.session.scalar(select(model).where(model.id == object_id, model.tenant_id == _bureau_id()))
+    if row is None:
+        abort(404)
+    return row
+
+
+def _units() -> list[Unit]:
+    return list(db.session.scalars(select(Unit).where(Unit.tenant_id == _bureau_id()).order_by(Unit.id)))
+
+
+def _users() -> list[StaffUser]:
+    return list(
+        db.session.scalars(select(StaffUser).where(StaffUser.tenant_id == _bureau_id()).order_by(StaffUser.username))
+    )
+
+
+def _fail(form, field_name: str | None, exc) -> None:
+    """Put an operation's bilingual message beside the field it concerns (or above the form)."""
+    db.session.rollback()
+    message = localized_error(exc)
+    field = getattr(form, field_name, None) if field_name else None
+    if field is not None:
+        field.errors = [*field.errors, message]
+    else:
+        form.form_errors.append(message)
+
+
+def _status(form) -> int:
+    return 400 if form.is_submitted() else 200
+
+
+@bp.get("/")
+@staff_required
+def index():
+    _require(*ADMINS)
+    return redirect(url_for("admin.users"))
+
+
+# --- Users ---------------------------------------------------------------------------------------------------
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@staff_required
+def users():
+    _require(*ADMINS)
+    units = _units()
+    form = NewUserForm()
+    form.prepare(units, province=current_user.has_role(Role.province_admin) and _is_province_bureau())
+    if form.validate_on_submit():
+        unit = next((u for u in units if u.id == form.unit_id.data), None)
+        try:
+            user = create_user(
+                db.session,
+                bureau=db.session.get(Bureau, _bureau_id()),
+                username=form.username.data,
+                password=form.password.data,
+                roles=[Role(r) for r in form.roles.data],
+                display_name=form.display_name.data,
+                unit_code=unit.code if unit else None,
+            )
+        except AccountError as exc:
+            _fail(form, _account_field(exc), exc)
+        else:
+            db.session.commit()
+            flash(_("The account %(username)s is created.", username=user.username))
+            return redirect(url_for("admin.users"))
+    return (
+        render_template(
+            "admin/users.html",
+            form=form,
+            users=_users(),
+            units={u.id: u for u in units},
+            role_labels=ROLE_LABELS,
+            action_form=ActionForm(),
+        ),
+        _status(form),
+    )
+
+
+def _account_field(exc: AccountError) -> str | None:
+    text = exc.message_en
+    if text.startswith("Username"):
+        return "username"
+    if text.startswith("Password"):
+        return "password"
+    if "role" in text or "administrator" in text:
+        return "roles"
+    if "unit" in text:
+        return "unit_id"
+    return None
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@staff_required
+def user_detail(user_id: int):
+    user = _own(StaffUser, user_id)
+    _require(*ADMINS)
+    units = _units()
+    form = UserRolesForm(data={"roles": [str(r) for r in user.roles], "unit_id": user.unit_id})
+    form.prepare(units, province=current_user.has_role(Role.province_admin) and _is_province_bureau())
+    if form.validate_on_submit():
+        try:
+            update_user_roles(
+                db.session,
+                user,
+                roles=[Role(r) for r in form.roles.data],
+                unit_id=form.unit_id.data,
+                acting=current_user,
+            )
+        except AccountError as exc:
+            _fail(form, _account_field(exc), exc)
+            user = _own(StaffUser, user_id)
+        else:
+            db.session.commit()
+            flash(_("The roles and unit of %(username)s are saved.", username=user.username))
+            return redirect(url_for("admin.user_detail", user_id=user.id))
+    return (
+        render_template("admin/user.html", user=user, form=form, action_form=ActionForm(), role_labels=ROLE_LABELS),
+        _status(form),
+    )
+
+
+@bp.post("/users/<int:user_id>/active")
+@staff_required
+def user_active(user_id: int):
+    user = _own(StaffUser, user_id)
+    _require(*ADMINS)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    active = not user.active
+    try:
+        set_user_active(db.session, user, active, acting=current_user)
+    except AccountError as exc:
+        db.session.rollback()
+        flash(localized_error(exc))
+        return redirect(url_for("admin.user_detail", user_id=user_id))
+    db.session.commit()
+    if active:
+        flash(_("The account %(username)s is active again.", username=user.username))
+    else:
+        flash(_("The account %(username)s is deactivated: it can no longer sign in.", username=user.username))
+    return redirect(url_for("admin.user_detail", user_id=user_id))
+
+
+# --- Units ---------------------------------------------------------------------------------------------------
+
+
+@bp.route("/units", methods=["GET", "POST"])
+@staff_required
+def units():
+    _require(*ADMINS)
+    form = NewUnitForm()
+    if form.validate_on_submit():
+        try:
+            unit = add_unit(db.session, _bureau_id(), code=form.code.data, name=form.name.data)
+        except AccountError as exc:
+            _fail(form, "code" if "code" in exc.message_en else "name", exc)
+        else:
+            db.session.commit()
+            flash(_("The unit %(name)s is added.", name=unit.name))
+            return redirect(url_for("admin.units"))
+    return render_template("admin/units.html", form=form, units=_units()), _status(form)
+
+
+@bp.route("/units/<int:unit_id>", methods=["GET", "POST"])
+@staff_required
+def unit_detail(unit_id: int):
+    unit = _own(Unit, unit_id)
+    _require(*ADMINS)
+    form = RenameUnitForm(data={"name": unit.name})
+    if form.validate_on_submit():
+        try:
+            rename_unit(db.session, unit, form.name.data)
+        except AccountError as exc:
+            _fail(form, "name", exc)
+            unit = _own(Unit, unit_id)
+        else:
+            db.session.commit()
+            flash(_("The unit is renamed to %(name)s.", name=unit.name))
+            return redirect(url_for("admin.units"))
+    return render_template("admin/unit.html", form=form, unit=unit), _status(form)
+
+
+# --- Out-of-office periods -------------------------------------------------------------------------------------
+
+
+@bp.route("/absences", methods=["GET", "POST"])
+@staff_required
+def absence_list():
+    _require(*ADMINS)
+    leaders = absences.list_leaders(db.session, _bureau_id())
+    form = AbsenceForm()
+    form.prepare(leaders)
+    if form.validate_on_submit():
+        try:
+            absences.add_absence(
+                db.session,
+                _bureau_id(),
+                user_id=form.user_id.data,
+                starts_on=form.starts_on.data,
+                ends_on=form.ends_on.data,
+                stand_in_id=form.stand_in_id.data,
+                note=form.note.data,
+            )
+        except absences.AbsenceError as exc:
+            _fail(form, exc.field, exc)
+        else:
+            db.session.commit()
+            flash(_("The out-of-office period is recorded."))
+            return redirect(url_for("admin.absence_list"))
+    return (
+        render_template(
+            "admin/absences.html",
+            form=form,
+            rows=absences.list_absences(db.session, _bureau_id()),
+            names={u.id: u.display_name for u in _users()},
+            action_form=ActionForm(),
+        ),
+        _status(form),
+    )
+
+
+@bp.post("/absences/<int:absence_id>/delete")
+@staff_required
+def absence_delete(absence_id: int):
+    from portal.cases.models import StaffAbsence
+
+    absence = _own(StaffAbsence, absence_id)
+    _require(*ADMINS)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    absences.remove_absence(db.session, absence)
+    db.session.commit()
+    flash(_("The out-of-office period is removed."))
+    return redirect(url_for("admin.absence_list"))
+
+
+# --- Document settings ---------------------------------------------------------------------------------------
+
+
+def _documents_page(status: int = 200, **forms):
+    view = get_document_settings(db.session, _bureau_id())
+    forms.setdefault(
+        "letterhead_form", LetterheadForm(data={"letterhead": "" if view.letterhead_is_default else view.letterhead})
+    )
+    forms.setdefault(
+        "prefix_form",
+        NumberPrefixForm(data={"number_prefix": "" if view.number_prefix_is_default else view.number_prefix}),
+    )
+    return (
+        render_template("admin/documents.html", view=view, kinds=KINDS, kind_labels=KIND_LABELS, **forms),
+        status,
+    )
+
+
+@bp.get("/documents")
+@staff_required
+def documents():
+    _require(*ADMINS)
+    return _documents_page()
+
+
+@bp.post("/documents/letterhead")
+@staff_required
+def documents_letterhead():
+    _require(*ADMINS)
+    form = LetterheadForm()
+    if form.validate_on_submit():
+        try:
+            set_letterhead(db.session, _bureau_id(), form.letterhead.data, updated_by=current_user.username)
+        except DocumentSettingsError as exc:
+            _fail(form, "letterhead", exc)
+        else:
+            db.session.commit()
+            flash(_("The letterhead is saved."))
+            return redirect(url_for("admin.documents"))
+    return _documents_page(400, letterhead_form=form)
+
+
+@bp.post("/documents/number-prefix")
+@staff_required
+def documents_prefix():
+    _require(*ADMINS)
+    form = NumberPrefixForm()
+    if form.validate_on_submit():
+        try:
+            set_number_prefix(db.session, _bureau_id(), form.number_prefix.data, updated_by=current_user.username)
+        except DocumentSettingsError as exc:
+            _fail(form, "number_prefix", exc)
+        else:
+            db.session.commit()
+            flash(_("The document number prefix is saved."))
+            return redirect(url_for("admin.documents"))
+    return _documents_page(400, prefix_form=form)
+
+
+def _kind_or_404() -> str:
+    """The document kind from the query string (``?kind=``): a kind is not an object of a bureau, so no URL part."""
+    kind = request.args.get("kind", "")
+    if kind not in KINDS:
+        abort(404)
+    return kind
+
+
+@bp.route("/documents/template", methods=["GET", "POST"])
+@staff_required
+def document_template():
+    _require(*ADMINS)
+    kind = _kind_or_404()
+    view = get_document_settings(db.session, _bureau_id())
+    form = TemplateForm(data={"text": view.template_text(kind)})
+    if form.validate_on_submit():
+        try:
+            set_template_override(db.session, _bureau_id(), kind, form.text.data, updated_by=current_user.username)
+        except DocumentSettingsError as exc:
+            _fail(form, "text", exc)
+        else:
+            db.session.commit()
+            flash(_("The template is saved."))
+            return redirect(url_for("admin.document_template", kind=kind))
+    return (
+        render_template(
+            "admin/template.html",
+            form=form,
+            kind=kind,
+            label=KIND_LABELS.get(kind),
+            overridden=kind in view.overrides,
+            placeholders=sorted(allowed_placeholders(kind)),
+            default=default_text(kind),
+            reset_form=ActionForm(),
+        ),
+        _status(form),
+    )
+
+
+@bp.post("/documents/template/reset")
+@staff_required
+def document_template_reset():
+    _require(*ADMINS)
+    kind = _kind_or_404()
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    reset_template(db.session, _bureau_id(), kind)
+    db.session.commit()
+    flash(_("The template is back to the default text."))
+    return redirect(url_for("admin.document_template", kind=kind))
+
+
+# --- The bureau tree (province administrator) ---------------------------------------------------------------
+
+
+def _tree_forms(bureaus):
+    parents = [(b.id, ("\u3000" * (b.path.count("/") - 1)) + b.name) for b in bureaus if b.level != BureauLevel.county]
+    new = NewBureauForm(prefix="new")
+    new.parent_id.choices = parents
+    move = MoveBureauForm(prefix="move")
+    move.parent_id.choices = parents
+    rename = RenameBureauForm(prefix="rename")
+    return new, rename, move
+
+
+def _tree_page(status: int, new, rename, move, bureaus):
+    return (
+        render_template("admin/bureaus.html", bureaus=bureaus, new_form=new, rename_form=rename, move_form=move),
+        status,
+    )
+
+
+def _bureau_from(form) -> Bureau | None:
+    value = int(form.bureau_id.data)
+    return db.session.get(Bureau, value) if 0 < value <= MAX_ID else None
+
+
+@bp.get("/bureaus")
+@staff_required
+def bureaus():
+    _require(Role.province_admin)
+    found = list_bureaus(db.session)
+    return _tree_page(200, *_tree_forms(found), found)
+
+
+@bp.post("/bureaus/add")
+@staff_required
+def bureau_add():
+    _require(Role.province_admin)
+    found = list_bureaus(db.session)
+    new, rename, move = _tree_forms(found)
+    if new.validate_on_submit():
+        try:
+            bureau = add_bureau(
+                db.session,
+                division_name=new.division_name.data,
+                level=BureauLevel(new.level.data),
+                parent=db.session.get(Bureau, new.parent_id.data),
+                adcode=new.adcode.data or None,
+            )
+        except TreeError as exc:
+            _tree_error(new, exc)
+        else:
+            db.session.commit()
+            flash(_("%(name)s is added to the tree.", name=bureau.name))
+            return redirect(url_for("admin.bureaus"))
+    return _tree_page(400, new, rename, move, list_bureaus(db.session))
+
+
+@bp.post("/bureaus/rename")
+@staff_required
+def bureau_rename():
+    _require(Role.province_admin)
+    found = list_bureaus(db.session)
+    new, rename, move = _tree_forms(found)
+    if rename.validate_on_submit():
+        bureau = _bureau_from(rename)
+        if bureau is None:
+            abort(404)
+        try:
+            rename_bureau(db.session, bureau, rename.name.data)
+        except TreeError as exc:
+            _tree_error(rename, exc)
+        else:
+            db.session.commit()
+            flash(_("The bureau is renamed to %(name)s.", name=bureau.name))
+            return redirect(url_for("admin.bureaus"))
+    return _tree_page(400, new, rename, move, list_bureaus(db.session))
+
+
+@bp.post("/bureaus/move")
+@staff_required
+def bureau_move():
+    _require(Role.province_admin)
+    found = list_bureaus(db.session)
+    new, rename, move = _tree_forms(found)
+    if move.validate_on_submit():
+        bureau = _bureau_from(move)
+        if bureau is None:
+            abort(404)
+        try:
+            move_bureau(db.session, bureau, db.session.get(Bureau, move.parent_id.data))
+        except TreeError as exc:
+            _tree_error(move, exc)
+        else:
+            db.session.commit()
+            flash(_("The bureau is moved."))
+            return redirect(url_for("admin.bureaus"))
+    return _tree_page(400, new, rename, move, list_bureaus(db.session))
+
+
+def _tree_error(form, exc: TreeError) -> None:
+    """``tenants.tree`` speaks English only; say it in the current language as best we can."""
+    db.session.rollback()
+    form.form_errors.append(_("The bureau tree cannot be changed that way: %(reason)s", reason=str(exc)))
