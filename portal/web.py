@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
 from flask import Flask, g, jsonify, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -76,6 +78,16 @@ def _scope_request() -> None:
 
 def current_scope() -> TenantScope | None:
     return g.get("tenant_scope")
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only follow a ``next`` link inside this site (no scheme, no host, no ``//`` or backslash tricks)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parsed = urlparse(target)
+    if parsed.scheme or parsed.netloc:
+        return None
+    return target
 
 
 def is_english() -> bool:

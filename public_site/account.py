@@ -23,6 +23,7 @@ from portal.petitioners.accounts import (
 )
 from portal.petitioners.operations import claim_case
 from portal.petitioners.tracking import find_by_code
+from portal.web import safe_next
 from portal.workflow import KIND_LABELS, STATE_PUBLIC
 from public_site.common import current_petitioner, grant, pii
 from public_site.views import bp
@@ -34,12 +35,6 @@ log = logging.getLogger(__name__)
 
 def _login_limit() -> str:
     return current_app.config["PORTAL_SETTINGS"].ratelimit_login
-
-
-def _safe_next(target: str | None) -> str | None:
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
-    return target
 
 
 @bp.route("/account/register", methods=["GET", "POST"])
@@ -90,7 +85,7 @@ def sign_in():
         db.session.commit()
         if outcome.result is SignInResult.ok:
             login_user(outcome.account)
-            return redirect(_safe_next(request.args.get("next")) or url_for("public.my_applications"))
+            return redirect(safe_next(request.args.get("next")) or url_for("public.my_applications"))
         if outcome.result is SignInResult.locked:
             error = _(
                 "Too many failed attempts: this account is locked until %(time)s.",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlparse
 
 from flask import Blueprint, current_app, render_template, request, url_for
 from flask_babel import format_datetime
@@ -14,6 +13,7 @@ from portal.accounts.operations import LoginResult, authenticate
 from portal.extensions import db, limiter
 from portal.identity.web import sign_out_staff, staff_password_signed_in
 from portal.roles import ROLE_LABELS
+from portal.web import safe_next
 from staff_site.access import staff_required
 from staff_site.forms import LoginForm
 from tenants.models import Bureau, Unit
@@ -42,7 +42,7 @@ def login():
         )
         db.session.commit()
         log.info("staff login", extra={"username": form.username.data, "result": str(outcome.result)})
-        next_url = _safe_next(request.args.get("next")) or url_for("staff.home")
+        next_url = safe_next(request.args.get("next")) or url_for("staff.home")
         if (signed_in := staff_password_signed_in(form.username.data, outcome, next_url)) is not None:
             return signed_in  # portal.identity: second factor when needed, session registry, sign-in log
         if outcome.result == LoginResult.locked:
@@ -56,16 +56,6 @@ def login():
             form.form_errors.append(_("Wrong username or password."))
         return render_template("staff/login.html", form=form), 401
     return render_template("staff/login.html", form=form)
-
-
-def _safe_next(target: str | None) -> str | None:
-    """Only follow a ``next`` link inside this site."""
-    if not target:
-        return None
-    parsed = urlparse(target)
-    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
 
 
 @bp.post("/logout")

@@ -29,7 +29,7 @@ from portal.identity.forms import CodeForm, EndSessionsForm, PolicyForm
 from portal.identity.models import StaffTotp
 from portal.identity.totp import provisioning_uri
 from portal.roles import Role
-from portal.web import localized_error
+from portal.web import localized_error, safe_next
 from staff_site.access import staff_required
 from tenants.models import Bureau
 from tenants.scoping import load_scoped
@@ -60,12 +60,6 @@ def _verified_identity():
 
 def _login_limit() -> str:
     return current_app.config["PORTAL_SETTINGS"].ratelimit_login
-
-
-def _safe_next(target: str | None) -> str | None:
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
-    return target
 
 
 def _refused(realm: str, reason: str, message: str | None, status: int):
@@ -100,7 +94,7 @@ def _provider_failed(realm: str, exc: oidc.ProviderFailed):
 @bp.get("/staff/sso/login")
 def staff_sso_login():
     client = _provider_client("staff")
-    session[web.NEXT] = _safe_next(request.args.get("next")) or url_for("staff.home")
+    session[web.NEXT] = safe_next(request.args.get("next")) or url_for("staff.home")
     try:
         return oidc.start(client, url_for(".staff_sso_callback", _external=True))
     except oidc.ProviderFailed as exc:
@@ -442,7 +436,7 @@ def reset_second_factor(user_id: int):
 @bp.get("/citizen/sso/login")
 def citizen_sso_login():
     client = _provider_client("citizen")
-    session[web.NEXT] = _safe_next(request.args.get("next")) or url_for("public.home")
+    session[web.NEXT] = safe_next(request.args.get("next")) or url_for("public.home")
     try:
         return oidc.start(client, url_for(".citizen_sso_callback", _external=True))
     except oidc.ProviderFailed as exc:
