@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -175,5 +176,7 @@ def test_worker_health_check_with_a_real_worker(app, settings, tmp_path):
         assert healthy
         os.kill(worker.pid, signal.SIGCONT)
     finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker.pid, signal.SIGCONT)  # a stopped process would ignore the termination below
         kill_tree(worker)
         worker.wait(20)
