@@ -417,6 +417,8 @@ class CaseView:
       Both empty: any petitions leader of the bureau, but then no stand-in can be recognised.
     - `pending_extension_days`: days asked for by the pending extension request.
     - `replied_on`: date the formal opinion was sent; the escalation window runs from it.
+    - `escalation_due`: the last day of that window as stored with its deadline (a last day off moves to the next
+      working day, Civil Code art. 203); None: `replied_on` plus the window in calendar days.
     - `escalated`: a re-review case has already been opened from this case.
     - `material_requests`: the open (unanswered) materials requests.
     - `open_meeting_ids`: coordination meetings convened on this case whose minutes are not recorded yet.
@@ -441,6 +443,7 @@ class CaseView:
     pending_extension: bool = False
     pending_extension_days: int | None = None
     replied_on: date | None = None
+    escalation_due: date | None = None
     escalated: bool = False
     bureau_level: Literal["province", "city", "county"] | None = None
     material_requests: tuple[MaterialRequestView, ...] = ()
@@ -821,7 +824,8 @@ def _check_escalation(case: CaseView, today: date | None, window_days: int) -> N
             "该复查意见已申请复核，不能重复申请。",
             "A re-review has already been requested for this review opinion.",
         )
-    if today is not None and case.replied_on is not None and today > case.replied_on + timedelta(days=window_days):
+    last_day = case.escalation_due or (case.replied_on + timedelta(days=window_days) if case.replied_on else None)
+    if today is not None and last_day is not None and today > last_day:
         raise _refuse(
             "wrong_state",
             f"已超过收到复查意见之日起{window_days}日的申请期限，不能在网上申请复核；"

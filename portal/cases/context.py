@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 from portal.accounts.models import StaffUser
 from portal.approvers import Absence, LeaderView, acting_for
 from portal.cases.history import Actor
-from portal.cases.models import Case, MaterialRequest, Meeting, StaffAbsence
+from portal.cases.models import Case, Deadline, MaterialRequest, Meeting, StaffAbsence
 from portal.roles import LEADERS, Role
-from portal.workflow import ActorView, CaseView, MaterialRequestView, MaterialTarget
+from portal.workflow import ActorView, CaseView, MaterialRequestView, MaterialTarget, Step
 from tenants.models import Bureau, Unit, UnitKind
 from tenants.tree import subtree_ids
 
@@ -70,6 +70,14 @@ def case_view(session: Session, case: Case, staff: BureauStaff) -> CaseView:
         )
     ).all()
     bureau = session.get(Bureau, case.tenant_id)
+    escalation_due = session.scalar(
+        select(Deadline.due_on).where(
+            Deadline.tenant_id == case.tenant_id,
+            Deadline.case_id == case.id,
+            Deadline.step == Step.escalation_window,
+            Deadline.closed_at.is_(None),
+        )
+    )
     return CaseView(
         state=case.state,
         kind=case.kind,
@@ -87,6 +95,7 @@ def case_view(session: Session, case: Case, staff: BureauStaff) -> CaseView:
         pending_extension=case.pending_extension_days is not None,
         pending_extension_days=case.pending_extension_days,
         replied_on=case.replied_on,
+        escalation_due=escalation_due,
         escalated=case.escalated,
         bureau_level=str(bureau.level),
         material_requests=tuple(

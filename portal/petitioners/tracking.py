@@ -197,16 +197,18 @@ def public_document_ids(session: Session, case: Case) -> set[int]:
 def escalation_window(session: Session, case: Case, today: date) -> Escalation:
     """Whether a re-review can be applied for online today, the last day, and the days left.
 
-    The last day is the one the workflow judges by (the reply date plus the window of the time-limit table).
+    The last day is the one the workflow judges by (``CaseView.escalation_due``: the stored deadline, else the
+    reply date plus the window of the time-limit table).
     """
     if case.state is not CaseState.replied:
         return Escalation(False, None, None, None)
     window = get_step_rules(session)[Step.escalation_window].amount or 0
-    last_day = case.replied_on + timedelta(days=window) if case.replied_on else None
+    staff = BureauStaff(session, case.tenant_id)
+    view = case_view(session, case, staff)
+    last_day = view.escalation_due or (case.replied_on + timedelta(days=window) if case.replied_on else None)
     try:
-        staff = BureauStaff(session, case.tenant_id)
         decide(
-            case_view(session, case, staff),
+            view,
             CaseAction.escalate,
             PETITIONER_VIEW,
             {"today": today, "reason": "-"},

@@ -815,3 +815,11 @@ def test_a_review_decided_by_the_province_cannot_be_escalated_here(dbs, pii, pro
             is None
         )
     assert not [o for o in outbox_rows(dbs, case.id) if o.payload.get("event") == "escalate"]
+
+
+def test_escalation_is_allowed_on_the_window_s_last_day_moved_past_a_weekend(dbs, pii, city, province):
+    """Civil Code art. 203: the window ends Sun 10-11, so Mon 10-12 is still in time (deadline and rule agree)."""
+    case = drive(dbs, pii, city, submit(dbs, pii).case.id, CaseState.replied)
+    assert open_deadline(dbs, case.id, "escalation_window").due_on == date(2026, 10, 12)
+    result = act(dbs, pii, PETITIONER, case.id, "escalate", date(2026, 10, 12), reason="不服复查意见。")
+    assert load_case(dbs, result.new_case.id).kind is CaseKind.re_review
