@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import request, session
+from flask import current_app, request, session
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -22,6 +22,15 @@ babel = Babel()
 limiter = Limiter(key_func=get_remote_address, swallow_errors=True, in_memory_fallback_enabled=True)
 
 
+def configured(name: str):
+    """The rate limit ``name`` from the settings (``portal.config``: RATELIMIT_*), read on every request."""
+    return lambda: current_app.config[name]
+
+
+#: Sign-in attempts per client address, shared by every sign-in form and the token endpoint.
+login_limit = configured("RATELIMIT_LOGIN")
+
+
 def select_locale() -> str:
     """Simplified Chinese unless the visitor chose English (``?lang=en``, remembered in the session)."""
     chosen = request.args.get("lang")
@@ -30,4 +39,4 @@ def select_locale() -> str:
     return LANGUAGES[session.get("lang", DEFAULT_LANGUAGE)]
 
 
-__all__ = ["babel", "csrf", "db", "limiter", "login_manager", "select_locale"]
+__all__ = ["babel", "configured", "csrf", "db", "limiter", "login_limit", "login_manager", "select_locale"]

@@ -94,6 +94,11 @@ def is_english() -> bool:
     return str(get_locale() or "").startswith("en")
 
 
+def current_lang() -> str:
+    """``"en"`` or ``"zh"``: the language code the rule modules' texts are keyed by."""
+    return "en" if is_english() else "zh"
+
+
 def localized(pair) -> str:
     """Pick the current language from a ``(zh, en)`` pair, as the pure rule modules provide them."""
     if pair is None:

@@ -10,9 +10,9 @@ from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from sqlalchemy import select
 
-from portal.api.applications import configured, track_limit, track_number_limit
+from portal.api.applications import track_limit, track_number_limit
 from portal.cases.models import Case
-from portal.extensions import db, limiter
+from portal.extensions import configured, db, limiter, login_limit
 from portal.petitioners.accounts import (
     AccountProblem,
     SignInResult,
@@ -31,10 +31,6 @@ from tenants.models import Bureau
 from tenants.scoping import TenantScope, scoped
 
 log = logging.getLogger(__name__)
-
-
-def _login_limit() -> str:
-    return current_app.config["PORTAL_SETTINGS"].ratelimit_login
 
 
 @bp.route("/account/register", methods=["GET", "POST"])
@@ -66,7 +62,7 @@ def register():
 
 
 @bp.route("/account/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(login_limit, methods=["POST"])
 def sign_in():
     if current_petitioner():
         return redirect(url_for("public.my_applications"))

@@ -35,7 +35,7 @@ from portal.cases.queries import (
 from portal.extensions import db
 from portal.roles import PETITION_OFFICE
 from portal.routing import OPINION_KIND_LABELS
-from portal.web import is_english, localized, localized_error
+from portal.web import current_lang, localized, localized_error
 from portal.workflow import (
     ACTION_LABELS,
     COMPLEXITY_LABELS,
@@ -65,13 +65,9 @@ def _pii():
     return current_app.extensions["portal.pii"]
 
 
-def _lang() -> str:
-    return "en" if is_english() else "zh"
-
-
 def _load_page(case_id: int, **kw):
     try:
-        return load_case_page(db.session, _pii(), _user(), case_id, local_today(), lang=_lang(), **kw)
+        return load_case_page(db.session, _pii(), _user(), case_id, local_today(), lang=current_lang(), **kw)
     except CaseNotReadable:
         abort(404)
 

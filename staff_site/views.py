@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.accounts.operations import LoginResult, authenticate
-from portal.extensions import db, limiter
+from portal.extensions import db, limiter, login_limit
 from portal.identity.web import sign_out_staff, staff_password_signed_in
 from portal.roles import ROLE_LABELS
 from portal.web import safe_next
@@ -23,12 +23,8 @@ bp = Blueprint("staff", __name__, template_folder="templates")
 log = logging.getLogger(__name__)
 
 
-def _login_limit() -> str:
-    return current_app.config["PORTAL_SETTINGS"].ratelimit_login
-
-
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(login_limit, methods=["POST"])
 def login():
     form = LoginForm()
     if form.validate_on_submit():

@@ -20,16 +20,11 @@ from portal.cases.intake import FieldError, IntakeInvalid, known_bureau_ids, val
 from portal.cases.numbers import normalise_number
 from portal.cases.operations import CaseConflict, CaseNotFound, IntakeRefused
 from portal.cases.queries import local_today
-from portal.extensions import db, limiter
+from portal.extensions import configured, db, limiter
 from portal.petitioners import operations as online
 from portal.petitioners.tracking import TrackingView, find_by_code, open_case, tracking_view
 from portal.web import is_english, localized
 from portal.workflow import ActionRefused
-
-
-def configured(name: str):
-    """The rate limit ``name`` from the settings (``portal.config``: RATELIMIT_*), read on every request."""
-    return lambda: current_app.config[name]
 
 
 def _case_number_key() -> str:

@@ -20,7 +20,7 @@ from portal.accounts.operations import LoginResult, authenticate
 from portal.accounts.tokens import bearer_token, issue_token, revoke_token
 from portal.api import bp
 from portal.api.openapi import SCHEMAS, document
-from portal.extensions import db, limiter
+from portal.extensions import db, limiter, login_limit
 from portal.identity import operations as identity_ops
 from portal.identity import web as identity
 from portal.identity.claims import second_factor_required
@@ -79,10 +79,6 @@ def staff_api(view):
         return view(*args, **kwargs)
 
     return wrapper
-
-
-def _login_limit() -> str:
-    return current_app.config["PORTAL_SETTINGS"].ratelimit_login
 
 
 SCHEMAS["Token"] = {
@@ -185,7 +181,7 @@ document(
 
 
 @bp.post("/auth/token")
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(login_limit, methods=["POST"])
 def create_token():
     """Exchange a username and password (and the second factor, when the account has one) for a bearer token.
 

@@ -41,7 +41,7 @@ from portal.cases.queries import (
 from portal.extensions import db
 from portal.idnumber import InvalidIdNumber, validate_id_number
 from portal.routing import OpinionKind
-from portal.web import is_english
+from portal.web import current_lang
 from portal.workflow import (
     ACTION_LABELS,
     LONG_TEXT_MAX,
@@ -54,10 +54,6 @@ from portal.workflow import (
 )
 
 REFUSAL_STATUS = {"wrong_state": 409, "forbidden": 403, "not_your_bureau": 404, "invalid": 422}
-
-
-def _lang() -> str:
-    return "en" if is_english() else "zh"
 
 
 def _pii():
@@ -102,7 +98,7 @@ def _conflict(exc: CaseConflict):
 
 
 def case_summary(row) -> dict:
-    case, lang = row.case, _lang()
+    case, lang = row.case, current_lang()
     return {
         "id": case.id,
         "number": case.number,
@@ -126,7 +122,7 @@ def case_summary(row) -> dict:
 
 
 def case_detail(page: CasePage) -> dict:
-    c, lang = page.case, _lang()
+    c, lang = page.case, current_lang()
     names = {"units": page.units, "people": page.people, "bureaus": page.bureaus, "attachments": page.attachment_names}
 
     def fields(action: str, values: dict) -> list[dict]:
@@ -298,7 +294,7 @@ def case_detail(page: CasePage) -> dict:
 
 def _page(case_id: int, **kw) -> CasePage | None:
     try:
-        return load_case_page(db.session, _pii(), g.staff_user, case_id, local_today(), lang=_lang(), **kw)
+        return load_case_page(db.session, _pii(), g.staff_user, case_id, local_today(), lang=current_lang(), **kw)
     except CaseNotReadable:
         return None
 

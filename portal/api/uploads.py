@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import current_app, jsonify, request
-from flask_babel import get_locale
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal.api import bp
@@ -11,6 +10,7 @@ from portal.api.applications import upload_limit
 from portal.api.openapi import SCHEMAS, document
 from portal.attachments.operations import MAX_FILE_BYTES, UploadError, UploadTooLarge, store_upload
 from portal.extensions import db
+from portal.web import localized
 
 # Room for the multipart boundary and part headers around the one file.
 _REQUEST_OVERHEAD = 64 * 1024
@@ -130,14 +130,9 @@ def create_upload():
     return jsonify(body), 201
 
 
-def _language() -> str:
-    locale = get_locale()
-    return "en" if locale is not None and locale.language == "en" else "zh"
-
-
 def _error(exc: UploadError):
     return _error_body(exc.code, exc.status, exc.zh, exc.en)
 
 
 def _error_body(code: str, status: int, zh: str, en: str):
-    return jsonify(error={"code": code, "message": en if _language() == "en" else zh}), status
+    return jsonify(error={"code": code, "message": localized((zh, en))}), status

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import click
 import segno
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from portal.accounts.models import StaffUser
-from portal.extensions import db, limiter
+from portal.extensions import db, limiter, login_limit
 from portal.identity import oidc, web
 from portal.identity import operations as ops
 from portal.identity.claims import (
@@ -56,10 +56,6 @@ def _login_options() -> dict:
 @bp.app_template_global("verified_identity")
 def _verified_identity():
     return web.verified_identity()
-
-
-def _login_limit() -> str:
-    return current_app.config["PORTAL_SETTINGS"].ratelimit_login
 
 
 def _refused(realm: str, reason: str, message: str | None, status: int):
@@ -139,7 +135,7 @@ def _pending_or_restart():
 
 
 @bp.route("/staff/2fa/verify", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(login_limit, methods=["POST"])
 def verify():
     """The second step of a sign-in: an authenticator code or a recovery code."""
     pending = _pending_or_restart()
@@ -177,7 +173,7 @@ def _setup_user():
 
 
 @bp.route("/staff/2fa/setup", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(login_limit, methods=["POST"])
 def setup():
     """Set up an authenticator app: scan the code, confirm with the first code, keep the recovery codes."""
     user, pending = _setup_user()
@@ -236,7 +232,7 @@ def security():
 
 @bp.post("/staff/2fa/recovery-codes")
 @staff_required
-@limiter.limit(_login_limit)
+@limiter.limit(login_limit)
 def new_recovery_codes():
     """New recovery codes (the old ones stop working); confirmed with a current authenticator code."""
     user = current_user._get_current_object()
@@ -258,7 +254,7 @@ def new_recovery_codes():
 
 @bp.post("/staff/2fa/remove")
 @staff_required
-@limiter.limit(_login_limit)
+@limiter.limit(login_limit)
 def remove():
     """Remove my authenticator (only where it is not required), confirmed with a current code."""
     user = current_user._get_current_object()

@@ -43,7 +43,7 @@ from portal.supervision.stats import (
 )
 from portal.supervision.tables import figure_tables, meta_lines, pick, warning_tables
 from portal.supervision.warnings import DOCUMENT_MIN, DUE_DAYS, ISSUE_MIN, REPEAT_MIN, compute_warnings
-from portal.web import is_english, localized_error
+from portal.web import current_lang, localized_error
 from portal.workflow import STATE_LABELS, STEP_LABELS, ActionRefused
 from staff_site.access import staff_required
 from tenants.models import Bureau
@@ -60,10 +60,6 @@ WARNINGS_DEFAULT_DAYS = 365
 
 def _user():
     return current_user._get_current_object()
-
-
-def _lang() -> str:
-    return "en" if is_english() else "zh"
 
 
 def _require_viewer():
@@ -105,7 +101,7 @@ def _common(bureau: Bureau, period) -> dict:
         "crumbs": breadcrumbs(db.session, user.tenant_id, bureau),
         "choices": bureau_tree(db.session, db.session.get(Bureau, user.tenant_id)),
         "presets": presets(local_today()),
-        "lang": _lang(),
+        "lang": current_lang(),
         "pick": pick,
         "state_labels": STATE_LABELS,
         "step_labels": STEP_LABELS,
@@ -122,7 +118,7 @@ def dashboard():
     bureau = _bureau()
     period, error = _period()
     figures = compute_figures(db.session, bureau, period, local_today())
-    tables = figure_tables(figures, _lang())
+    tables = figure_tables(figures, current_lang())
     return render_template(
         "supervision/dashboard.html",
         figures=figures,
@@ -141,7 +137,7 @@ def warnings():
     period, error = _period(WARNINGS_DEFAULT_DAYS)
     limits = _thresholds()
     found = compute_warnings(db.session, bureau, period, local_today(), **limits)
-    tables = warning_tables(found, _lang())
+    tables = warning_tables(found, current_lang())
     return render_template(
         "supervision/warnings.html",
         warnings=found,
@@ -163,7 +159,7 @@ def export_file():
     fmt = request.args.get("format", "csv")
     if page not in ("dashboard", "warnings") or fmt not in ("xlsx", "csv"):
         abort(404)
-    today, lang = local_today(), _lang()
+    today, lang = local_today(), current_lang()
     period, error = _period(WARNINGS_DEFAULT_DAYS if page == "warnings" else None)
     if error:
         return render_template("error.html", status=400, title=_("Invalid period"), message=error), 400
@@ -225,7 +221,7 @@ def _orders_page(status: int = 200, failed: tuple[int, AnswerForm] | None = None
         form=AnswerForm(formdata=None),
         failed=failed,
         today=today,
-        lang=_lang(),
+        lang=current_lang(),
         pick=pick,
         state_labels=STATE_LABELS,
     ), status
@@ -313,7 +309,7 @@ def case_order(case_id: int):
         form=form,
         may_issue=may_issue,
         error=error,
-        lang=_lang(),
+        lang=current_lang(),
         pick=pick,
         state_labels=STATE_LABELS,
         today=today,
@@ -359,7 +355,7 @@ def case_sensitive(case_id: int):
         case=case,
         form=form,
         error=error,
-        lang=_lang(),
+        lang=current_lang(),
         pick=pick,
         state_labels=STATE_LABELS,
         roles=ROLE_LABELS,
