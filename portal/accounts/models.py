@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, TenantOwned, utcnow_column
-from portal.roles import Role
+from portal.roles import ADMINS, PETITION_OFFICE, Role
 
 
 class StaffUser(TenantOwned, Base):
@@ -61,6 +61,14 @@ class StaffUser(TenantOwned, Base):
 
     def has_role(self, *roles: Role) -> bool:
         return any(r in self.roles for r in roles)
+
+    @property
+    def in_petition_office(self) -> bool:
+        return self.has_role(*PETITION_OFFICE)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.has_role(*ADMINS)
 
     def __repr__(self) -> str:
         return f"<StaffUser {self.username}>"
