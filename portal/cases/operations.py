@@ -210,7 +210,7 @@ def submit_application(
         deadlines = [
             _open_deadline(session, case, step, today, calendar, rules, staff) for step in INITIAL_STEPS[data.intake]
         ]
-        event = append_event(
+        append_event(
             session,
             case,
             action="submit" if data.intake is not IntakePath.committee_transfer else "register_transfer",
@@ -230,8 +230,6 @@ def submit_application(
         )
         if data.intake is not IntakePath.committee_transfer:
             _outbox(session, case, "notify_petitioner", "petitioner", {"event": "received"}, f"received:{case.id}")
-        if data.intake is IntakePath.committee_transfer:
-            _outbox_documents(session, case, event.seq, ())
         session.flush()
     acceptance = next((d.due_on for d in deadlines if d.step is Step.acceptance), None)
     return Submission(case=case, access_code=access_code, acceptance_due=acceptance, warnings=warnings)
