@@ -63,7 +63,7 @@ def _stop_leftovers(run_dir: Path) -> None:
         pid_file.unlink(missing_ok=True)
 
 
-def prepare_environment(root: Path, port: int) -> tuple[dict[str, str], object | None]:
+def prepare_environment(root: Path, port: int, base_port: int = DEV_BASE_PORT) -> tuple[dict[str, str], object | None]:
     """Start what is missing and return the environment for the portal's processes (and the services)."""
     from portal.dbsetup import ensure_database, ensure_login_role
     from portal.devservices import EmbeddedServices
@@ -83,7 +83,7 @@ def prepare_environment(root: Path, port: int) -> tuple[dict[str, str], object |
     if any(missing.values()):
         services = EmbeddedServices(
             root,
-            DEV_BASE_PORT,
+            base_port,
             start_postgres=missing["DATABASE_URL"],
             start_redis=missing["REDIS_URL"],
             start_s3=missing["S3_ENDPOINT_URL"],

@@ -23,11 +23,12 @@ date, which is how the clock is moved forward in a demonstration or a test.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, text, tuple_
+from sqlalchemy import Select, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -164,23 +165,28 @@ def _pairs(users: list[StaffUser]) -> list[tuple[int, int]]:
 # --- The sweep --------------------------------------------------------------------------------------------
 
 
-def _open_deadlines(session: Session, until: date) -> list[Deadline]:
+def open_deadlines_query(until: date) -> Select:
     """Open deadlines due on or before ``until`` (the partial index on open deadlines), except the petitioner's."""
-    return list(
-        session.scalars(
-            select(Deadline)
-            .where(Deadline.closed_at.is_(None), Deadline.due_on <= until, Deadline.owed_by != "petitioner")
-            .order_by(Deadline.due_on, Deadline.tenant_id, Deadline.id)
-        )
+    return (
+        select(Deadline)
+        .where(Deadline.closed_at.is_(None), Deadline.due_on <= until, Deadline.owed_by != "petitioner")
+        .order_by(Deadline.due_on, Deadline.tenant_id, Deadline.id)
     )
+
+
+def cases_query(keys: Iterable[tuple[int, int]]) -> Select:
+    return select(Case).where(tuple_(Case.tenant_id, Case.id).in_(list(keys)))
+
+
+def _open_deadlines(session: Session, until: date) -> list[Deadline]:
+    return list(session.scalars(open_deadlines_query(until)))
 
 
 def _cases_of(session: Session, deadlines: list[Deadline]) -> dict[tuple[int, int], Case]:
     keys = {(d.tenant_id, d.case_id) for d in deadlines}
     if not keys:
         return {}
-    cases = session.scalars(select(Case).where(tuple_(Case.tenant_id, Case.id).in_(list(keys))))
-    return {(c.tenant_id, c.id): c for c in cases}
+    return {(c.tenant_id, c.id): c for c in session.scalars(cases_query(keys))}
 
 
 def _fire(

@@ -1,0 +1,511 @@
+"""Run every benchmark at one scale: ``python -m bench.run --cases 100000`` (``make bench N=100000``).
+
+1. Start the embedded PostgreSQL, Redis and S3 under ``var/bench`` (or use DATABASE_URL / REDIS_URL /
+   S3_ENDPOINT_URL when set), migrate, seed the bureaus and demo accounts, and fill the database with N cases
+   (``bench.generate``; skipped with ``--reuse`` when it already holds N).
+2. Serve the portal and the bare-Flask baseline (``bench.baseline``) with the same gunicorn settings.
+3. Drive each scenario with wrk (``bench/wrk/requests.lua``): a warm-up, then the measured run.
+4. Time the deadline sweep (first run, which writes the alerts, then a repeat) and explain its queries.
+5. Read the resident memory of the web workers after the load, and of a job worker running the sweep.
+
+Results go to ``bench/results/<N>.json`` and a Markdown table is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import psutil
+import requests
+
+from bench.load import Request, Result, run_wrk, write_requests
+
+ROOT = Path("var/bench")
+BASE_PORT = 25000  # embedded services; `portal dev` uses 24000, the tests 20000-22700
+WEB_PORT = 25500
+BASELINE_PORT = 25501
+RESULTS = Path(__file__).with_name("results")
+GUNICORN = ("-w", "2", "--threads", "4")  # as `portal dev`; the same for the portal and the baseline
+CONNECTIONS = 8
+PASSWORD = "Demo-2026-review"
+GENEROUS = "1000000 per minute"  # rate limits stay on (a Redis counter per request) but never refuse
+SAMPLE = 2000  # distinct case numbers / ids that a scenario cycles through
+
+BIN = Path(sys.executable).parent
+
+
+# --- Services and processes -----------------------------------------------------------------------------------
+
+
+def environment(root: Path) -> tuple[dict[str, str], object | None]:
+    from portal.devserver import prepare_environment
+
+    root.mkdir(parents=True, exist_ok=True)
+    env, services = prepare_environment(root.resolve(), WEB_PORT, BASE_PORT)
+    env["PORTAL_ENV"] = "production"
+    env["LOG_FORMAT"] = "json"
+    for name in ("RATELIMIT_SUBMIT", "RATELIMIT_UPLOAD", "RATELIMIT_TRACK", "RATELIMIT_TRACK_NUMBER"):
+        env[name] = GENEROUS
+    return env, services
+
+
+def spawn(name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> subprocess.Popen:
+    log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115  (closed with the process)
+    return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def gunicorn(app: str, port: int) -> list[str]:
+    return [str(BIN / "gunicorn"), *GUNICORN, "-b", f"127.0.0.1:{port}", app]
+
+
+def wait_ready(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=2).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def stop(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def rss_mb(proc: psutil.Process) -> float:
+    return round(proc.memory_info().rss / 2**20, 1)
+
+
+# --- Data and credentials ---------------------------------------------------------------------------------------
+
+
+def case_count(app) -> int:
+    from sqlalchemy import func, select
+
+    from portal.cases.models import Case
+    from portal.extensions import db
+    from tenants.scoping import system_scope
+
+    with app.app_context(), system_scope(db.session):
+        return db.session.scalar(select(func.count()).select_from(Case))
+
+
+def samples(app, rng: random.Random) -> dict:
+    """Case numbers with access codes, Changchun's case ids, and county bureau ids to apply against."""
+    from sqlalchemy import select
+
+    from bench.generate import bench_access_code
+    from portal.cases.models import Case
+    from portal.extensions import db
+    from tenants.models import Bureau, BureauLevel
+    from tenants.scoping import system_scope
+
+    with app.app_context(), system_scope(db.session):
+        session = db.session
+        numbers = session.scalars(
+            select(Case.number).where(Case.access_code_hash.is_not(None)).order_by(Case.id).limit(SAMPLE * 20)
+        ).all()
+        city = session.scalar(select(Bureau.id).where(Bureau.adcode == "220100"))
+        ids = session.scalars(select(Case.id).where(Case.tenant_id == city).order_by(Case.id).limit(SAMPLE * 20)).all()
+        counties = session.scalars(select(Bureau.id).where(Bureau.level == BureauLevel.county)).all()
+    numbers = rng.sample(list(numbers), min(SAMPLE, len(numbers)))
+    return {
+        "tracked": [(n, bench_access_code(n)) for n in numbers],
+        "city_case_ids": rng.sample(list(ids), min(SAMPLE, len(ids))),
+        "counties": list(counties),
+    }
+
+
+def tracking_cookie(app, number: str) -> str:
+    """The signed session cookie a browser holds after proving the access code of ``number`` on /track."""
+    serializer = app.session_interface.get_signing_serializer(app)
+    value = serializer.dumps({"tracked": {number: int(time.time()) + 6 * 3600}})
+    return f"{app.config['SESSION_COOKIE_NAME']}={value}"
+
+
+def _cookie_header(jar: dict[str, str]) -> str:
+    return "; ".join(f"{k}={v}" for k, v in jar.items())
+
+
+def staff_cookie(base: str, username: str) -> str:
+    """Sign in through the login page; the cookies are Secure (production), so they are carried by hand."""
+    jar: dict[str, str] = {}
+    page = requests.get(f"{base}/staff/login", timeout=10)
+    jar.update(page.cookies.get_dict())
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
+    if token is None:
+        raise RuntimeError("no CSRF token on the login page")
+    answer = requests.post(
+        f"{base}/staff/login",
+        data={"csrf_token": token.group(1), "username": username, "password": PASSWORD},
+        headers={"Cookie": _cookie_header(jar), "Referer": f"{base}/staff/login"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    if answer.status_code != 302:
+        raise RuntimeError(f"login of {username} answered {answer.status_code}")
+    jar.update(answer.cookies.get_dict())
+    return _cookie_header(jar)
+
+
+def api_token(base: str, username: str) -> str:
+    answer = requests.post(f"{base}/api/v1/auth/token", json={"username": username, "password": PASSWORD}, timeout=10)
+    answer.raise_for_status()
+    return answer.json()["token"]
+
+
+def check(base: str, request: Request) -> None:
+    """Each scenario's first request must succeed, or its numbers would measure an error page."""
+    body = request.body
+    if body.startswith("@"):
+        body = Path(body[1:]).read_bytes()
+    answer = requests.request(
+        request.method, base + request.path, headers=request.headers, data=body or None, allow_redirects=False
+    )
+    if answer.status_code >= 300:
+        raise RuntimeError(f"{request.method} {request.path} answered {answer.status_code}: {answer.text[:300]}")
+
+
+# --- Scenarios ------------------------------------------------------------------------------------------------
+
+
+def pdf_file(work: Path, size: int = 100 * 1024) -> Path:
+    """A valid PDF of about ``size`` bytes (a scanned page's order of magnitude)."""
+    head = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    page = b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n"
+    padding = b"% " + b"x" * 76 + b"\n"
+    body = head + page + padding * max(size // len(padding), 1) + b"trailer<</Root 1 0 R>>\n%%EOF\n"
+    path = work / "scan.pdf"
+    path.write_bytes(body)
+    return path
+
+
+def multipart_body(work: Path, pdf: Path) -> tuple[Path, str]:
+    boundary = "----bench7d3f2a"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="scan.pdf"\r\n'
+            "Content-Type: application/pdf\r\n\r\n"
+        ).encode()
+        + pdf.read_bytes()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    path = work / "upload.body"
+    path.write_bytes(body)
+    return path, f"multipart/form-data; boundary={boundary}"
+
+
+def id_number(rng: random.Random) -> str:
+    from portal.idnumber import check_char
+
+    born = f"{rng.randint(1950, 1995)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
+    first17 = f"220102{born}{rng.randint(0, 999):03d}"
+    return first17 + check_char(first17)
+
+
+def application_body(upload_id: str, county: int, rng: random.Random) -> str:
+    from portal.cases.queries import local_today
+
+    today = local_today()
+    body = {
+        "petitioner": {
+            "name": "王秀英",
+            "id_number": id_number(rng),
+            "phone": f"139{rng.randint(0, 99999999):08d}",
+            "address": "长春市南关区人民大街1号",
+        },
+        "disputed": {
+            "bureau_id": county,
+            "opinion_kind": "handling",
+            "document_number": f"社保信〔{today.year}〕{rng.randint(1, 999)}号",
+            "issued_on": (today - timedelta(days=6)).isoformat(),
+            "received_on": (today - timedelta(days=4)).isoformat(),
+        },
+        "request": "请求撤销处理意见，重新核定养老金。",
+        "facts_and_reasons": "处理意见认定的缴费年限与档案记载不符。",
+        "attachments": [upload_id],
+    }
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def unclaimed_uploads(app) -> list[str]:
+    from sqlalchemy import select
+
+    from portal.attachments.models import Upload
+    from portal.extensions import db
+
+    with app.app_context():
+        return [str(u) for u in db.session.scalars(select(Upload.id).where(Upload.claimed_at.is_(None))).all()]
+
+
+class Bench:
+    def __init__(self, app, base: str, baseline: str, work: Path, seconds: int, warmup: int, rng: random.Random):
+        self.app, self.base, self.baseline, self.work = app, base, baseline, work
+        self.seconds, self.warmup, self.rng = seconds, warmup, rng
+        self.results: list[Result] = []
+
+    def run(self, name: str, requests_: list[Request], *, base: str | None = None, warm: bool = True) -> Result:
+        base = base or self.base
+        check(base, requests_[0])
+        path = write_requests(self.work / f"{name}.requests", requests_)
+        if warm and self.warmup:
+            run_wrk(name, base, path, seconds=self.warmup, connections=CONNECTIONS)
+        result = run_wrk(name, base, path, seconds=self.seconds, connections=CONNECTIONS)
+        print(
+            f"  {name:<16} {result.rps:>8.1f} req/s  p50 {result.p50_ms:>7.1f}  p95 {result.p95_ms:>7.1f}  "
+            f"p99 {result.p99_ms:>7.1f} ms  errors {result.errors}",
+            flush=True,
+        )
+        self.results.append(result)
+        return result
+
+    def all(self, data: dict) -> None:
+        tracked, case_ids = data["tracked"], data["city_case_ids"]
+        self.run(
+            "baseline",
+            [Request("GET", f"/lookup/{n}", {}) for n, _ in tracked],
+            base=self.baseline,
+        )
+        self.run(
+            "tracking_page",
+            [Request("GET", f"/track/{n}", {"Cookie": tracking_cookie(self.app, n)}) for n, _ in tracked],
+        )
+        self.run(
+            "tracking_api",
+            [Request("GET", f"/api/v1/applications/{n}", {"X-Access-Code": code}) for n, code in tracked],
+        )
+        body, content_type = multipart_body(self.work, pdf_file(self.work))
+        # The check's upload and the warm-up's would be claimed by the application run too: all are unclaimed.
+        self.run("upload", [Request("POST", "/api/v1/uploads", {"Content-Type": content_type}, f"@{body}")])
+        uploads = unclaimed_uploads(self.app)
+        self.rng.shuffle(uploads)
+        json_type = {"Content-Type": "application/json"}
+        self.run(
+            "application",
+            [
+                Request(
+                    "POST",
+                    "/api/v1/applications",
+                    json_type,
+                    application_body(u, self.rng.choice(data["counties"]), self.rng),
+                )
+                for u in uploads
+            ],
+            warm=False,  # every upload can be claimed once: no request is spent on a warm-up
+        )
+        clerk = {"Cookie": staff_cookie(self.base, "cc_clerk")}
+        queue_paths = [
+            "/staff/cases",
+            "/staff/cases?view=all",
+            "/staff/cases?view=all&page=3",
+            "/staff/cases?view=all&overdue=1",
+            "/staff/cases?view=all&kind=review&state=accepted",
+            "/staff/cases?view=supervision",
+        ]
+        self.run("staff_queue", [Request("GET", p, clerk) for p in queue_paths])
+        self.run("case_page", [Request("GET", f"/staff/cases/{i}", clerk) for i in case_ids])
+        bearer = {"Authorization": f"Bearer {api_token(self.base, 'cc_clerk')}"}
+        api_paths = ["/api/v1/staff/cases", "/api/v1/staff/cases?view=all", "/api/v1/staff/cases?view=all&page=2"]
+        self.run("api_case_list", [Request("GET", p, bearer) for p in api_paths])
+        head = {"Cookie": staff_cookie(self.base, "prov_office_head")}
+        self.run("dashboard", [Request("GET", "/staff/supervision/", head)])
+
+
+# --- The deadline sweep -----------------------------------------------------------------------------------------
+
+
+def explain_sweep(app) -> dict:
+    """EXPLAIN ANALYZE of the sweep's two reads, as the app's role runs them (RLS on, system scope)."""
+    from sqlalchemy import text
+    from sqlalchemy.dialects import postgresql
+
+    from portal.cases.calendar import get_calendar
+    from portal.extensions import db
+    from portal.sweeps import SweepConfig, cases_query, china_today, open_deadlines_query
+    from tenants.scoping import system_scope
+
+    def explain(session, statement) -> str:
+        sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+        return "\n".join(session.execute(text("EXPLAIN (ANALYZE, BUFFERS) " + sql)).scalars())
+
+    with app.app_context(), system_scope(db.session):
+        session = db.session
+        horizon = get_calendar(session).add(china_today(), max(SweepConfig().reminder_days), "working_days").due
+        deadlines = session.scalars(open_deadlines_query(horizon)).all()
+        keys = sorted({(d.tenant_id, d.case_id) for d in deadlines}) or [(0, 0)]
+        plans = {
+            "open_deadlines": explain(session, open_deadlines_query(horizon)),
+            "cases_of_deadlines": explain(session, cases_query(keys)),
+        }
+        session.rollback()
+    return {
+        **plans,
+        "deadlines_in_horizon": len(deadlines),
+        "seq_scan_on_cases": any("Seq Scan on cases" in plan for plan in plans.values()),
+    }
+
+
+def time_sweep(app) -> dict:
+    from portal.extensions import db
+    from portal.sweeps import china_today, run_sweep
+
+    timings = {}
+    with app.app_context():
+        for label in ("first", "repeat"):
+            started = time.perf_counter()
+            result = run_sweep(db.session, china_today())
+            db.session.commit()
+            timings[label] = {"seconds": round(time.perf_counter() - started, 2), "result": result}
+            print(f"  sweep ({label}): {timings[label]['seconds']} s  {result['alerts']}", flush=True)
+        db.session.remove()
+    return timings
+
+
+def job_worker_memory(env: dict[str, str], log_dir: Path) -> dict:
+    """Run the sweep job in an RQ worker; sample the worker's and its work horse's resident memory meanwhile."""
+    from redis import Redis
+    from rq import Queue
+
+    from portal.devserver import WORKER_OPTIONS
+
+    redis = Redis.from_url(env["REDIS_URL"])
+    job = Queue("default", connection=redis).enqueue("worker.tasks.deadlines.sweep_deadlines", job_timeout=600)
+    argv = [str(BIN / "rq"), "worker", "default", *WORKER_OPTIONS, "--burst", "--url", env["REDIS_URL"]]
+    proc = spawn("job-worker", argv, env, log_dir)
+    worker = psutil.Process(proc.pid)
+    peak_worker = peak_horse = 0.0
+    while proc.poll() is None:
+        try:
+            peak_worker = max(peak_worker, rss_mb(worker))
+            for child in worker.children(recursive=True):
+                peak_horse = max(peak_horse, rss_mb(child))
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+    job.refresh()
+    seconds = (job.ended_at - job.started_at).total_seconds() if job.ended_at and job.started_at else None
+    return {"status": str(job.get_status()), "job_seconds": seconds, "worker_mb": peak_worker, "horse_mb": peak_horse}
+
+
+# --- Report -------------------------------------------------------------------------------------------------------
+
+
+def machine() -> dict:
+    lines = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "?")
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "wrk": subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0],
+    }
+
+
+def table(report: dict) -> str:
+    baseline = next(r for r in report["scenarios"] if r["name"] == "baseline")
+    lines = [
+        f"N = {report['cases']:,} cases ({report['when']})",
+        "",
+        "| scenario | req/s | x baseline | p50 ms | p95 ms | p99 ms | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in report["scenarios"]:
+        ratio = r["rps"] / baseline["rps"] if baseline["rps"] else 0
+        cells = [r["name"], f"{r['rps']:.1f}", f"{ratio:.2f}", r["p50_ms"], r["p95_ms"], r["p99_ms"], r["errors"]]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    sweep = report["sweep"]
+    lines += [
+        "",
+        f"Sweep: first {sweep['first']['seconds']} s, repeat {sweep['repeat']['seconds']} s; "
+        f"{report['plans']['deadlines_in_horizon']} open deadlines in the horizon; "
+        f"seq scan on cases: {report['plans']['seq_scan_on_cases']}",
+        f"Memory: web workers {report['memory']['web_workers_mb']} MB; "
+        f"job worker {report['memory']['job']['worker_mb']} MB, work horse {report['memory']['job']['horse_mb']} MB",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=10_000, help="how many cases to generate (default 10000)")
+    parser.add_argument("--reuse", action="store_true", help="keep the generated cases when there are N already")
+    parser.add_argument("--seconds", type=int, default=15, help="measured seconds per scenario (default 15)")
+    parser.add_argument("--warmup", type=int, default=3, help="warm-up seconds per scenario (default 3)")
+    parser.add_argument("--root", type=Path, default=ROOT, help=f"data of the embedded services (default {ROOT})")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where <N>.json goes (default bench/results)")
+    args = parser.parse_args(argv)
+
+    from portal import create_app
+    from portal.config import load_settings
+    from portal.devserver import setup_database
+
+    rng = random.Random(args.cases)
+    env, services = environment(args.root)
+    work = args.root / "run" / "bench"
+    work.mkdir(parents=True, exist_ok=True)
+    procs: list[subprocess.Popen] = []
+    try:
+        setup_database(env)
+        app = create_app(load_settings(env))
+        report: dict = {"cases": args.cases, "when": time.strftime("%Y-%m-%d %H:%M"), "machine": machine()}
+        if not (args.reuse and case_count(app) == args.cases):
+            from bench.generate import generate
+
+            print(f"Generating {args.cases:,} cases...", flush=True)
+            admin_url = env.get("DATABASE_ADMIN_URL") or env["DATABASE_URL"]
+            report["generated"] = generate(admin_url, args.cases, env["PII_KEY"])
+        data = samples(app, rng)
+        procs.append(spawn("web", gunicorn("portal:create_app()", WEB_PORT), env, work))
+        procs.append(spawn("baseline", gunicorn("bench.baseline:create_app()", BASELINE_PORT), env, work))
+        base, baseline = f"http://127.0.0.1:{WEB_PORT}", f"http://127.0.0.1:{BASELINE_PORT}"
+        wait_ready(f"{base}/healthz")
+        wait_ready(f"{baseline}/lookup/none")
+        print(f"Load: wrk, {CONNECTIONS} connections, {args.seconds} s per scenario", flush=True)
+        bench = Bench(app, base, baseline, work, args.seconds, args.warmup, rng)
+        bench.all(data)
+        report["scenarios"] = [r.as_dict() for r in bench.results]
+        web = psutil.Process(procs[0].pid)
+        report["memory"] = {"web_workers_mb": [rss_mb(c) for c in web.children()]}
+        stop(procs)
+        procs.clear()
+        print("Deadline sweep:", flush=True)
+        report["plans"] = explain_sweep(app)
+        report["sweep"] = time_sweep(app)
+        report["memory"]["job"] = job_worker_memory(env, work)
+    finally:
+        stop(procs)
+        if services is not None:
+            services.stop()
+    args.results.mkdir(parents=True, exist_ok=True)
+    output = args.results / f"{args.cases}.json"
+    output.write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n")
+    print("\n" + table(report) + f"\n\nWritten to {output}")
+    failed = [r["name"] for r in report["scenarios"] if r["errors"]]
+    if failed or report["memory"]["job"]["status"] != "finished":
+        print(f"Errors in: {', '.join(failed) or 'the sweep job'}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
