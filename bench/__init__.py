@@ -1,0 +1,1 @@
+"""Benchmarks: data generation and load runs (issue #9)."""
