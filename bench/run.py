@@ -109,6 +109,42 @@ def case_count(app) -> int:
         return db.session.scalar(select(func.count()).select_from(Case))
 
 
+def staff_every_bureau(app) -> int:
+    """Give each bureau without accounts a petition office and its leaders, as a deployment has (the sweep alerts
+    them). The demo accounts' password hash is copied: hashing hundreds of passwords would take minutes."""
+    from sqlalchemy import select
+
+    from portal.accounts.models import StaffUser
+    from portal.extensions import db
+    from portal.roles import PETITION_OFFICE, ROLE_LABELS, Role
+    from tenants.models import Bureau, Unit, UnitKind
+    from tenants.scoping import system_scope
+
+    roles = (Role.petition_clerk, Role.petition_office_head, Role.petitions_leader, Role.principal_leader)
+    with app.app_context(), system_scope(db.session):
+        session = db.session
+        password_hash = session.scalar(select(StaffUser.password_hash).where(StaffUser.username == "cc_clerk"))
+        staffed = set(session.scalars(select(StaffUser.tenant_id).distinct()))
+        offices = {
+            u.tenant_id: u.id for u in session.scalars(select(Unit).where(Unit.kind == UnitKind.petition_office))
+        }
+        bureaus = [b for b in session.scalars(select(Bureau)) if b.id not in staffed]
+        for bureau in bureaus:
+            for role in roles:
+                session.add(
+                    StaffUser(
+                        tenant_id=bureau.id,
+                        username=f"bench_{bureau.adcode or bureau.id}_{role.value}",
+                        display_name=f"{bureau.division_name}·{ROLE_LABELS[role][0]}",
+                        password_hash=password_hash,
+                        unit_id=offices.get(bureau.id) if role in PETITION_OFFICE else None,
+                        roles=[role],
+                    )
+                )
+        session.commit()
+    return len(bureaus)
+
+
 def samples(app, rng: random.Random) -> dict:
     """Case numbers with access codes, Changchun's case ids, and county bureau ids to apply against."""
     from sqlalchemy import select
@@ -263,11 +299,14 @@ class Bench:
         self.seconds, self.warmup, self.rng = seconds, warmup, rng
         self.results: list[Result] = []
 
-    def run(self, name: str, requests_: list[Request], *, base: str | None = None, warm: bool = True) -> Result:
+    def run(self, name: str, requests_: list[Request], *, base: str | None = None, once: bool = False) -> Result:
+        """Check the first request, warm up, measure. ``once``: each request works only once (no warm-up)."""
         base = base or self.base
         check(base, requests_[0])
+        if once:
+            requests_ = requests_[1:]
         path = write_requests(self.work / f"{name}.requests", requests_)
-        if warm and self.warmup:
+        if self.warmup and not once:
             run_wrk(name, base, path, seconds=self.warmup, connections=CONNECTIONS)
         result = run_wrk(name, base, path, seconds=self.seconds, connections=CONNECTIONS)
         print(
@@ -310,7 +349,7 @@ class Bench:
                 )
                 for u in uploads
             ],
-            warm=False,  # every upload can be claimed once: no request is spent on a warm-up
+            once=True,  # an upload is claimed once
         )
         clerk = {"Cookie": staff_cookie(self.base, "cc_clerk")}
         queue_paths = [
@@ -334,48 +373,49 @@ class Bench:
 
 
 def explain_sweep(app) -> dict:
-    """EXPLAIN ANALYZE of the sweep's two reads, as the app's role runs them (RLS on, system scope)."""
+    """EXPLAIN ANALYZE of the sweep's read of the deadlines owing an alert, as the app's role runs it (RLS on)."""
     from sqlalchemy import text
     from sqlalchemy.dialects import postgresql
 
     from portal.cases.calendar import get_calendar
     from portal.extensions import db
-    from portal.sweeps import SweepConfig, cases_query, china_today, open_deadlines_query
+    from portal.sweeps import SweepConfig, china_today, pending_alerts_query
     from tenants.scoping import system_scope
 
-    def explain(session, statement) -> str:
-        sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
-        return "\n".join(session.execute(text("EXPLAIN (ANALYZE, BUFFERS) " + sql)).scalars())
-
+    config = SweepConfig()
     with app.app_context(), system_scope(db.session):
         session = db.session
-        horizon = get_calendar(session).add(china_today(), max(SweepConfig().reminder_days), "working_days").due
-        deadlines = session.scalars(open_deadlines_query(horizon)).all()
-        keys = sorted({(d.tenant_id, d.case_id) for d in deadlines}) or [(0, 0)]
-        plans = {
-            "open_deadlines": explain(session, open_deadlines_query(horizon)),
-            "cases_of_deadlines": explain(session, cases_query(keys)),
-        }
+        today = china_today()
+        horizon = get_calendar(session).add(today, max(config.reminder_days), "working_days").due
+        statement, in_horizon = pending_alerts_query(session, today, horizon, config)
+        sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+        plan = "\n".join(session.execute(text("EXPLAIN (ANALYZE, BUFFERS) " + sql)).scalars())
         session.rollback()
     return {
-        **plans,
-        "deadlines_in_horizon": len(deadlines),
-        "seq_scan_on_cases": any("Seq Scan on cases" in plan for plan in plans.values()),
+        "pending_alerts": plan,
+        "deadlines_in_horizon": in_horizon,
+        "seq_scan_on_cases": "Seq Scan on cases" in plan,
     }
 
 
 def time_sweep(app) -> dict:
+    """The sweep for today twice (the first catches up with the generated backlog, the second finds nothing new),
+    then for the next working day: the daily increment of a deployment that sweeps every day."""
+    from portal.cases.calendar import get_calendar
     from portal.extensions import db
     from portal.sweeps import china_today, run_sweep
 
     timings = {}
     with app.app_context():
-        for label in ("first", "repeat"):
+        today = china_today()
+        next_day = get_calendar(db.session).add(today, 1, "working_days").due
+        for label, day in (("first", today), ("repeat", today), ("next_day", next_day)):
             started = time.perf_counter()
-            result = run_sweep(db.session, china_today())
+            result = run_sweep(db.session, day)
             db.session.commit()
-            timings[label] = {"seconds": round(time.perf_counter() - started, 2), "result": result}
-            print(f"  sweep ({label}): {timings[label]['seconds']} s  {result['alerts']}", flush=True)
+            timings[label] = {"date": day.isoformat(), "seconds": round(time.perf_counter() - started, 2)}
+            timings[label]["result"] = result
+            print(f"  sweep {label} ({day}): {timings[label]['seconds']} s  {result['alerts']}", flush=True)
         db.session.remove()
     return timings
 
@@ -436,7 +476,8 @@ def table(report: dict) -> str:
     sweep = report["sweep"]
     lines += [
         "",
-        f"Sweep: first {sweep['first']['seconds']} s, repeat {sweep['repeat']['seconds']} s; "
+        f"Sweep: first {sweep['first']['seconds']} s, repeat {sweep['repeat']['seconds']} s, "
+        f"next working day {sweep['next_day']['seconds']} s; "
         f"{report['plans']['deadlines_in_horizon']} open deadlines in the horizon; "
         f"seq scan on cases: {report['plans']['seq_scan_on_cases']}",
         f"Memory: web workers {report['memory']['web_workers_mb']} MB; "
@@ -467,6 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         setup_database(env)
         app = create_app(load_settings(env))
+        staff_every_bureau(app)
         report: dict = {"cases": args.cases, "when": time.strftime("%Y-%m-%d %H:%M"), "machine": machine()}
         if not (args.reuse and case_count(app) == args.cases):
             from bench.generate import generate

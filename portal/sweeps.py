@@ -23,12 +23,11 @@ date, which is how the clock is moved forward in a demonstration or a test.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select, text, tuple_
+from sqlalchemy import Date, Integer, Select, String, and_, column, func, select, text, values
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -47,6 +46,7 @@ SUPERVISION_AFTER = 3  # working days after the due date: 2 working days after t
 DIGEST_WORKING_DAYS = 5  # a digest lists what is overdue or due within this many working days
 DIGEST_MAX_ITEMS = 50
 CALENDAR_WARNING_FROM = (11, 1)  # month, day: from 1 November, warn when next year's calendar is missing
+DIGEST_RUN = "digests"  # the sweep_runs row that says for which day the digests went out
 _LOCK = 0x5EE9  # pg_advisory_xact_lock key: one deadline sweep at a time
 
 # Alert kinds and their threshold for the non-reminder levels.
@@ -165,28 +165,88 @@ def _pairs(users: list[StaffUser]) -> list[tuple[int, int]]:
 # --- The sweep --------------------------------------------------------------------------------------------
 
 
+def _open(until: date) -> list:
+    """Conditions of the deadlines a sweep looks at (the partial index ``ix_deadlines_sweep``)."""
+    return [Deadline.closed_at.is_(None), Deadline.due_on <= until, Deadline.owed_by != "petitioner"]
+
+
 def open_deadlines_query(until: date) -> Select:
-    """Open deadlines due on or before ``until`` (the partial index on open deadlines), except the petitioner's."""
+    """Open deadlines due on or before ``until``, except the petitioner's, with what the alerts say of their case.
+
+    Plain rows rather than ORM objects: a province holds hundreds of thousands of open deadlines. Each row has the
+    deadline's columns and the case's ``number`` and ``lead_unit_id``, so it serves as both in ``owners``.
+    """
     return (
-        select(Deadline)
-        .where(Deadline.closed_at.is_(None), Deadline.due_on <= until, Deadline.owed_by != "petitioner")
+        select(
+            Deadline.tenant_id,
+            Deadline.id,
+            Deadline.case_id,
+            Deadline.step,
+            Deadline.due_on,
+            Deadline.owed_by,
+            Deadline.owed_unit_id,
+            Deadline.owed_user_id,
+            Deadline.owed_bureau_id,
+            Deadline.material_request_id,
+            Case.number,
+            Case.lead_unit_id,
+        )
+        .join(Case, and_(Case.tenant_id == Deadline.tenant_id, Case.id == Deadline.case_id))
+        .where(*_open(until))
         .order_by(Deadline.due_on, Deadline.tenant_id, Deadline.id)
     )
 
 
-def cases_query(keys: Iterable[tuple[int, int]]) -> Select:
-    return select(Case).where(tuple_(Case.tenant_id, Case.id).in_(list(keys)))
+def alerts_owed(calendar: WorkdayCalendar, today: date, due_on: date, config: SweepConfig) -> list[tuple[str, int]]:
+    """The alerts (kind, threshold) that a deadline due on ``due_on`` has earned by ``today``."""
+    left = working_days_left(calendar, today, due_on)
+    if due_on < today and left == 0:
+        return []  # past due, but no working day has passed since
+    if left >= 0:
+        threshold = min((n for n in config.reminder_days if n >= left), default=None)
+        return [] if threshold is None else [("reminder", threshold)]
+    owed = [OVERDUE, ESCALATION]
+    if -left >= config.supervision_after:
+        owed.append(SUPERVISION)
+    return owed
 
 
-def _open_deadlines(session: Session, until: date) -> list[Deadline]:
-    return list(session.scalars(open_deadlines_query(until)))
+def pending_alerts_query(session: Session, today: date, horizon: date, config: SweepConfig) -> tuple[Select, int]:
+    """The open deadlines that have earned an alert not recorded yet, one row per (deadline, alert); and how many
+    open deadlines there are in the horizon.
 
-
-def _cases_of(session: Session, deadlines: list[Deadline]) -> dict[tuple[int, int], Case]:
-    keys = {(d.tenant_id, d.case_id) for d in deadlines}
-    if not keys:
-        return {}
-    return {(c.tenant_id, c.id): c for c in session.scalars(cases_query(keys))}
+    What a deadline has earned depends on its due date only, so it is worked out once per distinct due date and
+    joined as a VALUES list; the alerts already recorded are left out in SQL. A sweep that runs again the same day
+    reads no deadline at all.
+    """
+    calendar = get_calendar(session)
+    by_due = session.execute(select(Deadline.due_on, func.count()).where(*_open(horizon)).group_by(Deadline.due_on))
+    owed, total = [], 0
+    for due_on, count in by_due:
+        total += count
+        owed += [(due_on, kind, threshold) for kind, threshold in alerts_owed(calendar, today, due_on, config)]
+    if not owed:
+        owed = [(today, "", -1)]  # nothing is owed: a row that matches no deadline keeps the statement valid
+    needed = values(column("due_on", Date), column("kind", String), column("threshold", Integer), name="owed")
+    needed = needed.data(owed)
+    recorded = (
+        select(DeadlineAlert.id)
+        .where(
+            DeadlineAlert.tenant_id == Deadline.tenant_id,
+            DeadlineAlert.deadline_id == Deadline.id,
+            DeadlineAlert.kind == needed.c.kind,
+            DeadlineAlert.threshold == needed.c.threshold,
+            DeadlineAlert.due_on == Deadline.due_on,
+        )
+        .exists()
+    )
+    statement = (
+        open_deadlines_query(horizon)
+        .add_columns(needed.c.kind.label("alert_kind"), needed.c.threshold.label("alert_threshold"))
+        .join_from(Deadline, needed, needed.c.due_on == Deadline.due_on)
+        .where(~recorded)
+    )
+    return statement, total
 
 
 def _fire(
@@ -248,72 +308,60 @@ def sweep_deadlines(session: Session, today: date, config: SweepConfig = SweepCo
     with system_scope(session):
         session.execute(select(func.pg_advisory_xact_lock(_LOCK)))
         horizon = calendar.add(today, max(config.reminder_days), "working_days").due
-        deadlines = _open_deadlines(session, horizon)
-        cases = _cases_of(session, deadlines)
+        statement, counts["deadlines_checked"] = pending_alerts_query(session, today, horizon, config)
         people = _People(session)
-        for deadline in deadlines:
-            case = cases.get((deadline.tenant_id, deadline.case_id))
-            if case is None:
-                continue
-            left = working_days_left(calendar, today, deadline.due_on)
-            if deadline.due_on < today and left == 0:
-                continue  # past due, but no working day has passed since
-            owing, owner_label = owners(people, deadline, case)
-            base = {
-                "case_number": case.number,
-                "step": str(deadline.step),
-                "due_on": deadline.due_on.isoformat(),
-                "days": abs(left),
-            }
-            if deadline.material_request_id and owing_bureau(deadline) != deadline.tenant_id:
-                base["request_id"] = deadline.material_request_id  # a lower bureau answers it on its own page
-            if left >= 0:
-                threshold = min((n for n in config.reminder_days if n >= left), default=None)
-                if threshold is not None:
-                    counts["reminder"] += _fire(session, deadline, "reminder", threshold, owing, base, today)
-                continue
-            late = -left
-            counts["overdue"] += _fire(session, deadline, *OVERDUE, owing, base, today)
-            escalated = {**base, "owner": list(owner_label)}
-            counts["escalation"] += _fire(
-                session, deadline, *ESCALATION, leaders(people, deadline, owing), escalated, today
+        for row in session.execute(statement):
+            left = working_days_left(calendar, today, row.due_on)
+            owing, owner_label = owners(people, row, row)
+            params = {"case_number": row.number, "step": str(row.step), "due_on": row.due_on.isoformat()}
+            params["days"] = abs(left)
+            if row.material_request_id and owing_bureau(row) != row.tenant_id:
+                params["request_id"] = row.material_request_id  # a lower bureau answers it on its own page
+            if row.alert_kind in ("escalation", "supervision"):
+                params["owner"] = list(owner_label)
+            if row.alert_kind in ("reminder", "overdue"):
+                recipients = owing
+            elif row.alert_kind == "escalation":
+                recipients = leaders(people, row, owing)
+            else:
+                recipients = supervisors(people, row)
+                bureau = people.bureau(owing_bureau(row))
+                params["bureau"] = [bureau.name, bureau.name] if bureau else ["", ""]
+            counts[row.alert_kind] += _fire(
+                session, row, row.alert_kind, row.alert_threshold, recipients, params, today
             )
-            if late >= config.supervision_after:
-                bureau = people.bureau(owing_bureau(deadline))
-                supervised = {**escalated, "bureau": [bureau.name, bureau.name] if bureau else ["", ""]}
-                counts["supervision"] += _fire(
-                    session, deadline, *SUPERVISION, supervisors(people, deadline), supervised, today
-                )
-        counts["deadlines_checked"] = len(deadlines)
         session.flush()
     return dict(counts)
 
 
 def send_digests(session: Session, today: date, config: SweepConfig = SweepConfig()) -> int:
-    """One digest per staff member of what they owe that is overdue or due soon; once per day. Flushes."""
+    """One digest per staff member of what they owe that is overdue or due soon; once per day. Flushes.
+
+    The sweep runs every few minutes and asks for digests from 07:00: after the day's first, the others stop here
+    instead of reading every open deadline again (the notifications' dedupe key would only drop them).
+    """
+    done = session.get(SweepRun, DIGEST_RUN)
+    if done is not None and done.last_for_date == today:
+        return 0
+    started_at = datetime.now(UTC)
     calendar = get_calendar(session)
     written = 0
     with system_scope(session):
         horizon = calendar.add(today, config.digest_days, "working_days").due
-        deadlines = _open_deadlines(session, horizon)
-        cases = _cases_of(session, deadlines)
         people = _People(session)
         items: dict[tuple[int, int], list[dict]] = defaultdict(list)
-        for deadline in deadlines:
-            case = cases.get((deadline.tenant_id, deadline.case_id))
-            if case is None:
-                continue
-            owing, _label = owners(people, deadline, case)
+        for row in session.execute(open_deadlines_query(horizon)):
+            owing, _label = owners(people, row, row)
             item = {
-                "case_tenant_id": case.tenant_id,
-                "case_id": case.id,
-                "case_number": case.number,
-                "step": str(deadline.step),
-                "due_on": deadline.due_on.isoformat(),
-                "days": working_days_left(calendar, today, deadline.due_on),
+                "case_tenant_id": row.tenant_id,
+                "case_id": row.case_id,
+                "case_number": row.number,
+                "step": str(row.step),
+                "due_on": row.due_on.isoformat(),
+                "days": working_days_left(calendar, today, row.due_on),
             }
-            if deadline.material_request_id and owing_bureau(deadline) != deadline.tenant_id:
-                item["request_id"] = deadline.material_request_id
+            if row.material_request_id and owing_bureau(row) != row.tenant_id:
+                item["request_id"] = row.material_request_id
             for pair in _pairs(owing):
                 items[pair].append(item)
         for pair, entries in items.items():
@@ -330,7 +378,7 @@ def send_digests(session: Session, today: date, config: SweepConfig = SweepConfi
                 },
                 dedupe_key=f"digest:{today.isoformat()}",
             )
-        session.flush()
+        record_run(session, DIGEST_RUN, started_at=started_at, for_date=today, result={"written": written})
     return written
 
 

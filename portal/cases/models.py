@@ -182,6 +182,8 @@ class Deadline(TenantOwned, Base):
         Index("ix_deadlines_tenant_id_case_id", "tenant_id", "case_id"),
         # Sweeps and queues read open clocks by due date only.
         Index("ix_deadlines_open_due_on", "due_on", postgresql_where=text("closed_at IS NULL")),
+        # The sweep's read leaves out the petitioner's windows (most open deadlines at scale).
+        Index("ix_deadlines_sweep", "due_on", postgresql_where=text("closed_at IS NULL AND owed_by <> 'petitioner'")),
         Index("ix_deadlines_open_provisional", "id", postgresql_where=text("closed_at IS NULL AND provisional")),
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from portal.accounts.models import StaffUser
 from portal.calendar_admin import CalendarUploadError, covered_years, load_calendar_year
@@ -92,6 +92,26 @@ def test_a_sweep_run_twice_sends_nothing_twice(dbs, pii, city):
         assert dbs.scalar(select(func.count()).select_from(DeadlineAlert)) == 1
         run = dbs.get(SweepRun, "deadlines")
     assert run.runs == 2 and run.last_for_date == date(2026, 9, 28) and run.last_error is None
+
+
+def test_a_repeat_sweep_reads_no_deadline_and_writes_nothing(dbs, pii, city):
+    """At a province's scale the sweep runs every few minutes: once today's alerts are out it must not go through
+    every open deadline again, nor the digests."""
+    submit(dbs, pii, today=RECEIVED)
+    sweep(dbs, date(2026, 9, 28))
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(dbs.get_bind(), "before_cursor_execute", record)
+    try:
+        second = sweep(dbs, date(2026, 9, 28))
+    finally:
+        event.remove(dbs.get_bind(), "before_cursor_execute", record)
+    assert second["alerts"]["deadlines_checked"] == 1  # still counted, in the horizon
+    assert not [s for s in statements if "deadline_alerts" in s and s.lstrip().upper().startswith("INSERT")]
+    assert not [s for s in statements if "staff_notifications" in s]  # neither alerts nor digests
 
 
 def test_a_missed_day_still_reminds_once(dbs, pii, city):
