@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from portal.memo import memoized
 from tenants.models import DEFAULT_UNITS, Bureau, BureauLevel, Unit
 
 BUREAU_SUFFIX = "社会保险局"
@@ -17,9 +18,13 @@ class TreeError(ValueError):
 
 
 def subtree_ids(session: Session, bureau_id: int) -> list[int]:
-    """Ids of the bureau and every bureau below it, in one indexed prefix query."""
-    path = select(Bureau.path).where(Bureau.id == bureau_id).scalar_subquery()
-    return list(session.scalars(select(Bureau.id).where(Bureau.path.startswith(path))))
+    """Ids of the bureau and every bureau below it, in one indexed prefix query (once per transaction)."""
+
+    def load() -> list[int]:
+        path = select(Bureau.path).where(Bureau.id == bureau_id).scalar_subquery()
+        return list(session.scalars(select(Bureau.id).where(Bureau.path.startswith(path))))
+
+    return list(memoized(session, f"subtree_ids:{bureau_id}", (Bureau,), load))  # a copy: the memo is shared
 
 
 def get_bureau(session: Session, ref: str | int) -> Bureau | None:

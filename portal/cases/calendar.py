@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.cases.models import CalendarYear, StepRuleRow
+from portal.memo import memoized
 from portal.workdays import WorkdayCalendar, YearTable, load_year_file
 from portal.workflow import DEFAULT_STEP_RULES, Step, StepRule
 
@@ -27,16 +28,24 @@ def _table(row: CalendarYear) -> YearTable:
 
 def get_calendar(session: Session) -> WorkdayCalendar:
     """The working-day calendar: chinese_calendar's years plus every year an administrator loaded."""
-    rows = session.scalars(select(CalendarYear)).all()
-    return WorkdayCalendar({row.year: _table(row) for row in rows})
+
+    def load() -> WorkdayCalendar:
+        rows = session.scalars(select(CalendarYear)).all()
+        return WorkdayCalendar({row.year: _table(row) for row in rows})
+
+    return memoized(session, "calendar", (CalendarYear,), load)
 
 
 def get_step_rules(session: Session) -> dict[Step, StepRule]:
     """The time-limit table in force: the deployment's rows over the regulation's defaults."""
-    rules = dict(DEFAULT_STEP_RULES)
-    for row in session.scalars(select(StepRuleRow)):
-        rules[row.step] = StepRule(row.amount, row.unit, row.owed_by, row.ref)
-    return rules
+
+    def load() -> dict[Step, StepRule]:
+        rules = dict(DEFAULT_STEP_RULES)
+        for row in session.scalars(select(StepRuleRow)):
+            rules[row.step] = StepRule(row.amount, row.unit, row.owed_by, row.ref)
+        return rules
+
+    return dict(memoized(session, "step_rules", (StepRuleRow,), load))  # a copy: the memo is shared
 
 
 def seed_step_rules(session: Session) -> int:

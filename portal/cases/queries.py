@@ -554,13 +554,10 @@ def list_queue(
     """One page of the work queue of ``user``, sorted by the nearest open deadline (none last), then newest."""
     bureau_id = user.tenant_id
     staff = staff or BureauStaff(session, bureau_id)
-    lower = [
-        b
-        for b in session.scalars(
-            select(Bureau).where(Bureau.id.in_(subtree_ids(session, bureau_id))).order_by(Bureau.path)
-        )
-        if b.id != bureau_id
-    ]
+    subtree = session.scalars(
+        select(Bureau).where(Bureau.id.in_(subtree_ids(session, bureau_id))).order_by(Bureau.path)
+    ).all()
+    lower = [b for b in subtree if b.id != bureau_id]
     views = queue_views(user, bool(lower))
     view = filters.view if filters.view in views else "mine"
     if view != filters.view:
@@ -612,7 +609,7 @@ def list_queue(
     missing = unit_ids - set(unit_names)
     if missing:
         unit_names.update(dict(session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(missing))).all()))
-    bureau_names = {b.id: b.name for b in lower}
+    bureau_names = {b.id: b.name for b in subtree}  # the own bureau's too: no second read
     if bureau_id not in bureau_names:
         bureau_names[bureau_id] = session.scalar(select(Bureau.name).where(Bureau.id == bureau_id)) or ""
     rows = [

@@ -32,6 +32,7 @@ from portal.workflow import (
     ActorView,
     CaseAction,
     CaseState,
+    CaseView,
     MaterialTarget,
     RejectReason,
     Step,
@@ -194,17 +195,15 @@ def public_document_ids(session: Session, case: Case) -> set[int]:
     )
 
 
-def escalation_window(session: Session, case: Case, today: date) -> Escalation:
+def escalation_window(session: Session, case: Case, view: CaseView, today: date) -> Escalation:
     """Whether a re-review can be applied for online today, the last day, and the days left.
 
-    The last day is the one the workflow judges by (``CaseView.escalation_due``: the stored deadline, else the
-    reply date plus the window of the time-limit table).
+    ``view`` is the case's rules view, built once by the caller. The last day is the one the workflow judges by
+    (``CaseView.escalation_due``: the stored deadline, else the reply date plus the window of the time-limit table).
     """
     if case.state is not CaseState.replied:
         return Escalation(False, None, None, None)
     window = get_step_rules(session)[Step.escalation_window].amount or 0
-    staff = BureauStaff(session, case.tenant_id)
-    view = case_view(session, case, staff)
     last_day = view.escalation_due or (case.replied_on + timedelta(days=window) if case.replied_on else None)
     try:
         decide(
@@ -277,9 +276,10 @@ def tracking_view(session: Session, case: Case, *, today: date) -> TrackingView:
     documents = [a for a in files if a.id in public_ids]
     own = [a for a in files if a.source is AttachmentSource.petitioner]
 
+    view = case_view(session, case, BureauStaff(session, case.tenant_id))
     actions = set(
         allowed_actions(
-            case_view(session, case, BureauStaff(session, case.tenant_id)),
+            view,
             PETITIONER_VIEW,
             today=today,
             rules=get_step_rules(session),
@@ -303,7 +303,7 @@ def tracking_view(session: Session, case: Case, *, today: date) -> TrackingView:
         material_requests=[r for r in requests if r.answered_at is None],
         answered_requests=[r for r in requests if r.answered_at is not None],
         can_withdraw=CaseAction.withdraw in actions,
-        escalation=escalation_window(session, case, today),
+        escalation=escalation_window(session, case, view, today),
         escalated_to=escalated_to,
         earlier_number=earlier,
         files_by_id={a.id: a for a in files},
