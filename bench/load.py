@@ -39,6 +39,8 @@ class Result:
     p99_ms: float
     max_ms: float
     errors: int  # non-2xx/3xx answers, connect/read errors and timeouts
+    alone_p50_ms: float | None = None  # the same requests from one connection: what one person waits
+    alone_p95_ms: float | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -14,6 +14,7 @@ Results go to ``bench/results/<N>.json`` and a Markdown table is printed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -300,18 +301,28 @@ class Bench:
         self.results: list[Result] = []
 
     def run(self, name: str, requests_: list[Request], *, base: str | None = None, once: bool = False) -> Result:
-        """Check the first request, warm up, measure. ``once``: each request works only once (no warm-up)."""
+        """Check the first request, warm up, measure with CONNECTIONS connections, then with one (what one person
+        waits on an idle server). ``once``: each request works once (an upload is claimed once): no warm-up, and
+        the two runs get separate requests."""
         base = base or self.base
         check(base, requests_[0])
+        loaded = alone = requests_
         if once:
-            requests_ = requests_[1:]
-        path = write_requests(self.work / f"{name}.requests", requests_)
+            split = len(requests_) * 4 // 5
+            loaded, alone = requests_[1:split], requests_[split:]
+        path = write_requests(self.work / f"{name}.requests", loaded)
+        alone_path = write_requests(self.work / f"{name}.alone.requests", alone)
         if self.warmup and not once:
             run_wrk(name, base, path, seconds=self.warmup, connections=CONNECTIONS)
         result = run_wrk(name, base, path, seconds=self.seconds, connections=CONNECTIONS)
+        one = run_wrk(name, base, alone_path, seconds=max(self.seconds // 3, 1), connections=1)
+        result = dataclasses.replace(
+            result, errors=result.errors + one.errors, alone_p50_ms=one.p50_ms, alone_p95_ms=one.p95_ms
+        )
         print(
-            f"  {name:<16} {result.rps:>8.1f} req/s  p50 {result.p50_ms:>7.1f}  p95 {result.p95_ms:>7.1f}  "
-            f"p99 {result.p99_ms:>7.1f} ms  errors {result.errors}",
+            f"  {name:<14} {result.rps:>7.1f} req/s  p50 {result.p50_ms:>6.1f}  p95 {result.p95_ms:>6.1f}  "
+            f"p99 {result.p99_ms:>6.1f} ms | alone p50 {one.p50_ms:>5.1f} p95 {one.p95_ms:>5.1f} ms | "
+            f"errors {result.errors}",
             flush=True,
         )
         self.results.append(result)
@@ -466,12 +477,13 @@ def table(report: dict) -> str:
     lines = [
         f"N = {report['cases']:,} cases ({report['when']})",
         "",
-        "| scenario | req/s | x baseline | p50 ms | p95 ms | p99 ms | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| scenario | req/s | x baseline | p50 ms | p95 ms | p99 ms | errors | alone p50 | alone p95 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in report["scenarios"]:
         ratio = r["rps"] / baseline["rps"] if baseline["rps"] else 0
         cells = [r["name"], f"{r['rps']:.1f}", f"{ratio:.2f}", r["p50_ms"], r["p95_ms"], r["p99_ms"], r["errors"]]
+        cells += [r["alone_p50_ms"], r["alone_p95_ms"]]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     sweep = report["sweep"]
     lines += [
