@@ -385,9 +385,6 @@ class Bench:
 
 def explain_sweep(app) -> dict:
     """EXPLAIN ANALYZE of the sweep's read of the deadlines owing an alert, as the app's role runs it (RLS on)."""
-    from sqlalchemy import text
-    from sqlalchemy.dialects import postgresql
-
     from portal.cases.calendar import get_calendar
     from portal.extensions import db
     from portal.sweeps import SweepConfig, china_today, pending_alerts_query
@@ -399,8 +396,10 @@ def explain_sweep(app) -> dict:
         today = china_today()
         horizon = get_calendar(session).add(today, max(config.reminder_days), "working_days").due
         statement, in_horizon = pending_alerts_query(session, today, horizon, config)
-        sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
-        plan = "\n".join(session.execute(text("EXPLAIN (ANALYZE, BUFFERS) " + sql)).scalars())
+        compiled = statement.compile(dialect=session.get_bind().dialect)
+        sql = "EXPLAIN (ANALYZE, BUFFERS) " + compiled.string
+        explained = session.connection().exec_driver_sql(sql, compiled.params)
+        plan = "\n".join(row[0] for row in explained)
         session.rollback()
     return {
         "pending_alerts": plan,

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Integer, Select, String, and_, column, func, select, text, values
+from sqlalchemy import Date, Integer, Row, Select, String, and_, column, func, select, text, tuple_, values
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -35,7 +35,7 @@ from portal.accounts.models import StaffUser
 from portal.cases.calendar import get_calendar
 from portal.cases.models import Case, Deadline
 from portal.notify.models import DeadlineAlert, SweepRun
-from portal.notify.operations import notify_staff
+from portal.notify.operations import insert_notifications, notification_rows, notify_staff
 from portal.roles import Role
 from portal.workdays import WorkdayCalendar
 from tenants.models import Bureau, Unit, UnitKind
@@ -170,31 +170,43 @@ def _open(until: date) -> list:
     return [Deadline.closed_at.is_(None), Deadline.due_on <= until, Deadline.owed_by != "petitioner"]
 
 
+_DEADLINE_COLUMNS = (
+    Deadline.tenant_id,
+    Deadline.id,
+    Deadline.case_id,
+    Deadline.step,
+    Deadline.due_on,
+    Deadline.owed_by,
+    Deadline.owed_unit_id,
+    Deadline.owed_user_id,
+    Deadline.owed_bureau_id,
+    Deadline.material_request_id,
+)
+
+
 def open_deadlines_query(until: date) -> Select:
-    """Open deadlines due on or before ``until``, except the petitioner's, with what the alerts say of their case.
+    """Open deadlines due on or before ``until``, except the petitioner's, with what the digests say of their case.
 
     Plain rows rather than ORM objects: a province holds hundreds of thousands of open deadlines. Each row has the
     deadline's columns and the case's ``number`` and ``lead_unit_id``, so it serves as both in ``owners``.
     """
     return (
-        select(
-            Deadline.tenant_id,
-            Deadline.id,
-            Deadline.case_id,
-            Deadline.step,
-            Deadline.due_on,
-            Deadline.owed_by,
-            Deadline.owed_unit_id,
-            Deadline.owed_user_id,
-            Deadline.owed_bureau_id,
-            Deadline.material_request_id,
-            Case.number,
-            Case.lead_unit_id,
-        )
+        select(*_DEADLINE_COLUMNS, Case.number, Case.lead_unit_id)
         .join(Case, and_(Case.tenant_id == Deadline.tenant_id, Case.id == Deadline.case_id))
         .where(*_open(until))
         .order_by(Deadline.due_on, Deadline.tenant_id, Deadline.id)
     )
+
+
+def _case_details(session: Session, rows) -> dict[tuple[int, int], Row]:
+    """Number and lead unit of the cases of ``rows`` (a bounded batch: primary-key look-ups)."""
+    keys = {(r.tenant_id, r.case_id) for r in rows}
+    found = session.execute(
+        select(Case.tenant_id, Case.id, Case.number, Case.lead_unit_id).where(
+            tuple_(Case.tenant_id, Case.id).in_(list(keys))
+        )
+    )
+    return {(r.tenant_id, r.id): r for r in found}
 
 
 def alerts_owed(calendar: WorkdayCalendar, today: date, due_on: date, config: SweepConfig) -> list[tuple[str, int]]:
@@ -241,53 +253,67 @@ def pending_alerts_query(session: Session, today: date, horizon: date, config: S
         .exists()
     )
     statement = (
-        open_deadlines_query(horizon)
-        .add_columns(needed.c.kind.label("alert_kind"), needed.c.threshold.label("alert_threshold"))
+        select(*_DEADLINE_COLUMNS, needed.c.kind.label("alert_kind"), needed.c.threshold.label("alert_threshold"))
         .join_from(Deadline, needed, needed.c.due_on == Deadline.due_on)
-        .where(~recorded)
+        .where(*_open(horizon), ~recorded)
+        .order_by(Deadline.due_on, Deadline.tenant_id, Deadline.id)
     )
     return statement, total
 
 
-def _fire(
-    session: Session,
-    deadline: Deadline,
-    kind: str,
-    threshold: int,
-    recipients: list[StaffUser],
-    params: dict,
-    today: date,
-) -> int:
-    """Record the alert; when it is new, notify the recipients. Returns how many notifications were written."""
-    if not recipients:
-        return 0
+@dataclass(frozen=True)
+class _Alert:
+    deadline: Row
+    kind: str
+    threshold: int
+    recipients: list[StaffUser]
+    params: dict
+
+
+def _fire_all(session: Session, alerts: list[_Alert], today: date) -> list[str]:
+    """Record the alerts; for those that are new, notify their recipients. Returns the kinds of the notifications.
+
+    One multi-row INSERT for the alerts and a few for the notifications: a province's day can owe tens of
+    thousands of alerts.
+    """
+    alerts = [a for a in alerts if a.recipients]
+    if not alerts:
+        return []
     inserted = session.execute(
         insert(DeadlineAlert)
         .values(
-            tenant_id=deadline.tenant_id,
-            deadline_id=deadline.id,
-            case_id=deadline.case_id,
-            kind=kind,
-            threshold=threshold,
-            due_on=deadline.due_on,
-            fired_on=today,
-            recipient_ids=[u.id for u in recipients],
+            [
+                {
+                    "tenant_id": a.deadline.tenant_id,
+                    "deadline_id": a.deadline.id,
+                    "case_id": a.deadline.case_id,
+                    "kind": a.kind,
+                    "threshold": a.threshold,
+                    "due_on": a.deadline.due_on,
+                    "fired_on": today,
+                    "recipient_ids": [u.id for u in a.recipients],
+                }
+                for a in alerts
+            ]
         )
         .on_conflict_do_nothing(constraint="uq_deadline_alerts_tenant_id_deadline_id_kind_threshold_due_on")
-        .returning(DeadlineAlert.id)
-    ).first()
-    if inserted is None:
-        return 0
-    return notify_staff(
-        session,
-        _pairs(recipients),
-        kind=kind,
-        params=params,
-        dedupe_key=f"{kind}:{deadline.tenant_id}:{deadline.id}:{threshold}:{deadline.due_on.isoformat()}",
-        case_tenant_id=deadline.tenant_id,
-        case_id=deadline.case_id,
-        deadline_id=deadline.id,
-    )
+        .returning(DeadlineAlert.tenant_id, DeadlineAlert.deadline_id, DeadlineAlert.kind, DeadlineAlert.threshold)
+    ).all()
+    new = {tuple(r) for r in inserted}
+    rows = []
+    for a in alerts:
+        d = a.deadline
+        if (d.tenant_id, d.id, a.kind, a.threshold) in new:
+            rows += notification_rows(
+                _pairs(a.recipients),
+                kind=a.kind,
+                params=a.params,
+                dedupe_key=f"{a.kind}:{d.tenant_id}:{d.id}:{a.threshold}:{d.due_on.isoformat()}",
+                case_tenant_id=d.tenant_id,
+                case_id=d.case_id,
+                deadline_id=d.id,
+            )
+    return insert_notifications(session, rows)
 
 
 def working_days_left(calendar: WorkdayCalendar, today: date, due_on: date) -> int:
@@ -301,6 +327,9 @@ def working_days_left(calendar: WorkdayCalendar, today: date, due_on: date) -> i
     return -calendar.working_days_between(due_on, today)
 
 
+ALERT_BATCH = 1000  # alerts written per round of INSERTs (and cases looked up per query)
+
+
 def sweep_deadlines(session: Session, today: date, config: SweepConfig = SweepConfig()) -> dict[str, int]:
     """Send today's reminders, overdue alerts, escalations and supervision notices; flushes. Counts by kind."""
     calendar = get_calendar(session)
@@ -310,28 +339,34 @@ def sweep_deadlines(session: Session, today: date, config: SweepConfig = SweepCo
         horizon = calendar.add(today, max(config.reminder_days), "working_days").due
         statement, counts["deadlines_checked"] = pending_alerts_query(session, today, horizon, config)
         people = _People(session)
-        for row in session.execute(statement):
-            left = working_days_left(calendar, today, row.due_on)
-            owing, owner_label = owners(people, row, row)
-            params = {"case_number": row.number, "step": str(row.step), "due_on": row.due_on.isoformat()}
-            params["days"] = abs(left)
-            if row.material_request_id and owing_bureau(row) != row.tenant_id:
-                params["request_id"] = row.material_request_id  # a lower bureau answers it on its own page
-            if row.alert_kind in ("escalation", "supervision"):
-                params["owner"] = list(owner_label)
-            if row.alert_kind in ("reminder", "overdue"):
-                recipients = owing
-            elif row.alert_kind == "escalation":
-                recipients = leaders(people, row, owing)
-            else:
-                recipients = supervisors(people, row)
-                bureau = people.bureau(owing_bureau(row))
-                params["bureau"] = [bureau.name, bureau.name] if bureau else ["", ""]
-            counts[row.alert_kind] += _fire(
-                session, row, row.alert_kind, row.alert_threshold, recipients, params, today
-            )
+        for batch in session.execute(statement).partitions(ALERT_BATCH):
+            cases = _case_details(session, batch)
+            alerts = [_alert(people, calendar, today, row, cases[(row.tenant_id, row.case_id)]) for row in batch]
+            for kind in _fire_all(session, alerts, today):
+                counts[kind] += 1
         session.flush()
     return dict(counts)
+
+
+def _alert(people: _People, calendar: WorkdayCalendar, today: date, row: Row, case: Row) -> _Alert:
+    """Who gets the alert ``row.alert_kind`` of a deadline, and what it says."""
+    owing, owner_label = owners(people, row, case)
+    params = {
+        "case_number": case.number,
+        "step": str(row.step),
+        "due_on": row.due_on.isoformat(),
+        "days": abs(working_days_left(calendar, today, row.due_on)),
+    }
+    if row.material_request_id and owing_bureau(row) != row.tenant_id:
+        params["request_id"] = row.material_request_id  # a lower bureau answers it on its own page
+    if row.alert_kind in ("reminder", "overdue"):
+        return _Alert(row, row.alert_kind, row.alert_threshold, owing, params)
+    params["owner"] = list(owner_label)
+    if row.alert_kind == "escalation":
+        return _Alert(row, row.alert_kind, row.alert_threshold, leaders(people, row, owing), params)
+    bureau = people.bureau(owing_bureau(row))
+    params["bureau"] = [bureau.name, bureau.name] if bureau else ["", ""]
+    return _Alert(row, row.alert_kind, row.alert_threshold, supervisors(people, row), params)
 
 
 def send_digests(session: Session, today: date, config: SweepConfig = SweepConfig()) -> int:

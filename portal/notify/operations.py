@@ -16,8 +16,7 @@ from portal.notify.models import StaffNotification
 from portal.roles import Role
 
 
-def notify_staff(
-    session: Session,
+def notification_rows(
     recipients: Iterable[tuple[int, int]],
     *,
     kind: str,
@@ -26,13 +25,9 @@ def notify_staff(
     case_tenant_id: int | None = None,
     case_id: int | None = None,
     deadline_id: int | None = None,
-) -> int:
-    """Write one notification per ``(bureau id, user id)``; a key already used for a recipient writes nothing.
-
-    Returns how many were written. Needs a scope that may write in each recipient's bureau (the system scope
-    of workers and sweeps).
-    """
-    rows = [
+) -> list[dict]:
+    """The rows of one notification to each ``(bureau id, user id)`` (each recipient once)."""
+    return [
         {
             "tenant_id": tenant_id,
             "user_id": user_id,
@@ -45,15 +40,31 @@ def notify_staff(
         }
         for tenant_id, user_id in dict.fromkeys(recipients)
     ]
-    if not rows:
-        return 0
-    statement = (
-        insert(StaffNotification)
-        .values(rows)
-        .on_conflict_do_nothing(constraint="uq_staff_notifications_tenant_id_user_id_dedupe_key")
-        .returning(StaffNotification.id)
-    )
-    return len(session.execute(statement).all())
+
+
+INSERT_BATCH = 2000  # rows per INSERT: 8 parameters each stays well under PostgreSQL's 65,535
+
+
+def insert_notifications(session: Session, rows: list[dict]) -> list[str]:
+    """Insert notification rows; a dedupe key already used for a recipient writes nothing. The kinds written."""
+    written: list[str] = []
+    for start in range(0, len(rows), INSERT_BATCH):
+        statement = (
+            insert(StaffNotification)
+            .values(rows[start : start + INSERT_BATCH])
+            .on_conflict_do_nothing(constraint="uq_staff_notifications_tenant_id_user_id_dedupe_key")
+            .returning(StaffNotification.kind)
+        )
+        written += session.scalars(statement).all()
+    return written
+
+
+def notify_staff(session: Session, recipients: Iterable[tuple[int, int]], **notification) -> int:
+    """Write one notification per ``(bureau id, user id)`` (``notification_rows``); returns how many were written.
+
+    Needs a scope that may write in each recipient's bureau (the system scope of workers and sweeps).
+    """
+    return len(insert_notifications(session, notification_rows(recipients, **notification)))
 
 
 def users_with_roles(session: Session, bureau_id: int, roles: Iterable[Role]) -> list[tuple[int, int]]:
