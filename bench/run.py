@@ -453,7 +453,9 @@ def job_worker_memory(env: dict[str, str], log_dir: Path) -> dict:
         time.sleep(0.05)
     job.refresh()
     seconds = (job.ended_at - job.started_at).total_seconds() if job.ended_at and job.started_at else None
-    return {"status": str(job.get_status()), "job_seconds": seconds, "worker_mb": peak_worker, "horse_mb": peak_horse}
+    status = job.get_status()
+    status = getattr(status, "value", status)  # RQ 2's JobStatus enum prints as "JobStatus.FINISHED"
+    return {"status": status, "job_seconds": seconds, "worker_mb": peak_worker, "horse_mb": peak_horse}
 
 
 # --- Report -------------------------------------------------------------------------------------------------------
