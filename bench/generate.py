@@ -707,16 +707,23 @@ class _Person:
     columns: str  # name, id_number_enc, id_number_hash, phone_enc, address_enc as COPY text
 
 
+FIRST_BORN, LAST_BORN = date(1940, 1, 1), date(2002, 12, 31)
+
+
+def random_id_number(rng: random.Random, adcode: str) -> str:
+    """A valid citizen ID number (check character included) of someone registered in ``adcode``."""
+    born = FIRST_BORN + timedelta(days=rng.randrange((LAST_BORN - FIRST_BORN).days))
+    body = f"{adcode}{born:%Y%m%d}{rng.randrange(1000):03d}"
+    return body + check_char(body)
+
+
 def _people(rng: random.Random, pii: PersonalData, count: int, bureaus: list[_Bureau]) -> list[_Person]:
     """A pool of petitioners with valid-looking ID numbers, encrypted once (encryption is the slow part)."""
     counties = [b for b in bureaus if b.adcode and b.ref.level == "county"]
-    first_born, last_born = date(1940, 1, 1), date(2002, 12, 31)
     people = []
     for _ in range(count):
         home = rng.choice(counties)
-        born = first_born + timedelta(days=rng.randrange((last_born - first_born).days))
-        body = f"{home.adcode}{born:%Y%m%d}{rng.randrange(1000):03d}"
-        id_number = body + check_char(body)
+        id_number = random_id_number(rng, home.adcode)
         name = rng.choice(_SURNAMES) + "".join(rng.choice(_GIVEN) for _ in range(rng.choice((1, 2, 2))))
         phone = f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}"
         address = f"{home.division_name}{rng.choice(_STREETS)}{rng.randrange(1, 3000)}号"

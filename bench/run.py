@@ -251,22 +251,15 @@ def multipart_body(work: Path, pdf: Path) -> tuple[Path, str]:
     return path, f"multipart/form-data; boundary={boundary}"
 
 
-def id_number(rng: random.Random) -> str:
-    from portal.idnumber import check_char
-
-    born = f"{rng.randint(1950, 1995)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
-    first17 = f"220102{born}{rng.randint(0, 999):03d}"
-    return first17 + check_char(first17)
-
-
 def application_body(upload_id: str, county: int, rng: random.Random) -> str:
+    from bench.generate import random_id_number
     from portal.cases.queries import local_today
 
     today = local_today()
     body = {
         "petitioner": {
             "name": "王秀英",
-            "id_number": id_number(rng),
+            "id_number": random_id_number(rng, "220102"),
             "phone": f"139{rng.randint(0, 99999999):08d}",
             "address": "长春市南关区人民大街1号",
         },
@@ -387,14 +380,14 @@ def explain_sweep(app) -> dict:
     """EXPLAIN ANALYZE of the sweep's read of the deadlines owing an alert, as the app's role runs it (RLS on)."""
     from portal.cases.calendar import get_calendar
     from portal.extensions import db
-    from portal.sweeps import SweepConfig, china_today, pending_alerts_query
+    from portal.sweeps import SweepConfig, alert_horizon, china_today, pending_alerts_query
     from tenants.scoping import system_scope
 
     config = SweepConfig()
     with app.app_context(), system_scope(db.session):
         session = db.session
         today = china_today()
-        horizon = get_calendar(session).add(today, max(config.reminder_days), "working_days").due
+        horizon = alert_horizon(get_calendar(session), today, config)
         statement, in_horizon = pending_alerts_query(session, today, horizon, config)
         compiled = statement.compile(dialect=session.get_bind().dialect)
         sql = "EXPLAIN (ANALYZE, BUFFERS) " + compiled.string
@@ -499,11 +492,22 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def positive_int(raw: str) -> int:
+    """An argparse type: refuse 0, negatives and non-numbers before any service starts."""
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {raw!r}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=10_000, help="how many cases to generate (default 10000)")
+    parser.add_argument("--cases", type=positive_int, default=10_000, help="how many cases to generate (default 10000)")
     parser.add_argument("--reuse", action="store_true", help="keep the generated cases when there are N already")
-    parser.add_argument("--seconds", type=int, default=15, help="measured seconds per scenario (default 15)")
+    parser.add_argument("--seconds", type=positive_int, default=15, help="measured seconds per scenario (default 15)")
     parser.add_argument("--warmup", type=int, default=3, help="warm-up seconds per scenario (default 3)")
     parser.add_argument("--root", type=Path, default=ROOT, help=f"data of the embedded services (default {ROOT})")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where <N>.json goes (default bench/results)")

@@ -209,6 +209,11 @@ def _case_details(session: Session, rows) -> dict[tuple[int, int], Row]:
     return {(r.tenant_id, r.id): r for r in found}
 
 
+def alert_horizon(calendar: WorkdayCalendar, today: date, config: SweepConfig) -> date:
+    """The last due date that can owe an alert today: the earliest reminder, in working days from today."""
+    return calendar.add(today, max(config.reminder_days), "working_days").due
+
+
 def alerts_owed(calendar: WorkdayCalendar, today: date, due_on: date, config: SweepConfig) -> list[tuple[str, int]]:
     """The alerts (kind, threshold) that a deadline due on ``due_on`` has earned by ``today``."""
     left = working_days_left(calendar, today, due_on)
@@ -336,7 +341,7 @@ def sweep_deadlines(session: Session, today: date, config: SweepConfig = SweepCo
     counts: dict[str, int] = defaultdict(int)
     with system_scope(session):
         session.execute(select(func.pg_advisory_xact_lock(_LOCK)))
-        horizon = calendar.add(today, max(config.reminder_days), "working_days").due
+        horizon = alert_horizon(calendar, today, config)
         statement, counts["deadlines_checked"] = pending_alerts_query(session, today, horizon, config)
         people = _People(session)
         for batch in session.execute(statement).partitions(ALERT_BATCH):
