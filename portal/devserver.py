@@ -172,7 +172,9 @@ def run_dev(port: int = 5000, root: str = "var/dev") -> int:
     signal.signal(signal.SIGINT, _request_stop)
     signal.signal(signal.SIGTERM, _request_stop)
 
-    env, services = prepare_environment(root_path, port)
+    # A second instance on one machine (another checkout) needs its own block of service ports.
+    base_port = int(os.environ.get("PORTAL_DEV_BASE_PORT", DEV_BASE_PORT))
+    env, services = prepare_environment(root_path, port, base_port)
     children: dict[str, subprocess.Popen] = {}
     code = 0
     try:
