@@ -19,6 +19,10 @@ from portal.petitioners.accounts import is_linked
 from portal.petitioners.operations import answer_request, escalate_case, withdraw_case
 from portal.petitioners.receipt import receipt_pdf
 from portal.petitioners.tracking import find_by_code, find_file, find_number, open_case, petitioner_party, tracking_view
+from portal.supervision.forms import SatisfactionForm
+from portal.supervision.models import SATISFACTION_LABELS
+from portal.supervision.operations import rate_case
+from portal.web import is_english
 from portal.workflow import ActionRefused
 from public_site.common import current_petitioner, forget, grant, has_grant, pii, storage, today
 from public_site.views import bp
@@ -88,7 +92,50 @@ def case(number: str):
     if ask:
         return ask
     case, view = loaded
-    return render_template("public/track/case.html", case=case, view=view, errors={}, values={})
+    return _case_page(case, view)
+
+
+def _case_page(case, view, *, errors=None, values=None, rating_form=None, status=200):
+    """The tracking page; ``rating_form`` carries a refused rating back with its messages."""
+    return render_template(
+        "public/track/case.html",
+        case=case,
+        view=view,
+        errors=errors or {},
+        values=values or {},
+        rating_form=rating_form or SatisfactionForm(formdata=None),
+        satisfaction_labels=SATISFACTION_LABELS,
+    ), status
+
+
+@bp.post("/track/<number>/rating")
+@track_limit
+def case_rate(number: str):
+    """Rate the formal reply once, with an optional comment."""
+    loaded, ask = _load_or_ask(number)
+    if ask:
+        return ask
+    case, view = loaded
+    form = SatisfactionForm()
+    if not view.can_rate:
+        flash(_("You have already rated this reply.") if view.rating else _("You can rate the reply once it is sent."))
+        return redirect(url_for("public.case", number=case.number))
+    if form.validate():
+        try:
+            rate_case(db.session, case, form.rating.data, form.comment.data, account_id=_account_id())
+            db.session.commit()
+        except ActionRefused as exc:
+            db.session.rollback()
+            target = form.comment if exc.field == "comment" else form.rating
+            target.errors = [exc.message_en if is_english() else exc.message_zh]
+        except CaseNotFound:
+            db.session.rollback()
+            abort(404)
+        else:
+            flash(_("Thank you: your rating was recorded."))
+            return redirect(url_for("public.case", number=case.number, _anchor="satisfaction"))
+    case, view = load_granted(case.number)
+    return _case_page(case, view, rating_form=form, status=422)
 
 
 @bp.get("/track/<number>/files/<int:attachment_id>")
@@ -188,7 +235,7 @@ def case_answer(number: str, request_id: int):
     if error is not None:
         case, view = load_granted(number)
         errors = {f"answer.{request_id}": error}
-        return render_template("public/track/case.html", case=case, view=view, errors=errors, values=values), status
+        return _case_page(case, view, errors=errors, values=values, status=status)
     flash(_("Thank you: your materials were sent to the bureau."))
     return redirect(url_for("public.case", number=case.number))
 

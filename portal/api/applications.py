@@ -23,6 +23,8 @@ from portal.cases.queries import local_today
 from portal.extensions import configured, db, limiter
 from portal.petitioners import operations as online
 from portal.petitioners.tracking import TrackingView, find_by_code, open_case, tracking_view
+from portal.supervision.models import COMMENT_MAX, SATISFACTION_LABELS, Satisfaction
+from portal.supervision.operations import rate_case
 from portal.web import is_english, localized
 from portal.workflow import ActionRefused
 
@@ -196,6 +198,19 @@ def tracking_json(view: TrackingView) -> dict:
         },
         "escalated_to": view.escalated_to,
         "earlier_number": view.earlier_number,
+        "can_rate": view.can_rate,
+        "rating": _rating_json(view.rating),
+    }
+
+
+def _rating_json(rating) -> dict | None:
+    if rating is None:
+        return None
+    return {
+        "rating": str(rating.rating),
+        "label": _text(SATISFACTION_LABELS[rating.rating]),
+        "comment": rating.comment,
+        "rated_at": rating.rated_at.isoformat(),
     }
 
 
@@ -322,8 +337,25 @@ SCHEMAS["Tracking"] = {
         },
         "can_withdraw": {"type": "boolean"},
         "escalation": {"type": "object"},
+        "can_rate": {"type": "boolean", "description": "The reply was sent and awaits the petitioner's rating."},
+        "rating": {
+            "oneOf": [{"$ref": "#/components/schemas/Rating"}, {"type": "null"}],
+            "description": "The petitioner's rating of the reply, once given.",
+        },
     },
     "required": ["number", "kind", "state", "handled_by", "deadlines", "timeline", "documents", "material_requests"],
+}
+
+
+SCHEMAS["Rating"] = {
+    "type": "object",
+    "properties": {
+        "rating": {"type": "string", "enum": [s.value for s in Satisfaction]},
+        "label": {"type": "string", "description": "The rating in plain words."},
+        "comment": {"type": ["string", "null"]},
+        "rated_at": {"type": "string", "format": "date-time"},
+    },
+    "required": ["rating", "label", "comment", "rated_at"],
 }
 
 
@@ -474,6 +506,39 @@ document(
         },
     },
 )
+document(
+    "/applications/{number}/rating",
+    "post",
+    {
+        "summary": "Rate the formal reply (once), with an optional comment.",
+        "parameters": [_NUMBER, _CODE_HEADER],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "rating": {"type": "string", "enum": [s.value for s in Satisfaction]},
+                            "comment": {"type": ["string", "null"], "maxLength": COMMENT_MAX},
+                        },
+                        "required": ["rating"],
+                    }
+                }
+            },
+        },
+        "responses": {
+            "201": {"description": "Recorded; the tracking view with the rating.", "content": _json("Tracking")},
+            "404": _NOT_FOUND,
+            "409": {
+                "description": "No reply to rate yet, or already rated (`wrong_state`).",
+                "content": _json("Error"),
+            },
+            "422": _INVALID,
+            "429": _TOO_MANY,
+        },
+    },
+)
 
 
 # --- Routes ---------------------------------------------------------------------------------------------------
@@ -608,6 +673,25 @@ def answer_material_request(number: str, request_id: int):
         db.session.rollback()
         raise
     return jsonify(tracking_json(tracking_view(db.session, case, today=_today())))
+
+
+@bp.post("/applications/<number>/rating")
+@track_limit
+@track_number_limit
+def rate_application(number: str):
+    """Record the petitioner's rating of the formal reply: once, only after the reply was sent."""
+    case = _authorised_case(number)
+    body = _json_body()
+    try:
+        rate_case(db.session, case, body.get("rating"), body.get("comment"))
+        db.session.commit()
+    except ActionRefused as exc:
+        db.session.rollback()
+        return _action_refused(exc)
+    except CaseNotFound:
+        db.session.rollback()
+        abort(404)
+    return jsonify(tracking_json(tracking_view(db.session, case, today=_today()))), 201
 
 
 def _conflict(exc):

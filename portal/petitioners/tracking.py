@@ -7,6 +7,7 @@ number look exactly the same to the caller.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -23,6 +24,7 @@ from portal.cases.queries import explain_deadline
 from portal.documents.models import GeneratedDocument
 from portal.pii import PersonalData
 from portal.routing import OPINION_KIND_LABELS
+from portal.supervision.models import SATISFACTION_LABELS, Satisfaction, SatisfactionRating
 from portal.workflow import (
     KIND_LABELS,
     REJECT_REASON_LABELS,
@@ -134,6 +136,9 @@ class TrackingView:
     escalation: Escalation
     escalated_to: str | None = None
     earlier_number: str | None = None
+    #: The petitioner's rating of the reply, once given; ``can_rate`` while a replied case awaits it.
+    rating: SatisfactionRating | None = None
+    can_rate: bool = False
     files_by_id: dict[int, Attachment] = field(default_factory=dict)
 
 
@@ -147,6 +152,7 @@ _EVENT_LABELS: dict[str, Pair] = {
     "sign_reply": ("作出书面意见并答复您", "The formal opinion was sent to you"),
     "withdraw": ("申请已撤回", "Application withdrawn"),
     "escalate": ("您已申请复核", "You applied for a re-review"),
+    "rate_reply": ("您评价了书面答复", "You rated the reply"),
 }
 
 
@@ -174,6 +180,11 @@ def _details(action: str, fields: dict) -> list[tuple[Pair, str]]:
         out.append((("您的说明", "Your note"), fields["content"]))
     elif action in ("withdraw", "escalate") and fields.get("reason"):
         out.append((("理由", "Reason"), fields["reason"]))
+    elif action == "rate_reply":
+        with contextlib.suppress(ValueError):
+            out.append((("评价", "Rating"), SATISFACTION_LABELS[Satisfaction(fields.get("rating"))][0]))
+        if fields.get("comment"):
+            out.append((("您的意见", "Your comment"), fields["comment"]))
     if action == "escalate" and fields.get("new_case_number"):
         out.append((("复核申请编号", "Re-review number"), fields["new_case_number"]))
     return out
@@ -285,6 +296,11 @@ def tracking_view(session: Session, case: Case, *, today: date) -> TrackingView:
             rules=get_step_rules(session),
         )
     )
+    rating = session.scalar(
+        select(SatisfactionRating).where(
+            SatisfactionRating.tenant_id == case.tenant_id, SatisfactionRating.case_id == case.id
+        )
+    )
     earlier = None
     if case.earlier_case_id is not None:
         with scoped(session, TenantScope.single(case.earlier_tenant_id)):
@@ -306,6 +322,8 @@ def tracking_view(session: Session, case: Case, *, today: date) -> TrackingView:
         escalation=escalation_window(session, case, view, today),
         escalated_to=escalated_to,
         earlier_number=earlier,
+        rating=rating,
+        can_rate=case.state is CaseState.replied and rating is None,
         files_by_id={a.id: a for a in files},
     )
 
