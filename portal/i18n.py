@@ -25,7 +25,7 @@ TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 TEMPLATE = TRANSLATIONS / "messages.pot"
 MAPPING = ROOT / "babel.cfg"
 DOMAIN = "messages"
-KEYWORDS = ("lazy_gettext", "_l")
+KEYWORDS = ("lazy_gettext", "_l", "lazy_pgettext:1c,2", "_lp:1c,2")
 # Walking the repository root: skip the virtualenv, caches, data of the embedded servers and the tests.
 IGNORED_DIRS = (".*", "_*", "var", "tests", "migrations", "static", "node_modules")
 

@@ -22,12 +22,14 @@ from portal.documents.models import DocumentSequence, DocumentSettings, Document
 from portal.notify.models import DeadlineAlert, StaffNotification, SweepRun
 from portal.petitioners.models import Petitioner, PetitionerCase
 from portal.supervision.models import SatisfactionRating, SupervisionOrder
+from tenants.contacts import BureauContact
 from tenants.models import Bureau, Unit
 
 __all__ = [
     "Attachment",
     "Base",
     "Bureau",
+    "BureauContact",
     "CalendarYear",
     "Case",
     "CaseEvent",

@@ -16,6 +16,10 @@ from portal.extensions import db, login_manager
 from portal.identity.web import enforce_session
 from tenants.scoping import TenantScope, scope_for_bureau, set_scope
 
+#: The reader's choice of large text (适老化), remembered by the browser for a year; set by the page's switch
+#: (``portal/static/site.js``) or, without JavaScript, by ``public.text_size``.
+TEXT_SIZE_COOKIE = "text_size"
+
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -122,7 +126,11 @@ def _add_security_headers(response):
 
 def _template_globals() -> dict:
     locale = str(get_locale() or "zh_Hans_CN")
-    return {"current_lang": "en" if locale.startswith("en") else "zh", "html_lang": locale.replace("_", "-")}
+    return {
+        "current_lang": "en" if locale.startswith("en") else "zh",
+        "html_lang": locale.replace("_", "-"),
+        "large_text": request.cookies.get(TEXT_SIZE_COOKIE) == "large",
+    }
 
 
 def wants_json() -> bool:

@@ -33,12 +33,13 @@ from portal.documents.service import (
 from portal.documents.templates import KINDS, allowed_placeholders, default_text
 from portal.extensions import db
 from portal.roles import ROLE_LABELS, Role
-from portal.web import localized_error
+from portal.web import is_english, localized_error
 from portal.workflow import DOCUMENT_LABELS
 from staff_site.access import staff_required
 from staff_site.admin_forms import (
     AbsenceForm,
     ActionForm,
+    ContactForm,
     LetterheadForm,
     MoveBureauForm,
     NewBureauForm,
@@ -50,6 +51,7 @@ from staff_site.admin_forms import (
     TemplateForm,
     UserRolesForm,
 )
+from tenants.contacts import ContactError, get_committee_contact, get_contact, set_contact
 from tenants.models import Bureau, BureauLevel, Unit
 from tenants.tree import TreeError, add_bureau, list_bureaus, move_bureau, rename_bureau
 
@@ -314,6 +316,51 @@ def absence_delete(absence_id: int):
     db.session.commit()
     flash(_("The out-of-office period is removed."))
     return redirect(url_for("admin.absence_list"))
+
+
+# --- The public contact block ------------------------------------------------------------------------------
+
+
+@bp.route("/contact", methods=["GET", "POST"])
+@staff_required
+def contact():
+    """Edit the bureau's contact block that petitioners see (and the committee office's, at the province)."""
+    _require(*ADMINS)
+    bureau = db.session.get(Bureau, _bureau_id())
+    province = bureau.parent_id is None
+    current = get_contact(db.session, bureau)
+    committee = get_committee_contact(db.session) if province else None
+    form = ContactForm(
+        data={
+            "address": current.address,
+            "phone": current.phone,
+            "hours": current.hours,
+            "committee_address": committee.address if committee else None,
+            "committee_phone": committee.phone if committee else None,
+        }
+    )
+    if form.validate_on_submit():
+        try:
+            set_contact(
+                db.session,
+                bureau,
+                address=form.address.data,
+                phone=form.phone.data,
+                hours=form.hours.data,
+                committee_address=form.committee_address.data,
+                committee_phone=form.committee_phone.data,
+                updated_by=current_user.username,
+            )
+        except ContactError as exc:
+            db.session.rollback()
+            english = is_english()
+            for name, (zh, en) in exc.errors.items():
+                getattr(form, name).errors = [en if english else zh]
+        else:
+            db.session.commit()
+            flash(_("The contact details are saved. Petitioners see them from now on."))
+            return redirect(url_for("admin.contact"))
+    return render_template("admin/contact.html", form=form, bureau=bureau, province=province), _status(form)
 
 
 # --- Document settings ---------------------------------------------------------------------------------------

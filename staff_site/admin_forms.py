@@ -160,3 +160,34 @@ __all__ = [
     "TemplateForm",
     "UserRolesForm",
 ]
+
+
+class ContactForm(FlaskForm):
+    """The bureau's public contact block (and, at the province, the committee office's address and phone)."""
+
+    address = StringField(
+        _l("Office address"),
+        validators=[Optional(), Length(max=1000)],
+        description=_l("Where petitioners can come to the petition office, e.g. 长春市人民大街1号 3楼 信访接待室."),
+    )
+    phone = StringField(
+        _l("Phone"),
+        validators=[Optional(), Length(max=1000)],
+        description=_l("A number petitioners can call, e.g. 0431-88888888."),
+        render_kw={"inputmode": "tel", "autocomplete": "off"},
+    )
+    hours = StringField(
+        _l("Office hours"),
+        validators=[Optional(), Length(max=1000)],
+        description=_l("e.g. 工作日 8:30-11:30, 13:30-16:30."),
+    )
+    committee_address = StringField(
+        _l("Committee office: address"),
+        validators=[Optional(), Length(max=1000)],
+        description=_l("Given to petitioners whose application goes to the provincial government's committee."),
+    )
+    committee_phone = StringField(
+        _l("Committee office: phone"),
+        validators=[Optional(), Length(max=1000)],
+        render_kw={"inputmode": "tel", "autocomplete": "off"},
+    )

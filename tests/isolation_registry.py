@@ -18,6 +18,7 @@ from portal.cases.models import StaffAbsence
 from portal.documents.models import DocumentSequence, DocumentSettings, DocumentTemplate, GeneratedDocument
 from portal.notify.models import DeadlineAlert, StaffNotification
 from portal.roles import Role
+from tenants.contacts import BureauContact
 from tenants.models import Unit, UnitKind
 from tenants.scoping import TenantScope, scoped
 from tests.helpers import make_staff
@@ -174,6 +175,7 @@ MODEL_FACTORIES: dict[type, Callable[[Session, int, str], object]] = {
 
 MODEL_FACTORIES.update(CASE_MODEL_FACTORIES)
 MODEL_FACTORIES.update(DOCUMENT_MODEL_FACTORIES)
+MODEL_FACTORIES[BureauContact] = _document_row(BureauContact, address=str, phone=None, hours=str)  # tenants.contacts
 
 #: URL parameter name -> factory(session, bureau_id, marker) returning the id to put in the URL.
 ROUTE_PARAMS: dict[str, Callable[[Session, int, str], int]] = {

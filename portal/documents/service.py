@@ -59,6 +59,7 @@ from portal.workflow import (
     RejectReason,
     Step,
 )
+from tenants.contacts import contact_context, get_contact
 from tenants.models import Bureau, Unit
 from tenants.scoping import scope_for_bureau, scoped
 
@@ -603,6 +604,8 @@ def _prepare(session: Session, tenant_id: int, request: _Request) -> _Prepared:
     }
     if transferred:
         context["addressee"] = COMMITTEE_NAME
+    else:  # the petitioner's help line on every notice (a report to the committee carries none)
+        context.update(contact_context(get_contact(session, session.get(Bureau, case.tenant_id))))
     kind = request.kind
     title_suffix = ""
     reuse_number = None

@@ -68,12 +68,16 @@ class KindTemplate:
     signature: bool = True
 
     def allowed(self) -> frozenset[str]:
-        return COMMON_PLACEHOLDERS | self.placeholders | frozenset(self.optional)
+        return COMMON_PLACEHOLDERS | self.placeholders | frozenset(self.optional) | frozenset(CONTACT_PLACEHOLDERS)
 
 
 # Every kind: bureau_name, case_number, petitioner_name and issued_on come from the context; kind_label (复查 or
 # 复核) from case_kind. Dates may be given as `date` (and `datetime`) and are written the official way.
 COMMON_PLACEHOLDERS = frozenset({"bureau_name", "case_number", "petitioner_name", "kind_label", "issued_on"})
+# Every kind may also print the bureau's public contact block (tenants.contacts), empty when none is set: `contact`
+# is the whole sentence ("如有疑问，请联系……信访办（地址：…；电话：…）。"), the others its parts. A line that is
+# only `{contact}` disappears when the bureau has published nothing.
+CONTACT_PLACEHOLDERS: dict[str, str] = {"contact": "", "contact_address": "", "contact_phone": "", "contact_hours": ""}
 
 # `disputed_opinion` names the opinion the petitioner disputes, as a phrase:
 # "长春市朝阳区社会保险局2026年9月1日作出的信访事项处理意见（朝社保信处〔2026〕3号）".
@@ -85,7 +89,8 @@ TEMPLATES: dict[str, KindTemplate] = {
 你于{received_on}提出的信访事项{kind_label}申请（案件编号：{case_number}）收悉，申请对{disputed_opinion}进行{kind_label}。
 经审查，该申请符合受理条件，本局决定予以受理，受理日期为{accepted_on}。
 本局将于{due_on}前作出{kind_label}意见并书面答复你；情况复杂需要延期的，将书面告知延期理由。办理期间，你可凭案件编号查询办理进度；如有新的事实或者证据材料，请及时提交。
-特此告知。""",
+特此告知。
+{contact}""",
     ),
     DocumentKind.non_acceptance_notice: KindTemplate(
         title="不予受理告知书",
@@ -95,7 +100,8 @@ TEMPLATES: dict[str, KindTemplate] = {
 经审查，该申请不符合受理条件，根据《信访条例》《吉林省信访事项复查复核办法》和《吉林省社会保险系统信访事项复查复核暂行办法》的规定，本局决定不予受理。
 不予受理的理由：{reason}。{explanation}
 下步救济途径：{remedy}
-特此告知。""",
+特此告知。
+{contact}""",
     ),
     DocumentKind.extension_notice: KindTemplate(
         title="延期办理告知书",
@@ -105,7 +111,8 @@ TEMPLATES: dict[str, KindTemplate] = {
 因情况复杂，本局未能在原定期限内办结。经本局领导批准，办理期限延长{extension_days}日，延长后的办结期限为{new_due_on}。
 延期理由：{reason}。
 本局将在延长后的期限内作出{kind_label}意见并书面答复你。
-特此告知。""",
+特此告知。
+{contact}""",
     ),
     DocumentKind.reading_slip: KindTemplate(
         title="信访事项阅办单",
@@ -166,7 +173,8 @@ TEMPLATES: dict[str, KindTemplate] = {
 三、{kind_label}意见
 {opinion}
 综上，本局{kind_label}结论为：{outcome}。
-{remedy}""",
+{remedy}
+{contact}""",
     ),
     RECEIPT: KindTemplate(
         title="信访事项{kind_label}申请回执",
@@ -175,7 +183,7 @@ TEMPLATES: dict[str, KindTemplate] = {
         addressee=None,
         seal=False,
         intro="本局已收到你提交的信访事项{kind_label}申请及下列材料，特出具本回执。本局将于{acceptance_deadline}前"
-        "作出是否受理的决定，并书面告知你。",
+        "作出是否受理的决定，并书面告知你。\n{contact}",
         footer_note="本回执由系统自动生成。SHA-256 摘要是文件内容的“指纹”，可用于核对本局保存的材料与你提交的材料"
         "是否一致。",
         text="""\
@@ -325,7 +333,7 @@ def _as_text(value: Any) -> str:
 
 
 def _values(kind: str, template: KindTemplate, context: Mapping[str, Any]) -> dict[str, str]:
-    values = dict(template.optional)
+    values = {**CONTACT_PLACEHOLDERS, **template.optional}
     values.update({k: _as_text(v) for k, v in context.items() if v is not None and isinstance(k, str)})
     if "case_kind" not in context:
         raise _missing("case_kind")

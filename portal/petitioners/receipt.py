@@ -17,6 +17,7 @@ from portal.cases.models import Case, Deadline
 from portal.documents import RECEIPT, build_document, chinese_date, render_pdf
 from portal.routing import OPINION_KIND_LABELS
 from portal.workflow import Step
+from tenants.contacts import contact_context, get_contact
 from tenants.models import Bureau
 
 LOCAL_TIME = ZoneInfo("Asia/Shanghai")
@@ -62,6 +63,7 @@ def receipt_pdf(session: Session, case: Case) -> bytes:
             "disputed_opinion": disputed_opinion_phrase(session, case),
             "acceptance_deadline": acceptance or "",
             "attachments": [(f.filename, f.size, f.sha256) for f in files],
+            **contact_context(get_contact(session, bureau)),
         },
     )
     return render_pdf(data)
