@@ -51,7 +51,7 @@ from sqlalchemy.orm import Session
 
 from portal.cases.models import Case, CaseEvent, CaseParty, Deadline, Outbox
 from portal.notify.email import DeliveryError, Mailer, PermanentDeliveryError, build_message, mailer_from_url
-from portal.notify.messages import PetitionerContext, petitioner_message
+from portal.notify.messages import PetitionerContext, petitioner_message, petitioner_sms
 from portal.notify.operations import notify_staff, users_with_roles
 from portal.notify.sms import SmsGateway, gateway_from_settings
 from portal.pii import PersonalData
@@ -212,13 +212,14 @@ def petitioner_context(session: Session, row: Outbox, public_base_url: str | Non
         content=content,
         reject_reason=reason,
         public_url=f"{public_base_url}/track" if public_base_url else None,
+        language=case.petitioner_language,
     )
 
 
-def _message(session: Session, row: Outbox, transports: Transports, *, for_sms: bool):
+def _message(session: Session, row: Outbox, transports: Transports):
     context = petitioner_context(session, row, transports.public_base_url)
     try:
-        return petitioner_message(context, for_sms=for_sms)
+        return petitioner_message(context)
     except KeyError:
         raise PermanentDeliveryError(f"no message text for the event {context.event!r}") from None
 
@@ -228,7 +229,7 @@ def _dedupe(row: Outbox) -> str:
 
 
 def _send_email(session: Session, row: Outbox, transports: Transports) -> None:
-    message = _message(session, row, transports, for_sms=False)
+    message = _message(session, row, transports)
     party = _petitioner(session, row)
     address = transports.pii.decrypt(party.email_enc) if party is not None else None
     if not address:
@@ -247,12 +248,16 @@ def _send_email(session: Session, row: Outbox, transports: Transports) -> None:
 
 
 def _send_sms(session: Session, row: Outbox, transports: Transports) -> None:
-    message = _message(session, row, transports, for_sms=True)
+    context = petitioner_context(session, row, transports.public_base_url)
+    try:
+        text = petitioner_sms(context)
+    except KeyError:
+        raise PermanentDeliveryError(f"no message text for the event {context.event!r}") from None
     party = _petitioner(session, row)
     phone = transports.pii.decrypt(party.phone_enc) if party is not None else None
     if not phone:
         raise PermanentDeliveryError("the petitioner has no phone number on the case any more")
-    transports.sms.send(phone, message.sms_text(), key=_dedupe(row))
+    transports.sms.send(phone, text, key=_dedupe(row))
 
 
 # --- Claim and deliver -------------------------------------------------------------------------------------

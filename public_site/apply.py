@@ -7,6 +7,7 @@ validation error or a "back" and nothing waits on the server. Each step is check
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 
@@ -33,6 +34,7 @@ from portal.extensions import db
 from portal.identity.web import verified_identity
 from portal.petitioners.operations import submit_online
 from portal.routing import OPINION_KIND_LABELS, OpinionKind
+from portal.web import current_lang
 from portal.workflow import KIND_LABELS
 from public_site.common import current_petitioner, grant, pii, storage, today
 from public_site.views import bp
@@ -340,6 +342,7 @@ def apply_submit():
     if failing is not None:
         return failing
     data, _checked = check_application(values, today=today(), known_bureau_ids=known_bureau_ids(db.session))
+    data = dataclasses.replace(data, language=current_lang())  # their text messages come in this language
     account = current_petitioner()
     try:
         result = submit_online(

@@ -1,4 +1,5 @@
-"""Each bureau's public contact block, and the committee office's address and phone at the province.
+"""Each bureau's public contact block, the committee office's address and phone at the province, and the language
+each petitioner applied in (their text messages come in it alone).
 
 Revision ID: e5c3a9d1f7b2
 Revises: b8e4d1c7a2f6
@@ -33,8 +34,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("tenant_id", name=op.f("uq_bureau_contacts_tenant_id")),
     )
     enable_rls(op, "bureau_contacts")
+    op.add_column("cases", sa.Column("petitioner_language", sa.String(length=2), server_default="zh", nullable=False))
+    op.create_check_constraint(op.f("ck_cases_petitioner_language"), "cases", "petitioner_language IN ('zh', 'en')")
 
 
 def downgrade() -> None:
+    op.drop_constraint("ck_cases_petitioner_language", "cases", type_="check")
+    op.drop_column("cases", "petitioner_language")
     disable_rls(op, "bureau_contacts")
     op.drop_table("bureau_contacts")

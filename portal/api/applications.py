@@ -7,6 +7,7 @@ exactly like an unknown number (404). The rate limits here are shared with the p
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -552,6 +553,7 @@ def create_application():
         body = _json_body()
         upload_ids = _upload_ids(body)
         data = validate_application(body, today=_today(), known_bureau_ids=known_bureau_ids(db.session))
+        data = dataclasses.replace(data, language="en" if is_english() else "zh")  # the language of their SMS
     except IntakeInvalid as exc:
         return _field_errors(exc.errors)
     storage = current_app.extensions["portal.storage"]

@@ -51,6 +51,7 @@ class Case(TenantOwned, Base):
             ["earlier_tenant_id", "earlier_case_id"], ["cases.tenant_id", "cases.id"], name="fk_cases_earlier_case"
         ),
         CheckConstraint("extension_days IS NULL OR extension_days BETWEEN 1 AND 30", name="extension_cap"),
+        CheckConstraint("petitioner_language IN ('zh', 'en')", name="petitioner_language"),
     )
 
     number: Mapped[str] = mapped_column(String(24))
@@ -74,6 +75,8 @@ class Case(TenantOwned, Base):
     request_text: Mapped[str] = mapped_column(Text)
     facts_text: Mapped[str] = mapped_column(Text)
     committee_document_number: Mapped[str | None] = mapped_column(String(100))
+    #: The language the petitioner applied in: their SMS come in it alone (``portal.notify.messages``).
+    petitioner_language: Mapped[str] = mapped_column(String(2), default="zh", server_default="zh")
 
     # Handling.
     lead_unit_id: Mapped[int | None] = mapped_column(BigInteger)

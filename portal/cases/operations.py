@@ -99,6 +99,7 @@ class ApplicationInput:
     representative: PartyInput | None = None
     committee_document_number: str | None = None
     kind: CaseKind | None = None  # only for committee transfers, which are not routed
+    language: str = "zh"  # the petitioner's language ("zh" or "en"), for their text messages
 
 
 @dataclass
@@ -188,6 +189,7 @@ def submit_application(
             request_text=data.request,
             facts_text=data.facts_and_reasons,
             committee_document_number=data.committee_document_number,
+            petitioner_language="en" if data.language == "en" else "zh",
             late_application=late,
             repeat_of_case_number=repeat,
             earlier_tenant_id=earlier.tenant_id if earlier else None,
@@ -738,6 +740,7 @@ def _escalate(session: Session, pii: PersonalData, case: Case, actor: Actor, tod
         received_on=case.replied_on,
         request=fields.get("request") or fields["reason"],
         facts_and_reasons=fields["reason"],
+        language=case.petitioner_language,
     )
     previous = get_scope(session)
     try:

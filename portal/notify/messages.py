@@ -1,4 +1,5 @@
-"""The texts of notifications: to petitioners (e-mail and SMS, Chinese with English) and to staff (in-app).
+"""The texts of notifications: to petitioners (e-mail in Chinese with English; SMS short, in the petitioner's own
+language alone) and to staff (in-app).
 
 Pure module: no Flask, no database. Petitioner texts are built at send time from the case as it is then; they
 name no personal data beyond what the petitioner already knows (case number, bureau, dates), never their name
@@ -42,6 +43,7 @@ class PetitionerContext:
     content: str | None = None  # what materials are asked for
     reject_reason: RejectReason | None = None
     public_url: str | None = None
+    language: str = "zh"  # the language the petitioner applied in: their SMS is in it alone
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,51 @@ class PetitionerMessage:
         footer = "（本邮件由系统自动发送，请勿回复。This message was sent automatically; please do not reply.）"
         return f"{self.body_zh}\n\n----\n\n{self.body_en}\n\n{footer}\n"
 
-    def sms_text(self) -> str:
-        return f"{SMS_SIGNATURE}{self.body_zh} {self.body_en}"
+
+SMS_SIGNATURE_EN = "[SI Petitions] "
+
+
+def _md(d: date) -> str:
+    return f"{d.month}月{d.day}日"
+
+
+def petitioner_sms(ctx: PetitionerContext) -> str:
+    """One short text message for one event, in the petitioner's language only: what happened, the case number,
+    the date that matters and a link to the tracking page (the number filled in).
+
+    Short enough for a single message of a Chinese phone (70 characters) before the link; the e-mail and the
+    tracking page carry the details. Raise ``KeyError`` for an event petitioners are not told of.
+    """
+    n = ctx.case_number
+    english = ctx.language == "en"
+    kind = _KIND[ctx.case_kind][1 if english else 0]
+    due = (ctx.due_on.isoformat() if english else _md(ctx.due_on)) if ctx.due_on else None
+    event = ctx.event
+    if english:
+        texts = {
+            "received": f"Your {kind} application {n} was received."
+            + (f" Decision on acceptance by {due}." if due else ""),
+            "accept": f"Your {kind} application {n} was accepted." + (f" Reply due by {due}." if due else ""),
+            "reject": f"Your {kind} application {n} was not accepted; see the notice for the reason and remedy.",
+            "approve_extension": f"Your {kind} application {n}: time limit extended" + (f" to {due}." if due else "."),
+            "request_materials": f"Your {kind} application {n}: please provide materials"
+            + (f" by {due}." if due else "."),
+            "sign_reply": f"Your {kind} application {n} is concluded; the written opinion is ready.",
+            "withdraw": f"Your {kind} application {n} was withdrawn.",
+        }
+        link = f" Details: {ctx.public_url}?number={n}" if ctx.public_url else ""
+        return SMS_SIGNATURE_EN + texts[event] + link
+    texts = {
+        "received": f"您的{kind}申请已收到，编号{n}" + (f"，{due}前决定是否受理。" if due else "。"),
+        "accept": f"您的{kind}申请{n}已受理" + (f"，{due}前办结。" if due else "。"),
+        "reject": f"您的{kind}申请{n}不予受理，理由和救济途径见告知书。",
+        "approve_extension": f"您的{kind}申请{n}办理期限延长" + (f"至{due}。" if due else "。"),
+        "request_materials": f"办理您的{kind}申请{n}需要补充材料" + (f"，请于{due}前提交。" if due else "。"),
+        "sign_reply": f"您的{kind}申请{n}已办结，请查看{_OPINION[ctx.case_kind][0]}。",
+        "withdraw": f"您的{kind}申请{n}已撤回。",
+    }
+    link = f"详情：{ctx.public_url}?number={n}" if ctx.public_url else ""
+    return SMS_SIGNATURE + texts[event] + link
 
 
 def _cn(d: date) -> str:
@@ -71,7 +116,7 @@ def _short(text: str | None, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def petitioner_message(ctx: PetitionerContext, *, for_sms: bool = False) -> PetitionerMessage:
+def petitioner_message(ctx: PetitionerContext) -> PetitionerMessage:
     """The message for one public event; raise ``KeyError`` for an event that petitioners are not told of."""
     kind_zh, kind_en = _KIND[ctx.case_kind]
     opinion_zh, opinion_en = _OPINION[ctx.case_kind]
@@ -115,7 +160,7 @@ def petitioner_message(ctx: PetitionerContext, *, for_sms: bool = False) -> Peti
         en += ". The extension notice gives the reason."
     elif event == "request_materials":
         subject = ("请补充材料", "Please provide materials")
-        content = _short(ctx.content, 40 if for_sms else 2000)
+        content = _short(ctx.content, 2000)
         zh = f"办理您的{kind_zh}申请（编号{n}）需要您提供材料：{content}"
         en = f"To handle your application for {kind_en} ({n}) we need materials from you: {content}"
         if ctx.due_on:

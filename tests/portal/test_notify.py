@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from datetime import date
@@ -18,7 +19,13 @@ from portal.notify.email import (
     build_message,
     parse_smtp_url,
 )
-from portal.notify.messages import PETITIONER_EVENTS, PetitionerContext, petitioner_message, staff_text
+from portal.notify.messages import (
+    PETITIONER_EVENTS,
+    PetitionerContext,
+    petitioner_message,
+    petitioner_sms,
+    staff_text,
+)
 from portal.notify.sms import HttpGateway, LogGateway, mask_phone
 from portal.workflow import CaseKind, RejectReason
 from tests.mail_server import MailServer, free_port
@@ -117,8 +124,15 @@ def test_every_petitioner_event_has_chinese_and_english_text(event):
     assert "FC2026-00000001" in message.body_zh and "FC2026-00000001" in message.body_en
     assert "https://portal.example/track" in message.body_zh
     assert message.body_en[0].isascii() and "。" not in message.body_en  # English (names stay as they are)
-    sms = petitioner_message(ctx, for_sms=True).sms_text()
-    assert sms.startswith("【社保信访】") and message.body_zh[:10] in sms
+    sms = petitioner_sms(ctx)  # Chinese by default, and Chinese only
+    assert sms.startswith("【社保信访】") and "FC2026-00000001" in sms
+    assert sms.endswith("详情：https://portal.example/track?number=FC2026-00000001")
+    words = sms.removeprefix("【社保信访】").split("详情：")[0]
+    assert not any(c.isascii() and c.isalpha() for c in words.replace("FC2026-00000001", ""))  # no English
+    assert len(words) <= 60  # one short message: with the signature, within the 70 characters of one SMS
+    english = petitioner_sms(dataclasses.replace(ctx, language="en"))
+    assert english.startswith("[SI Petitions] ") and "FC2026-00000001" in english and english.isascii()
+    assert english.endswith("Details: https://portal.example/track?number=FC2026-00000001")
     subject = message.email_subject()
     assert " / " in subject
 
