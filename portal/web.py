@@ -126,8 +126,14 @@ def _add_security_headers(response):
 
 def _template_globals() -> dict:
     locale = str(get_locale() or "zh_Hans_CN")
+    english = locale.startswith("en")
     return {
-        "current_lang": "en" if locale.startswith("en") else "zh",
+        # Punctuation between a label and a value: full-width in Chinese sentences, ASCII in English ones.
+        "colon": ": " if english else "：",
+        "lp": " (" if english else "（",
+        "rp": ")" if english else "）",
+        "comma": ", " if english else "，",
+        "current_lang": "en" if english else "zh",
         "html_lang": locale.replace("_", "-"),
         "large_text": request.cookies.get(TEXT_SIZE_COOKIE) == "large",
     }

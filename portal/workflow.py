@@ -324,6 +324,20 @@ STEP_LABELS: dict[Step, tuple[str, str]] = {
     Step.escalation_window: ("申请复核期限", "Window to apply for re-review"),
 }
 
+
+def case_step_label(step: Step | str, kind: CaseKind | str | None) -> tuple[str, str]:
+    """The label of a step of one case: "复查办结" or "复核办结" for its whole-review clock, not the "复查复核办结"
+    that statistics over both kinds use."""
+    step = Step(step)
+    if step is Step.whole_review and kind is not None:
+        return (
+            ("复查办结", "Review to be concluded")
+            if CaseKind(kind) is CaseKind.review
+            else ("复核办结", "Re-review to be concluded")
+        )
+    return STEP_LABELS[step]
+
+
 Owner = Literal[
     "petition_office",
     "bureau",

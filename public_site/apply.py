@@ -39,7 +39,7 @@ from portal.workflow import KIND_LABELS
 from public_site.common import current_petitioner, grant, pii, storage, today
 from public_site.views import bp
 from tenants.models import Bureau, BureauLevel
-from tenants.tree import list_bureaus
+from tenants.tree import list_bureaus, tree_order
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def _upload_rows(upload_ids: list[str]) -> list[Upload]:
 
 def bureau_groups() -> list[tuple[str, list[Bureau]]]:
     """The bureau tree as option groups: the province alone, then each city with its counties."""
-    bureaus = list_bureaus(db.session)
+    bureaus = tree_order(list_bureaus(db.session))
     province = [b for b in bureaus if b.level == BureauLevel.province]
     groups: list[tuple[str, list[Bureau]]] = [(b.name, [b]) for b in province]
     cities = [b for b in bureaus if b.level == BureauLevel.city]

@@ -11,6 +11,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from portal.attachments.models import uploader_label
 from portal.attachments.operations import download_url
 from portal.cases.actions import IncomingFile, staff_action, take_action
 from portal.cases.operations import CaseConflict, CaseNotFound
@@ -47,6 +48,7 @@ from portal.workflow import (
     STEP_LABELS,
     ActionRefused,
     CaseAction,
+    case_step_label,
 )
 from staff_site.access import staff_required
 from staff_site.case_forms import FORMS, FormContext, RevealForm
@@ -239,6 +241,8 @@ def _labels() -> dict:
         "party_role_labels": PARTY_ROLE_LABELS,
         "describe_fields": describe_fields,
         "registers_transfers": _registers_transfers,
+        "uploader_label": uploader_label,
+        "case_step_label": case_step_label,
     }
 
 

@@ -42,6 +42,31 @@ def list_bureaus(session: Session) -> list[Bureau]:
     return list(session.scalars(select(Bureau).order_by(Bureau.path.collate("C"))))
 
 
+def tree_order(bureaus: list[Bureau]) -> list[Bureau]:
+    """``bureaus`` in the order a reader expects: each bureau, then its children, siblings by division code.
+
+    The province, then each city (220100 长春, 220200 吉林, ...) followed by its counties by code; a bureau without a
+    code (a new development zone) after its coded siblings, by name. The materialized path cannot give this order:
+    it holds ids, and "1/10/" sorts before "1/2/".
+    """
+    children: dict[int | None, list[Bureau]] = {}
+    for b in bureaus:
+        children.setdefault(b.parent_id, []).append(b)
+    known = {b.id for b in bureaus}
+    out: list[Bureau] = []
+
+    def walk(parent_id: int | None) -> None:
+        for b in sorted(children.get(parent_id, []), key=lambda b: (b.adcode is None, b.adcode or "", b.name)):
+            out.append(b)
+            walk(b.id)
+
+    walk(None)
+    for parent_id in children:  # a subtree whose root is not in the list
+        if parent_id is not None and parent_id not in known:
+            walk(parent_id)
+    return out
+
+
 def is_ancestor(ancestor: Bureau, bureau: Bureau) -> bool:
     return bureau.path.startswith(ancestor.path) and ancestor.id != bureau.id
 

@@ -7,7 +7,7 @@ from flask import jsonify
 from portal.api import bp
 from portal.api.openapi import SCHEMAS, document
 from portal.extensions import db
-from tenants.tree import list_bureaus
+from tenants.tree import list_bureaus, tree_order
 
 SCHEMAS["Bureau"] = {
     "type": "object",
@@ -46,7 +46,7 @@ document(
 
 @bp.get("/bureaus")
 def bureaus():
-    rows = list_bureaus(db.session)
+    rows = tree_order(list_bureaus(db.session))
     return jsonify(
         bureaus=[
             {"id": b.id, "adcode": b.adcode, "name": b.name, "level": str(b.level), "parent_id": b.parent_id}

@@ -71,3 +71,15 @@ class Attachment(TenantOwned, Base):
 
     def __repr__(self) -> str:
         return f"<Attachment {self.tenant_id}/{self.id} case {self.case_id} {self.filename!r}>"
+
+
+def uploader_label(uploaded_by: str) -> tuple[str, str]:
+    """Who added a file, in words (Chinese, English): ``uploaded_by`` is stored as a short code, e.g.
+    ``petitioner:张三`` or ``carried from FC2026-…``, never shown raw on a page."""
+    if uploaded_by.startswith("petitioner:"):
+        name = uploaded_by.removeprefix("petitioner:")
+        return (f"信访人{name}", f"the petitioner {name}")
+    if uploaded_by.startswith("carried from "):
+        number = uploaded_by.removeprefix("carried from ")
+        return (f"随原案件{number}转来", f"carried from case {number}")
+    return (uploaded_by, uploaded_by)

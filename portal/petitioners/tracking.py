@@ -29,7 +29,6 @@ from portal.workflow import (
     KIND_LABELS,
     REJECT_REASON_LABELS,
     STATE_PUBLIC,
-    STEP_LABELS,
     ActionRefused,
     ActorView,
     CaseAction,
@@ -39,6 +38,7 @@ from portal.workflow import (
     RejectReason,
     Step,
     allowed_actions,
+    case_step_label,
     decide,
 )
 from tenants.models import Bureau
@@ -266,7 +266,7 @@ def tracking_view(session: Session, case: Case, *, today: date) -> TrackingView:
         deadlines.append(
             PublicDeadline(
                 step=d.step,
-                label=STEP_LABELS[d.step],
+                label=case_step_label(d.step, case.kind),
                 started_on=d.started_on,
                 due_on=d.due_on,
                 explanation=(explain_deadline(d.explanation, "zh"), explain_deadline(d.explanation, "en")),

@@ -87,7 +87,7 @@ def test_the_state_changes_when_staff_accept(client, dbs, pii, city):
     act(dbs, pii, city.clerk, case.id, "accept", today=local_today())
     page = opened(client, body)
     assert "您的申请已受理，正在安排办理" in page and "决定受理，已发出受理告知书" in page
-    assert "复查复核办结" in page and "30个工作日" in page
+    assert "复查办结" in page and "复查复核办结" not in page and "30个工作日" in page  # the label of a review
 
 
 def _generated(dbs, case, own, kind, title, public) -> Attachment:

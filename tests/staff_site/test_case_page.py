@@ -37,7 +37,7 @@ def test_page_shows_details_deadlines_and_timeline(app, dbs, pii, city):
     assert "养老保险处" in html and "稽核处" in html and "cc_pl" in html
     # Each open deadline says how it was computed.
     assert "领导批示" in html and "起算5日" in html and "§四.5" in html
-    assert "复查复核办结" in html and "个工作日" in html
+    assert "复查办结" in html and "复查复核办结" not in html and "个工作日" in html  # this case is a review
     # The timeline names who did what, with ids turned into names and codes into words.
     assert "填报阅办单" in html and "cc_clerk" in html and "分管信访工作的局领导" in html
     assert "复杂（涉及多个业务处室、单位）" in html

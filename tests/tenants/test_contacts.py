@@ -107,3 +107,18 @@ def test_every_notice_prints_the_block_and_drops_the_line_when_there_is_none():
     assert without.paragraphs[-1] == "特此告知。"
     # A bureau's own text may use the parts.
     assert validate_template(DocumentKind.extension_notice, "电话：{contact_phone}，地址：{contact_address}。") == []
+
+
+def test_the_bureau_list_follows_the_tree_by_code(dbs):
+    from tenants.tree import list_bureaus, tree_order
+
+    ordered = tree_order(list_bureaus(dbs))
+    codes = [b.adcode for b in ordered]
+    assert codes[0] == "220000" and codes[1] == "220100"  # the province, then 长春市
+    assert codes[2].startswith("2201")  # then 长春's counties
+    cities = [b.adcode for b in ordered if b.level == "city" and b.adcode]
+    assert cities == sorted(cities)
+    for i, b in enumerate(ordered[1:], 1):  # every bureau comes after its parent
+        assert b.parent_id in {p.id for p in ordered[:i]}
+    first_county_of_jilin = codes.index("220200") + 1
+    assert codes[first_county_of_jilin].startswith("2202")
