@@ -574,6 +574,6 @@ def bureau_move():
 
 
 def _tree_error(form, exc: TreeError) -> None:
-    """``tenants.tree`` speaks English only; say it in the current language as best we can."""
+    """Put the tree rule's message, whole and in the reader's language, above the form."""
     db.session.rollback()
-    form.form_errors.append(_("The bureau tree cannot be changed that way: %(reason)s", reason=str(exc)))
+    form.form_errors.append(localized_error(exc))

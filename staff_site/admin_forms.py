@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
@@ -76,11 +77,11 @@ class NewUnitForm(FlaskForm):
         ],
         description=_l("A short identifier, e.g. medical_insurance."),
     )
-    name = StringField(_l("Name"), validators=[InputRequired(REQUIRED), Length(max=100)])
+    name = StringField(_lp("name of a unit or bureau", "Name"), validators=[InputRequired(REQUIRED), Length(max=100)])
 
 
 class RenameUnitForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[InputRequired(REQUIRED), Length(max=100)])
+    name = StringField(_lp("name of a unit or bureau", "Name"), validators=[InputRequired(REQUIRED), Length(max=100)])
 
 
 class AbsenceForm(FlaskForm):
@@ -138,7 +139,7 @@ class NewBureauForm(FlaskForm):
 
 class RenameBureauForm(FlaskForm):
     bureau_id = HiddenField(validators=[InputRequired(REQUIRED), Regexp(r"^\d{1,18}$")])
-    name = StringField(_l("Name"), validators=[InputRequired(REQUIRED), Length(max=120)])
+    name = StringField(_lp("name of a unit or bureau", "Name"), validators=[InputRequired(REQUIRED), Length(max=120)])
 
 
 class MoveBureauForm(FlaskForm):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
@@ -321,7 +322,7 @@ class RequestMaterialsForm(ActionForm):
 
 class ProvideMaterialsForm(ActionForm):
     action = A.provide_materials
-    request_id = SelectField(_l("Request"), validators=[InputRequired(REQUIRED)])
+    request_id = SelectField(_lp("a request for materials", "Request"), validators=[InputRequired(REQUIRED)])
     content = _long(_l("Answer"), required=False)
     files = _files(_l("Materials"))
 

@@ -14,7 +14,15 @@ _CHILD_LEVEL = {BureauLevel.province: BureauLevel.city, BureauLevel.city: Bureau
 
 
 class TreeError(ValueError):
-    """A change that would break the tree's rules."""
+    """A change that would break the tree's rules; ``message_zh`` / ``message_en`` say which (``str()`` is English,
+    for the command line)."""
+
+    def __init__(self, message_en: str, message_zh: str):
+        super().__init__(message_en)
+        self.message_en, self.message_zh = message_en, message_zh
+
+
+_LEVEL_ZH = {BureauLevel.province: "省级", BureauLevel.city: "市级", BureauLevel.county: "县级"}
 
 
 def subtree_ids(session: Session, bureau_id: int) -> list[int]:
@@ -84,18 +92,18 @@ def add_bureau(
     """Create a bureau under ``parent`` with its default units; flushes."""
     division_name = division_name.strip()
     if not division_name:
-        raise TreeError("A bureau needs a division name.")
+        raise TreeError("A bureau needs a division name.", "请填写行政区划名称。")
     if adcode is not None and not (len(adcode) == 6 and adcode.isdigit()):
-        raise TreeError(f"Adcode must be six digits, got {adcode!r}.")
+        raise TreeError(f"Adcode must be six digits, got {adcode!r}.", f"行政区划代码应为6位数字，“{adcode}”不符合。")
     if adcode and session.scalar(select(Bureau.id).where(Bureau.adcode == adcode)):
-        raise TreeError(f"A bureau with adcode {adcode} already exists.")
+        raise TreeError(f"A bureau with adcode {adcode} already exists.", f"行政区划代码为{adcode}的机构已经存在。")
     if level == BureauLevel.province:
         if parent is not None:
-            raise TreeError("The province has no parent.")
+            raise TreeError("The province has no parent.", "省级机构没有上级机构。")
         if session.scalar(select(func.count()).select_from(Bureau).where(Bureau.parent_id.is_(None))):
-            raise TreeError("There is already a province bureau.")
+            raise TreeError("There is already a province bureau.", "已经有一个省级机构。")
     elif parent is None:
-        raise TreeError(f"A {level} bureau needs a parent.")
+        raise TreeError(f"A {level} bureau needs a parent.", f"{_LEVEL_ZH[BureauLevel(level)]}机构需要指定上级机构。")
     else:
         _check_parent_level(level, parent)
     bureau = Bureau(
@@ -122,7 +130,10 @@ def _check_parent_level(level: BureauLevel, parent: Bureau) -> None:
         BureauLevel.county: {BureauLevel.city, BureauLevel.province},
     }
     if parent.level not in allowed.get(level, set()):
-        raise TreeError(f"A {level} bureau cannot be placed under a {parent.level} bureau.")
+        raise TreeError(
+            f"A {level} bureau cannot be placed under a {parent.level} bureau.",
+            f"{_LEVEL_ZH[BureauLevel(level)]}机构不能放在{_LEVEL_ZH[BureauLevel(parent.level)]}机构之下。",
+        )
 
 
 def add_default_units(session: Session, bureau: Bureau) -> None:
@@ -138,7 +149,7 @@ def add_default_units(session: Session, bureau: Bureau) -> None:
 def rename_bureau(session: Session, bureau: Bureau, name: str) -> Bureau:
     name = name.strip()
     if not name:
-        raise TreeError("The new name is empty.")
+        raise TreeError("The new name is empty.", "请填写新的名称。")
     bureau.name = name
     session.flush()
     return bureau
@@ -147,9 +158,12 @@ def rename_bureau(session: Session, bureau: Bureau, name: str) -> Bureau:
 def move_bureau(session: Session, bureau: Bureau, new_parent: Bureau) -> Bureau:
     """Put ``bureau`` (and its subtree) under ``new_parent``; rewrites the paths below it in one statement."""
     if bureau.level == BureauLevel.province:
-        raise TreeError("The province cannot be moved.")
+        raise TreeError("The province cannot be moved.", "省级机构不能移动。")
     if new_parent.id == bureau.id or is_ancestor(bureau, new_parent):
-        raise TreeError("A bureau cannot be moved under itself or under one of its own bureaus.")
+        raise TreeError(
+            "A bureau cannot be moved under itself or under one of its own bureaus.",
+            "机构不能移到它自己或它的下级机构之下。",
+        )
     _check_parent_level(bureau.level, new_parent)
     old_path = bureau.path
     new_path = new_parent.path + f"{bureau.id}/"

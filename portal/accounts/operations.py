@@ -63,7 +63,7 @@ def create_user(
             "只有省本级社会保险局的工作人员才能担任全省系统管理员。",
         )
     if problem := password_problem(password):
-        raise AccountError(problem)
+        raise AccountError(*problem)
     with system_scope(session):
         if session.scalar(select(StaffUser.id).where(StaffUser.username == username)):
             raise AccountError(f"Username {username!r} is taken.", f"用户名“{username}”已被使用。")

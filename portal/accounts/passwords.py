@@ -23,10 +23,10 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
-def password_problem(password: str) -> str | None:
-    """Say what is wrong with a new password, or None."""
+def password_problem(password: str) -> tuple[str, str] | None:
+    """Say what is wrong with a new password, as (English, Chinese), or None."""
     if len(password) < MIN_LENGTH:
-        return f"Password must be at least {MIN_LENGTH} characters."
+        return (f"Password must be at least {MIN_LENGTH} characters.", f"密码至少需要{MIN_LENGTH}位。")
     if password.isdigit() or password.isalpha():
-        return "Password must mix letters with digits or symbols."
+        return ("Password must mix letters with digits or symbols.", "密码须同时包含字母和数字（或符号）。")
     return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length
@@ -12,7 +13,7 @@ class CodeForm(FlaskForm):
     """A 6-digit authenticator code or a recovery code."""
 
     code = StringField(
-        _l("Code"),
+        _lp("verification code", "Code"),
         validators=[DataRequired(_l("Enter the code.")), Length(max=40, message=_l("That is too long for a code."))],
     )
 

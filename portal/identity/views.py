@@ -11,6 +11,7 @@ import click
 import segno
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -28,6 +29,7 @@ from portal.identity.claims import (
 from portal.identity.forms import CodeForm, EndSessionsForm, PolicyForm
 from portal.identity.models import StaffTotp
 from portal.identity.totp import provisioning_uri
+from portal.identity.useragent import describe_user_agent
 from portal.roles import Role
 from portal.web import localized_error, safe_next
 from staff_site.access import staff_required
@@ -35,6 +37,12 @@ from tenants.models import Bureau
 from tenants.scoping import load_scoped
 
 bp = Blueprint("identity", __name__, template_folder="templates", cli_group="identity")
+
+
+@bp.context_processor
+def _helpers() -> dict:
+    return {"describe_user_agent": describe_user_agent}
+
 
 ADMINS = (Role.bureau_admin, Role.province_admin)
 
@@ -335,7 +343,10 @@ def end_sessions():
         return web.sign_out_staff(everywhere=True)
     ended = ops.end_all_sessions(db.session, user, now=web.now(), reason="ended_by_user", keep_key=session.get(web.SID))
     db.session.commit()
-    flash(_("%(n)d other sessions were ended.", n=ended))
+    if ended:
+        flash(ngettext("%(num)d other session was ended.", "%(num)d other sessions were ended.", ended))
+    else:
+        flash(_("There was no other session to end."))
     return redirect(url_for(".sessions"))
 
 

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 from flask_wtf import FlaskForm
 from wtforms import DateField, RadioField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
@@ -43,7 +44,7 @@ class OrderForm(FlaskForm):
     """A supervision order of a bureau above on a case of a bureau below."""
 
     instruction = TextAreaField(
-        _l("Instruction"),
+        _lp("a supervision order", "Instruction"),
         validators=[InputRequired(REQUIRED), Length(max=INSTRUCTION_MAX)],
         render_kw={"rows": 5, "maxlength": INSTRUCTION_MAX},
     )

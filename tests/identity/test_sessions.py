@@ -38,7 +38,16 @@ def test_sign_in_registers_the_session_with_address_and_browser(sso_app, dbs, ow
         key = session["identity.sid"]
     assert key not in row["key_hash"] and len(row["key_hash"]) == 64  # only the hash is stored
     page = client.get("/staff/sessions").get_data(as_text=True)
-    assert "10.1.2.3" in page and "&lt;script&gt;" in page and "<script>x" not in page
+    assert "10.1.2.3" in page and "script" not in page.split("<tbody")[-1].split("</tbody>")[0]  # never the raw string
+    assert "未知浏览器" in page
+    chrome = (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+    )
+    client.environ_base["HTTP_USER_AGENT"] = chrome
+    client.get("/staff/logout")
+    login(client, "cc_registry")
+    page = client.get("/staff/sessions").get_data(as_text=True)
+    assert "Chrome 120 · Windows" in page and "AppleWebKit" not in page
 
 
 def test_idle_timeout_ends_the_session(sso_app, dbs, clock, configure, owner_engine):
@@ -94,6 +103,7 @@ def test_end_one_session_and_sign_out_everywhere(sso_app, dbs, owner_engine):
     assert signed_in(laptop)
     # "All my other sessions" keeps this one.
     assert location(post(desk, "/staff/sessions/end", {"which": "others"})) == "/staff/sessions"
+    assert "已结束其他1个登录会话。" in desk.get("/staff/sessions").get_data(as_text=True)  # one, said as one
     assert signed_in(desk) and not signed_in(laptop)
 
     login(laptop, "cc_many")

@@ -166,7 +166,7 @@ def test_create_a_user_with_roles_and_unit(app, browser, dbs, city):
         ({"roles": ["province_admin"]}, "is not a valid choice"),  # not offered outside the province
         ({"username": "<script>x</script>"}, "只能使用字母、数字"),
         ({"password": "short"}, "10 到 200"),
-        ({"password": "abcdefghijklmn"}, "Password must mix"),
+        ({"password": "abcdefghijklmn"}, "密码须同时包含字母和数字"),
         ({"unit_id": "999999"}, "不是有效的选择"),
     ],
 )
@@ -443,7 +443,7 @@ def test_bad_tree_changes_change_nothing(root_browser, dbs):
         data={"move-csrf_token": token, "move-bureau_id": str(city.id), "move-parent_id": str(city.id)},
     )
     assert response.status_code == 400
-    assert "cannot be moved under itself" in _html(response)
+    assert "机构不能移到它自己或它的下级机构之下。" in _html(response)  # the rule, whole, in the page's language
     response = root_browser.post(
         A + "/bureaus/rename",
         data={"rename-csrf_token": token, "rename-bureau_id": str(county.id), "rename-name": "  "},
@@ -460,6 +460,6 @@ def test_bad_tree_changes_change_nothing(root_browser, dbs):
         },
     )
     assert response.status_code == 400
-    assert "already exists" in _html(response)
+    assert "行政区划代码为220102的机构已经存在。" in _html(response)
     assert _bureau(dbs, "220100").path == city.path and _bureau(dbs, "220102").name == county.name
     assert _bureau(dbs, "重复") is None
