@@ -133,7 +133,7 @@ def case_rate(number: str):
             abort(404)
         else:
             flash(_("Thank you: your rating was recorded."))
-            return redirect(url_for("public.case", number=case.number, _anchor="satisfaction"))
+            return redirect(url_for("public.case", number=case.number))  # the thanks takes focus (site.js)
     case, view = load_granted(case.number)
     return _case_page(case, view, rating_form=form, status=422)
 

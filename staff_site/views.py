@@ -23,6 +23,20 @@ bp = Blueprint("staff", __name__, template_folder="templates")
 log = logging.getLogger(__name__)
 
 
+@bp.get("/keep-alive")
+@staff_required
+def keep_alive():
+    """Count as activity (the session registry saw this request): the idle warning's "stay signed in" (site.js)."""
+    return "", 204
+
+
+@bp.app_context_processor
+def _idle_seconds() -> dict:
+    """How long a staff page may sit idle before the session ends, for the warning that comes before it."""
+    settings = current_app.config["PORTAL_SETTINGS"]
+    return {"staff_idle_seconds": settings.session_idle_minutes * 60}
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(login_limit, methods=["POST"])
 def login():

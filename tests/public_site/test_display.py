@@ -56,8 +56,9 @@ def test_switching_the_language_on_a_step_keeps_what_was_typed(client, dbs):
     chosen = {"disputed.bureau_id": str(get_bureau(dbs, COUNTY).id), "disputed.opinion_kind": "handling"}
     html = page(fill(client, html, chosen))
     assert step_of(html) == "petitioner"
-    switch = re.search(r'<button[^>]*form="apply-form"[^>]*>', html)
-    assert switch and 'formaction="/apply?lang=en"' in switch.group(0) and 'value="edit:petitioner"' in switch.group(0)
+    switch = re.search(r'<a [^>]*data-resend-form="apply-form"[^>]*>', html)  # site.js re-sends the form with it
+    assert switch and 'data-action="/apply?lang=en"' in switch.group(0)
+    assert 'data-go="edit:petitioner"' in switch.group(0) and 'lang="en"' in switch.group(0)
     typed = {**PETITIONER, "petitioner.name": "李四"}
     form = next(i for i, f in enumerate(forms_of(html)) if f["action"] == "/apply")
     refresh()  # the test's long app context caches the locale between requests; a browser's request would not

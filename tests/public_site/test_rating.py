@@ -159,7 +159,7 @@ def test_the_tracking_page_offers_the_rating_after_the_reply_only(client, dbs, p
         go=None,
         form=_rating_form(page),
     )
-    assert done.status_code == 302 and done.headers["Location"].endswith("#satisfaction")
+    assert done.status_code == 302 and done.headers["Location"].endswith(f"/track/{body['number']}")
     page = client.get(f"/track/{body['number']}").get_data(as_text=True)
     section = page.split('id="satisfaction"')[1].split("</section>")[0]
     assert "不满意" in section and "等待时间太长。" in section and "<form" not in section

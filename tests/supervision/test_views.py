@@ -88,7 +88,11 @@ def test_dashboard_drill_down_from_province_to_county(client, dbs, ids, data):
     page = client.get(f"/staff/supervision/?start={START}&end={END}")
     body = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "<svg" in body and "吉林市社会保险局" in body
+    assert '<figure class="chart" role="img"' in body and "吉林市社会保险局" in body
+    # Each chart names its data table, which has a caption and keeps its column labels on a phone.
+    for key in re.findall(r'aria-describedby="table-([a-z_]+)"', body):
+        assert f'<table class="queue" id="table-{key}">' in body
+    assert "<caption" in body and 'data-label="' in body
     # The drill-down link to 长春市, then to 南关区.
     link = re.search(r'href="(/staff/supervision/\?[^"]*bureau=' + str(ids[CHANGCHUN]) + r'\b[^"]*)"', body)
     assert link, "a drill-down link to 长春市"
