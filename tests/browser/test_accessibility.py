@@ -120,6 +120,10 @@ def test_the_audit_sees_a_violation_when_there_is_one(browser_page):
     assert {"image-alt", "label"} <= {v["id"] for v in axe_violations(browser_page)}
 
 
+WIDE_JS = """w => [...document.querySelectorAll('body *')]
+  .filter(el => el.getBoundingClientRect().right > w + 1 && el.getBoundingClientRect().width > 0)
+  .slice(-4).map(el => el.tagName + '.' + el.className + ' ' + (el.textContent || '').trim().slice(0, 20))"""
+
 NO_LABEL_JS = """() => {
   const bad = [];
   for (const table of document.querySelectorAll('table')) {
@@ -157,7 +161,8 @@ def test_no_horizontal_scroll_and_every_table_keeps_its_labels(live_server, worl
                     page.wait_for_load_state()
                     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
                     if overflow > 0:
-                        problems.append(f"{path}: scrolls sideways by {overflow}px")
+                        wide = page.evaluate(WIDE_JS, width)
+                        problems.append(f"{path}: scrolls sideways by {overflow}px: {wide}")
                     unlabeled = page.evaluate(NO_LABEL_JS)
                     if unlabeled:
                         problems.append(f"{path}: table cells without their column label: {unlabeled[:3]}")
