@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from portal.db import Base, TenantOwned, utcnow_column
 from tenants.models import Bureau
-from tenants.scoping import TenantScope, scoped
+from tenants.scoping import TenantScope, get_scope, scoped
 
 ADDRESS_MAX = 200
 PHONE_MAX = 60
@@ -87,8 +87,12 @@ class ContactError(ValueError):
 
 
 def _row(session: Session, bureau_id: int) -> BureauContact | None:
+    query = select(BureauContact).where(BureauContact.tenant_id == bureau_id)
+    scope = get_scope(session)
+    if scope is not None and scope.can_read(bureau_id):  # e.g. the tracking page, already in the case's bureau
+        return session.scalar(query)
     with scoped(session, TenantScope.single(bureau_id)):
-        return session.scalar(select(BureauContact).where(BureauContact.tenant_id == bureau_id))
+        return session.scalar(query)
 
 
 def get_contact(session: Session, bureau: Bureau) -> Contact:

@@ -39,7 +39,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_constraint("ck_cases_petitioner_language", "cases", type_="check")
+    op.drop_constraint(op.f("ck_cases_petitioner_language"), "cases", type_="check")
     op.drop_column("cases", "petitioner_language")
     disable_rls(op, "bureau_contacts")
     op.drop_table("bureau_contacts")

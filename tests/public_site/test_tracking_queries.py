@@ -12,8 +12,9 @@ from tests.portal.cases.conftest import drive
 from tests.public_site.helpers import application_json, case_by_number
 from tests.staff_site.conftest import Browser
 
-# 28 when the case's rules view was built twice and the time-limit table read three times; 19 since.
-MAX_STATEMENTS = 20
+# 28 when the case's rules view was built twice and the time-limit table read three times; 19 since; 21 with the
+# petitioner's rating and the bureau's contact block (one statement each).
+MAX_STATEMENTS = 22
 
 
 def statements_of(app, browser, url: str) -> list[str]:
@@ -54,4 +55,5 @@ def test_the_tracking_page_of_a_replied_case_runs_a_bounded_number_of_statements
     assert reads(statements, "FROM units") == 1
     assert reads(statements, "FROM meetings") == 1
     assert reads(statements, "bureaus.path LIKE") == 1  # the subtree
+    assert reads(statements, "FROM satisfaction_ratings") == 1 and reads(statements, "FROM bureau_contacts") == 1
     assert len(statements) <= MAX_STATEMENTS, "\n".join(statements)
