@@ -81,7 +81,8 @@ CELL_PADDING = 6
 TEXT_WIDTH_MM = 210 - MARGINS_MM["left"] - MARGINS_MM["right"]  # 156 mm
 LABEL_MM = 36  # the label column of a form: six characters of 小四
 TAIL_LINES = 3  # body lines that stay with the signature
-TAIL_ROWS = 2  # table rows that stay together at a table's end
+TAIL_ROWS = 2  # table rows that stay together at a table's end (with the signature and the note after them)
+TAIL_FIELDS = 3  # a form's last fields that stay together (with at least three lines of text)
 INTERNAL_KINDS = frozenset({"reading_slip", "handover_register"})  # forms that never leave the bureau
 LANG = "zh-CN"
 
@@ -174,11 +175,14 @@ def heading_split(text: str) -> tuple[str, str] | None:
 
 
 def _annex_lines(annexes: list[str]) -> list[str]:
-    """附件说明: "附件：" and the annex's title, or numbered titles when there are several (GB/T 9704 7.3.4)."""
+    """附件说明: "附件：" and the annex's title, or "附件：1．" and one numbered line per annex (GB/T 9704 7.3.4).
+
+    The numbers of the second and later lines stand under the first one's (the renderers indent them).
+    """
     names = [_clean(a).strip() for a in annexes if _clean(a).strip()]
     if len(names) == 1:
         return [f"附件：{names[0]}"]
-    return [f"{'附件：' if n == 1 else '　　　'}{n}．{name}" for n, name in enumerate(names, 1)]
+    return [f"{'附件：' if n == 1 else ''}{n}．{name}" for n, name in enumerate(names, 1)]
 
 
 def _signer_line(data: DocumentData) -> tuple[str, str]:
@@ -365,7 +369,11 @@ def _styles() -> dict[str, ParagraphStyle]:
             "heading", parent=base, fontName=HEADING[0].key, firstLineIndent=2 * BODY_SIZE, keepWithNext=1
         ),
         "plain": base,
-        "annex": ParagraphStyle("annex", parent=base, leftIndent=5 * BODY_SIZE, firstLineIndent=-3 * BODY_SIZE),
+        # 附件说明: "附件：1．" two characters in, later numbers under the first, titles hanging after the number
+        "annex": ParagraphStyle("annex", parent=base, leftIndent=7 * BODY_SIZE, firstLineIndent=-5 * BODY_SIZE),
+        "annex_more": ParagraphStyle(
+            "annex_more", parent=base, leftIndent=7 * BODY_SIZE, firstLineIndent=-2 * BODY_SIZE
+        ),
         "caption": ParagraphStyle(
             "caption", parent=base, fontSize=TABLE_SIZE, leading=TABLE_SIZE * 1.5, spaceBefore=6, keepWithNext=1
         ),
@@ -485,7 +493,7 @@ class _Signature(Flowable):
 
     def wrap(self, avail_width, avail_height):
         self.width = avail_width
-        self.height = SEAL_DIAMETER_MM * mm + 8 if self.seal else 2 * self.leading + 4
+        self.height = SEAL_DIAMETER_MM * mm + 4 if self.seal else 2 * self.leading + 4
         return self.width, self.height
 
     def _positions(self, size: float) -> tuple[float, float, float]:
@@ -504,7 +512,7 @@ class _Signature(Flowable):
         size = min(BODY_SIZE, BODY_SIZE * self.width / max(fonts.string_width(self.bureau, BODY, BODY_SIZE), 1))
         centre, name_x, date_x = self._positions(size)
         radius = SEAL_DIAMETER_MM * mm / 2
-        name_y = self.height - radius - 4 - 6 if self.seal else self.leading + 6
+        name_y = self.height - radius - 2 - 6 if self.seal else self.leading + 6
         canvas.setFillColor(colors.black)
         self.tagger.begin(canvas, self.elem)
         _draw_runs(canvas, name_x, name_y, self.bureau, BODY, size)
@@ -513,7 +521,7 @@ class _Signature(Flowable):
         if self.seal:
             # The seal presses on the name and the date, which sit below its centre (GB/T 9704-2012 7.3.5.1).
             self.tagger.begin(canvas, None)
-            cy = self.height - radius - 4
+            cy = self.height - radius - 2
             canvas.setStrokeColor(colors.HexColor("#999999"))
             canvas.setLineWidth(0.8)
             canvas.setDash(4, 3)
@@ -589,11 +597,11 @@ class _Story:
         return out
 
     def fields_tables(self, fields: list[tuple[str, str]]) -> list[Flowable]:
-        """The form's fields as a table; its last two fields as a second table that starts where it ends."""
+        """The form's fields as a table; its last fields as a second table that starts where it ends."""
         if not fields:
             return []
         table = _Elem("Table", self.tagger.root)
-        cut = max(0, len(fields) - TAIL_ROWS)
+        cut = max(0, len(fields) - TAIL_FIELDS)
         parts = [fields[:cut], fields[cut:]]
         return [self._fields_table(part, table) for part in parts if part]
 
@@ -693,8 +701,13 @@ class _Story:
         lines = _annex_lines(self.data.annexes)
         if not lines:
             return []
-        style = "annex" if len(lines) > 1 else "body"
-        return [Spacer(1, BODY_LEADING), *(self.paragraph(line, style) for line in lines)]
+        if len(lines) == 1:
+            return [Spacer(1, BODY_LEADING), self.paragraph(lines[0], "body")]
+        styles = ["annex"] + ["annex_more"] * (len(lines) - 1)
+        return [
+            Spacer(1, BODY_LEADING),
+            *(self.paragraph(line, style) for line, style in zip(lines, styles, strict=True)),
+        ]
 
     def signature(self) -> list[Flowable]:
         data = self.data
@@ -703,7 +716,8 @@ class _Story:
         elem = _Elem("P", self.tagger.root)
         leading = BODY_SIZE * 1.5 if self.compact else BODY_LEADING
         signature = _Signature(data.bureau_name, chinese_date(data.issued_on), data.seal, self.tagger, elem, leading)
-        return [Spacer(1, 4 if self.compact else 10), signature]
+        # the seal's top within one line under the text (GB/T 9704-2012 7.3.5.1)
+        return [Spacer(1, 4 if self.compact else 8), signature]
 
     def note(self) -> list[Flowable]:
         if not self.data.footer_note:
@@ -1067,7 +1081,7 @@ def render_docx(data: DocumentData) -> bytes:
             if not value.strip():
                 row.height, row.height_rule = Mm(BLANK_CELL_MM), WD_ROW_HEIGHT_RULE.AT_LEAST
             rows.append(row)
-        _keep_rows_together(rows[-TAIL_ROWS:-1])
+        _keep_rows_together(rows[-TAIL_FIELDS:-1])
         ends_with_table = rows
     if data.attachments:
         caption = _paragraph(document, f"提交的材料（共 {len(data.attachments)} 件）：", TABLE_SIZE)
@@ -1091,11 +1105,12 @@ def render_docx(data: DocumentData) -> bytes:
     annexes = _annex_lines(data.annexes)
     if annexes:
         _paragraph(document, "").paragraph_format.keep_with_next = True
-        for line in annexes:
+        for number, line in enumerate(annexes):
             paragraph = _paragraph(document, line, indent=len(annexes) == 1)
             if len(annexes) > 1:
                 fmt = paragraph.paragraph_format
-                fmt.left_indent, fmt.first_line_indent = Pt(5 * DOCX_BODY_SIZE), Pt(-3 * DOCX_BODY_SIZE)
+                fmt.left_indent = Pt(7 * DOCX_BODY_SIZE)
+                fmt.first_line_indent = Pt((-5 if number == 0 else -2) * DOCX_BODY_SIZE)
             body.append(paragraph)
 
     follows = data.signature or data.footer_note
