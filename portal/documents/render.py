@@ -341,6 +341,9 @@ def _tag_pdf(raw: bytes, tagger: _Tagger, data: DocumentData) -> bytes:
     pdf.Root.MarkInfo = pikepdf.Dictionary(Marked=True)
     pdf.Root.Lang = pikepdf.String(LANG)
     pdf.Root.ViewerPreferences = pikepdf.Dictionary(DisplayDocTitle=True)
+    # reportlab's invariant mode dates every file 2000-01-01; the document's own date is deterministic too.
+    issued = pikepdf.String(f"D:{data.issued_on:%Y%m%d}000000+08'00'")
+    pdf.docinfo.CreationDate = pdf.docinfo.ModDate = issued
     with pdf.open_metadata(set_pikepdf_as_editor=False, update_docinfo=False) as meta:
         meta["dc:title"] = _clean(data.title)
         meta["dc:creator"] = [_clean(data.bureau_name)]

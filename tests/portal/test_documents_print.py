@@ -307,9 +307,11 @@ def test_the_pdf_is_tagged_with_language_and_structure(rendered, name):
         assert content.count("BDC") + content.count("BMC") == content.count("EMC")
 
 
-def test_rendering_is_deterministic():
+def test_rendering_is_deterministic_and_dated_by_the_document():
     data = build_document(DocumentKind.formal_opinion, print_context(DocumentKind.formal_opinion))
-    assert render_pdf(data) == render_pdf(data)
+    pdf = render_pdf(data)
+    assert pdf == render_pdf(data)
+    assert reader_of(pdf).metadata["/CreationDate"] == "D:20261127000000+08'00'"
 
 
 @pytest.mark.parametrize("name", IDS)
