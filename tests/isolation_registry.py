@@ -380,3 +380,18 @@ def make_case_number(session: Session, bureau_id: int, marker: str) -> str:
 
 
 ROUTE_PARAMS.setdefault("number", make_case_number)
+
+
+# --- Standard texts of refusal reasons (portal.cases.refusal_texts); the admin page's route takes the reason ---
+
+
+def _register_refusal_texts() -> None:
+    from portal.cases.refusal_texts import RefusalText
+
+    factory = _document_row(RefusalText, reason="litigation", explanation=str, remedy=str)
+    MODEL_FACTORIES[RefusalText] = factory
+    # Another bureau's own text of that reason exists (with the marker); the page shows the reader's bureau's.
+    ROUTE_PARAMS.setdefault("reason", lambda s, b, m: factory(s, b, m).reason)
+
+
+_register_refusal_texts()
