@@ -17,7 +17,7 @@ from portal.api import bp
 from portal.api.auth import error, error_response, field_errors, field_errors_response, message, staff_api
 from portal.api.openapi import SCHEMAS, document
 from portal.attachments.operations import DOWNLOAD_SECONDS, download_url
-from portal.cases.actions import ACTION_FIELDS, register_application, take_action
+from portal.cases.actions import ACTION_FIELDS, FILE_ACTIONS, register_application, take_action
 from portal.cases.choices import Choice, action_choices, action_defaults, decision_subject, returned_work
 from portal.cases.operations import ApplicationInput, CaseConflict, CaseNotFound, IntakeRefused, PartyInput
 from portal.cases.privacy import reveal_personal_data
@@ -304,6 +304,7 @@ def allowed_action(page: CasePage, action: CaseAction, lang: str) -> dict:
         "action": str(action),
         "label": pick(ACTION_LABELS[action], lang),
         "fields": list(ACTION_FIELDS[action]),
+        "files": action in FILE_ACTIONS,  # takes `upload_ids`
         "choices": {
             name: [_choice(name, c, lang) for c in choices]
             for name, choices in action_choices(db.session, page, g.staff_user, action).items()
@@ -394,6 +395,7 @@ SCHEMAS["StaffCase"] = {
                     "action": {"type": "string"},
                     "label": {"type": "string"},
                     "fields": {"type": "array", "items": {"type": "string"}},
+                    "files": {"type": "boolean", "description": "Whether the action takes `upload_ids`."},
                     "choices": {
                         "type": "object",
                         "description": (
