@@ -390,8 +390,20 @@ def _register_refusal_texts() -> None:
 
     factory = _document_row(RefusalText, reason="litigation", explanation=str, remedy=str)
     MODEL_FACTORIES[RefusalText] = factory
-    # Another bureau's own text of that reason exists (with the marker); the page shows the reader's bureau's.
-    ROUTE_PARAMS.setdefault("reason", lambda s, b, m: factory(s, b, m).reason)
+
+    def reason_param(session: Session, bureau_id: int, marker: str) -> str:
+        """Another bureau's own text of that reason (with the marker); the page shows only the reader's bureau's."""
+        with scoped(session, TenantScope.single(bureau_id)):
+            row = session.scalar(
+                select(RefusalText).where(RefusalText.tenant_id == bureau_id, RefusalText.reason == "litigation")
+            )
+            if row is not None:  # one row per bureau and reason: every route walked shares it
+                row.explanation = row.remedy = marker[-10:]
+                session.commit()
+                return row.reason
+        return factory(session, bureau_id, marker).reason
+
+    ROUTE_PARAMS.setdefault("reason", reason_param)
 
 
 _register_refusal_texts()

@@ -287,7 +287,11 @@ def decision_subject(page: CasePage, action: CaseAction) -> Subject | None:
     if event is None:
         return None
     names = {"units": page.units, "people": page.people, "bureaus": page.bureaus, "attachments": page.attachment_names}
-    fields = dict(event.fields)
+    from portal.cases.actions import ACTION_FIELDS
+
+    order = {name: n for n, name in enumerate(ACTION_FIELDS.get(source, ()))}
+    # The form's order (the history is stored as JSONB, which keeps no key order); the rest after, by name.
+    fields = dict(sorted(event.fields.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
     attachment_ids = [i for i in fields.pop("attachment_ids", None) or () if isinstance(i, int)]
     described = describe_fields(str(source), fields, **names)
     if source is A.request_extension:
