@@ -16,10 +16,10 @@ from tenants.scoping import TenantScope, scoped, system_scope
 
 
 def _create_app() -> Flask:
+    import os
+
     from portal import create_app
     from portal.devserver import use_running_instance
-
-    import os
 
     root = use_running_instance()
     if root is not None:

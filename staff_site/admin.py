@@ -544,7 +544,9 @@ def _tree_error(form, exc: TreeError) -> None:
 # --- Standard texts of refusal reasons ----------------------------------------------------------------------
 
 
-def _reason_or_404(reason: str) -> str:
+def _reason_or_404() -> str:
+    """The reason named by ``?reason=`` (like ``?kind=`` of the templates: texts are the reader's bureau's)."""
+    reason = request.args.get("reason", "")
     if reason not in reject_reasons():
         abort(404)
     return reason
@@ -559,11 +561,11 @@ def refusal_texts():
     return render_template("admin/refusal_texts.html", texts=texts, labels=REASON_LABELS)
 
 
-@bp.route("/refusal-texts/<reason>", methods=["GET", "POST"])
+@bp.route("/refusal-texts/edit", methods=["GET", "POST"])
 @staff_required
-def refusal_text(reason: str):
+def refusal_text():
     _require(*ADMINS)
-    reason = _reason_or_404(reason)
+    reason = _reason_or_404()
     current = standard_texts(db.session, _bureau_id())[reason]
     form = RefusalTextForm(data={"explanation": current.explanation, "remedy": current.remedy})
     if form.validate_on_submit():
@@ -596,11 +598,11 @@ def refusal_text(reason: str):
     )
 
 
-@bp.post("/refusal-texts/<reason>/reset")
+@bp.post("/refusal-texts/reset")
 @staff_required
-def refusal_text_reset(reason: str):
+def refusal_text_reset():
     _require(*ADMINS)
-    reason = _reason_or_404(reason)
+    reason = _reason_or_404()
     if not ActionForm().validate_on_submit():
         abort(400)
     reset_standard_text(db.session, _bureau_id(), reason)

@@ -382,28 +382,13 @@ def make_case_number(session: Session, bureau_id: int, marker: str) -> str:
 ROUTE_PARAMS.setdefault("number", make_case_number)
 
 
-# --- Standard texts of refusal reasons (portal.cases.refusal_texts); the admin page's route takes the reason ---
+# --- Standard texts of refusal reasons (portal.cases.refusal_texts); the admin pages name the reason in ?reason= ---
 
 
 def _register_refusal_texts() -> None:
     from portal.cases.refusal_texts import RefusalText
 
-    factory = _document_row(RefusalText, reason="litigation", explanation=str, remedy=str)
-    MODEL_FACTORIES[RefusalText] = factory
-
-    def reason_param(session: Session, bureau_id: int, marker: str) -> str:
-        """Another bureau's own text of that reason (with the marker); the page shows only the reader's bureau's."""
-        with scoped(session, TenantScope.single(bureau_id)):
-            row = session.scalar(
-                select(RefusalText).where(RefusalText.tenant_id == bureau_id, RefusalText.reason == "litigation")
-            )
-            if row is not None:  # one row per bureau and reason: every route walked shares it
-                row.explanation = row.remedy = marker[-10:]
-                session.commit()
-                return row.reason
-        return factory(session, bureau_id, marker).reason
-
-    ROUTE_PARAMS.setdefault("reason", reason_param)
+    MODEL_FACTORIES[RefusalText] = _document_row(RefusalText, reason="litigation", explanation=str, remedy=str)
 
 
 _register_refusal_texts()

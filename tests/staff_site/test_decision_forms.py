@@ -177,10 +177,10 @@ def test_reject_prefills_the_bureaus_standard_texts(app, dbs, pii, city):
     admin_browser = sign_in(app, admin)
     listing = admin_browser.get("/staff/admin/refusal-texts")
     assert listing.status_code == 200 and "已经或者依法应当通过仲裁途径解决" in text_of(listing)
-    page = admin_browser.get("/staff/admin/refusal-texts/arbitration")
+    page = admin_browser.get("/staff/admin/refusal-texts/edit?reason=arbitration")
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', text_of(page)).group(1)
     saved = admin_browser.post(
-        "/staff/admin/refusal-texts/arbitration",
+        "/staff/admin/refusal-texts/edit?reason=arbitration",
         data={
             "csrf_token": token,
             "explanation": "本局说明：属劳动争议仲裁事项。",
@@ -188,11 +188,10 @@ def test_reject_prefills_the_bureaus_standard_texts(app, dbs, pii, city):
         },
     )
     assert saved.status_code == 302
-    bad = admin_browser.post(
-        "/staff/admin/refusal-texts/arbitration", data={"csrf_token": token, "explanation": "", "remedy": "x"}
-    )
+    edit = "/staff/admin/refusal-texts/edit?reason=arbitration"
+    bad = admin_browser.post(edit, data={"csrf_token": token, "explanation": "", "remedy": "x"})
     assert bad.status_code == 400
-    assert admin_browser.get("/staff/admin/refusal-texts/nonsense").status_code == 404
+    assert admin_browser.get("/staff/admin/refusal-texts/edit?reason=nonsense").status_code == 404
     assert "本局说明：属劳动争议仲裁事项。" in text_of(admin_browser.get("/staff/admin/refusal-texts"))
 
     clerk = sign_in(app, city.clerk)
