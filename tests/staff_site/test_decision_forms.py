@@ -234,3 +234,22 @@ def test_the_header_counts_unread_notifications(app, dbs, pii, city):
     body = text_of(clerk.get("/staff/cases"))
     assert re.search(r'<span class="count"[^>]*>3</span>', body)
     assert "/staff/ops/notifications" in body
+
+
+def test_the_page_and_the_api_offer_the_same_choices(app, dbs, pii, city):
+    """One place builds both: every select and checkbox list of the slip form matches the API's `choices`."""
+    from tests.portal.test_api_staff import Api
+
+    case = submit_case(dbs, pii)
+    act(dbs, pii, city.clerk, case.id, "accept", today=local_today())
+    body = text_of(sign_in(app, city.clerk).get(f"/staff/cases/{case.id}/actions/submit_slip"))
+    api = Api(app, city.clerk).get(f"/staff/cases/{case.id}").get_json()
+    choices = next(a for a in api["allowed_actions"] if a["action"] == "submit_slip")["choices"]
+    assert set(choices) == {"complexity", "lead_unit_id", "assisting_unit_ids", "approver_id"}
+    for name, items in choices.items():
+        if name in ("complexity", "lead_unit_id", "approver_id"):
+            select = re.search(rf'<select[^>]*name="{name}".*?</select>', body, re.S).group(0)
+            on_page = [v for v in re.findall(r'<option[^>]*value="([^"]*)"', select) if v]
+        else:
+            on_page = re.findall(rf'<input[^>]*name="{name}"[^>]*value="([^"]*)"', body)
+        assert on_page == [str(c.get("id", c.get("value"))) for c in items], name
