@@ -1,8 +1,8 @@
 """Notifications of work that lands on someone; bureaus' standard texts of refusal reasons.
 
 Revision ID: e3a9c4d2b715
-Revises: c3f1a9d27e54
-Create Date: 2026-12-06 08:15:00+00:00
+Revises: d7a2c4e91b08
+Create Date: 2026-12-06 08:45:00+00:00
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 from tenants.rls import disable_rls, enable_rls
 
 revision = "e3a9c4d2b715"
-down_revision = "c3f1a9d27e54"
+down_revision = "d7a2c4e91b08"
 branch_labels = None
 depends_on = None
 
