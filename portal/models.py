@@ -1,5 +1,6 @@
 """Import every model module so that the metadata is complete (migrations, tests, the isolation walk)."""
 
+import portal.cases.refusal_texts  # bureaus' standard texts of refusal reasons
 import portal.identity.models  # noqa: F401  (sessions, second factors, sign-in log)
 from portal.accounts.models import StaffUser
 from portal.attachments.models import Attachment, Upload
@@ -21,7 +22,7 @@ from portal.db import Base
 from portal.documents.models import DocumentSequence, DocumentSettings, DocumentTemplate, GeneratedDocument
 from portal.notify.models import DeadlineAlert, StaffNotification, SweepRun
 from portal.petitioners.models import Petitioner, PetitionerCase
-from portal.supervision.models import SatisfactionRating, SupervisionOrder
+from portal.supervision.models import CaseRollup, DeadlineRollup, SatisfactionRating, SupervisionOrder
 from tenants.contacts import BureauContact
 from tenants.models import Bureau, Unit
 
@@ -35,9 +36,11 @@ __all__ = [
     "CaseEvent",
     "CaseNumber",
     "CaseParty",
+    "CaseRollup",
     "ContactRecord",
     "Deadline",
     "DeadlineAlert",
+    "DeadlineRollup",
     "DocumentSequence",
     "DocumentSettings",
     "DocumentTemplate",

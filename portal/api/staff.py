@@ -17,7 +17,8 @@ from portal.api import bp
 from portal.api.auth import error, error_response, field_errors, field_errors_response, message, staff_api
 from portal.api.openapi import SCHEMAS, document
 from portal.attachments.operations import DOWNLOAD_SECONDS, download_url
-from portal.cases.actions import ACTION_FIELDS, register_application, take_action
+from portal.cases.actions import ACTION_FIELDS, FILE_ACTIONS, register_application, take_action
+from portal.cases.choices import Choice, action_choices, action_defaults, decision_subject, returned_work
 from portal.cases.operations import ApplicationInput, CaseConflict, CaseNotFound, IntakeRefused, PartyInput
 from portal.cases.privacy import reveal_personal_data
 from portal.cases.queries import (
@@ -48,6 +49,7 @@ from portal.workflow import (
     STATE_LABELS,
     STEP_LABELS,
     ActionRefused,
+    CaseAction,
     CaseKind,
     CaseState,
     IntakePath,
@@ -285,11 +287,52 @@ def case_detail(page: CasePage) -> dict:
             }
             for e in page.events
         ],
-        "allowed_actions": [
-            {"action": str(a), "label": pick(ACTION_LABELS[a], lang), "fields": list(ACTION_FIELDS[a])}
-            for a in page.allowed
-        ],
+        "allowed_actions": [allowed_action(page, a, lang) for a in page.allowed],
     }
+
+
+def _choice(name: str, choice: Choice, lang: str) -> dict:
+    key = "id" if name.endswith(("_id", "_ids")) else "value"
+    return {key: choice.value, "label": pick(choice.label, lang), **choice.extra}
+
+
+def allowed_action(page: CasePage, action: CaseAction, lang: str) -> dict:
+    """One action the caller may take now: its fields, the choices of each id or enum field (as the page's form
+    offers them: ``portal.cases.choices``), what the form pre-fills, what is being decided, and returned work."""
+    today = local_today()
+    entry: dict[str, Any] = {
+        "action": str(action),
+        "label": pick(ACTION_LABELS[action], lang),
+        "fields": list(ACTION_FIELDS[action]),
+        "files": action in FILE_ACTIONS,  # takes `upload_ids`
+        "choices": {
+            name: [_choice(name, c, lang) for c in choices]
+            for name, choices in action_choices(db.session, page, g.staff_user, action).items()
+        },
+        "defaults": action_defaults(page, action, today),
+    }
+    subject = decision_subject(page, action)
+    if subject is not None:
+        entry["subject"] = {
+            "title": pick(subject.title, lang),
+            "by": subject.by,
+            "at": subject.at.isoformat() if subject.at else None,
+            "fields": [
+                {"label": pick(label, lang), "value": value if isinstance(value, str) else pick(value, lang)}
+                for label, value in subject.fields
+            ],
+            "attachments": [{"id": i, "filename": name} for i, name in subject.attachments],
+        }
+    returned = returned_work(page, action)
+    if returned is not None:
+        entry["returned"] = {
+            "action": str(returned.action),
+            "by": returned.by,
+            "at": returned.at.isoformat(),
+            "reason": returned.reason,
+            "draft_event_seq": returned.draft_seq,
+        }
+    return entry
 
 
 def _page(case_id: int, **kw) -> CasePage | None:
@@ -352,6 +395,34 @@ SCHEMAS["StaffCase"] = {
                     "action": {"type": "string"},
                     "label": {"type": "string"},
                     "fields": {"type": "array", "items": {"type": "string"}},
+                    "files": {"type": "boolean", "description": "Whether the action takes `upload_ids`."},
+                    "choices": {
+                        "type": "object",
+                        "description": (
+                            "For every field that takes an id or an enum: the allowed values now, as the page's"
+                            " form offers them. Id fields (`*_id`, `*_ids`) list `{id, label}`, others"
+                            " `{value, label}`; leaders carry `rule` and `roles`, refusal reasons their standard"
+                            " `explanation` and `remedy`, dispatch units `lead`. Omit `approver_id` to let the"
+                            " rules of §四.4 choose."
+                        ),
+                        "additionalProperties": {"type": "array", "items": {"type": "object"}},
+                    },
+                    "defaults": {
+                        "type": "object",
+                        "description": "What the form pre-fills; after a return, the returned draft as submitted.",
+                    },
+                    "subject": {
+                        "type": "object",
+                        "description": (
+                            "What is being decided: the slip's proposal (instruct), the division's opinion and"
+                            " its files (approve/return opinion), the extension asked for with the current due"
+                            " date (approve/deny extension), the instruction (dispatch)."
+                        ),
+                    },
+                    "returned": {
+                        "type": "object",
+                        "description": "Work sent back: `action`, `by`, `at`, `reason`, `draft_event_seq`.",
+                    },
                 },
             },
         },
@@ -367,7 +438,7 @@ document(
     "/staff/cases",
     "get",
     {
-        "summary": "The caller's work queue, nearest deadline first, 50 per page.",
+        "summary": "The caller's work queue, nearest deadline first, 50 per page (keyset: follow `next_cursor`).",
         "description": _AUTH,
         "tags": ["staff"],
         "parameters": [
@@ -385,7 +456,12 @@ document(
                 "schema": {"type": "string", "maxLength": 100},
                 "description": "Case number, petitioner name, ID number (matched by keyed hash) or request words.",
             },
-            {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+            {
+                "name": "cursor",
+                "in": "query",
+                "schema": {"type": "string", "maxLength": 40},
+                "description": "`next_cursor` of the page before; absent (or not a cursor): the first page.",
+            },
         ],
         "responses": {
             "200": {
@@ -397,9 +473,12 @@ document(
                             "properties": {
                                 "cases": {"type": "array", "items": {"$ref": "#/components/schemas/StaffCaseSummary"}},
                                 "view": {"type": "string"},
-                                "page": {"type": "integer"},
-                                "pages": {"type": "integer"},
-                                "total": {"type": "integer"},
+                                "total": {"type": "integer", "description": "Exact up to 1,000."},
+                                "total_is_lower_bound": {
+                                    "type": "boolean",
+                                    "description": "True when more than 1,000 cases match (`total` is 1000).",
+                                },
+                                "next_cursor": {"type": ["string", "null"], "description": "Null on the last page."},
                                 "material_requests": {"type": "array", "items": {"type": "object"}},
                             },
                         }
@@ -553,9 +632,9 @@ def staff_queue():
     body: dict[str, Any] = {
         "view": page.filters.view,
         "views": list(page.views),
-        "page": page.page,
-        "pages": page.pages,
         "total": page.total,
+        "total_is_lower_bound": page.total_capped,
+        "next_cursor": page.next_cursor,
         "cases": [case_summary(row) for row in page.rows],
     }
     if page.filters.view == "mine":

@@ -2,8 +2,8 @@
 each petitioner applied in (their text messages come in it alone).
 
 Revision ID: e5c3a9d1f7b2
-Revises: b8e4d1c7a2f6
-Create Date: 2026-12-06 07:30:00+00:00
+Revises: e3a9c4d2b715
+Create Date: 2026-12-06 09:00:00+00:00
 """
 
 import sqlalchemy as sa
@@ -12,7 +12,7 @@ from alembic import op
 from tenants.rls import disable_rls, enable_rls
 
 revision = "e5c3a9d1f7b2"
-down_revision = "b8e4d1c7a2f6"
+down_revision = "e3a9c4d2b715"
 branch_labels = None
 depends_on = None
 
