@@ -51,6 +51,7 @@ def staff_pages(world) -> dict[str, list[str]]:
             "/staff/intake/paper",
             "/staff/ops/notifications",
             "/staff/sessions",
+            "/staff/2fa",
         ],
         "leader": ["/staff/supervision/", "/staff/supervision/warnings", "/staff/supervision/orders"],
         "admin": [
@@ -59,6 +60,8 @@ def staff_pages(world) -> dict[str, list[str]]:
             "/staff/admin/absences",
             "/staff/admin/documents",
             "/staff/admin/contact",
+            "/staff/admin/refusal-texts",
+            "/staff/admin/refusal-texts/edit?reason=litigation",
             "/staff/ops/messages",
             "/staff/ops/queues",
         ],
