@@ -41,6 +41,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(413, _too_large)
     app.register_error_handler(CSRFError, _csrf_failed)
     app.register_error_handler(429, _too_many)
+    app.register_error_handler(500, _server_error)
 
 
 def _load_user(user_id: str):
@@ -149,3 +150,8 @@ def _csrf_failed(_exc):
 
 def _too_many(_exc):
     return _error(429, _("Too many attempts"), _("Too many attempts from your address. Please wait and try again."))
+
+
+def _server_error(_exc):
+    # Flask logs the exception itself; the answer says nothing of it. The API always answers JSON, 500 included.
+    return _error(500, _("Something went wrong"), _("Something went wrong on our side. Please try again later."))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from botocore.exceptions import BotoCoreError, ClientError
 from flask import current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -87,6 +88,7 @@ document(
             "400": _error_response("No `file` field (`missing_file`) or an empty file (`empty_file`)."),
             "413": _error_response("Larger than 20 MB (`too_large`)."),
             "415": _error_response("Not a PDF, JPEG, PNG or DOCX (`type_not_allowed`)."),
+            "503": _error_response("File storage is unavailable; nothing was saved (`storage_unavailable`)."),
         },
     },
 )
@@ -117,6 +119,14 @@ def create_upload():
     except UploadError as exc:
         db.session.rollback()
         return _error(exc)
+    except (BotoCoreError, ClientError):
+        db.session.rollback()
+        return _error_body(
+            "storage_unavailable",
+            503,
+            "文件存储暂时不可用，文件没有保存，请稍后再试。",
+            "File storage is unavailable just now; the file was not saved. Please try again later.",
+        )
     except Exception:
         db.session.rollback()  # deletes the object already stored
         raise
