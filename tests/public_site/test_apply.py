@@ -405,3 +405,20 @@ def test_a_forged_review_step_is_checked_like_any_other(client, dbs):
     assert "复查复核委员会" in stopped and "Submit" not in stopped
     submitted = client.post("/apply/submit", data={**province, "go": "submit"})
     assert "复查复核委员会" in page(submitted) and counts(dbs)["cases"] == 0
+
+
+def test_sending_the_review_page_twice_submits_once_and_shows_the_same_receipt(client, dbs):
+    # A double click, or "resend" after the answer was lost: the page carries one Idempotency-Key per attempt.
+    review = to_review(client, dbs)
+    assert re.search(r'name="idempotency_key" value="[0-9a-f-]{36}"', review)
+    first = submit(client, review)
+    first_receipt = page(client.get(first.headers["Location"]))  # the browser never showed this one
+    again = submit(client, review)
+    assert again.status_code == 302 and again.headers["Location"].endswith("/apply/receipt")
+    receipt = page(client.get("/apply/receipt"))
+    code = re.search(r'id="access-code">([^<]+)<', receipt).group(1)
+    assert code == re.search(r'id="access-code">([^<]+)<', first_receipt).group(1)
+    assert counts(dbs)["cases"] == 1
+    # A fresh review page is a new attempt: a second application.
+    assert submit(client, to_review(client, dbs)).status_code == 302
+    assert counts(dbs)["cases"] == 2
