@@ -141,3 +141,25 @@ def storage_key_with_content(app):
     storage.put(key, content, "application/pdf")
     yield key, content
     storage.delete(key)
+
+
+def proxied(app, forwarded_for: str):
+    # The proxy (10.0.0.2) passes on what the client claimed and appends the address it saw.
+    return app.test_client().get(
+        "/api/v1/applications/NOPE",
+        headers={"X-Access-Code": "x", "X-Forwarded-For": forwarded_for},
+        environ_base={"REMOTE_ADDR": "10.0.0.2"},
+    )
+
+
+@pytest.mark.parametrize("hops", [0, 1])
+def test_the_rate_limit_counts_the_address_the_trusted_proxy_saw(make_app, hops):
+    app = make_app(proxy_hops=hops)
+    app.config["RATELIMIT_TRACK"] = "2 per minute"
+    app.extensions["portal.redis"].flushdb()
+    first = [proxied(app, f"6.6.6.{i}, 203.0.113.7").status_code for i in range(3)]
+    other = proxied(app, "203.0.113.8").status_code
+    assert first == [404, 404, 429]  # a forged left-most value never earns a fresh counter
+    # With one hop the second client has its own counter; with none, every client is the proxy.
+    assert other == (404 if hops == 1 else 429)
+    app.extensions["portal.redis"].flushdb()  # leave no counter behind for later tests
