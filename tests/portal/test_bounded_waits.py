@@ -163,3 +163,10 @@ def test_the_rate_limit_counts_the_address_the_trusted_proxy_saw(make_app, hops)
     # With one hop the second client has its own counter; with none, every client is the proxy.
     assert other == (404 if hops == 1 else 429)
     app.extensions["portal.redis"].flushdb()  # leave no counter behind for later tests
+
+
+def test_the_api_answers_json_for_every_http_error(client):
+    response = client.get("/api/v1/uploads")  # POST only
+    assert response.status_code == 405
+    assert response.is_json and response.get_json()["error"]["code"] == 405
+    assert client.get("/apply/submit").mimetype == "text/html"  # the pages keep their HTML
