@@ -46,6 +46,44 @@ def wait_for_redis(connection: redis.Redis, who: str, stopping=lambda: False) ->
     return False
 
 
+class ResilientWorkerMixin:
+    """RQ's work loop, resumed after it ended on an error (Redis gone, most often) instead of exiting.
+
+    It ends for good on a stop request (SIGTERM, Ctrl-C), in burst mode, or at ``max_jobs`` / ``max_idle_time``.
+    Otherwise it waits for Redis with backoff and starts over.
+    """
+
+    # RQ waits this long at most between two attempts to reach Redis while dequeuing (its default: 60 s).
+    max_connection_wait_time = MAX_WAIT
+
+    def _stop_was_requested(self) -> bool:
+        # RQ raises StopRequested from its signal handler when idle (without setting _stop_requested) and records
+        # the date of every warm shutdown request.
+        return bool(self._stop_requested or getattr(self, "_shutdown_requested_date", None))
+
+    def work(self, burst: bool = False, *args, **kwargs) -> bool:
+        worked = False
+        while True:
+            began = time.monotonic()
+            try:
+                worked = super().work(burst, *args, **kwargs) or worked
+            except REDIS_ERRORS as exc:  # the teardown could not reach Redis either
+                self.log.warning("Worker %s: lost Redis (%s)", self.name, type(exc).__name__)
+            if burst or self._stop_was_requested() or kwargs.get("max_jobs") or kwargs.get("max_idle_time"):
+                return worked
+            self.log.warning("Worker %s: work loop ended unexpectedly; resuming when Redis answers", self.name)
+            try:  # SIGTERM / Ctrl-C while waiting: RQ's handlers raise StopRequested (or set the flag)
+                if time.monotonic() - began < 5:
+                    time.sleep(1)  # a loop that fails at once is not retried hot
+                if not wait_for_redis(self.connection, f"Worker {self.name}", self._stop_was_requested):
+                    return worked
+            except StopRequested:
+                return worked
+            with contextlib.suppress(*REDIS_ERRORS):
+                self.register_death()  # so that registering again is not refused as a duplicate
+            self.log.info("Worker %s: Redis answers again; resuming", self.name)
+
+
 class ResilientCron(CronScheduler):
     def start(self):
         """RQ's loop, with every round guarded: a Redis error waits and retries instead of ending the process."""
