@@ -172,7 +172,10 @@ def _write_env_file(path: Path, env: dict[str, str]) -> None:
 
 def _spawn(name: str, argv: list[str], env: dict[str, str], run_dir: Path) -> subprocess.Popen:
     proc = subprocess.Popen(argv, env=env, start_new_session=True, preexec_fn=_die_with_parent)
-    (run_dir / f"app-{name}.pid").write_text(str(proc.pid))
+    # Written whole, then renamed: a reader never sees an empty file.
+    partial = run_dir / f".app-{name}.pid.tmp"
+    partial.write_text(str(proc.pid))
+    partial.replace(run_dir / f"app-{name}.pid")
     return proc
 
 

@@ -56,6 +56,18 @@ class ResilientWorkerMixin:
     # RQ waits this long at most between two attempts to reach Redis while dequeuing (its default: 60 s).
     max_connection_wait_time = MAX_WAIT
 
+    def unsubscribe(self):
+        """RQ's, with the bounded wait it means: redis-py 8's ``PubSubWorkerThread.stop()`` waits for the thread's
+        current read, which RQ lets last 60 s, so a teardown (a stop, or the loop ending on a Redis error) could
+        hang for a minute."""
+        if self.pubsub_thread:
+            self.log.info("Worker %s: unsubscribing from channel %s", self.name, self.pubsub_channel_name)
+            with contextlib.suppress(*REDIS_ERRORS):
+                self.pubsub.unsubscribe()
+            self.pubsub_thread.stop(timeout=1)
+            with contextlib.suppress(*REDIS_ERRORS):
+                self.pubsub.close()
+
     def _stop_was_requested(self) -> bool:
         # RQ raises StopRequested from its signal handler when idle (without setting _stop_requested) and records
         # the date of every warm shutdown request.
