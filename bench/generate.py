@@ -132,7 +132,7 @@ COLUMNS: dict[str, str] = {
         "assisting_unit_ids, approver_id, opinion_needs_approval, extension_used, extension_days, "
         "pending_extension_days, escalated, sensitive, late_application, earlier_tenant_id, earlier_case_id, "
         "access_code_hash, received_on, accepted_on, replied_on, closed_at, created_at, updated_at, "
-        "event_count, last_event_hash, version"
+        "event_count, last_event_hash, version, next_due_on, next_due_step"
     ),
     "case_numbers": "number, tenant_id, case_id",
     "case_parties": (
@@ -1230,6 +1230,9 @@ class _Case:
             year = gen.today.year - rng.randint(0, 2)
             document_number = format_number(self.issuer.doc_prefix, series, year, rng.randint(1, 300))
             texts = rng.choice(_REQUEST_TEXTS)
+        # The queue's copy of the nearest open staff deadline, as ``_refresh_next_due`` keeps it.
+        staff_open = [c for c in self.clocks if c.closed_at is None and not c.owner.startswith("petitioner\t")]
+        nearest = min(staff_open, key=lambda c: (c.due, c.id), default=None)
         out.lines["cases"].append(
             "\t".join(
                 (
@@ -1273,6 +1276,8 @@ class _Case:
                     str(self.events),
                     _text(self.prev_hash),
                     str(self.events),
+                    _day(nearest.due if nearest else None),
+                    _text(str(nearest.step) if nearest else None),
                 )
             )
         )

@@ -359,7 +359,7 @@ class Bench:
         queue_paths = [
             "/staff/cases",
             "/staff/cases?view=all",
-            "/staff/cases?view=all&page=3",
+            "/staff/cases?view=all&cursor=2026-12-31.999999999",  # a page deep in the queue
             "/staff/cases?view=all&overdue=1",
             "/staff/cases?view=all&kind=review&state=accepted",
             "/staff/cases?view=supervision",
@@ -367,7 +367,11 @@ class Bench:
         self.run("staff_queue", [Request("GET", p, clerk) for p in queue_paths])
         self.run("case_page", [Request("GET", f"/staff/cases/{i}", clerk) for i in case_ids])
         bearer = {"Authorization": f"Bearer {api_token(self.base, 'cc_clerk')}"}
-        api_paths = ["/api/v1/staff/cases", "/api/v1/staff/cases?view=all", "/api/v1/staff/cases?view=all&page=2"]
+        api_paths = [
+            "/api/v1/staff/cases",
+            "/api/v1/staff/cases?view=all",
+            "/api/v1/staff/cases?view=all&cursor=2026-12-31.999999999",
+        ]
         self.run("api_case_list", [Request("GET", p, bearer) for p in api_paths])
         head = {"Cookie": staff_cookie(self.base, "prov_office_head")}
         self.run("dashboard", [Request("GET", "/staff/supervision/", head)])

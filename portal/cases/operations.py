@@ -7,10 +7,11 @@ append the hash-chained event and the outbox rows. Operations flush; the request
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import StaffUser
@@ -210,6 +211,7 @@ def submit_application(
         deadlines = [
             _open_deadline(session, case, step, today, calendar, rules, staff) for step in INITIAL_STEPS[data.intake]
         ]
+        _refresh_next_due(session, case)
         append_event(
             session,
             case,
@@ -333,6 +335,48 @@ def _open_deadline(
     return deadline
 
 
+def nearest_staff_deadline(tenant_id, case_id) -> Select:
+    """The earliest open deadline of a case that staff owe (the petitioner's own window is not staff work).
+
+    ``tenant_id`` and ``case_id`` are values or the columns of an outer ``cases`` statement to correlate with.
+    """
+    return (
+        select(Deadline.due_on, Deadline.step)
+        .where(
+            Deadline.tenant_id == tenant_id,
+            Deadline.case_id == case_id,
+            Deadline.closed_at.is_(None),
+            Deadline.owed_by != "petitioner",
+        )
+        .order_by(Deadline.due_on, Deadline.id)
+        .limit(1)
+    )
+
+
+def _refresh_next_due(session: Session, case: Case) -> None:
+    """Copy the case's nearest staff deadline onto the case (the queue's order). After every change of deadlines."""
+    session.flush()
+    row = session.execute(nearest_staff_deadline(case.tenant_id, case.id)).first()
+    case.next_due_on, case.next_due_step = (row.due_on, row.step) if row else (None, None)
+
+
+def refresh_next_due_of(session: Session, case_keys: Iterable[tuple[int, int]]) -> None:
+    """The same for many cases at once, by (tenant_id, case_id), in one UPDATE (system jobs)."""
+    keys = list(case_keys)
+    if not keys:
+        return
+    nearest = nearest_staff_deadline(Case.tenant_id, Case.id)
+    session.execute(
+        update(Case)
+        .where(tuple_(Case.tenant_id, Case.id).in_(keys))
+        .values(
+            next_due_on=nearest.with_only_columns(Deadline.due_on).scalar_subquery(),
+            next_due_step=nearest.with_only_columns(Deadline.step).scalar_subquery(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
 def open_deadlines(session: Session, case: Case) -> list[Deadline]:
     return list(
         session.scalars(
@@ -378,6 +422,7 @@ def recompute_provisional_deadlines(session: Session) -> int:
     """Recompute every open provisional deadline with the calendar as loaded now; returns how many changed."""
     calendar = get_calendar(session)
     changed = 0
+    moved: set[tuple[int, int]] = set()
     with system_scope(session):
         for deadline in session.scalars(
             select(Deadline).where(Deadline.closed_at.is_(None), Deadline.provisional.is_(True))
@@ -401,8 +446,10 @@ def recompute_provisional_deadlines(session: Session) -> int:
             explanation["recomputed"] = True
             if (due, provisional) != (deadline.due_on, deadline.provisional):
                 changed += 1
+                moved.add((deadline.tenant_id, deadline.case_id))
             deadline.due_on, deadline.provisional, deadline.explanation = due, provisional, explanation
         session.flush()
+        refresh_next_due_of(session, moved)
     return changed
 
 
@@ -620,6 +667,8 @@ def _apply(
         _open_deadline(
             session, case, step, today, calendar, rules, staff, due_on=decision.due_on.get(step), request=request
         )
+
+    _refresh_next_due(session, case)
 
     new_case = access_code = None
     if decision.action is CaseAction.escalate:
