@@ -1,15 +1,15 @@
 """Idempotency keys of public submissions (uploads and applications): a retry returns the first result.
 
 Revision ID: e5a17c0ffee1
-Revises: b8e4d1c7a2f6
-Create Date: 2026-12-06 07:30:00+00:00
+Revises: c3f1a9d27e54
+Create Date: 2026-12-06 08:10:00+00:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "e5a17c0ffee1"
-down_revision = "b8e4d1c7a2f6"
+down_revision = "c3f1a9d27e54"
 branch_labels = None
 depends_on = None
 
