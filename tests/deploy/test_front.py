@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import http.client
+import json
 import os
 import shutil
 import socket
@@ -249,6 +250,8 @@ def test_an_oversized_upload_is_refused_by_the_front_before_it_is_read(stack):
     conn.endheaders()
     response = conn.getresponse()
     assert response.status == 413
+    assert response.getheader("Content-Type") == "application/json"  # the API answers JSON, even from the front
+    assert json.loads(response.read())["error"]["code"] == "too_large"
     conn.close()
 
 
