@@ -422,3 +422,14 @@ def test_sending_the_review_page_twice_submits_once_and_shows_the_same_receipt(c
     # A fresh review page is a new attempt: a second application.
     assert submit(client, to_review(client, dbs)).status_code == 302
     assert counts(dbs)["cases"] == 2
+
+
+def test_a_page_key_sent_again_with_other_answers_is_refused_and_nothing_is_submitted(client, dbs):
+    review = to_review(client, dbs)
+    assert submit(client, review).status_code == 302
+    client.get("/apply/receipt")
+    changed = fill(client, review, {"request": "请求重新核定缴费年限。"}, go="submit")
+    html = page(changed, 422)
+    assert "此页面已用于提交另一份内容不同的申请" in html
+    assert re.search(r'name="idempotency_key" value="[0-9a-f-]{36}"', html)  # a fresh key for the new attempt
+    assert counts(dbs)["cases"] == 1
