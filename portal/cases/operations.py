@@ -33,6 +33,7 @@ from portal.cases.numbers import new_access_code, new_case_number
 from portal.pii import PersonalData
 from portal.roles import Role
 from portal.routing import BureauRef, OpinionKind, Refusal, is_late, route
+from portal.supervision.rollups import ClockState, RollupChange, case_contribution, clock_state
 from portal.workdays import WorkdayCalendar
 from portal.workflow import (
     ALL,
@@ -212,6 +213,10 @@ def submit_application(
             _open_deadline(session, case, step, today, calendar, rules, staff) for step in INITIAL_STEPS[data.intake]
         ]
         _refresh_next_due(session, case)
+        rollup = RollupChange()
+        rollup.add_case(case.tenant_id, case.received_on, case_contribution(case, _unit_code(case, staff)))
+        rollup.add_clocks([], _clock_states(session, case))
+        rollup.write(session)
         append_event(
             session,
             case,
@@ -377,6 +382,20 @@ def refresh_next_due_of(session: Session, case_keys: Iterable[tuple[int, int]]) 
     )
 
 
+def _clock_states(session: Session, case: Case) -> list[ClockState]:
+    """How each clock of the case counts in the supervision rollups, now (flushes first)."""
+    session.flush()
+    deadlines = session.scalars(
+        select(Deadline).where(Deadline.tenant_id == case.tenant_id, Deadline.case_id == case.id)
+    )
+    return [clock_state(d) for d in deadlines]
+
+
+def _unit_code(case: Case, staff: BureauStaff) -> str | None:
+    unit = staff.units.get(case.lead_unit_id) if case.lead_unit_id is not None else None
+    return unit.code if unit is not None else None
+
+
 def open_deadlines(session: Session, case: Case) -> list[Deadline]:
     return list(
         session.scalars(
@@ -423,6 +442,7 @@ def recompute_provisional_deadlines(session: Session) -> int:
     calendar = get_calendar(session)
     changed = 0
     moved: set[tuple[int, int]] = set()
+    rollup = RollupChange()
     with system_scope(session):
         for deadline in session.scalars(
             select(Deadline).where(Deadline.closed_at.is_(None), Deadline.provisional.is_(True))
@@ -444,12 +464,15 @@ def recompute_provisional_deadlines(session: Session) -> int:
                 due, provisional = extended.due, provisional or extended.provisional
                 explanation["due"] = due.isoformat()
             explanation["recomputed"] = True
+            before = clock_state(deadline)
             if (due, provisional) != (deadline.due_on, deadline.provisional):
                 changed += 1
                 moved.add((deadline.tenant_id, deadline.case_id))
             deadline.due_on, deadline.provisional, deadline.explanation = due, provisional, explanation
+            rollup.add_clocks([before], [clock_state(deadline)])
         session.flush()
         refresh_next_due_of(session, moved)
+        rollup.write(session)
     return changed
 
 
@@ -647,6 +670,8 @@ def _apply(
     now: datetime,
 ) -> ActionResult:
     calendar, rules = get_calendar(session), get_step_rules(session)
+    counted_before = case_contribution(case, _unit_code(case, staff))
+    clocks_before = _clock_states(session, case)
     for name, value in decision.case_changes.items():
         if name in _CASE_FIELDS:
             setattr(case, name, list(value) if isinstance(value, tuple) else value)
@@ -669,6 +694,11 @@ def _apply(
         )
 
     _refresh_next_due(session, case)
+    rollup = RollupChange()
+    rollup.add_case(case.tenant_id, case.received_on, counted_before, -1)
+    rollup.add_case(case.tenant_id, case.received_on, case_contribution(case, _unit_code(case, staff)))
+    rollup.add_clocks(clocks_before, _clock_states(session, case))
+    rollup.write(session)
 
     new_case = access_code = None
     if decision.action is CaseAction.escalate:

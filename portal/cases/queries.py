@@ -610,15 +610,17 @@ def list_queue(
     if filters.q:
         query = query.where(_search(pii, filters.q))
 
-    # The total is exact up to COUNT_CAP: counting further would read every matching case of a large bureau.
-    counted = session.scalar(
-        select(func.count()).select_from(query.with_only_columns(Case.id).limit(COUNT_CAP + 1).subquery())
-    )
+    # The total is exact up to COUNT_CAP: counting further would read every matching case of a large bureau. It is
+    # a sub-select of the page's statement (PostgreSQL runs it once), so a page costs one round trip.
+    counter = select(func.count()).select_from(query.with_only_columns(Case.id).limit(COUNT_CAP + 1).subquery())
+    page = query.add_columns(counter.scalar_subquery().label("matching"))
     if filters.cursor is not None:
-        query = query.where(filters.cursor.after())
-    query = query.order_by(Case.next_due_on.asc().nulls_last(), Case.id.desc()).limit(page_size + 1)
-    cases = list(session.scalars(query))
-    more, cases = len(cases) > page_size, cases[:page_size]
+        page = page.where(filters.cursor.after())
+    page = page.order_by(Case.next_due_on.asc().nulls_last(), Case.id.desc()).limit(page_size + 1)
+    found = session.execute(page).all()
+    counted = found[0].matching if found else session.scalar(counter)
+    cases = [row.Case for row in found[:page_size]]
+    more = len(found) > page_size
     next_cursor = QueueCursor(cases[-1].next_due_on, cases[-1].id).encode() if more else None
     calendar = get_calendar(session)
     unit_ids = {c.lead_unit_id for c in cases if c.lead_unit_id is not None}
