@@ -1,15 +1,15 @@
 """Idempotency keys of public submissions (uploads and applications): a retry returns the first result.
 
 Revision ID: e5a17c0ffee1
-Revises: d7a2c4e91b08
-Create Date: 2026-12-06 08:40:00+00:00
+Revises: e3a9c4d2b715
+Create Date: 2026-12-06 08:50:00+00:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "e5a17c0ffee1"
-down_revision = "d7a2c4e91b08"
+down_revision = "e3a9c4d2b715"
 branch_labels = None
 depends_on = None
 
