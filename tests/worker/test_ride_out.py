@@ -120,6 +120,7 @@ def test_cron_keeps_its_schedule_through_a_redis_outage_and_catches_up(own_redis
         own_redis.start()  # empty
         # Not a minute later: as soon as cron reaches Redis again, the frequent job is enqueued anew.
         wait_until(lambda: Queue("q", connection=check).count == 1, 30, "the catch-up enqueue")
+        wait_until(lambda: "Redis is back" in caplog.text, 10, "cron to say so")
 
     helper = in_background(outage)
     cron.start()  # returns on the SIGTERM at the end of `outage`
