@@ -2,7 +2,7 @@
 each petitioner applied in (their text messages come in it alone).
 
 Revision ID: e5c3a9d1f7b2
-Revises: e3a9c4d2b715
+Revises: e5a17c0ffee1
 Create Date: 2026-12-06 09:00:00+00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from tenants.rls import disable_rls, enable_rls
 
 revision = "e5c3a9d1f7b2"
-down_revision = "e3a9c4d2b715"
+down_revision = "e5a17c0ffee1"
 branch_labels = None
 depends_on = None
 
