@@ -88,8 +88,8 @@ LANG = "zh-CN"
 
 # Characters that XML (DOCX) refuses and that PDF text should not carry.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
-# A first-level heading: "一、" and a short phrase without a full stop ("一、基本事实"); written inline, the
-# heading is the first sentence ("一、基本事实。信访人……").
+# A first-level heading: "一、" and a short phrase without a full stop or comma ("一、基本事实"); written
+# inline, the heading is the first sentence ("一、基本事实。信访人……").
 _HEADING = re.compile(r"^[一二三四五六七八九十]{1,3}、")
 _HEADING_MAX = 40
 
@@ -165,7 +165,7 @@ def heading_split(text: str) -> tuple[str, str] | None:
     """(heading, rest) when `text` is or starts with a first-level heading; None otherwise."""
     forced = isinstance(text, Heading)
     text = _clean(text).strip()
-    if forced or (_HEADING.match(text) and len(text) <= _HEADING_MAX and not re.search(r"[。；！？]", text[:-1])):
+    if forced or (_HEADING.match(text) and len(text) <= _HEADING_MAX and not re.search(r"[。；！？，]", text[:-1])):
         return text, ""
     if _HEADING.match(text):
         end = text.find("。")
