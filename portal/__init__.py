@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     ensure_compiled()  # .mo files are build products; a fresh checkout compiles them here
     db.init_app(app)
+    _sign_tenant_scopes(app, settings)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
     limiter.init_app(app)
@@ -66,6 +67,15 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     register_app_commands(app)
     return app
+
+
+def _sign_tenant_scopes(app: Flask, settings: Settings) -> None:
+    """The app's connections sign every tenant scope they set (the database checks it: ``tenants.rls``)."""
+    from portal.dbsetup import scope_key_from_secret
+    from tenants.scoping import sign_scopes_on
+
+    with app.app_context():
+        sign_scopes_on(db.engine, scope_key_from_secret(settings.secret_key))
 
 
 class DatabaseIdConverter(IntegerConverter):

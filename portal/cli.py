@@ -79,9 +79,10 @@ db_group = AppGroup("db", help="Database schema.")
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Apply migrations (as DATABASE_ADMIN_URL)."""
-    from portal.migrate import upgrade
+    from portal.migrate import upgrade_and_install_key
 
-    upgrade(_settings().database_admin_url, revision)
+    settings = _settings()
+    upgrade_and_install_key(settings.database_admin_url, settings.secret_key, revision)
     click.echo(f"Database upgraded to {revision}.")
 
 

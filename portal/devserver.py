@@ -110,12 +110,12 @@ def setup_database(env: dict[str, str]) -> str:
     from portal.config import load_settings
     from portal.demo import format_accounts, seed_demo_accounts
     from portal.extensions import db
-    from portal.migrate import upgrade
+    from portal.migrate import upgrade_and_install_key
     from tenants.scoping import system_scope
     from tenants.seed import seed_bureaus
 
     settings = load_settings(env)
-    upgrade(settings.database_admin_url)
+    upgrade_and_install_key(settings.database_admin_url, settings.secret_key)
     app = create_app(settings)
     with app.app_context():
         app.extensions["portal.storage"].ensure_bucket()

@@ -68,6 +68,7 @@ def test_upgrade_downgrade_upgrade(fresh_url):
         "portal_is_system",
         "portal_readable_ids",
         "portal_acting_id",
+        "portal_scope_valid",
     }
     assert up["version"] == set(heads())
 
