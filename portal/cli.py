@@ -268,6 +268,23 @@ def users_create(bureau, roles, username, unit, display_name, password) -> None:
     click.echo(f"Created {user.username} at {target.name} with roles {', '.join(roles)}.")
 
 
+@users_group.command("set-password")
+@click.option("--username", required=True)
+@click.option("--password", help="Prompted for (twice, hidden) when not given.")
+def users_set_password(username: str, password: str | None) -> None:
+    """Set a staff account's password; every session and API token of the account ends."""
+    from portal.accounts.operations import AccountError, set_password
+
+    if not password:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = set_password(db.session, username, password)
+    except AccountError as exc:
+        _fail(str(exc))
+    db.session.commit()
+    click.echo(f"Password of {user.username} set; their sessions and API tokens have ended.")
+
+
 @users_group.command("list")
 @click.option("--bureau", required=True)
 def users_list(bureau: str) -> None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from portal.accounts.operations import load_user
-from portal.accounts.tokens import bearer_token, token_user
+from portal.accounts.tokens import bearer_token, check_token
 from portal.extensions import db, login_manager
 from portal.identity.web import enforce_session
 from tenants.scoping import TenantScope, scope_for_bureau, set_scope
@@ -34,6 +34,7 @@ def init_app(app: Flask) -> None:
     login_manager.user_loader(_load_user)
     app.before_request(enforce_session)  # the session registry's timeouts, before the scope is set
     app.before_request(_scope_request)
+    app.before_request(_password_change_first)
     app.after_request(_add_security_headers)
     app.context_processor(_template_globals)
     app.add_template_filter(localized, "bi")
@@ -65,7 +66,17 @@ def _scope_request() -> None:
     """
     token = bearer_token(request.headers.get("Authorization")) if request.path.startswith("/api/") else None
     g.api_bearer = token is not None
-    g.api_user = token_user(db.session, token) if token else None
+    g.api_user = None
+    if token:
+        from datetime import timedelta
+
+        from portal.identity.web import now
+
+        idle = timedelta(minutes=current_app.config["PORTAL_SETTINGS"].session_idle_minutes)
+        checked = check_token(db.session, token, idle=idle, now=now())
+        if checked.changed:
+            db.session.commit()
+        g.api_user = checked.user
     if g.api_bearer:
         scope = scope_for_bureau(db.session, g.api_user.tenant_id) if g.api_user is not None else None
     elif current_user.is_authenticated and hasattr(current_user, "tenant_id"):
@@ -74,6 +85,21 @@ def _scope_request() -> None:
         scope = None
     g.tenant_scope = scope
     set_scope(db.session, scope)
+
+
+_OPEN_WHILE_PASSWORD_RESET = frozenset({"identity.password", "staff.logout", "static", "health.live", "health.ready"})
+
+
+def _password_change_first():
+    """After an administrator's reset, every staff page but "change password" and sign-out waits for the change."""
+    if request.endpoint in _OPEN_WHILE_PASSWORD_RESET or g.get("api_bearer"):
+        return None
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    if getattr(user, "must_change_password", False):
+        from flask import redirect, url_for
+
+        return redirect(url_for("identity.password"))
+    return None
 
 
 def current_scope() -> TenantScope | None:

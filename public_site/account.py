@@ -62,7 +62,7 @@ def register():
 
 
 @bp.route("/account/login", methods=["GET", "POST"])
-@limiter.limit(login_limit, methods=["POST"])
+@login_limit
 def sign_in():
     if current_petitioner():
         return redirect(url_for("public.my_applications"))

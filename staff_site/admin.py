@@ -19,6 +19,7 @@ from portal.accounts.operations import (
     add_unit,
     create_user,
     rename_unit,
+    reset_password,
     set_user_active,
     update_user_roles,
 )
@@ -221,6 +222,35 @@ def user_active(user_id: int):
     else:
         flash(_("The account %(username)s is deactivated: it can no longer sign in.", username=user.username))
     return redirect(url_for("admin.user_detail", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/password")
+@staff_required
+def user_password_reset(user_id: int):
+    """Give the user a temporary password (shown once, here); they must change it at their next sign-in."""
+    user = _own(StaffUser, user_id)
+    _require(*ADMINS)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    temporary = temporary_password()
+    try:
+        reset_password(db.session, user, temporary, acting=current_user)
+    except AccountError as exc:
+        db.session.rollback()
+        flash(localized_error(exc))
+        return redirect(url_for("admin.user_detail", user_id=user_id))
+    db.session.commit()
+    return render_template("admin/password_reset.html", user=user, temporary=temporary)
+
+
+def temporary_password() -> str:
+    """12 characters without look-alikes (0/O, 1/l/I), always mixing letters and digits."""
+    import secrets
+
+    letters, digits = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ", "23456789"
+    body = [secrets.choice(letters + digits) for _ in range(10)]
+    return "".join([secrets.choice(letters), *body, secrets.choice(digits)])
 
 
 # --- Units ---------------------------------------------------------------------------------------------------

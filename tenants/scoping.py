@@ -148,6 +148,11 @@ def _apply_gucs(connection, scope: TenantScope | None) -> None:
     )
 
 
+def apply_scope(connection, scope: TenantScope | None) -> None:
+    """Set (and sign) ``scope`` on an open transaction of ``connection`` (raw SQL outside an ORM session)."""
+    _apply_gucs(connection, scope)
+
+
 def _touches_tenant_data(state: ORMExecuteState) -> bool:
     return any(getattr(m.class_, "__tenant_owned__", False) for m in state.all_mappers)
 

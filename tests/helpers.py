@@ -40,3 +40,15 @@ def csrf_token(client, path: str) -> str:
 def login(client, username: str, password: str = PASSWORD):
     token = csrf_token(client, "/staff/login")
     return client.post("/staff/login", data={"csrf_token": token, "username": username, "password": password})
+
+
+def app_role_engine(settings):
+    """A raw engine of the app's database role that signs its scopes like the app (``tenants.rls``)."""
+    from sqlalchemy import create_engine, pool
+
+    from portal.dbsetup import scope_key_from_secret
+    from tenants.scoping import sign_scopes_on
+
+    engine = create_engine(settings.database_url, poolclass=pool.NullPool)
+    sign_scopes_on(engine, scope_key_from_secret(settings.secret_key))
+    return engine

@@ -10,15 +10,15 @@ import re
 import uuid
 
 import pytest
-from sqlalchemy import create_engine, inspect, pool, select, text, update
+from sqlalchemy import inspect, select, text, update
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session
 
 from portal.db import tenant_owned_models
 from portal.roles import Role
-from tenants.scoping import CrossTenantWrite, TenantScope, scope_for_bureau, scoped, system_scope
+from tenants.scoping import CrossTenantWrite, TenantScope, apply_scope, scope_for_bureau, scoped, system_scope
 from tenants.tree import get_bureau
-from tests.helpers import csrf_token, login, make_staff
+from tests.helpers import app_role_engine, csrf_token, login, make_staff
 from tests.isolation_registry import MODEL_FACTORIES, ROUTE_PARAMS
 
 B, SIBLING, PARENT, PROVINCE = "220102", "220104", "220100", "220000"
@@ -75,7 +75,7 @@ def test_row_level_security_is_the_second_wall(dbs, settings, model):
     MODEL_FACTORIES[model](dbs, b_id, _marker())
     table = model.__table__.name
     sibling = TenantScope(acting=_id(dbs, SIBLING), readable=frozenset({_id(dbs, SIBLING)}))
-    engine = create_engine(settings.database_url, poolclass=pool.NullPool)
+    engine = app_role_engine(settings)
     try:
         with engine.begin() as conn:
             # No scope at all: fails closed.
@@ -118,8 +118,7 @@ def _rows_deleted(engine, scope: TenantScope, table: str, b_id: int) -> int:
 
 
 def _set(conn, scope: TenantScope) -> None:
-    for name, value in scope.gucs().items():
-        conn.execute(text("SELECT set_config(:n, :v, true)"), {"n": name, "v": value})
+    apply_scope(conn, scope)
 
 
 # Blueprints that serve no tenant data behind a staff sign-in; every other route is walked, so a new blueprint is

@@ -14,8 +14,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from portal.accounts import tokens
 from portal.accounts.models import StaffUser
-from portal.extensions import db, limiter, login_limit
+from portal.accounts.operations import AccountError, change_own_password
+from portal.extensions import db, login_limit
 from portal.identity import oidc, web
 from portal.identity import operations as ops
 from portal.identity.claims import (
@@ -25,7 +27,7 @@ from portal.identity.claims import (
     read_staff_claims,
     second_factor_required,
 )
-from portal.identity.forms import CodeForm, EndSessionsForm, PolicyForm
+from portal.identity.forms import CodeForm, EndSessionsForm, PasswordChangeForm, PolicyForm
 from portal.identity.models import StaffTotp
 from portal.identity.totp import provisioning_uri
 from portal.roles import Role
@@ -135,7 +137,7 @@ def _pending_or_restart():
 
 
 @bp.route("/staff/2fa/verify", methods=["GET", "POST"])
-@limiter.limit(login_limit, methods=["POST"])
+@login_limit
 def verify():
     """The second step of a sign-in: an authenticator code or a recovery code."""
     pending = _pending_or_restart()
@@ -147,8 +149,13 @@ def verify():
     if form.validate_on_submit():
         try:
             used = ops.verify_second_factor(db.session, web.pii(), pending.user, form.code.data, now=web.now())
+        except ops.SecondFactorDelayed as exc:
+            db.session.rollback()
+            form.code.errors.append(localized_error(exc))
+            return render_template("identity/verify.html", form=form), 429
         except ops.IdentityProblem as exc:
             db.session.rollback()
+            web.count_second_factor_failure(pending.user_id, pending.tenant_id)
             if not web.second_factor_failed(pending, "second_factor_failed"):
                 flash(_("Too many wrong codes. Please sign in again."))
                 return redirect(url_for("staff.login"))
@@ -173,7 +180,7 @@ def _setup_user():
 
 
 @bp.route("/staff/2fa/setup", methods=["GET", "POST"])
-@limiter.limit(login_limit, methods=["POST"])
+@login_limit
 def setup():
     """Set up an authenticator app: scan the code, confirm with the first code, keep the recovery codes."""
     user, pending = _setup_user()
@@ -232,7 +239,7 @@ def security():
 
 @bp.post("/staff/2fa/recovery-codes")
 @staff_required
-@limiter.limit(login_limit)
+@login_limit
 def new_recovery_codes():
     """New recovery codes (the old ones stop working); confirmed with a current authenticator code."""
     user = current_user._get_current_object()
@@ -244,7 +251,10 @@ def new_recovery_codes():
             ops.verify_second_factor(db.session, web.pii(), user, form.code.data, now=web.now())
             codes = ops.replace_recovery_codes(db.session, web.pii(), user)
         except ops.IdentityProblem as exc:
+            ids = (user.id, user.tenant_id)
             db.session.rollback()
+            if not isinstance(exc, ops.SecondFactorDelayed):
+                web.count_second_factor_failure(*ids)
             form.code.errors.append(localized_error(exc))
         else:
             db.session.commit()
@@ -254,7 +264,7 @@ def new_recovery_codes():
 
 @bp.post("/staff/2fa/remove")
 @staff_required
-@limiter.limit(login_limit)
+@login_limit
 def remove():
     """Remove my authenticator (only where it is not required), confirmed with a current code."""
     user = current_user._get_current_object()
@@ -269,7 +279,10 @@ def remove():
             ops.verify_second_factor(db.session, web.pii(), user, form.code.data, now=web.now())
             ops.remove_own_second_factor(db.session, user)
         except ops.IdentityProblem as exc:
+            ids = (user.id, user.tenant_id)
             db.session.rollback()
+            if not isinstance(exc, ops.SecondFactorDelayed):
+                web.count_second_factor_failure(*ids)
             form.code.errors.append(localized_error(exc))
         else:
             db.session.commit()
@@ -300,7 +313,12 @@ def sessions():
     rows = ops.list_sessions(db.session, user)
     current = ops.find_session(db.session, session.get(web.SID))
     return render_template(
-        "identity/sessions.html", rows=rows, current_id=current.id if current else None, form=EndSessionsForm()
+        "identity/sessions.html",
+        rows=rows,
+        current_id=current.id if current else None,
+        form=EndSessionsForm(),
+        api_tokens=tokens.list_tokens(db.session, user, now=web.now()),
+        now=web.now(),
     )
 
 
@@ -328,7 +346,12 @@ def end_sessions():
         rows = ops.list_sessions(db.session, user)
         current = ops.find_session(db.session, session.get(web.SID))
         page = render_template(
-            "identity/sessions.html", rows=rows, current_id=current.id if current else None, form=form
+            "identity/sessions.html",
+            rows=rows,
+            current_id=current.id if current else None,
+            form=form,
+            api_tokens=tokens.list_tokens(db.session, user, now=web.now()),
+            now=web.now(),
         )
         return page, 422
     if form.which.data == "all":
@@ -337,6 +360,47 @@ def end_sessions():
     db.session.commit()
     flash(_("%(n)d other sessions were ended.", n=ended))
     return redirect(url_for(".sessions"))
+
+
+@bp.post("/staff/sessions/tokens/<int:token_id>/revoke")
+@staff_required
+def revoke_token(token_id: int):
+    """Revoke one of my API tokens."""
+    user = current_user._get_current_object()
+    if tokens.revoke_own_token(db.session, user, token_id, now=web.now()) is None:
+        abort(404)
+    db.session.commit()
+    flash(_("The API token was revoked."))
+    return redirect(url_for(".sessions"))
+
+
+# --- Staff: my password -----------------------------------------------------------------------------------------
+
+
+@bp.route("/staff/password", methods=["GET", "POST"])
+@staff_required
+@login_limit
+def password():
+    """Change my password (the current one confirms it is me); my other sessions and my API tokens end."""
+    user = current_user._get_current_object()
+    form = PasswordChangeForm()
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate_on_submit():
+            try:
+                change_own_password(
+                    db.session, user, current=form.current.data, new=form.new.data, keep_key=session.get(web.SID)
+                )
+            except AccountError as exc:
+                db.session.rollback()
+                field = form.current if "current password is wrong" in exc.message_en else form.new
+                field.errors.append(localized_error(exc))
+            else:
+                db.session.commit()
+                flash(_("Your password was changed. Your other sessions and API tokens have ended."))
+                return redirect(url_for("staff.home"))
+    return render_template("identity/password.html", form=form, forced=user.must_change_password), status
 
 
 # --- Staff: administration --------------------------------------------------------------------------------------

@@ -110,6 +110,7 @@ def test_too_many_wrong_codes_end_the_attempt(sso_client, dbs, clock):
     login(sso_client, "cc_principal_wrong")
     for _ in range(4):
         assert post(sso_client, "/staff/2fa/verify", {"code": "123456"}).status_code == 401
+        clock.advance(minutes=2)  # past the account's growing wait (tests/identity/test_credentials.py)
     fifth = post(sso_client, "/staff/2fa/verify", {"code": "123456"})
     assert location(fifth) == "/staff/login"
     # The pending sign-in is gone: even the right code now needs the password again.
