@@ -91,7 +91,12 @@ def _configure(app: Flask, settings: Settings) -> None:
         PORTAL_SETTINGS=settings,
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}},
+        # No SQL parameters (names, ID numbers, request texts) in error messages and logs.
+        SQLALCHEMY_ENGINE_OPTIONS={
+            "pool_pre_ping": True,
+            "hide_parameters": True,
+            "connect_args": {"connect_timeout": 5},
+        },
         TESTING=settings.env == "test",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

@@ -32,6 +32,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "staff.login"
     login_manager.login_message = None
     login_manager.user_loader(_load_user)
+    app.before_request(_refuse_control_characters)  # before anything reads the input
     app.before_request(enforce_session)  # the session registry's timeouts, before the scope is set
     app.before_request(_scope_request)
     app.before_request(_password_change_first)
@@ -42,6 +43,9 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(413, _too_large)
     app.register_error_handler(CSRFError, _csrf_failed)
     app.register_error_handler(429, _too_many)
+    app.register_error_handler(400, _bad_request)
+    app.register_error_handler(405, _not_allowed)
+    app.register_error_handler(500, _server_error)
 
 
 def _load_user(user_id: str):
@@ -52,9 +56,15 @@ def _load_user(user_id: str):
     if kind == "staff":
         return load_user(db.session, int(raw_id))
     if kind == "petitioner":
-        from portal.petitioners.accounts import load_petitioner
+        from flask import session
 
-        return load_petitioner(db.session, int(raw_id))
+        from portal.petitioners.accounts import SESSION_VERSION, load_petitioner
+
+        account = load_petitioner(db.session, int(raw_id))
+        # Signing out raises the account's session version: a copied cookie of any earlier session stops working.
+        if account is None or session.get(SESSION_VERSION) != account.session_version:
+            return None
+        return account
     return None
 
 
@@ -141,6 +151,10 @@ def localized_error(exc) -> str:
 def _add_security_headers(response):
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    if request.endpoint != "static":
+        # Staff pages, case pages, tracking answers and API responses carry personal data: no copy in any cache
+        # (browser history, a shared proxy). Static files keep their caching.
+        response.headers["Cache-Control"] = "no-store"
     if request.is_secure:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     return response
@@ -171,6 +185,50 @@ def _too_large(_exc):
 
 def _csrf_failed(_exc):
     return _error(400, _("Form expired"), _("The form has expired. Please go back, reload the page and try again."))
+
+
+def _bad_request(_exc):
+    return _error(400, _("Bad request"), _("The request could not be understood. Please go back and try again."))
+
+
+def _not_allowed(_exc):
+    return _error(405, _("Not allowed"), _("This address does not take that kind of request."))
+
+
+def _server_error(_exc):
+    return _error(500, _("Something went wrong"), _("Something went wrong on our side. Please try again later."))
+
+
+#: Fields of a request body may hold line breaks and tabs (long texts); nothing else may hold a control character.
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _refuse_control_characters():
+    """One guard for every form and API route: NUL and other control characters are refused with 422."""
+    from portal.inputguard import control_character_fields, has_control_characters
+
+    fields = control_character_fields((request.view_args or {}).items(), multiline=False)
+    fields += control_character_fields(request.args.items(multi=True), multiline=False)
+    if request.method in _BODY_METHODS:
+        if request.is_json:
+            body = request.get_json(silent=True)
+            if isinstance(body, dict):
+                fields += control_character_fields(body.items(), multiline=True)
+            elif isinstance(body, list):
+                fields += control_character_fields(enumerate(body), multiline=True, prefix="body")
+        else:
+            fields += control_character_fields(request.form.items(multi=True), multiline=True)
+            for name, upload in request.files.items(multi=True):
+                if upload.filename and has_control_characters(upload.filename, multiline=False):
+                    fields.append(name)
+    if not fields:
+        return None
+    names = list(dict.fromkeys(fields))
+    text = _("Contains a control character (such as NUL) that is not allowed here.")
+    if wants_json():
+        return jsonify(errors=dict.fromkeys(names, text)), 422
+    message = _("These fields contain characters that are not allowed: %(fields)s.", fields=", ".join(names))
+    return render_template("error.html", status=422, title=_("Invalid input"), message=message), 422
 
 
 def _too_many(_exc):

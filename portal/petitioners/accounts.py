@@ -156,6 +156,16 @@ def authenticate_petitioner(
     return SignInOutcome(SignInResult.ok, account=account)
 
 
+#: The session key that holds the account's session version (``Petitioner.session_version``).
+SESSION_VERSION = "petitioner.sv"
+
+
+def end_petitioner_sessions(session: Session, account: Petitioner) -> None:
+    """Sign-out: raise the session version, so that no copy of any session cookie of the account works; flushes."""
+    account.session_version = (account.session_version or 0) + 1
+    session.flush()
+
+
 def load_petitioner(session: Session, account_id: int) -> Petitioner | None:
     """Load the signed-in petitioner of a request."""
     return session.scalar(select(Petitioner).where(Petitioner.id == account_id))

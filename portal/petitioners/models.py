@@ -31,6 +31,8 @@ class Petitioner(Base):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = utcnow_column()
+    # Stored in the session cookie at sign-in; signing out raises it, which ends every copy of the cookie.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     # Flask-Login protocol, kept here so that the model stays free of Flask imports.
     is_authenticated = True
