@@ -31,6 +31,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     ensure_compiled()  # .mo files are build products; a fresh checkout compiles them here
     db.init_app(app)
     _sign_tenant_scopes(app, settings)
+    from portal.cases.history import configure_history_key
+
+    configure_history_key(settings.history_key)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
     limiter.init_app(app)

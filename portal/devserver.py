@@ -37,13 +37,16 @@ def _die_with_parent() -> None:
 
 
 def _load_secrets(path: Path) -> dict[str, str]:
-    if path.exists():
-        return json.loads(path.read_text())
-    values = {
+    fresh = {
         "SECRET_KEY": secrets.token_hex(32),
         "PII_KEY": secrets.token_hex(32),
+        "HISTORY_KEY": secrets.token_hex(32),
         "DB_PASSWORD": secrets.token_urlsafe(18),
     }
+    values = json.loads(path.read_text()) if path.exists() else {}
+    if set(fresh) <= set(values):
+        return values
+    values = {**fresh, **values}  # a file from before a secret existed gains it
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(values))
     path.chmod(0o600)
@@ -72,6 +75,7 @@ def prepare_environment(root: Path, port: int, base_port: int = DEV_BASE_PORT) -
     stored = _load_secrets(root / "secrets.json")
     env.setdefault("SECRET_KEY", stored["SECRET_KEY"])
     env.setdefault("PII_KEY", stored["PII_KEY"])
+    env.setdefault("HISTORY_KEY", stored["HISTORY_KEY"])
     env.setdefault("PORTAL_ENV", "development")
     env.setdefault("LOG_FORMAT", "text")
     env["PORT"] = str(port)
@@ -130,6 +134,7 @@ _SHARED_ENV = (
     "PORTAL_ENV",
     "SECRET_KEY",
     "PII_KEY",
+    "HISTORY_KEY",
     "DATABASE_URL",
     "DATABASE_ADMIN_URL",
     "REDIS_URL",

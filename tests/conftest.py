@@ -119,6 +119,7 @@ def settings(services, database):
             "PORTAL_ENV": "test",
             "SECRET_KEY": secret_key,
             "PII_KEY": secrets.token_hex(32),
+            "HISTORY_KEY": secrets.token_hex(32),
             "DATABASE_URL": database["app_url"],
             "DATABASE_ADMIN_URL": database["owner_url"],
             "REDIS_URL": redis_url,

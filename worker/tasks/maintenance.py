@@ -44,3 +44,14 @@ def housekeeping() -> dict:
     record_run(db.session, "housekeeping", started_at=started, for_date=china_today(started), result=result)
     log.info("housekeeping", extra=result)
     return result
+
+
+@job
+def write_history_anchor() -> dict:
+    """Sign the heads of every case history and store them in object storage (``portal.cases.anchors``)."""
+    from portal.cases.anchors import write_anchor
+
+    key, cases = write_anchor(db.session, current_app.extensions["portal.storage"])
+    db.session.rollback()  # read only
+    log.info("history anchor", extra={"key": key, "cases": cases})
+    return {"key": key, "cases": cases}
