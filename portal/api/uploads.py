@@ -87,6 +87,10 @@ document(
             "400": _error_response("No `file` field (`missing_file`) or an empty file (`empty_file`)."),
             "413": _error_response("Larger than 20 MB (`too_large`)."),
             "415": _error_response("Not a PDF, JPEG, PNG or DOCX (`type_not_allowed`)."),
+            "422": _error_response(
+                "Active content (`active_content`): a PDF with JavaScript, launch actions or embedded files, a"
+                " file that is also a web page, a DOCX with a DOCTYPE, outside references or embedded objects."
+            ),
         },
     },
 )
