@@ -59,6 +59,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(staff_bp, url_prefix="/staff")
     app.register_blueprint(staff_ops_bp, url_prefix="/staff/ops")
     app.register_blueprint(staff_admin_bp, url_prefix="/staff/admin")
+    from staff_site.audit import bp as staff_audit_bp
+
+    app.register_blueprint(staff_audit_bp, url_prefix="/staff/audit")
     app.register_blueprint(supervision_bp, url_prefix="/staff/supervision")
 
     from portal.api import bp as api_bp

@@ -57,6 +57,12 @@ VARIABLES: tuple[Variable, ...] = (
         " anchors. Required in production; elsewhere derived from `SECRET_KEY` when empty.",
     ),
     Variable("ANCHOR_MINUTES", False, "60", "How often the worker writes a signed anchor of every case's history."),
+    Variable(
+        "AUDIT_RETENTION_DAYS",
+        False,
+        "180",
+        "Days the audit log of administrative changes is kept (at least 180, the Cybersecurity Law's minimum).",
+    ),
     Variable("LOG_LEVEL", False, "INFO", "DEBUG, INFO, WARNING or ERROR."),
     Variable("LOG_FORMAT", False, "json", "`json` (one object per line) or `text`."),
     Variable("LOGIN_MAX_FAILURES", False, "5", "Failed staff logins before the account is locked."),
@@ -190,6 +196,7 @@ class Settings:
     pii_key: str
     history_key: str
     anchor_minutes: int
+    audit_retention_days: int
     log_level: str
     log_format: str
     login_max_failures: int
@@ -260,6 +267,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if not raw["HISTORY_KEY"] and raw["PORTAL_ENV"] == "production":
         problems.append("HISTORY_KEY is not set: production keys the case histories with a key of its own.")
     anchor_minutes = _positive_int(raw["ANCHOR_MINUTES"], "ANCHOR_MINUTES", problems)
+    audit_days = _positive_int(raw["AUDIT_RETENTION_DAYS"], "AUDIT_RETENTION_DAYS", problems)
+    if 0 < audit_days < 180:
+        problems.append("AUDIT_RETENTION_DAYS must be at least 180 (the Cybersecurity Law keeps logs six months).")
     pg_schemes = ("postgresql", "postgresql+psycopg")
     if raw["DATABASE_URL"]:
         _check_url(raw["DATABASE_URL"], "DATABASE_URL", pg_schemes, problems)
@@ -305,6 +315,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         pii_key=raw["PII_KEY"],
         history_key=raw["HISTORY_KEY"] or _derived_history_key(raw["SECRET_KEY"]),
         anchor_minutes=anchor_minutes,
+        audit_retention_days=audit_days,
         log_level=level,
         log_format=raw["LOG_FORMAT"],
         login_max_failures=max_failures,

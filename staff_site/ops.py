@@ -176,7 +176,8 @@ def retry_message(message_id: int):
 @bp.get("/queues")
 @staff_required
 def queue_monitor():
-    _require(*ADMINS)
+    """Workers, the gateway, failed jobs and cron are the deployment's: the province's administrators only."""
+    _require(Role.province_admin)
     from worker.monitor import snapshot
 
     transports = queues.get_transports()

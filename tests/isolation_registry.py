@@ -392,3 +392,24 @@ def _anchor_key(session: Session, bureau_id: int, marker: str) -> str:
 
 ROUTE_PARAMS.setdefault("token_id", lambda s, b, m: make_api_token(s, b, m).id)
 ROUTE_PARAMS.setdefault("key", _anchor_key)
+
+
+def _make_audit_entry(session: Session, bureau_id: int, marker: str):
+    from datetime import UTC, datetime
+
+    from portal import audit
+
+    entry = audit.record(
+        session, bureau_id=bureau_id, actor=marker, action="user_created", target=marker, at=datetime.now(UTC)
+    )
+    session.commit()
+    return entry
+
+
+def _register_audit() -> None:
+    from portal.audit import AuditEntry
+
+    MODEL_FACTORIES[AuditEntry] = _make_audit_entry
+
+
+_register_audit()

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from portal.accounts.models import StaffUser
 from portal.accounts.passwords import hash_password, password_problem, verify_password
 from portal.accounts.throttle import LoginThrottle
-from portal.roles import Role
+from portal.roles import Role, separation_problem
 from tenants.models import Bureau, Unit, UnitKind
 from tenants.scoping import TenantScope, scoped, system_scope
 
@@ -58,6 +58,8 @@ def create_user(
         )
     if not roles:
         raise AccountError("A user needs at least one role.", "每个用户至少要有一个角色。")
+    if separated := separation_problem(roles):
+        raise AccountError(separated[1], separated[0])
     if Role.province_admin in roles and bureau.parent_id is not None:
         raise AccountError(
             "Only staff of the province bureau can be province administrators.",
@@ -157,6 +159,8 @@ def update_user_roles(
     roles = list(dict.fromkeys(Role(r) for r in roles))
     if not roles:
         raise AccountError("A user needs at least one role.", "每个用户至少要有一个角色。")
+    if separated := separation_problem(roles):
+        raise AccountError(separated[1], separated[0])
     granted = set(roles) - set(user.roles)
     removed = set(user.roles) - set(roles)
     if Role.province_admin in roles:

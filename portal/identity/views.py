@@ -30,9 +30,10 @@ from portal.identity.claims import (
 from portal.identity.forms import CodeForm, EndSessionsForm, PasswordChangeForm, PolicyForm
 from portal.identity.models import StaffTotp
 from portal.identity.totp import provisioning_uri
-from portal.roles import Role
+from portal.roles import SECURITY_ADMINS, Role
 from portal.web import localized_error, safe_next
 from staff_site.access import staff_required
+from staff_site.audit import audit_change
 from tenants.models import Bureau
 from tenants.scoping import load_scoped
 
@@ -407,8 +408,16 @@ def password():
 
 
 def _require_admin() -> StaffUser:
+    """The page is the system and security administrators'; changes are the security administrator's alone."""
     user = current_user._get_current_object()
-    if not user.has_role(*ADMINS):
+    if not user.has_role(*ADMINS, *SECURITY_ADMINS):
+        abort(403)
+    return user
+
+
+def _require_security_admin() -> StaffUser:
+    user = current_user._get_current_object()
+    if not user.has_role(*SECURITY_ADMINS):
         abort(403)
     return user
 
@@ -421,6 +430,8 @@ def admin():
     form = PolicyForm()
     status = 200
     if request.method == "POST":
+        _require_security_admin()
+        before = ops.get_policy(db.session, user.tenant_id)
         if not form.validate_on_submit():
             status = 422
         else:
@@ -433,6 +444,12 @@ def admin():
                 form.second_factor.errors.append(localized_error(exc))
                 status = 422
             else:
+                audit_change(
+                    "second_factor_rule_set",
+                    "identity-admin",
+                    before={"second_factor": before},
+                    after={"second_factor": form.second_factor.data},
+                )
                 db.session.commit()
                 flash(_("The second-factor rule of this bureau was saved."))
                 return redirect(url_for(".admin"))
@@ -470,11 +487,13 @@ def admin():
 @staff_required
 def reset_second_factor(user_id: int):
     """Remove a colleague's authenticator and recovery codes (lost phone); they set up a new one at next sign-in."""
-    admin_user = _require_admin()
+    admin_user = current_user._get_current_object()
     user = load_scoped(db.session, StaffUser, user_id)
     if user is None or user.tenant_id != admin_user.tenant_id:
         abort(404)  # another bureau's account, or a lower bureau's: not yours to change
+    _require_security_admin()  # separation of administrators: not the system administrator's
     ops.remove_second_factor(db.session, user)
+    audit_change("second_factor_reset", user.username)
     ops.record_staff_event(
         db.session,
         bureau_id=user.tenant_id,

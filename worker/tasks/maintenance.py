@@ -33,10 +33,16 @@ def _purge_uploads() -> int:
 
 @job
 def housekeeping() -> dict:
-    """Remove uploads never attached to a case after 24 hours; clear expired API tokens and old staff sessions."""
+    """Remove uploads never attached to a case after 24 hours; clear expired API tokens and old staff sessions;
+    remove audit-log entries past ``AUDIT_RETENTION_DAYS`` (never younger than 180 days)."""
     started = datetime.now(UTC)
     cleared = clear_expired_tokens(db.session)
+    from portal.audit import purge_expired
+
+    settings = current_app.config["PORTAL_SETTINGS"]
+    audit_purged = purge_expired(db.session, now=started, retention_days=settings.audit_retention_days)
     result = {
+        "audit_entries_purged": audit_purged,
         "uploads_purged": _purge_uploads(),
         "tokens_cleared": cleared["api_tokens"],
         "sessions_cleared": cleared["staff_sessions"],
