@@ -205,6 +205,13 @@ def calendar():
             form.file.errors.append(localized_error(exc))
             status = 400
         else:
+            from staff_site.audit import audit_change
+
+            audit_change(
+                "calendar_loaded",
+                str(loaded.year),
+                after={"holidays": loaded.holidays, "workdays": loaded.workdays, "file": upload.filename},
+            )
             db.session.commit()
             flash(
                 _(
