@@ -151,6 +151,14 @@ def localized_error(exc) -> str:
 def _add_security_headers(response):
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    origins = _provider_origins()
+    if origins and "Content-Security-Policy" in response.headers:
+        # Signing out of single sign-on posts a form whose answer redirects to the provider's end-session
+        # endpoint: form-action must allow exactly the configured providers, or the browser cancels it.
+        csp = response.headers["Content-Security-Policy"]
+        response.headers["Content-Security-Policy"] = csp.replace(
+            "form-action 'self'", "form-action 'self' " + " ".join(sorted(origins))
+        )
     if request.endpoint != "static":
         # Staff pages, case pages, tracking answers and API responses carry personal data: no copy in any cache
         # (browser history, a shared proxy). Static files keep their caching.
@@ -160,9 +168,51 @@ def _add_security_headers(response):
     return response
 
 
+def _provider_origins() -> set[str]:
+    """The origins of the configured identity providers and of their end-session endpoints (once discovered)."""
+    state = current_app.extensions.get("portal.identity")
+    if state is None:
+        return set()
+    origins = set()
+    for realm in ("staff", "citizen"):
+        provider = state.provider(realm)
+        if provider is None:
+            continue
+        urls = [provider.issuer]
+        client = getattr(state, realm, None)
+        metadata = getattr(client, "server_metadata", None) or {}
+        if metadata.get("end_session_endpoint"):
+            urls.append(metadata["end_session_endpoint"])
+        for url in urls:
+            parsed = urlparse(url)
+            if parsed.scheme in ("http", "https") and parsed.netloc:
+                origins.add(f"{parsed.scheme}://{parsed.netloc}")
+    return origins
+
+
+def lang_href(code: str) -> tuple[str, bool]:
+    """Where the language switch leads, and whether in a new tab.
+
+    Reloading a provider's callback would redeem its code a second time (a bogus failed sign-in), and reloading
+    the answer of a form would lose what it showed once (recovery codes, a temporary password): those pages
+    switch on the site's home page instead, the answer of a form in a new tab so that it stays on screen.
+    """
+    from flask import url_for
+
+    endpoint = request.endpoint or ""
+    if endpoint.endswith("_sso_callback") or request.method != "GET":
+        home = url_for("staff.home") if request.path.startswith("/staff") else url_for("public.home")
+        return f"{home}?lang={code}", request.method != "GET"
+    return f"?lang={code}", False
+
+
 def _template_globals() -> dict:
     locale = str(get_locale() or "zh_Hans_CN")
-    return {"current_lang": "en" if locale.startswith("en") else "zh", "html_lang": locale.replace("_", "-")}
+    return {
+        "current_lang": "en" if locale.startswith("en") else "zh",
+        "html_lang": locale.replace("_", "-"),
+        "lang_href": lang_href,
+    }
 
 
 def wants_json() -> bool:

@@ -83,7 +83,7 @@ def _provider_failed(realm: str, exc: oidc.ProviderFailed):
         detail=exc.detail,
     )
     db.session.commit()
-    status = 503 if exc.kind == "provider_unavailable" else 400
+    status = {"provider_unavailable": 503, "cancelled": 200}.get(exc.kind, 400)
     return _refused(realm, exc.kind, None, status)
 
 
