@@ -297,9 +297,55 @@ def users_list(bureau: str) -> None:
             click.echo(f"{user.username:<28} {','.join(user.roles)}")
 
 
+pii_group = AppGroup("pii", help="Personal data at rest.")
+
+
+@pii_group.command("rewrap")
+@click.option("--batch", default=500, show_default=True, help="Rows per transaction.")
+def pii_rewrap(batch: int) -> None:
+    """Bind every stored personal-data ciphertext to its table, column and row (format 1 -> 2); safe to repeat."""
+    from sqlalchemy import tuple_
+
+    from portal.cases.models import CaseParty
+    from portal.petitioners.models import Petitioner
+
+    pii = current_app.extensions["portal.pii"]
+    total = 0
+    for model, order in ((CaseParty, (CaseParty.tenant_id, CaseParty.id)), (Petitioner, (Petitioner.id,))):
+        last = None
+        while True:
+            with system_scope(db.session):
+                query = select(model).order_by(*order).limit(batch)
+                if last is not None:
+                    query = query.where(tuple_(*order) > tuple_(*last))
+                rows = db.session.scalars(query).all()
+                for row in rows:
+                    for column in model.SEALED:
+                        old = getattr(row, column)
+                        new = pii.rewrap(old, row.aad(column))
+                        if new is not old:
+                            setattr(row, column, new)
+                            total += 1
+                db.session.flush()
+            db.session.commit()
+            if len(rows) < batch:
+                break
+            last = tuple(getattr(rows[-1], c.key) for c in order)
+    click.echo(f"Rewrapped {total} values.")
+
+
 def register_app_commands(app: Flask) -> None:
     from portal.cases.cli import case_group  # case history, case verify
     from worker.cli import COMMANDS as background_commands  # sweep, outbox, worker, calendar
 
-    for command in (db_group, seed_command, bureaus_group, units_group, users_group, *background_commands, case_group):
+    for command in (
+        db_group,
+        seed_command,
+        bureaus_group,
+        units_group,
+        users_group,
+        pii_group,
+        *background_commands,
+        case_group,
+    ):
         app.cli.add_command(command)

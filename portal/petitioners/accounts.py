@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -93,11 +93,12 @@ def register_petitioner(session: Session, pii: PersonalData, login: str, passwor
     )
     if session.scalar(select(Petitioner.id).where(_hash_column(name) == key)):
         raise taken
-    account = Petitioner(password_hash=hash_password(password))
+    account_id = session.scalar(text("SELECT nextval(pg_get_serial_sequence('petitioners', 'id'))"))
+    account = Petitioner(id=account_id, password_hash=hash_password(password))
     if name.kind == "phone":
-        account.phone_hash, account.phone_enc = key, pii.encrypt(name.value)
+        account.phone_hash, account.phone_enc = key, pii.encrypt(name.value, account.aad("phone_enc"))
     else:
-        account.email_hash, account.email_enc = key, pii.encrypt(name.value)
+        account.email_hash, account.email_enc = key, pii.encrypt(name.value, account.aad("email_enc"))
     try:
         with session.begin_nested():
             session.add(account)
@@ -176,8 +177,8 @@ def sign_in_name(pii: PersonalData, account: Petitioner) -> str:
     from portal.idnumber import mask_phone
 
     if account.phone_enc:
-        return mask_phone(pii.decrypt(account.phone_enc) or "")
-    email = pii.decrypt(account.email_enc) or ""
+        return mask_phone(account.reveal(pii, "phone_enc") or "")
+    email = account.reveal(pii, "email_enc") or ""
     local, _, domain = email.partition("@")
     return f"{local[:2]}***@{domain}"
 

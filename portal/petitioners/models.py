@@ -42,6 +42,16 @@ class Petitioner(Base):
     def get_id(self) -> str:
         return f"petitioner:{self.id}"
 
+    SEALED = ("phone_enc", "email_enc")
+
+    def aad(self, column: str) -> bytes:
+        from portal.pii import context
+
+        return context("petitioners", column, self.id)
+
+    def reveal(self, pii, column: str) -> str | None:
+        return pii.decrypt(getattr(self, column), self.aad(column))
+
     def __repr__(self) -> str:
         return f"<Petitioner {self.id}>"
 

@@ -328,10 +328,10 @@ def petitioner_party(session: Session, pii: PersonalData, case: Case) -> dict[st
         return {}
     return {
         "name": party.name,
-        "id_number": pii.decrypt(party.id_number_enc),
-        "phone": pii.decrypt(party.phone_enc),
-        "email": pii.decrypt(party.email_enc),
-        "address": pii.decrypt(party.address_enc),
+        "id_number": party.reveal(pii, "id_number_enc"),
+        "phone": party.reveal(pii, "phone_enc"),
+        "email": party.reveal(pii, "email_enc"),
+        "address": party.reveal(pii, "address_enc"),
     }
 
 

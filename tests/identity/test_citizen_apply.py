@@ -58,9 +58,9 @@ def petitioner_of(client, dbs, number: str) -> dict:
     return {
         "case_name": case.petitioner_name,
         "name": party.name,
-        "id_number": pii.decrypt(party.id_number_enc),
-        "phone": pii.decrypt(party.phone_enc),
-        "address": pii.decrypt(party.address_enc),
+        "id_number": party.reveal(pii, "id_number_enc"),
+        "phone": party.reveal(pii, "phone_enc"),
+        "address": party.reveal(pii, "address_enc"),
     }
 
 
