@@ -107,6 +107,9 @@ def sign_out():
         db.session.commit()
         session.pop(SESSION_VERSION, None)
         logout_user()
+        from portal.identity.web import forget_citizen
+
+        forget_citizen()  # the verified identity ends with the session
         flash(_("You have signed out."))
     return redirect(url_for("public.home"))
 

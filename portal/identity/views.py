@@ -542,6 +542,7 @@ def citizen_sso_callback():
         db.session.commit()
         return _refused("citizen", exc.reason, localized_error(exc), 403)
     web.remember_citizen(identity, id_token)
+    _open_petitioner_account(identity)
     ops.record_attempt(
         db.session,
         realm="citizen",
@@ -557,11 +558,43 @@ def citizen_sso_callback():
     return redirect(session.pop(web.NEXT, None) or url_for("public.home"))
 
 
+def _open_petitioner_account(identity) -> None:
+    """Sign the citizen in to their petitioner account (made or linked now), with their cases listed."""
+    from flask_login import login_user
+
+    from portal.petitioners.accounts import SESSION_VERSION, link_verified_citizen
+    from portal.petitioners.models import Petitioner
+
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    current = user if isinstance(user, Petitioner) else None
+    account = link_verified_citizen(
+        db.session,
+        web.pii(),
+        issuer=identity.issuer,
+        subject=identity.subject,
+        id_number=identity.id_number,
+        current=current,
+    )
+    session[SESSION_VERSION] = account.session_version or 0
+    login_user(account)
+
+
 @bp.post("/citizen/sso/logout")
 def citizen_sso_logout():
-    """Forget the verified identity in this browser, and end the provider's session when it supports that."""
+    """End the verified identity and the petitioner session in this browser, and the provider's session."""
+    from flask_login import logout_user
+
+    from portal.petitioners.accounts import SESSION_VERSION, end_petitioner_sessions
+    from portal.petitioners.models import Petitioner
+
     if web.state().citizen is None:
         abort(404)
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    if isinstance(user, Petitioner):
+        end_petitioner_sessions(db.session, user)
+        db.session.commit()
+        session.pop(SESSION_VERSION, None)
+        logout_user()
     id_token = web.forget_citizen()
     flash(_("Your verified identity was removed from this browser."))
     back = url_for("public.home", _external=True)

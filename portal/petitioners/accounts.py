@@ -178,6 +178,8 @@ def sign_in_name(pii: PersonalData, account: Petitioner) -> str:
 
     if account.phone_enc:
         return mask_phone(account.reveal(pii, "phone_enc") or "")
+    if not account.email_enc:
+        return "实名认证 / verified identity"
     email = account.reveal(pii, "email_enc") or ""
     local, _, domain = email.partition("@")
     return f"{local[:2]}***@{domain}"
@@ -213,3 +215,40 @@ def list_linked(session: Session, account_id: int) -> list[CaseNumber]:
             .order_by(PetitionerCase.linked_at.desc(), CaseNumber.number)
         )
     )
+
+
+#: The password hash of an account opened by the citizens' identity provider: no password opens it.
+NO_PASSWORD = "!sso-only"
+
+
+def link_verified_citizen(
+    session: Session, pii: PersonalData, *, issuer: str, subject: str, id_number: str, current: Petitioner | None
+) -> Petitioner:
+    """The petitioner account of a verified citizen: theirs from before, the signed-in one, or a new one; flushes.
+
+    Every case whose petitioner has the verified ID number is put into the account's "my applications" (looked up
+    by the keyed hash of the ID number, in every bureau).
+    """
+    from portal.cases.models import CaseNumber, CaseParty
+    from tenants.scoping import system_scope
+
+    key = pii.hash(f"{issuer}|{subject}")
+    account = session.scalar(select(Petitioner).where(Petitioner.oidc_subject_hash == key))
+    if account is None and current is not None and current.oidc_subject_hash is None:
+        account = current
+        account.oidc_subject_hash = key
+    if account is None:
+        account_id = session.scalar(text("SELECT nextval(pg_get_serial_sequence('petitioners', 'id'))"))
+        account = Petitioner(id=account_id, password_hash=NO_PASSWORD, oidc_subject_hash=key)
+        session.add(account)
+    session.flush()
+    with system_scope(session):
+        numbers = session.scalars(
+            select(CaseNumber.number)
+            .join(CaseParty, (CaseParty.tenant_id == CaseNumber.tenant_id) & (CaseParty.case_id == CaseNumber.case_id))
+            .where(CaseParty.role == "petitioner", CaseParty.id_number_hash == pii.hash(id_number))
+        ).all()
+    for number in numbers:
+        link_case(session, account.id, number, "verified")
+    session.flush()
+    return account
