@@ -24,6 +24,8 @@ _ROLE_NAMES = {
     Role.division_staff: "division",
     Role.bureau_admin: "admin",
     Role.province_admin: "province_admin",
+    Role.security_admin: "security_admin",
+    Role.audit_admin: "auditor",
 }
 # Division staff work in a unit; the petition office's people in the petition office.
 _UNITS = {

@@ -10,6 +10,9 @@ from portal.roles import Role
 from tenants.tree import get_bureau
 
 PASSWORD = "Correct-horse-42"
+#: Every role one account may hold at once at a bureau below the province: all but the province administrator and
+#: the security and audit administrators (no account holds two of the three administrators' roles).
+EVERY_ROLE = [r for r in Role if r not in (Role.province_admin, Role.security_admin, Role.audit_admin)]
 _counter = itertools.count(1)
 
 

@@ -142,7 +142,17 @@ def test_every_route_parameter_is_known(app):
     assert not unknown, f"add these URL parameters to tests/isolation_registry.py ROUTE_PARAMS: {sorted(unknown)}"
 
 
-def test_route_walk_other_bureau_gets_404_and_sees_nothing(app, client, dbs):
+# The walk signs in with every role at once, but no account may hold two of the three administrator roles: one
+# walk for the system administrator (with every business role), one each for the security and audit ones.
+WALK_ROLES = {
+    "system": [r for r in Role if r not in (Role.province_admin, Role.security_admin, Role.audit_admin)],
+    "security": [r for r in Role if r not in (Role.province_admin, Role.bureau_admin, Role.audit_admin)],
+    "audit": [r for r in Role if r not in (Role.province_admin, Role.bureau_admin, Role.security_admin)],
+}
+
+
+@pytest.mark.parametrize("walker", sorted(WALK_ROLES))
+def test_route_walk_other_bureau_gets_404_and_sees_nothing(app, client, dbs, walker):
     """Sign in at the sibling bureau and call every staff and API route with the other bureau's objects."""
     b_id = _id(dbs, B)
     markers = []
@@ -156,7 +166,7 @@ def test_route_walk_other_bureau_gets_404_and_sees_nothing(app, client, dbs):
             if arg not in args:
                 markers.append(_marker())
                 args[arg] = ROUTE_PARAMS[arg](dbs, b_id, markers[-1])
-    roles = [r for r in Role if r != Role.province_admin]
+    roles = WALK_ROLES[walker]
     user = make_staff(dbs, SIBLING, *roles, unit="petition_office", username="iso_sibling_all_roles")
     assert login(client, user.username).status_code == 302
     token = csrf_token(client, "/staff/")

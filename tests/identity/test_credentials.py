@@ -141,7 +141,7 @@ def test_change_own_password(sso_app, dbs):
 
 def test_administrator_reset_forces_a_change_at_next_sign_in(sso_app, dbs, owner_engine, configure):
     configure(STAFF_2FA="optional")
-    make_staff(dbs, CITY, Role.bureau_admin, username="cc_admin_reset")
+    make_staff(dbs, CITY, Role.security_admin, username="cc_admin_reset")  # resets are the security admin's
     make_staff(dbs, CITY, Role.petition_clerk, username="cc_clerk_reset")
     user_id = rows(owner_engine, "SELECT id FROM staff_users WHERE username = 'cc_clerk_reset'")[0]["id"]
     clerk = sso_app.test_client()

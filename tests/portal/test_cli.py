@@ -228,7 +228,7 @@ def test_seed_demo(run, sql, client):
         "220100": every_role - {"province_admin"},
         "220102": every_role - {"province_admin"},
     }
-    assert len(rows) == 8 + 7 + 7
+    assert len(rows) == 10 + 9 + 9
     # The demo accounts can sign in, and seeding again adds nothing.
     assert login(client, "ng_clerk", DEMO_PASSWORD).status_code == 302
     again = ok(run("seed", "--demo"))

@@ -31,7 +31,7 @@ from portal.supervision.operations import (
 from portal.supervision.queries import count_open_orders, list_case_orders, list_inbox, list_issued
 from portal.workflow import ActionRefused, CaseState
 from tenants.scoping import TenantScope, apply_scope, get_scope, scope_for_bureau, scoped, set_scope, system_scope
-from tests.helpers import app_role_engine, make_staff
+from tests.helpers import EVERY_ROLE, app_role_engine, make_staff
 from tests.portal.cases.conftest import act, case_events, drive, load_case, submit
 from tests.supervision.helpers import CHANGCHUN, CHAOYANG, NANGUAN, PROVINCE, Spec, insert
 
@@ -45,7 +45,12 @@ def people(dbs):
         "cc_div": make_staff(dbs, CHANGCHUN, Role.division_staff, unit="pension", username="sv_cc_div"),
         "ng": make_staff(dbs, NANGUAN, Role.petition_office_head, unit="petition_office", username="sv_ng_head"),
         "ng_admin": make_staff(dbs, NANGUAN, Role.bureau_admin, username="sv_ng_admin"),
-        "cy": make_staff(dbs, CHAOYANG, *[r for r in Role if r != Role.province_admin], username="sv_cy_all"),
+        "cy": make_staff(
+            dbs,
+            CHAOYANG,
+            *EVERY_ROLE,
+            username="sv_cy_all",
+        ),
         "pv": make_staff(dbs, PROVINCE, Role.petition_office_head, unit="petition_office", username="sv_pv_head"),
     }
 
