@@ -448,3 +448,15 @@ def _register_audit() -> None:
 
 
 _register_audit()
+
+
+# --- Standard texts of refusal reasons (portal.cases.refusal_texts); the admin pages name the reason in ?reason= ---
+
+
+def _register_refusal_texts() -> None:
+    from portal.cases.refusal_texts import RefusalText
+
+    MODEL_FACTORIES[RefusalText] = _document_row(RefusalText, reason="litigation", explanation=str, remedy=str)
+
+
+_register_refusal_texts()
