@@ -5,7 +5,7 @@ Before this revision any session of the app's role could ``set_config('app.syste
 with ``app.scope_sig``, an HMAC under a key kept in ``portal_private`` (unreadable by the app's role).
 
 Revision ID: c4f1a9e2d7b5
-Revises: e3a9c4d2b715
+Revises: e5a17c0ffee1
 Create Date: 2026-12-06 07:15:00+00:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from tenants.rls import FUNCTIONS_SQL, SCOPE_FUNCTIONS_SQL, SIGNED_SCOPE_SQL
 
 revision = "c4f1a9e2d7b5"
-down_revision = "e3a9c4d2b715"
+down_revision = "e5a17c0ffee1"
 branch_labels = None
 depends_on = None
 
