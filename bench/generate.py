@@ -1,8 +1,9 @@
 """Fill the database with N realistic cases across all bureaus, fast, for benchmarks (issue #9).
 
-``python -m bench.generate --cases 100000`` reads ``DATABASE_ADMIN_URL`` (else ``DATABASE_URL``) and ``PII_KEY``
-from the environment; ``generate(url, n, pii_key)`` does the same from Python. The database must be migrated and
-seeded (bureaus and demo staff), as ``portal.devserver.setup_database`` leaves it.
+``python -m bench.generate --cases 100000`` reads ``DATABASE_ADMIN_URL`` (else ``DATABASE_URL``), ``PII_KEY`` and
+``HISTORY_KEY`` from the environment; ``generate(url, n, pii_key)`` does the same from Python (the history key
+being the one ``portal.create_app`` configured, unless given). The database must be migrated and seeded
+(bureaus and demo staff), as ``portal.devserver.setup_database`` leaves it.
 
 What it does:
 - Replaces earlier data: every case-related table is truncated (``CASE_TABLES``); bureaus, units, staff, the
@@ -1648,6 +1649,7 @@ def generate(
     database_url: str,
     n_cases: int,
     pii_key: str,
+    history_key: str | None = None,
     *,
     seed: int = 2026,
     today: date | None = None,
@@ -1663,6 +1665,10 @@ def generate(
         raise ValueError("n_cases must be at least 1")
     started = time.perf_counter()
     today = today or local_today()
+    if history_key:  # else the key the application configured (portal.create_app)
+        from portal.cases.history import configure_history_key
+
+        configure_history_key(history_key)
     engine = create_engine(database_url, poolclass=pool.NullPool)
     with Session(engine) as session, system_scope(session):
         generator = _Generator(session, PersonalData(pii_key), n_cases, seed, today)
@@ -1788,11 +1794,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     url = os.environ.get("DATABASE_ADMIN_URL") or os.environ.get("DATABASE_URL")
     pii_key = os.environ.get("PII_KEY")
-    if not url or not pii_key:
-        parser.error("set DATABASE_ADMIN_URL (or DATABASE_URL) and PII_KEY")
+    history_key = os.environ.get("HISTORY_KEY")
+    if not url or not pii_key or not history_key:
+        parser.error("set DATABASE_ADMIN_URL (or DATABASE_URL), PII_KEY and HISTORY_KEY")
     progress = functools.partial(print, flush=True)
     result = generate(
-        url, args.cases, pii_key, seed=args.seed, today=args.today, workers=args.workers, progress=progress
+        url, args.cases, pii_key, history_key, seed=args.seed, today=args.today, workers=args.workers, progress=progress
     )
     print(json.dumps(result, indent=2))
     return 0

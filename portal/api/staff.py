@@ -432,6 +432,42 @@ SCHEMAS["StaffCase"] = {
 _CASE_RESPONSE = {"application/json": {"schema": {"$ref": "#/components/schemas/StaffCase"}}}
 _AUTH = "Authenticate with `Authorization: Bearer <token>` from `POST /auth/token`."
 _CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_INTEGER = {"type": "integer"}
+_DATE_FIELD = {"type": "string", "format": "date"}
+
+
+def _action_field_schema(name: str) -> dict:
+    """What one action field holds (as the case page's form sends it)."""
+    if name.endswith("_ids"):
+        return {"type": "array", "items": _INTEGER}
+    if name.endswith("_id") or name == "days":
+        return _INTEGER
+    if name.endswith("_on"):
+        return _DATE_FIELD
+    if name == "needs_approval":
+        return {"type": "boolean"}
+    if name == "case_numbers":
+        return {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+    return {"type": "string", "maxLength": 10000}
+
+
+for _action, _fields in ACTION_FIELDS.items():
+    SCHEMAS[f"Action_{_action}"] = {
+        "type": "object",
+        "properties": {
+            "action": {"type": "string", "const": str(_action)},
+            "expected_version": {"type": "integer", "description": "The `version` you read: 409 if it changed."},
+            **(
+                {"upload_ids": {"type": "array", "items": {"type": "string", "format": "uuid"}}}
+                if _action in FILE_ACTIONS
+                else {}
+            ),
+            **{f: _action_field_schema(f) for f in _fields},
+        },
+        "required": ["action"],
+        "additionalProperties": False,
+    }
+
 _ACTION_FIELDS_DOC = "; ".join(f"`{a}`: {', '.join(f) or '-'}" for a, f in ACTION_FIELDS.items())
 
 document(
@@ -522,14 +558,11 @@ document(
             "content": {
                 "application/json": {
                     "schema": {
-                        "type": "object",
-                        "properties": {
-                            "action": {"type": "string", "enum": [str(a) for a in ACTION_FIELDS]},
-                            "expected_version": {"type": "integer"},
-                            "upload_ids": {"type": "array", "items": {"type": "string", "format": "uuid"}},
+                        "oneOf": [{"$ref": f"#/components/schemas/Action_{a}"} for a in ACTION_FIELDS],
+                        "discriminator": {
+                            "propertyName": "action",
+                            "mapping": {str(a): f"#/components/schemas/Action_{a}" for a in ACTION_FIELDS},
                         },
-                        "required": ["action"],
-                        "additionalProperties": True,
                     }
                 }
             },
@@ -554,6 +587,19 @@ document(
         "description": _AUTH + ' Body: `{"reason": "..."}`. Staff of the case\'s own bureau only.',
         "tags": ["staff"],
         "parameters": [_CASE_ID],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"reason": {"type": "string", "maxLength": 500}},
+                        "required": ["reason"],
+                        "additionalProperties": False,
+                    }
+                }
+            },
+        },
         "responses": {
             "200": {"description": "The case with unmasked parties.", "content": _CASE_RESPONSE},
             "403": error_response("Administrators take no part in cases."),
@@ -612,6 +658,43 @@ document(
             " `committee_document_number`."
         ),
         "tags": ["staff"],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "intake": {"type": "string", "enum": ["paper", "committee_transfer"]},
+                            "petitioner": {
+                                "type": "object",
+                                "properties": {
+                                    "name": {"type": "string", "maxLength": 100},
+                                    "id_number": {"type": "string", "maxLength": 30},
+                                    "phone": {"type": "string", "maxLength": 30},
+                                    "email": {"type": "string", "maxLength": 200},
+                                    "address": {"type": "string", "maxLength": 200},
+                                },
+                                "required": ["name"],
+                                "additionalProperties": False,
+                            },
+                            "disputed_bureau_id": _INTEGER,
+                            "opinion_kind": {"type": "string", "enum": ["handling", "review"]},
+                            "document_number": {"type": "string", "maxLength": 100},
+                            "issued_on": _DATE_FIELD,
+                            "received_on": _DATE_FIELD,
+                            "request": {"type": "string"},
+                            "facts_and_reasons": {"type": "string"},
+                            "upload_ids": {"type": "array", "items": {"type": "string", "format": "uuid"}},
+                            "kind": {"type": "string", "enum": ["review", "re_review"]},
+                            "committee_document_number": {"type": "string", "maxLength": 100},
+                        },
+                        "required": ["intake", "petitioner", "disputed_bureau_id", "opinion_kind"],
+                        "additionalProperties": False,
+                    }
+                }
+            },
+        },
         "responses": {
             "201": {"description": "Registered: `case` and, for paper, the petitioner's one-time `access_code`."},
             "403": error_response("Not the petition office."),

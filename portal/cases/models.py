@@ -159,6 +159,18 @@ class CaseParty(TenantOwned, Base):
     address_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = utcnow_column()
 
+    #: The encrypted columns; each ciphertext is bound to (table, column, tenant_id, id) (``portal.pii``).
+    SEALED = ("id_number_enc", "phone_enc", "email_enc", "address_enc")
+
+    def aad(self, column: str) -> bytes:
+        from portal.pii import context
+
+        return context("case_parties", column, self.tenant_id, self.id)
+
+    def reveal(self, pii, column: str) -> str | None:
+        """The plain value of an encrypted column (``id_number_enc``...)."""
+        return pii.decrypt(getattr(self, column), self.aad(column))
+
 
 class CaseEvent(TenantOwned, Base):
     """One entry of a case's append-only, hash-chained history (the database refuses UPDATE and DELETE)."""

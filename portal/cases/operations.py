@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Select, select, tuple_, update
+from sqlalchemy import Select, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import StaffUser
@@ -207,8 +207,12 @@ def submit_application(
         parties += [("joint_petitioner", p) for p in data.joint_petitioners]
         if data.representative:
             parties.append(("representative", data.representative))
-        for role, party in parties:
-            session.add(_party(pii, case, role, party))
+        ids = session.scalars(
+            text("SELECT nextval(pg_get_serial_sequence('case_parties', 'id')) FROM generate_series(1, :n)"),
+            {"n": len(parties)},
+        ).all()
+        for party_id, (role, party) in zip(ids, parties, strict=True):
+            session.add(_party(pii, case, role, party, party_id))
         calendar, rules = get_calendar(session), get_step_rules(session)
         staff = BureauStaff(session, case.tenant_id)
         deadlines = [
@@ -252,18 +256,19 @@ def _unique_number(session: Session, kind: CaseKind, today: date) -> str:
     raise RuntimeError("Could not draw a free case number.")
 
 
-def _party(pii: PersonalData, case: Case, role: str, party: PartyInput) -> CaseParty:
-    return CaseParty(
+def _party(pii: PersonalData, case: Case, role: str, party: PartyInput, party_id: int) -> CaseParty:
+    """A party row with its id drawn beforehand: each ciphertext is bound to its row and column."""
+    row = CaseParty(
         tenant_id=case.tenant_id,
+        id=party_id,
         case_id=case.id,
         role=role,
         name=party.name,
-        id_number_enc=pii.encrypt(party.id_number),
         id_number_hash=pii.hash(party.id_number),
-        phone_enc=pii.encrypt(party.phone),
-        email_enc=pii.encrypt(party.email),
-        address_enc=pii.encrypt(party.address),
     )
+    for column, value in zip(CaseParty.SEALED, (party.id_number, party.phone, party.email, party.address), strict=True):
+        setattr(row, column, pii.encrypt(value, row.aad(column)))
+    return row
 
 
 def _earlier_re_review(session: Session, id_hash: str) -> str | None:
@@ -816,10 +821,10 @@ def _escalate(session: Session, pii: PersonalData, case: Case, actor: Actor, tod
     data = ApplicationInput(
         petitioner=PartyInput(
             name=petitioner.name,
-            id_number=pii.decrypt(petitioner.id_number_enc),
-            phone=pii.decrypt(petitioner.phone_enc),
-            email=pii.decrypt(petitioner.email_enc),
-            address=pii.decrypt(petitioner.address_enc),
+            id_number=petitioner.reveal(pii, "id_number_enc"),
+            phone=petitioner.reveal(pii, "phone_enc"),
+            email=petitioner.reveal(pii, "email_enc"),
+            address=petitioner.reveal(pii, "address_enc"),
         ),
         disputed_bureau_id=case.tenant_id,
         opinion_kind=OpinionKind.review,

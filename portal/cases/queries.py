@@ -298,10 +298,10 @@ def party_views(session: Session, pii: PersonalData, case: Case, *, masked: bool
     out = []
     for p in parties:
         values = {
-            "id_number": pii.decrypt(p.id_number_enc),
-            "phone": pii.decrypt(p.phone_enc),
-            "email": pii.decrypt(p.email_enc),
-            "address": pii.decrypt(p.address_enc),
+            "id_number": p.reveal(pii, "id_number_enc"),
+            "phone": p.reveal(pii, "phone_enc"),
+            "email": p.reveal(pii, "email_enc"),
+            "address": p.reveal(pii, "address_enc"),
         }
         if masked:
             maskers = {"id_number": mask_id_number, "phone": mask_phone, "email": mask_email, "address": mask_address}

@@ -40,7 +40,7 @@ from portal.workflow import (
     decide,
 )
 from tenants.models import Bureau
-from tenants.scoping import TenantScope, scoped, set_scope
+from tenants.scoping import TenantScope, scoped, set_scope, system_scope
 
 NUMBER_MAX = 40
 CODE_MAX = 40
@@ -56,15 +56,22 @@ Pair = tuple[str, str]
 
 
 def find_by_code(session: Session, pii: PersonalData, number: str | None, code: str | None) -> CaseNumber | None:
-    """Return the registry row of case ``number`` if ``code`` is its access code, else None (for any reason)."""
+    """Return the registry row of case ``number`` if ``code`` is its access code, else None (for any reason).
+
+    The same work whatever the answer: one query (a number that cannot exist is looked up all the same) and one
+    constant-time comparison (against a dummy hash when there is no case), so that the time taken does not tell an
+    existing number with a wrong code from an unknown number.
+    """
     number = normalise_number(str(number or ""))[:NUMBER_MAX]
     code = normalise_code(str(code or ""))[:CODE_MAX]
-    row = session.get(CaseNumber, number) if number else None
-    expected = None
-    if row is not None:
-        with scoped(session, TenantScope.single(row.tenant_id)):
-            expected = session.scalar(select(Case.access_code_hash).where(Case.id == row.case_id))
-    matches = pii.matches(code, expected or _NO_HASH)  # constant time, and computed whether or not it exists
+    with system_scope(session):
+        found = session.execute(
+            select(CaseNumber, Case.access_code_hash)
+            .join(Case, (Case.tenant_id == CaseNumber.tenant_id) & (Case.id == CaseNumber.case_id))
+            .where(CaseNumber.number == (number or "-"))
+        ).first()
+    row, expected = found if found is not None else (None, None)
+    matches = pii.matches(code, expected or _NO_HASH)
     return row if row is not None and expected and matches else None
 
 
@@ -321,10 +328,10 @@ def petitioner_party(session: Session, pii: PersonalData, case: Case) -> dict[st
         return {}
     return {
         "name": party.name,
-        "id_number": pii.decrypt(party.id_number_enc),
-        "phone": pii.decrypt(party.phone_enc),
-        "email": pii.decrypt(party.email_enc),
-        "address": pii.decrypt(party.address_enc),
+        "id_number": party.reveal(pii, "id_number_enc"),
+        "phone": party.reveal(pii, "phone_enc"),
+        "email": party.reveal(pii, "email_enc"),
+        "address": party.reveal(pii, "address_enc"),
     }
 
 
