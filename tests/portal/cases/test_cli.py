@@ -121,8 +121,8 @@ def test_calendar_load_refuses_the_example_and_recomputes_provisional_deadlines(
     case_id = submit(dbs, pii, today=date(2026, 12, 14)).case.id
     act(dbs, pii, city.clerk, case_id, "accept", today=date(2026, 12, 15))
     history = ok(run("case", "history", load_case(dbs, case_id).number))
-    assert "due 2027-01-26 PROVISIONAL, open" in history
-    assert "2027年节假日安排尚未录入，暂按周一至周五计算" in history
+    assert "due 2027-01-27 PROVISIONAL, open" in history
+    assert "2027年节假日安排尚未录入，暂按《全国年节及纪念日放假办法》规定的法定节假日和周末计算" in history
     assert "The holiday schedule has not been loaded for 2027" in history
 
     result = run("calendar", "load", "portal/holidays/example-2027.json")
@@ -144,7 +144,7 @@ def test_calendar_load_refuses_the_example_and_recomputes_provisional_deadlines(
     history = ok(run("case", "history", load_case(dbs, case_id).number))
     whole = next(line for line in history.splitlines() if "Whole review: due" in line)
     assert whole.endswith("due 2027-01-28, open; owed by bureau")
-    assert "due 2027-01-04 PROVISIONAL, closed" in history  # the closed acceptance clock stays as it was
+    assert "due 2027-01-05 PROVISIONAL, closed" in history  # the closed acceptance clock stays as it was
     assert "节假日安排录入后已重新计算" in history and "Recomputed after" in history
     # Loading the same year again changes nothing further.
     assert "0 provisional deadlines changed" in ok(run("calendar", "load", str(good)))
