@@ -33,16 +33,20 @@ from portal.roles import ROLE_LABELS
 from portal.web import localized
 from portal.workflow import (
     COMPLEXITY_LABELS,
+    DELIVERY_LABELS,
     EXTENSION_MAX_DAYS,
     LONG_TEXT_MAX,
     OUTCOME_LABELS,
     REJECT_REASON_LABELS,
+    REJECT_REASON_STANDARD_TEXTS,
     SHORT_TEXT_MAX,
     CaseAction,
     Complexity,
     ContactParty,
+    DeliveryMethod,
     MaterialTarget,
     Outcome,
+    RejectReason,
 )
 
 A = CaseAction
@@ -157,6 +161,22 @@ class RejectForm(ActionForm):
 
     def prepare(self, ctx):
         self.reason.choices = _enum_choices(REJECT_REASON_LABELS)
+
+    def defaults(self, ctx):
+        # §四.14 and the 30-day window: what the intake found is pre-selected, with its standard texts.
+        case = ctx.page.case
+        reason = None
+        if case.repeat_of_case_number:
+            reason = RejectReason.repeat_after_re_review
+        elif case.late_application:
+            reason = RejectReason.late
+        if reason is None:
+            return
+        self.reason.data = str(reason)
+        standard = REJECT_REASON_STANDARD_TEXTS.get(reason)
+        if standard is not None:
+            self.explanation.data = localized(standard.explanation)
+            self.remedy.data = localized(standard.remedy)
 
 
 class SlipForm(ActionForm):
@@ -380,6 +400,22 @@ class WithdrawForm(ActionForm):
     )
 
 
+class RecordDeliveryForm(ActionForm):
+    """送达 by post (the date on the return receipt) or in person (the date signed for)."""
+
+    action = A.record_delivery
+    method = SelectField(_l("How it was delivered"), validators=[InputRequired(REQUIRED)])
+    delivered_on = _date(_l("Delivered on"))
+
+    def prepare(self, ctx):
+        self.method.choices = [
+            (str(m), localized(DELIVERY_LABELS[m])) for m in (DeliveryMethod.post, DeliveryMethod.in_person)
+        ]
+
+    def defaults(self, ctx):
+        self.delivered_on.data = ctx.today
+
+
 FORMS: dict[CaseAction, type[ActionForm]] = {
     A.accept: AcceptForm,
     A.reject: RejectForm,
@@ -401,6 +437,7 @@ FORMS: dict[CaseAction, type[ActionForm]] = {
     A.convene_meeting: ConveneMeetingForm,
     A.record_meeting: RecordMeetingForm,
     A.withdraw: WithdrawForm,
+    A.record_delivery: RecordDeliveryForm,
 }
 assert set(FORMS) == set(ACTION_FIELDS), "every staff action needs a form"
 

@@ -192,6 +192,10 @@ def tracking_json(view: TrackingView) -> dict:
             "possible": view.escalation.possible,
             "last_day": view.escalation.last_day.isoformat() if view.escalation.last_day else None,
             "remaining_days": view.escalation.remaining_days,
+            # 送达: the window runs from the day the opinion reached the petitioner; None: not recorded yet.
+            "started": view.escalation.last_day is not None,
+            "delivered_on": view.case.delivered_on.isoformat() if view.case.delivered_on else None,
+            "delivery_method": view.case.delivery_method,
             "message": _text(view.escalation.refusal) if view.escalation.refusal else None,
         },
         "escalated_to": view.escalated_to,
@@ -516,6 +520,8 @@ def create_application():
 def get_application(number: str):
     """The tracking view of a case, for the holder of its access code."""
     case = _authorised_case(number)
+    if online.record_online_delivery(db.session, current_app.extensions["portal.pii"], case, today=_today()):
+        db.session.commit()  # 送达: the day the petitioner first opened the replied case
     return jsonify(tracking_json(tracking_view(db.session, case, today=_today())))
 
 
@@ -554,7 +560,17 @@ def escalate_application(number: str):
     storage = current_app.extensions["portal.storage"]
     pii = current_app.extensions["portal.pii"]
     try:
-        escalated = online.escalate_case(db.session, storage, pii, case, body.get("reason"), upload_ids, today=_today())
+        escalated = online.escalate_case(
+            db.session,
+            storage,
+            pii,
+            case,
+            body.get("reason"),
+            upload_ids,
+            today=_today(),
+            request=body.get("request"),
+            facts_and_reasons=body.get("facts_and_reasons"),
+        )
         db.session.commit()
     except ActionRefused as exc:
         db.session.rollback()

@@ -199,18 +199,20 @@ def escalation_window(session: Session, case: Case, view: CaseView, today: date)
     """Whether a re-review can be applied for online today, the last day, and the days left.
 
     ``view`` is the case's rules view, built once by the caller. The last day is the one the workflow judges by
-    (``CaseView.escalation_due``: the stored deadline, else the reply date plus the window of the time-limit table).
+    (``CaseView.escalation_due``: the stored deadline, else the delivery date plus the window of the time-limit
+    table; None while the delivery is not recorded: the window has not started).
     """
     if case.state is not CaseState.replied:
         return Escalation(False, None, None, None)
     window = get_step_rules(session)[Step.escalation_window].amount or 0
-    last_day = view.escalation_due or (case.replied_on + timedelta(days=window) if case.replied_on else None)
+    # Until the opinion is delivered (送达) the window has not started: no last day yet.
+    last_day = view.escalation_due or (case.delivered_on + timedelta(days=window) if case.delivered_on else None)
     try:
         decide(
             view,
             CaseAction.escalate,
             PETITIONER_VIEW,
-            {"today": today, "reason": "-"},
+            {"today": today, "request": "-", "facts_and_reasons": "-"},
             rules=get_step_rules(session),
         )
     except ActionRefused as exc:
