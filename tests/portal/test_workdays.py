@@ -23,10 +23,10 @@ from portal.workdays import (
     YearFileError,
     YearTable,
     builtin_year_table,
-    statutory_year_table,
     holiday_name_en,
     load_year_file,
     parse_year_file,
+    statutory_year_table,
 )
 
 EXAMPLE_FILE = Path(__file__).resolve().parents[2] / "portal" / "holidays" / "example-2027.json"
