@@ -528,9 +528,13 @@ document(
         "description": (
             _AUTH + " Petition office only. Body: `intake` (`paper` | `committee_transfer`), `petitioner`"
             " {name, id_number, phone, email, address}, `disputed_bureau_id`, `opinion_kind`"
-            " (`handling` | `review`), `document_number`, `issued_on`, `received_on`, `request`,"
+            " (`handling` | `review`), `document_number`, `issued_on`, `received_on` (when the petitioner received"
+            " the disputed opinion), `request`,"
             " `facts_and_reasons`, `upload_ids` (at least one for paper), and for transfers `kind` and"
-            " `committee_document_number`."
+            " `committee_document_number`. Paper only (§四.1): `application_received_on`, the day this bureau"
+            " received the written application (default today; the acceptance clock runs from it; not in the"
+            " future, not before `received_on`), and `filed_on`, the postmark or hand-in date where it differs"
+            " (default `application_received_on`; lateness is judged on it)."
         ),
         "tags": ["staff"],
         "responses": {
@@ -756,6 +760,12 @@ def _application(body: dict) -> tuple[ApplicationInput | None, list[str], dict]:
     document_number = _text(body, "document_number", errors)
     issued_on = _date(body, "issued_on", errors)
     received_on = _date(body, "received_on", errors)
+    # Paper (§四.1): the day the bureau received it (default today) and the postmark or hand-in date.
+    application_received_on = filed_on = None
+    if body.get("application_received_on") is not None:
+        application_received_on = _date(body, "application_received_on", errors)
+    if body.get("filed_on") is not None:
+        filed_on = _date(body, "filed_on", errors)
     request_text = _text(body, "request", errors, max_len=LONG_TEXT_MAX)
     facts = _text(body, "facts_and_reasons", errors, max_len=LONG_TEXT_MAX)
     kind = committee_number = None
@@ -783,6 +793,8 @@ def _application(body: dict) -> tuple[ApplicationInput | None, list[str], dict]:
         intake=IntakePath(intake),
         committee_document_number=committee_number,
         kind=kind,
+        application_received_on=application_received_on,
+        filed_on=filed_on,
     )
     return data, upload_ids, {}
 

@@ -37,6 +37,7 @@ from portal.routing import ESCALATION_WINDOW_DAYS, BureauRef, OpinionKind, Refus
 from portal.workdays import WorkdayCalendar
 from portal.workflow import (
     ALL,
+    DELIVERY_LABELS,
     FINAL_STATES,
     INITIAL_STATES,
     INITIAL_STEPS,
@@ -45,6 +46,7 @@ from portal.workflow import (
     CaseAction,
     CaseKind,
     Decision,
+    DeliveryMethod,
     DocumentKind,
     IntakePath,
     MaterialTarget,
@@ -386,6 +388,8 @@ def _open_deadline(
             computed = calendar.add(start, rule.amount, rule.unit)
         due, provisional, explanation = computed.due, computed.provisional, computed.explanation.as_dict()
     explanation["ref"] = rule.ref
+    if (basis := _basis(case, step)) is not None:
+        explanation["basis"] = list(basis)
     deadline = Deadline(
         tenant_id=case.tenant_id,
         case_id=case.id,
@@ -404,6 +408,18 @@ def _open_deadline(
         deadline.owed_by = "addressee"
     session.add(deadline)
     return deadline
+
+
+def _basis(case: Case, step: Step) -> tuple[str, str] | None:
+    """What a clock's start day is, in words, where the regulation ties it to an event other than the action."""
+    if step is Step.acceptance and case.intake is IntakePath.paper:
+        return ("本局收到书面申请之日（§四.1）", "the day this bureau received the written application (§四.1)")
+    if step is Step.acceptance:
+        return ("网上提交申请之日", "the day the application was submitted online")
+    if step is Step.escalation_window and case.delivery_method:
+        zh, en = DELIVERY_LABELS[DeliveryMethod(case.delivery_method)]
+        return (f"复查意见书送达之日（{zh}）", f"the day the review opinion was delivered ({en.lower()})")
+    return None
 
 
 def open_deadlines(session: Session, case: Case) -> list[Deadline]:
@@ -460,6 +476,8 @@ def recompute_provisional_deadlines(session: Session) -> int:
             computed = calendar.add(deadline.started_on, deadline.amount, deadline.unit)
             explanation = computed.explanation.as_dict()
             explanation["ref"] = deadline.explanation.get("ref")
+            if deadline.explanation.get("basis"):
+                explanation["basis"] = deadline.explanation["basis"]
             due, provisional = computed.due, computed.provisional
             if deadline.extended_days:
                 # Same shape as _extend_deadlines: the extension's own computation, and "due" the extended date.
