@@ -1185,7 +1185,7 @@ class _Case:
         disputed_issued = disputed_received - timedelta(days=rng.randint(1, 5))
         if earlier is not None:  # as ``operations._escalate``: the review opinion, issued and received that day
             disputed_issued = disputed_received = earlier["replied_on"]
-        late = self.intake is not IntakePath.committee_transfer and is_late(disputed_received, received)
+        late = self.intake is not IntakePath.committee_transfer and is_late(gen.calendar, disputed_received, received)
         committee_number = None
         fields = {
             "intake": str(self.intake),

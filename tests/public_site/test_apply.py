@@ -405,3 +405,22 @@ def test_a_forged_review_step_is_checked_like_any_other(client, dbs):
     assert "复查复核委员会" in stopped and "Submit" not in stopped
     submitted = client.post("/apply/submit", data={**province, "go": "submit"})
     assert "复查复核委员会" in page(submitted) and counts(dbs)["cases"] == 0
+
+
+def test_a_second_application_on_the_same_opinion_asks_before_it_is_submitted(client, dbs):
+    """§四.14: an open case of the same petitioner on the same document is named in plain words; confirm to go on."""
+    first = submit(client, to_review(client, dbs))
+    assert first.status_code == 302
+    number = re.search(r'id="case-number">([^<]+)<', page(client.get("/apply/receipt"))).group(1)
+
+    review = to_review(client, dbs)
+    assert 'id="duplicate-warning"' in review and number in review and "无需重复申请" in review
+    before = counts(dbs)
+    refused = submit(client, review)
+    html = page(refused, 409)
+    assert number in html and 'name="confirm_duplicate"' in html
+    assert counts(dbs) == before  # nothing submitted, nothing lost: the review page again
+    confirmed = fill(client, html, {"confirm_duplicate": "1"}, go="submit")
+    assert confirmed.status_code == 302
+    second = re.search(r'id="case-number">([^<]+)<', page(client.get("/apply/receipt"))).group(1)
+    assert case_by_number(dbs, second).duplicate_of_case_number == number

@@ -330,3 +330,44 @@ def test_a_repeat_after_a_final_re_review_is_found_up_the_chain(dbs, pii, city, 
         document_number=number,
     )
     assert load_case(dbs, at_province.case.id).repeat_of_case_number == escalated.number
+
+
+# --- The history explains each new clock -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def run(app):
+    runner = app.test_cli_runner()
+
+    def invoke(*args: str):
+        with app.app_context():  # a fresh app context and session, like a separate process
+            return runner.invoke(args=list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def test_case_history_explains_the_receipt_and_delivery_clocks(run, dbs, pii, city):
+    paper = _paper(
+        dbs,
+        pii,
+        city,
+        date(2026, 12, 21),
+        application_received_on=date(2026, 12, 18),
+        filed_on=date(2026, 12, 16),
+        issued_on=date(2026, 12, 1),
+        received_on=date(2026, 12, 2),
+    ).case
+    drive(dbs, pii, city, paper.id, CaseState.replied, today=date(2026, 12, 21))
+    act(dbs, pii, city.clerk, paper.id, "record_delivery", date(2026, 12, 28), method="post", delivered_on="2026-12-23")
+    out = run("case", "history", paper.number).output
+    assert "Filed by the petitioner (postmark or hand-in): 2026-12-16" in out
+    assert "Formal opinion delivered: 2026-12-23 (post)" in out
+    # The acceptance clock: from the bureau's receipt (Fri 12-18), 15 working days over 元旦 2027 (provisional).
+    assert "起算：本局收到书面申请之日（§四.1）。" in out
+    assert "Start: the day this bureau received the written application (§四.1)." in out
+    assert "自2026年12月18日起算15个工作日" in out and "节假日（元旦）1天" in out
+    # The window: 30 days from the return receipt (Wed 12-23) end on Fri 2027-01-22; provisional (2027 not loaded).
+    assert "Window to apply for re-review: due 2027-01-22 PROVISIONAL, open" in out
+    assert "30 days from 2026-12-23: due 2027-01-22." in out
+    assert "Start: the day the review opinion was delivered (by post (date on the return receipt))." in out
+    assert "counted with the statutory public holidays and weekends for now" in out
