@@ -112,6 +112,10 @@ def case_summary(row) -> dict:
         "lead_unit": {"id": case.lead_unit_id, "name": row.lead_unit_name} if case.lead_unit_id else None,
         "pending_extension_days": case.pending_extension_days,
         "received_on": _d(case.received_on),
+        # §四.14 and the 30-day window, marked in the queue as on the page.
+        "late_application": case.late_application,
+        "duplicate_of_case_number": case.duplicate_of_case_number,
+        "repeat_of_case_number": case.repeat_of_case_number,
         "version": case.version,
         "next_deadline": (
             {"step": str(row.step), "step_label": pick(STEP_LABELS[row.step], lang), **_marks(row.marks)}
@@ -150,8 +154,12 @@ def case_detail(page: CasePage) -> dict:
         "received_on": _d(c.received_on),
         "accepted_on": _d(c.accepted_on),
         "replied_on": _d(c.replied_on),
+        "filed_on": _d(c.filed_on or c.received_on),
+        "delivery": {"method": c.delivery_method, "delivered_on": _d(c.delivered_on)} if c.delivered_on else None,
         "late_application": c.late_application,
         "repeat_of_case_number": c.repeat_of_case_number,
+        "duplicate_of_case_number": c.duplicate_of_case_number,
+        "same_matter": [{"number": n, "state": st, "bureau_name": b} for n, st, b in page.same_matter],
         "committee_document_number": c.committee_document_number,
         "disputed_opinion": {
             "bureau_id": c.disputed_bureau_id,

@@ -165,3 +165,13 @@ def test_the_tracking_api_records_the_first_opening_and_shows_the_window(app, cl
     assert date.fromisoformat(escalation["last_day"]) >= today + timedelta(days=30)
     row = case_row(dbs, case.id)
     assert (row.delivered_on, row.delivery_method) == (today, "online")
+
+
+def test_the_staff_queue_marks_duplicates_and_repeats(app, dbs, pii, city):
+    first = submit_case(dbs, pii)
+    second = submit_case(dbs, pii, confirm_duplicate=True)
+    rows = {c["number"]: c for c in Api(app, city.clerk).get("/staff/cases").get_json()["cases"]}
+    assert rows[second.number]["duplicate_of_case_number"] == first.number
+    assert rows[first.number]["duplicate_of_case_number"] is None
+    detail = Api(app, city.clerk).get(f"/staff/cases/{second.id}").get_json()
+    assert [m["number"] for m in detail["same_matter"]] == [first.number]
