@@ -289,35 +289,6 @@ REJECT_REASON_LABELS: dict[RejectReason, tuple[str, str]] = {
 }
 
 
-@dataclass(frozen=True)
-class StandardText:
-    """The standard explanation and further remedy of a refusal reason, offered to the clerk to adapt."""
-
-    explanation: tuple[str, str]
-    remedy: tuple[str, str]
-
-
-# The standard texts of a refusal reason (the clerk may adapt them on the form).
-REJECT_REASON_STANDARD_TEXTS: dict[RejectReason, StandardText] = {
-    RejectReason.late: StandardText(
-        explanation=(
-            "根据《信访工作条例》第三十五条，信访人对信访处理意见不服的，可以自收到书面答复之日起30日内请求复查；"
-            "对复查意见不服的，可以自收到书面复查意见之日起30日内请求复核。您的申请提出时已超过该期限"
-            "（期限最后一日为法定节假日的，顺延至节假日后的第一个工作日）。",
-            "Under art. 35 of the Regulation on Petition Work, a review must be requested within 30 days of receiving "
-            "the written reply, and a re-review within 30 days of receiving the review opinion. Your application "
-            "was made after that time (a last day on a public holiday moves to the next working day).",
-        ),
-        remedy=(
-            "如您因不可抗力或者其他正当理由耽误期限，可以向本局书面说明理由并提供相关证明材料，本局将依法审查；"
-            "对原处理意见所涉及的权利义务，可以依法通过其他法定途径主张。",
-            "If force majeure or another good reason kept you from applying in time, explain it to this bureau in "
-            "writing with supporting evidence and it will be examined; the rights in question can be pursued "
-            "through the other channels the law provides.",
-        ),
-    ),
-}
-
 INTAKE_LABELS: dict[IntakePath, tuple[str, str]] = {
     IntakePath.online: ("网上申请", "Online"),
     IntakePath.paper: ("书面申请", "On paper"),
@@ -911,6 +882,7 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "explanation": ("不予受理的情况说明", "explanation"),
     "remedy": ("下步救济途径", "further remedy"),
     "note": ("说明", "note"),
+    "handed_to_unit_ids": ("移交单位", "handed over to"),
     "proposal": ("拟办意见", "proposed handling"),
     "complexity": ("复杂程度", "complexity"),
     "lead_unit_id": ("主办单位", "lead unit"),
@@ -1241,13 +1213,26 @@ def _instruct(c: _Ctx) -> Decision:
 
 
 def _dispatch(c: _Ctx) -> Decision:
-    note = c.payload.text("note")
+    """Hand the slip and materials to the instructed units: all of them unless the office names which (§四.6)."""
+    p = c.payload
+    note = p.text("note", required=False)
+    instructed = tuple(u for u in (c.case.lead_unit_id, *sorted(c.case.assisting_unit_ids)) if u is not None)
+    handed = p.ids("handed_to_unit_ids", required=False) or instructed
+    if any(u not in instructed for u in handed):
+        raise _invalid(
+            "handed_to_unit_ids",
+            "只能移交给批示确定的主办、协办单位。",
+            "Hand over only to the units the instruction named.",
+        )
+    if c.case.lead_unit_id is not None and c.case.lead_unit_id not in handed:
+        raise _invalid("handed_to_unit_ids", "阅办单须移交主办单位。", "The slip must go to the lead unit.")
     return c.decision(
         _S.in_review,
         opens=(Step.division_review,),
         closes=(Step.dispatch,),
         event_fields={
             "note": note,
+            "handed_to_unit_ids": handed,
             "lead_unit_id": c.case.lead_unit_id,
             "assisting_unit_ids": tuple(sorted(c.case.assisting_unit_ids)),
         },

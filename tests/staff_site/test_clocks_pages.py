@@ -6,7 +6,9 @@ import html as htmlmod
 from datetime import timedelta
 
 from portal.cases.queries import local_today
-from portal.workflow import REJECT_REASON_STANDARD_TEXTS, CaseState, RejectReason
+from portal.cases.refusal_texts import DEFAULT_TEXTS, save_standard_text
+from portal.workflow import CaseState
+from tenants.scoping import scope_for_bureau, scoped
 from tests.portal.cases.conftest import drive
 from tests.staff_site.conftest import act_page, case_row, pdf_bytes, sign_in, submit_case
 from tests.staff_site.test_intake import _cases, _form, _post
@@ -53,15 +55,17 @@ def test_a_late_application_has_the_late_reason_and_its_standard_texts_pre_selec
     assert "超期" in queue
     form = htmlmod.unescape(clerk.get(f"/staff/cases/{case.id}/actions/reject").get_data(as_text=True))
     assert '<option selected value="late">' in form or 'value="late" selected' in form
-    assert "《信访工作条例》第三十五条" in form and "正当理由" in form
-    standard = REJECT_REASON_STANDARD_TEXTS[RejectReason.late]
+    explanation, remedy = DEFAULT_TEXTS["late"]
+    assert explanation in form and remedy in form and "《信访工作条例》第三十五条" in explanation
+    # The bureau's own wording of the late reason, once an administrator saved it, is what the form starts from.
+    with scoped(dbs, scope_for_bureau(dbs, city.bureau_id)):
+        own = {"explanation": "本局说明：逾期。", "remedy": "本局途径：书面说明理由。"}
+        save_standard_text(dbs, city.bureau_id, "late", own["explanation"], own["remedy"], updated_by="admin")
+        dbs.commit()
+    form = htmlmod.unescape(clerk.get(f"/staff/cases/{case.id}/actions/reject").get_data(as_text=True))
+    assert "本局说明：逾期。" in form and "本局途径：书面说明理由。" in form
     # The pre-filled form, as it stands (the helper posts only the hidden fields: the rest as shown).
-    response = act_page(
-        clerk,
-        case.id,
-        "reject",
-        {"reason": "late", "explanation": standard.explanation[0], "remedy": standard.remedy[0]},
-    )
+    response = act_page(clerk, case.id, "reject", {"reason": "late", **own})
     assert response.status_code in (302, 303), response.get_data(as_text=True)[:500]
     assert case_row(dbs, case.id).reject_reason == "late"
 

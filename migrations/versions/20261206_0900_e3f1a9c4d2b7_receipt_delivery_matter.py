@@ -11,15 +11,15 @@
 - ``reject_reason`` gains ``late`` (an application outside the 30-day window).
 
 Revision ID: e3f1a9c4d2b7
-Revises: d7a2c4e91b08
-Create Date: 2026-12-06 08:45:00+00:00
+Revises: e3a9c4d2b715
+Create Date: 2026-12-06 09:00:00+00:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "e3f1a9c4d2b7"
-down_revision = "d7a2c4e91b08"
+down_revision = "e3a9c4d2b715"
 branch_labels = None
 depends_on = None
 
