@@ -11,7 +11,7 @@
 - ``reject_reason`` gains ``late`` (an application outside the 30-day window).
 
 Revision ID: e3f1a9c4d2b7
-Revises: e3a9c4d2b715
+Revises: e5a17c0ffee1
 Create Date: 2026-12-06 09:00:00+00:00
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "e3f1a9c4d2b7"
-down_revision = "e3a9c4d2b715"
+down_revision = "e5a17c0ffee1"
 branch_labels = None
 depends_on = None
 
