@@ -40,6 +40,7 @@ from portal.web import current_lang, localized, localized_error
 from portal.workflow import (
     ACTION_LABELS,
     COMPLEXITY_LABELS,
+    DELIVERY_LABELS,
     INTAKE_LABELS,
     KIND_LABELS,
     OUTCOME_LABELS,
@@ -253,6 +254,7 @@ def _labels() -> dict:
         "outcome_labels": OUTCOME_LABELS,
         "reject_reason_labels": REJECT_REASON_LABELS,
         "opinion_kind_labels": OPINION_KIND_LABELS,
+        "delivery_labels": DELIVERY_LABELS,
         "target_labels": TARGET_LABELS,
         "contact_party_labels": CONTACT_PARTY_LABELS,
         "party_role_labels": PARTY_ROLE_LABELS,

@@ -114,6 +114,10 @@ def case_summary(row) -> dict:
         "lead_unit": {"id": case.lead_unit_id, "name": row.lead_unit_name} if case.lead_unit_id else None,
         "pending_extension_days": case.pending_extension_days,
         "received_on": _d(case.received_on),
+        # §四.14 and the 30-day window, marked in the queue as on the page.
+        "late_application": case.late_application,
+        "duplicate_of_case_number": case.duplicate_of_case_number,
+        "repeat_of_case_number": case.repeat_of_case_number,
         "version": case.version,
         "next_deadline": (
             {"step": str(row.step), "step_label": pick(STEP_LABELS[row.step], lang), **_marks(row.marks)}
@@ -152,8 +156,12 @@ def case_detail(page: CasePage) -> dict:
         "received_on": _d(c.received_on),
         "accepted_on": _d(c.accepted_on),
         "replied_on": _d(c.replied_on),
+        "filed_on": _d(c.filed_on or c.received_on),
+        "delivery": {"method": c.delivery_method, "delivered_on": _d(c.delivered_on)} if c.delivered_on else None,
         "late_application": c.late_application,
         "repeat_of_case_number": c.repeat_of_case_number,
+        "duplicate_of_case_number": c.duplicate_of_case_number,
+        "same_matter": [{"number": n, "state": st, "bureau_name": b} for n, st, b in page.same_matter],
         "committee_document_number": c.committee_document_number,
         "disputed_opinion": {
             "bureau_id": c.disputed_bureau_id,
@@ -653,9 +661,13 @@ document(
         "description": (
             _AUTH + " Petition office only. Body: `intake` (`paper` | `committee_transfer`), `petitioner`"
             " {name, id_number, phone, email, address}, `disputed_bureau_id`, `opinion_kind`"
-            " (`handling` | `review`), `document_number`, `issued_on`, `received_on`, `request`,"
+            " (`handling` | `review`), `document_number`, `issued_on`, `received_on` (when the petitioner received"
+            " the disputed opinion), `request`,"
             " `facts_and_reasons`, `upload_ids` (at least one for paper), and for transfers `kind` and"
-            " `committee_document_number`."
+            " `committee_document_number`. Paper only (§四.1): `application_received_on`, the day this bureau"
+            " received the written application (default today; the acceptance clock runs from it; not in the"
+            " future, not before `received_on`), and `filed_on`, the postmark or hand-in date where it differs"
+            " (default `application_received_on`; lateness is judged on it)."
         ),
         "tags": ["staff"],
         "requestBody": {
@@ -918,6 +930,12 @@ def _application(body: dict) -> tuple[ApplicationInput | None, list[str], dict]:
     document_number = _text(body, "document_number", errors)
     issued_on = _date(body, "issued_on", errors)
     received_on = _date(body, "received_on", errors)
+    # Paper (§四.1): the day the bureau received it (default today) and the postmark or hand-in date.
+    application_received_on = filed_on = None
+    if body.get("application_received_on") is not None:
+        application_received_on = _date(body, "application_received_on", errors)
+    if body.get("filed_on") is not None:
+        filed_on = _date(body, "filed_on", errors)
     request_text = _text(body, "request", errors, max_len=LONG_TEXT_MAX)
     facts = _text(body, "facts_and_reasons", errors, max_len=LONG_TEXT_MAX)
     kind = committee_number = None
@@ -945,6 +963,8 @@ def _application(body: dict) -> tuple[ApplicationInput | None, list[str], dict]:
         intake=IntakePath(intake),
         committee_document_number=committee_number,
         kind=kind,
+        application_received_on=application_received_on,
+        filed_on=filed_on,
     )
     return data, upload_ids, {}
 

@@ -61,6 +61,7 @@ ACTION_FIELDS: dict[CaseAction, tuple[str, ...]] = {
     A.convene_meeting: ("topic", "meeting_on", "unit_ids", "approved_by_id", "case_numbers"),
     A.record_meeting: ("meeting_id", "minutes"),
     A.withdraw: ("reason", "document_note"),
+    A.record_delivery: ("method", "delivered_on"),
 }
 STAFF_ACTIONS: tuple[CaseAction, ...] = tuple(ACTION_FIELDS)
 #: Actions that may carry files (division opinion, formal opinion, answered materials).

@@ -108,11 +108,19 @@ def case_history(number: str) -> None:
             f"State: {_label(STATE_LABELS, CaseState(case.state))}; intake {case.intake};"
             f" received {_day(case.received_on)}, accepted {_day(case.accepted_on)}, replied {_day(case.replied_on)}"
         )
+        if case.filed_on and case.filed_on != case.received_on:
+            click.echo(f"Filed by the petitioner (postmark or hand-in): {_day(case.filed_on)}")
+        if case.delivered_on:
+            click.echo(f"Formal opinion delivered: {_day(case.delivered_on)} ({case.delivery_method})")
+        elif case.state == CaseState.replied:
+            click.echo("Formal opinion delivered: not recorded (the petitioner's window has not started)")
         flags = []
         if case.late_application:
             flags.append("late application")
         if case.repeat_of_case_number:
             flags.append(f"repeat after re-review {case.repeat_of_case_number}")
+        if case.duplicate_of_case_number:
+            flags.append(f"duplicate of open case {case.duplicate_of_case_number}")
         if case.earlier_case_id:
             earlier = session.scalar(
                 select(Case.number).where(Case.tenant_id == case.earlier_tenant_id, Case.id == case.earlier_case_id)

@@ -24,6 +24,7 @@ from portal.documents.models import GeneratedDocument
 from portal.pii import PersonalData
 from portal.routing import OPINION_KIND_LABELS
 from portal.workflow import (
+    DELIVERY_LABELS,
     KIND_LABELS,
     REJECT_REASON_LABELS,
     STATE_PUBLIC,
@@ -33,6 +34,7 @@ from portal.workflow import (
     CaseAction,
     CaseState,
     CaseView,
+    DeliveryMethod,
     MaterialTarget,
     RejectReason,
     Step,
@@ -154,6 +156,7 @@ _EVENT_LABELS: dict[str, Pair] = {
     "sign_reply": ("作出书面意见并答复您", "The formal opinion was sent to you"),
     "withdraw": ("申请已撤回", "Application withdrawn"),
     "escalate": ("您已申请复核", "You applied for a re-review"),
+    "record_delivery": ("书面意见已送达", "The formal opinion reached you"),
 }
 
 
@@ -179,8 +182,17 @@ def _details(action: str, fields: dict) -> list[tuple[Pair, str]]:
             out.append((("请在此日期前提供", "Due"), str(fields["due_on"])))
     elif action == "provide_materials" and fields.get("content"):
         out.append((("您的说明", "Your note"), fields["content"]))
+    elif action == "escalate" and fields.get("request"):
+        out.append((("复核请求", "Request"), fields["request"]))
+        out.append((("事实和理由", "Facts and reasons"), fields.get("facts_and_reasons") or ""))
     elif action in ("withdraw", "escalate") and fields.get("reason"):
         out.append((("理由", "Reason"), fields["reason"]))
+    elif action == "record_delivery" and fields.get("delivered_on"):
+        method = fields.get("method")
+        label = DELIVERY_LABELS.get(DeliveryMethod(method)) if method in set(DeliveryMethod) else None
+        out.append((("送达日期", "Delivered on"), str(fields["delivered_on"])))
+        if label:
+            out.append((("送达方式", "How"), label[0]))
     if action == "escalate" and fields.get("new_case_number"):
         out.append((("复核申请编号", "Re-review number"), fields["new_case_number"]))
     return out
@@ -206,18 +218,20 @@ def escalation_window(session: Session, case: Case, view: CaseView, today: date)
     """Whether a re-review can be applied for online today, the last day, and the days left.
 
     ``view`` is the case's rules view, built once by the caller. The last day is the one the workflow judges by
-    (``CaseView.escalation_due``: the stored deadline, else the reply date plus the window of the time-limit table).
+    (``CaseView.escalation_due``: the stored deadline, else the delivery date plus the window of the time-limit
+    table; None while the delivery is not recorded: the window has not started).
     """
     if case.state is not CaseState.replied:
         return Escalation(False, None, None, None)
     window = get_step_rules(session)[Step.escalation_window].amount or 0
-    last_day = view.escalation_due or (case.replied_on + timedelta(days=window) if case.replied_on else None)
+    # Until the opinion is delivered (送达) the window has not started: no last day yet.
+    last_day = view.escalation_due or (case.delivered_on + timedelta(days=window) if case.delivered_on else None)
     try:
         decide(
             view,
             CaseAction.escalate,
             PETITIONER_VIEW,
-            {"today": today, "reason": "-"},
+            {"today": today, "request": "-", "facts_and_reasons": "-"},
             rules=get_step_rules(session),
         )
     except ActionRefused as exc:
