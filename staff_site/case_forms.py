@@ -29,11 +29,13 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from portal.accounts.models import StaffUser
 from portal.cases.actions import ACTION_FIELDS
 from portal.cases.queries import CONTACT_PARTY_LABELS, TARGET_LABELS, CasePage, is_petition_office
+from portal.documents.service import ReplyDesk, ReplyDraft
 from portal.roles import ROLE_LABELS
 from portal.web import localized
 from portal.workflow import (
     COMPLEXITY_LABELS,
     EXTENSION_MAX_DAYS,
+    LETTER_TEXT_MAX,
     LONG_TEXT_MAX,
     OUTCOME_LABELS,
     REJECT_REASON_LABELS,
@@ -80,6 +82,9 @@ class FormContext:
     page: CasePage
     user: StaffUser
     today: date
+    desk: ReplyDesk | None = None  # the formal opinion's drafting desk (submit_reply)
+    draft: ReplyDraft | None = None  # the draft submitted last (submit_reply after a return, sign, return)
+    outcome: str | None = None  # the outcome whose template the clerk asked for
 
 
 def _enum_choices(labels: dict) -> list[tuple[str, str]]:
@@ -240,6 +245,13 @@ class ApproveOpinionForm(CommentForm):
 
 class SignForm(CommentForm):
     action = A.sign_reply
+    draft_sha256 = HiddenField()
+
+    def defaults(self, ctx):
+        self.draft_sha256.data = ctx.draft.sha256 if ctx.draft is not None else ""
+
+    def visible_fields(self) -> list:
+        return [f for f in super().visible_fields() if f.name != "draft_sha256"]
 
 
 class ReasonForm(ActionForm):
@@ -261,16 +273,38 @@ class DenyExtensionForm(ReasonForm):
 
 
 class ReplyForm(ActionForm):
+    """The whole formal opinion in one editor, pre-filled from the bureau's template for the chosen outcome.
+
+    ``prepare`` needs ``ctx.desk`` (the drafting desk) to pre-fill; ``defaults`` starts from the last draft
+    submitted (after a return) or from the template of ``?outcome=``.
+    """
+
     action = A.submit_reply
-    text = _long(_l("Formal opinion"), render_kw={"rows": 12})
     outcome = SelectField(_l("Outcome"), validators=[InputRequired(REQUIRED)])
+    text = TextAreaField(
+        _l("Formal opinion"),
+        validators=[InputRequired(REQUIRED), Length(max=LETTER_TEXT_MAX)],
+        render_kw={"rows": 24, "class": "letter"},
+        description=_l(
+            "The letter as it is printed. The salutation and the remedy are printed once by the system; "
+            "passages in 【】 must be written before submitting."
+        ),
+    )
     files = _files(_l("Attachments"))
 
     def prepare(self, ctx):
         self.outcome.choices = _enum_choices(OUTCOME_LABELS)
 
     def defaults(self, ctx):
-        self.outcome.data = str(Outcome.upheld)
+        desk, draft = ctx.desk, ctx.draft
+        asked = ctx.outcome if ctx.outcome in {str(o) for o in Outcome} else None
+        if draft is not None and asked is None:
+            self.outcome.data = draft.outcome or str(Outcome.upheld)
+            self.text.data = draft.text
+            return
+        self.outcome.data = asked or str(Outcome.upheld)
+        if desk is not None:
+            self.text.data = desk.prefill.get(self.outcome.data, "")
 
 
 class RequestExtensionForm(ActionForm):

@@ -84,6 +84,8 @@ class DocumentData:
     footer_note: str | None = None
     seal: bool = True  # draw the marked place for the seal (not on internal forms and receipts)
     signature: bool = True  # end with the bureau's name and the date (a form may carry its dates in fields)
+    signer: str | None = None  # 签发人 of an upward document (the report to the committee), beside the number
+    attachment_notes: list[str] = field(default_factory=list)  # 附件说明: names of the attached documents
 
 
 def chinese_date(value: date) -> str:
@@ -315,6 +317,13 @@ def _two_lines(digest: str) -> str:
     return f"{digest[:32]}\n{digest[32:]}" if len(digest) == 64 and "\n" not in digest else digest
 
 
+def _attachment_lines(notes: list[str]) -> list[str]:
+    """附件说明: "附件：name", or numbered names under "附件：" when there are several (GB/T 9704-2012 7.3.4)."""
+    if len(notes) == 1:
+        return [f"附件：{notes[0]}"]
+    return [f"附件：1.{notes[0]}", *(f"　　　{n}.{name}" for n, name in enumerate(notes[1:], 2))]
+
+
 def _page_number(canvas, doc) -> None:
     canvas.saveState()
     canvas.setFont(FONT, 14)
@@ -343,13 +352,33 @@ def render_pdf(data: DocumentData) -> bytes:
     )
     width = frame._width
     story: list[Flowable] = [_CentredLine(data.bureau_name, LETTERHEAD_SIZE, RED, bold=True, space_after=14)]
-    if data.doc_number:
+    if data.doc_number and data.signer:
+        # An upward document: the number at the left, 签发人 at the right (GB/T 9704-2012 7.2.4).
+        number_line = Table(
+            [
+                [
+                    Paragraph(_markup(data.doc_number), styles["plain"]),
+                    Paragraph(_markup(f"签发人：{data.signer}"), styles["plain"]),
+                ]
+            ],
+            colWidths=[width / 2, width / 2],
+        )
+        number_line.setStyle(
+            TableStyle([("ALIGN", (1, 0), (1, 0), "RIGHT"), ("LEFTPADDING", (0, 0), (-1, -1), BODY_SIZE)])
+        )
+        story.append(number_line)
+    elif data.doc_number:
         story.append(Paragraph(_markup(data.doc_number), styles["centre"]))
+    elif data.signer:
+        story.append(Paragraph(_markup(f"签发人：{data.signer}"), styles["plain"]))
     story.append(HRFlowable(width="100%", thickness=1.5, color=colors.HexColor(RED), spaceBefore=4, spaceAfter=24))
     story.append(_CentredLine(data.title, TITLE_SIZE, bold=True, space_after=BODY_LEADING - 8))
     if data.addressee:
         story.append(Paragraph(_markup(_addressee_line(data.addressee)), styles["plain"]))
     story.extend(Paragraph(_markup(text), styles["body"]) for text in data.paragraphs)
+    if data.attachment_notes:
+        story += [Spacer(1, BODY_LEADING)]
+        story.extend(Paragraph(_markup(line), styles["body"]) for line in _attachment_lines(data.attachment_notes))
     if data.fields:
         story += [Spacer(1, 6), _fields_table(data.fields, styles, width)]
     if data.attachments:
@@ -480,8 +509,9 @@ def render_docx(data: DocumentData) -> bytes:
     head = _paragraph(
         document, data.bureau_name, LETTERHEAD_SIZE, align=centre, east_asia=HEAD_FONT, bold=True, color=RED
     )
-    if data.doc_number:
-        head = _paragraph(document, data.doc_number, align=centre)
+    if data.doc_number or data.signer:
+        line = "　".join(p for p in (data.doc_number, f"签发人：{data.signer}" if data.signer else "") if p)
+        head = _paragraph(document, line, align=centre)
     _bottom_border(head, RED)
     title = _paragraph(document, data.title, TITLE_SIZE, align=centre, east_asia=HEAD_FONT, bold=True)
     title.paragraph_format.space_before, title.paragraph_format.space_after = Pt(24), Pt(14)
@@ -489,6 +519,9 @@ def render_docx(data: DocumentData) -> bytes:
         _paragraph(document, _addressee_line(data.addressee))
     body = [_paragraph(document, text, indent=True, align=WD_ALIGN_PARAGRAPH.JUSTIFY) for text in data.paragraphs]
 
+    if data.attachment_notes:
+        _paragraph(document, "")
+        body += [_paragraph(document, line, indent=True) for line in _attachment_lines(data.attachment_notes)]
     if data.fields:
         widths = [LABEL_MM, TEXT_WIDTH_MM - LABEL_MM]
         table = _table(document, 0, widths)
