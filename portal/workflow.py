@@ -858,6 +858,7 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "comment": ("意见", "comment"),
     "text": ("正式意见", "formal opinion"),
     "draft_sha256": ("签发稿摘要", "draft digest"),
+    "draft": ("签发稿", "draft"),
     "doc_number": ("发文字号", "document number"),
     "outcome": ("办理结果", "outcome"),
     "days": ("延期天数", "days"),

@@ -20,7 +20,7 @@ import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from portal.documents.render import DocumentData, chinese_date
@@ -178,7 +178,7 @@ TEMPLATES: dict[str, KindTemplate] = {
         title="{kind_label}意见书",
         placeholders=LETTER_PLACEHOLDERS,
         text="""\
-你于{received_on}提出的信访事项{kind_label}申请（案件编号：{case_number}）收悉。你对{disputed_opinion}不服，请求：{request}
+你于{received_on}提出的信访事项{kind_label}申请（案件编号：{case_number}）收悉。你对{disputed_opinion}不服，{request}
 本局于{accepted_on}受理后，依照《信访工作条例》和《吉林省社会保险系统信访事项复查复核暂行办法》（吉社保〔2021〕58号）进行了{kind_label}。现将{kind_label}意见告知如下：
 一、本局查明的事实
 【请写明本局调查核实的事实，用本局自己的话，不照抄信访人的陈述。】
@@ -194,7 +194,7 @@ TEMPLATES: dict[str, KindTemplate] = {
         text="""\
 你委转来的{petitioner_name}信访事项（{committee_document_number}，本局案件编号：{case_number}）收悉。本局于{accepted_on}受理，依照《信访工作条例》和《吉林省社会保险系统信访事项复查复核暂行办法》（吉社保〔2021〕58号）进行了{kind_label}。现将办理情况报告如下：
 一、信访事项基本情况
-{petitioner_name}对{disputed_opinion}不服，请求：{request}
+{petitioner_name}对{disputed_opinion}不服，{request}
 二、调查核实情况
 【请写明本局调查核实的事实。】
 三、认定意见及依据
@@ -315,8 +315,9 @@ def normalise_letter(text: str, *, title: str = "", addressee: str = "", bureau_
 
     The system prints the title, the addressee (one salutation), the remedy (once, in letters to the petitioner),
     the bureau's name, the date and the seal. A clerk who types or pastes a whole letter may have written them
-    too: a leading title, document number or salutation line, remedy paragraphs, and trailing signature, seal or
-    date lines are left out, so that each is printed exactly once. Everything else is the clerk's text as typed.
+    too: a leading title, document number or salutation line, sentences stating the remedy, and trailing
+    signature, seal or date lines are left out, so that each is printed exactly once. Everything else is the
+    clerk's text as typed.
     """
     lines = [line.strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     paragraphs = [line for line in lines if line]
@@ -331,7 +332,16 @@ def normalise_letter(text: str, *, title: str = "", addressee: str = "", bureau_
         paragraphs[-1] in names or _DATE_LINE.fullmatch(paragraphs[-1]) or _SEAL_LINE.fullmatch(paragraphs[-1])
     ):
         paragraphs.pop()
-    return [p for p in paragraphs if not _REMEDY.search(p)]
+    kept = (_without_remedy(p) for p in paragraphs)
+    return [p for p in kept if p]
+
+
+def _without_remedy(paragraph: str) -> str:
+    """The paragraph without its sentences that state the remedy (the system states it once)."""
+    if not _REMEDY.search(paragraph):
+        return paragraph
+    sentences = re.findall(r"[^。！？]*[。！？]?", paragraph)
+    return "".join(s for s in sentences if s and not _REMEDY.search(s)).strip()
 
 
 def _is_salutation(line: str, addressee: str) -> bool:
@@ -374,8 +384,8 @@ def letter_problems(text: str | None, addressee: str = "") -> list[TemplateProbl
         return [
             TemplateProblem(
                 "unfilled",
-                f"正式意见中还有待填写的内容：{unfilled.group(0)}。",
-                f"The formal opinion still has a passage to fill in: {unfilled.group(0)}.",
+                f"正式意见中还有待填写的内容“{unfilled.group(0)}”，请写好后再报送。",
+                f"The formal opinion still has a passage to fill in: “{unfilled.group(0)}”.",
             )
         ]
     return []
@@ -673,3 +683,50 @@ def _build_letter(kind: str, context: Mapping[str, Any], overrides: Mapping[str,
         escalation_days=context.get("escalation_days", ESCALATION_DAYS),
         check=check,
     )
+
+
+# Example values for an administrator's preview of a template (nothing of a real case).
+_SAMPLE: dict[str, Any] = {
+    "case_kind": "review",
+    "case_number": "FC2026-EXAMPLE1",
+    "petitioner_name": "张三",
+    "received_on": date(2026, 9, 3),
+    "accepted_on": date(2026, 9, 11),
+    "disputed_opinion": "某区社会保险局2026年9月1日作出的信访事项处理意见（某社保信〔2026〕1号）",
+    "disputed_bureau": "某区社会保险局",
+    "request": "请求撤销处理意见，重新核定养老金。",
+    "committee_document_number": "吉信复委转〔2026〕1号",
+    "due_on": date(2026, 10, 27),
+    "original_due_on": date(2026, 10, 27),
+    "new_due_on": date(2026, 11, 26),
+    "extension_days": 30,
+    "reason": "需调取原始缴费档案",
+    "explanation": "",
+    "remedy": "可依法向有关机关反映。",
+    "summary": "请求事项：请求撤销处理意见，重新核定养老金。",
+    "proposed_handling": "建议交养老保险处审查。",
+    "complexity": "简单",
+    "proposed_units": "养老保险处（主办）",
+    "approver": "李四（分管信访工作的局领导）",
+    "acceptance_deadline": date(2026, 9, 24),
+    "attachments": [("申请书.pdf", 1234, "0" * 64)],
+    "next_bureau_name": "吉林省社会保险局",
+    "signer": "李四",
+}
+
+
+def preview_template(kind: str, text: str, *, bureau_name: str, issued_on: date) -> DocumentData:
+    """The document ``text`` (a bureau's template of ``kind``) makes, filled with example values.
+
+    Raise `TemplateError` naming the first problem (e.g. an unknown placeholder), as saving would refuse it.
+    """
+    kind = str(kind)
+    problems = validate_template(kind, text)
+    if problems:
+        raise TemplateError(problems[0].zh, problems[0].en, problems[0].placeholder)
+    context = {**_SAMPLE, "bureau_name": bureau_name, "issued_on": issued_on, "reason": "不予受理的示例理由"}
+    if kind in (DocumentKind.extension_notice, COMMITTEE_EXTENSION):
+        context["reason"] = _SAMPLE["reason"]
+    if kind == RECEIPT:
+        context["received_on"] = datetime(2026, 9, 3, 10, 30)
+    return build_document(kind, context, {kind: text})
