@@ -85,7 +85,7 @@ class DocumentData:
     seal: bool = True  # draw the marked place for the seal (not on internal forms and receipts)
     signature: bool = True  # end with the bureau's name and the date (a form may carry its dates in fields)
     signer: str | None = None  # 签发人 of an upward document (the report to the committee), beside the number
-    attachment_notes: list[str] = field(default_factory=list)  # 附件说明: names of the attached documents
+    annexes: list[str] = field(default_factory=list)  # 附件说明: names of the attached documents
 
 
 def chinese_date(value: date) -> str:
@@ -376,9 +376,9 @@ def render_pdf(data: DocumentData) -> bytes:
     if data.addressee:
         story.append(Paragraph(_markup(_addressee_line(data.addressee)), styles["plain"]))
     story.extend(Paragraph(_markup(text), styles["body"]) for text in data.paragraphs)
-    if data.attachment_notes:
+    if data.annexes:
         story += [Spacer(1, BODY_LEADING)]
-        story.extend(Paragraph(_markup(line), styles["body"]) for line in _attachment_lines(data.attachment_notes))
+        story.extend(Paragraph(_markup(line), styles["body"]) for line in _attachment_lines(data.annexes))
     if data.fields:
         story += [Spacer(1, 6), _fields_table(data.fields, styles, width)]
     if data.attachments:
@@ -519,9 +519,9 @@ def render_docx(data: DocumentData) -> bytes:
         _paragraph(document, _addressee_line(data.addressee))
     body = [_paragraph(document, text, indent=True, align=WD_ALIGN_PARAGRAPH.JUSTIFY) for text in data.paragraphs]
 
-    if data.attachment_notes:
+    if data.annexes:
         _paragraph(document, "")
-        body += [_paragraph(document, line, indent=True) for line in _attachment_lines(data.attachment_notes)]
+        body += [_paragraph(document, line, indent=True) for line in _attachment_lines(data.annexes)]
     if data.fields:
         widths = [LABEL_MM, TEXT_WIDTH_MM - LABEL_MM]
         table = _table(document, 0, widths)

@@ -902,7 +902,7 @@ def compose_reply(
     *,
     issued_on: date | None,
     doc_number: str | None = None,
-    attachment_notes: list[str] | None = None,
+    annexes: list[str] | None = None,
     check: bool = True,
 ) -> DocumentData:
     """The printed formal opinion (or report) of ``case`` with the clerk's ``letter`` as its body."""
@@ -919,12 +919,12 @@ def compose_reply(
         doc_number=doc_number,
         next_bureau_name=None if report else _next_body(session, case),
         signer=_report_signer(session, case) if report else None,
-        attachment_notes=attachment_notes,
+        annexes=annexes,
         check=check,
     )
 
 
-def _attachment_notes(session: Session, case: Case, attachment_ids) -> list[str]:
+def _annexes(session: Session, case: Case, attachment_ids) -> list[str]:
     ids = [int(i) for i in attachment_ids or ()]
     if not ids:
         return []
@@ -971,7 +971,7 @@ def preview_reply(
         letter,
         issued_on=today,
         doc_number=_number_for_draft(session, case, today.year, take=False),
-        attachment_notes=_attachment_notes(session, case, attachment_ids),
+        annexes=_annexes(session, case, attachment_ids),
     )
     return render_pdf(data), data
 
@@ -991,7 +991,7 @@ def store_reply_draft(
         letter,
         issued_on=today,
         doc_number=_number_for_draft(session, case, today.year, take=True),
-        attachment_notes=_attachment_notes(session, case, attachment_ids),
+        annexes=_annexes(session, case, attachment_ids),
     )
     uploaded: list[str] = []
     try:

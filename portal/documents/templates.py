@@ -402,7 +402,7 @@ def compose_letter(
     doc_number: str | None = None,
     next_bureau_name: str | None = None,
     signer: str | None = None,
-    attachment_notes: list[str] | None = None,
+    annexes: list[str] | None = None,
     escalation_days: int = ESCALATION_DAYS,
     check: bool = True,
 ) -> DocumentData:
@@ -434,7 +434,7 @@ def compose_letter(
         paragraphs=paragraphs,
         issued_on=issued_on,
         signer=signer if report else None,
-        attachment_notes=list(attachment_notes or ()) if report else [],
+        annexes=list(annexes or ()) if report else [],
     )
 
 
@@ -613,7 +613,7 @@ def build_document(kind: str, context: Mapping[str, Any], overrides: Mapping[str
     `footer_note`, for the receipt `attachments` as (name, size in bytes, SHA-256) tuples. A composed letter
     (formal opinion, committee report) takes `letter` (the clerk's text; without it the bureau's pre-fill for
     `outcome_value` is printed, for a template preview), `next_bureau_name` (+ `escalation_days`), `signer` and
-    `attachment_notes`; see `compose_letter`.
+    `annexes`; see `compose_letter`.
     `overrides` maps a kind to a bureau's text; it is checked with `validate_template()` first.
     Raise `TemplateError` naming the placeholder when the context lacks a value the text uses.
     """
@@ -679,7 +679,7 @@ def _build_letter(kind: str, context: Mapping[str, Any], overrides: Mapping[str,
         doc_number=context.get("doc_number"),
         next_bureau_name=context.get("next_bureau_name"),
         signer=context.get("signer"),
-        attachment_notes=context.get("attachment_notes"),
+        annexes=context.get("annexes"),
         escalation_days=context.get("escalation_days", ESCALATION_DAYS),
         check=check,
     )
