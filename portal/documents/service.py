@@ -652,6 +652,7 @@ def _prepare(session: Session, tenant_id: int, request: _Request) -> _Prepared:
         if transferred:
             template_kind = COMMITTEE_EXTENSION
             context["committee_document_number"] = case.committee_document_number or ""
+            context["signer"] = approve.actor_name  # the leader who approved the extension issues the report
     elif kind is DocumentKind.reading_slip:
         slip = _needed(_latest_before(session, case, "submit_slip", request.seq), "submit_slip", case)
         context.update(_slip_values(session, case, slip))

@@ -77,6 +77,7 @@ class KindTemplate:
     footer_note: str | None = None
     seal: bool = True
     signature: bool = True
+    upward: bool = False  # addressed to the committee: carries 签发人 (context "signer")
 
     def allowed(self) -> frozenset[str]:
         return COMMON_PLACEHOLDERS | self.placeholders | frozenset(self.optional)
@@ -130,6 +131,7 @@ TEMPLATES: dict[str, KindTemplate] = {
             }
         ),
         addressee=COMMITTEE_NAME,
+        upward=True,
         text="""\
 你委转来的{petitioner_name}信访事项（{committee_document_number}，本局案件编号：{case_number}），本局已于{accepted_on}受理，办结期限为{original_due_on}。
 因{reason}，需要延长办理期限。依照《吉林省社会保险系统信访事项复查复核暂行办法》（吉社保〔2021〕58号）的规定，经本局领导批准，办理期限延长{extension_days}日，办结期限延至{new_due_on}。
@@ -655,6 +657,7 @@ def build_document(kind: str, context: Mapping[str, Any], overrides: Mapping[str
         footer_note=footer or None,
         seal=template.seal,
         signature=template.signature,
+        signer=(str(context.get("signer") or "") or None) if template.upward else None,
     )
 
 

@@ -82,6 +82,7 @@ EXTRA = {
         "extension_days": 30,
         "reason": "需向长春市朝阳区社会保险局调取2015年至2020年的缴费档案。",
         "committee_document_number": "吉信复委转〔2026〕7号",
+        "signer": "王五",
     },
     RECEIPT: {
         "received_on": datetime(2026, 10, 9, 14, 5),
@@ -104,7 +105,7 @@ KEY_SENTENCES = {
         "吉林省社会保险局申请复核",
     ],
     COMMITTEE_REPORT: ["视同缴费年限核定为20年", "签发人：王五", "附件：1.复查意见书", "2.调查笔录", "特此报告"],
-    COMMITTEE_EXTENSION: ["你委转来的张三信访事项（吉信复委转〔2026〕7号", "办理期限延长30日", "特此报告"],
+    COMMITTEE_EXTENSION: ["你委转来的张三信访事项（吉信复委转〔2026〕7号", "延长30日", "特此报告", "签发人：王五"],
     RECEIPT: ["申请书.pdf", "原处理意见书扫描件.jpg", SHA, "2026年10月30日前"],
 }
 TITLES = {

@@ -381,6 +381,7 @@ def test_a_transferred_case_ends_in_a_report_to_the_committee(dbs, pii, storage,
     assert f"{COMMITTEE_NAME}：" in words and "张三：" not in words
     assert "你委转来的张三信访事项（吉信复委转〔2026〕7号" in words
     assert "因需向长春市社会保险局调取档案，需要延长办理期限" in words and "特此报告" in words
+    assert f"签发人：{province.petitions_leader.display_name}" in words
 
 
 def test_only_the_named_signer_signs_a_report(dbs, pii, storage, province):
