@@ -15,6 +15,7 @@ from flask_login import current_user
 
 from portal.attachments.operations import download_url
 from portal.cases.actions import IncomingFile, staff_action, take_action
+from portal.cases.choices import action_choices, action_defaults, decision_subject, returned_work
 from portal.cases.operations import CaseConflict, CaseNotFound
 from portal.cases.privacy import reveal_personal_data
 from portal.cases.queries import (
@@ -145,6 +146,26 @@ def attachment(case_id: int, attachment_id: int):
     return redirect(download_url(current_app.extensions["portal.storage"], found))
 
 
+def _form_context(page, user, today, action: CaseAction) -> FormContext:
+    """The choices and pre-filled values of an action's form: the same code gives the API its own.
+
+    The formal opinion's actions also get the drafting desk and the submitted draft.
+    """
+    ctx = FormContext(
+        page=page,
+        user=user,
+        today=today,
+        choices=action_choices(db.session, page, user, action),
+        defaults=action_defaults(page, action, today),
+        outcome=request.args.get("outcome"),
+    )
+    if action in _REPLY_ACTIONS:
+        ctx.draft = get_reply_draft(db.session, page.case)
+    if action is CaseAction.submit_reply:
+        ctx.desk = get_reply_desk(db.session, page.case)
+    return ctx
+
+
 @bp.route("/cases/<int:case_id>/actions/<action>", methods=["GET", "POST"])
 @staff_required
 def case_action(case_id: int, action: str):
@@ -172,6 +193,11 @@ def case_action(case_id: int, action: str):
         if response is not None:
             return response
         status = 422
+    elif chosen is CaseAction.reject and request.form.get("standard"):
+        # "Use the standard text" (without JavaScript): the chosen reason's texts, change nothing else.
+        texts = next((c.extra for c in ctx.choices["reason"] if c.value == form.reason.data), None)
+        if texts is not None:
+            form.explanation.data, form.remedy.data = texts["explanation"], texts["remedy"]
     elif not form.validate_on_submit() or not str(form.expected_version.data).isdigit():
         status = 422
         if not str(form.expected_version.data or "").isdigit():
@@ -227,22 +253,15 @@ def case_action(case_id: int, action: str):
             preview=preview,
             desk=ctx.desk,
             draft=ctx.draft,
+            subject=decision_subject(page, chosen),
+            returned=returned_work(page, chosen),
+            standard_texts={c.value: c.extra for c in ctx.choices["reason"]} if "reason" in ctx.choices else None,
         ),
         status,
     )
 
 
 _REPLY_ACTIONS = (CaseAction.submit_reply, CaseAction.sign_reply, CaseAction.return_reply)
-
-
-def _form_context(page, user, today, chosen: CaseAction) -> FormContext:
-    """The form's context; the formal opinion's actions also get the drafting desk and the submitted draft."""
-    ctx = FormContext(page=page, user=user, today=today, outcome=request.args.get("outcome"))
-    if chosen in _REPLY_ACTIONS:
-        ctx.draft = get_reply_draft(db.session, page.case)
-    if chosen is CaseAction.submit_reply:
-        ctx.desk = get_reply_desk(db.session, page.case)
-    return ctx
 
 
 def _pdf_response(body: bytes, filename: str):

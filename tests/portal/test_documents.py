@@ -104,7 +104,7 @@ KEY_SENTENCES = {
         "如对本复查意见不服，可依照《信访工作条例》第三十五条、第三十六条的规定，自收到本意见书之日起30日内向"
         "吉林省社会保险局申请复核",
     ],
-    COMMITTEE_REPORT: ["视同缴费年限核定为20年", "签发人：王五", "附件：1.复查意见书", "2.调查笔录", "特此报告"],
+    COMMITTEE_REPORT: ["视同缴费年限核定为20年", "签发人：王五", "附件：1．复查意见书", "2．调查笔录", "特此报告"],
     COMMITTEE_EXTENSION: ["你委转来的张三信访事项（吉信复委转〔2026〕7号", "延长30日", "特此报告", "签发人：王五"],
     RECEIPT: ["申请书.pdf", "原处理意见书扫描件.jpg", SHA, "2026年10月30日前"],
 }
@@ -347,7 +347,10 @@ def test_docx_sets_the_east_asian_font():
     document = docx.Document(BytesIO(render_docx(build_document(kind, context(kind)))))
     body = next(p for p in document.paragraphs if "本局决定予以受理" in p.text)
     fonts = body.runs[0]._element.rPr.rFonts
-    assert fonts.get("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia") == "仿宋"
+    # The face the PDF embeds, with the usual Windows face as the alternative Word takes when it is not installed.
+    assert fonts.get("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia") == "Zhuque Fangsong"
+    table = next(p for p in document.part.package.parts if p.partname == "/word/fontTable.xml").blob.decode()
+    assert '<w:font w:name="Zhuque Fangsong"><w:altName w:val="仿宋"/>' in table
     head = document.paragraphs[0]
     assert head.text == "长春市社会保险局"
     assert str(head.runs[0].font.color.rgb) == "D40000"
