@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask
 from redis import Redis
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from portal.config import Settings, load_settings
@@ -25,6 +26,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__, template_folder="templates", static_folder="static")
     _configure(app, settings)
     app.url_map.converters["int"] = DatabaseIdConverter
+    if settings.proxy_hops:
+        # Behind PROXY_HOPS reverse proxies: the client address (rate limits, logs, the session registry), scheme
+        # and host come from the last PROXY_HOPS X-Forwarded-* values, the ones our own proxies wrote. A client's
+        # forged values sit further left and are ignored; with 0 hops every such header is ignored.
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
     from portal.i18n import ensure_compiled
 

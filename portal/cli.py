@@ -67,6 +67,48 @@ def config_table_command() -> None:
     click.echo(config_table())
 
 
+@cli.command("cron", with_appcontext=False)
+@click.option("--url", envvar="REDIS_URL", required=True, help="Redis URL (default: REDIS_URL).")
+@click.option(
+    "--logging-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), show_default=True
+)
+def cron_command(url: str, logging_level: str) -> None:
+    """Enqueue the periodic jobs of worker/cron.py (like `rq cron worker.cron`, riding out Redis outages)."""
+    from worker.resilient import run_cron
+
+    run_cron(url, "worker.cron", logging_level)
+
+
+@cli.command("cron-health", with_appcontext=False)
+@click.option("--url", envvar="REDIS_URL", required=True, help="Redis URL (default: REDIS_URL).")
+@click.option("--any-host", is_flag=True, help="Accept a scheduler of any host (default: this host only).")
+def cron_health_command(url: str, any_host: bool) -> None:
+    """Exit 0 when a cron scheduler (of this host) sent a heartbeat in the last 60 s (compose's health check)."""
+    from worker.resilient import cron_is_healthy
+
+    healthy, message = cron_is_healthy(url, any_host=any_host)
+    click.echo(message)
+    sys.exit(0 if healthy else 1)
+
+
+@cli.command("tls-self-signed", with_appcontext=False)
+@click.option("--out", default="deploy/tls", show_default=True, help="Directory for cert.pem and key.pem.")
+@click.option(
+    "--host",
+    "hosts",
+    multiple=True,
+    help="Name or address the certificate is for (repeat); default localhost, 127.0.0.1.",
+)
+def tls_self_signed_command(out: str, hosts: tuple[str, ...]) -> None:
+    """Write a self-signed certificate and key for the nginx front (local use; browsers warn about it)."""
+    from pathlib import Path
+
+    from portal.front import self_signed_pair
+
+    cert, key = self_signed_pair(Path(out), hosts or ("localhost", "127.0.0.1"))
+    click.echo(f"Wrote {cert} and {key} (self-signed: for local use only).")
+
+
 def _settings():
     return current_app.config["PORTAL_SETTINGS"]
 

@@ -48,6 +48,18 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("S3_ACCESS_KEY_ID", False, None, "S3 access key (or the usual AWS credential chain)."),
     Variable("S3_SECRET_ACCESS_KEY", False, None, "S3 secret key."),
     Variable("S3_REGION", False, "us-east-1", "S3 region name."),
+    Variable(
+        "S3_PUBLIC_ENDPOINT_URL",
+        False,
+        None,
+        "S3 address as browsers reach it, used only in the download links handed to them; empty: `S3_ENDPOINT_URL`.",
+    ),
+    Variable(
+        "PROXY_HOPS",
+        False,
+        "0",
+        "Reverse proxies in front of the app whose `X-Forwarded-*` headers are trusted (1 behind the compose nginx).",
+    ),
     Variable("PII_KEY", True, None, "Key (>= 32 chars) for encrypting and hashing personal data."),
     Variable("LOG_LEVEL", False, "INFO", "DEBUG, INFO, WARNING or ERROR."),
     Variable("LOG_FORMAT", False, "json", "`json` (one object per line) or `text`."),
@@ -193,6 +205,8 @@ class Settings:
     sms_http_token: str | None = None
     reminder_working_days: tuple[int, ...] = (3, 1)
     public_base_url: str | None = None
+    s3_public_endpoint_url: str | None = None
+    proxy_hops: int = 0
     outbox_max_attempts: int = 8
     outbox_retry_seconds: int = 60
     rate_limits: dict[str, str] = field(default_factory=dict)
@@ -217,6 +231,17 @@ def _positive_int(raw: str, name: str, problems: list[str]) -> int:
         return 0
     if value <= 0:
         problems.append(f"{name} must be positive, got {value}.")
+    return value
+
+
+def _non_negative_int(raw: str, name: str, problems: list[str]) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        problems.append(f"{name} must be a whole number, got {raw!r}.")
+        return 0
+    if not 0 <= value <= 5:
+        problems.append(f"{name} must be from 0 to 5, got {value}.")
     return value
 
 
@@ -254,6 +279,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         _check_url(raw["REDIS_URL"], "REDIS_URL", ("redis", "rediss", "unix"), problems)
     if raw["S3_ENDPOINT_URL"]:
         _check_url(raw["S3_ENDPOINT_URL"], "S3_ENDPOINT_URL", ("http", "https"), problems)
+    if raw["S3_PUBLIC_ENDPOINT_URL"]:
+        _check_url(raw["S3_PUBLIC_ENDPOINT_URL"], "S3_PUBLIC_ENDPOINT_URL", ("http", "https"), problems)
+    proxy_hops = _non_negative_int(raw["PROXY_HOPS"], "PROXY_HOPS", problems)
     level = raw["LOG_LEVEL"].upper()
     if level not in _LEVELS:
         problems.append(f"LOG_LEVEL must be one of {', '.join(_LEVELS)}; got {raw['LOG_LEVEL']!r}.")
@@ -302,6 +330,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         sms_http_token=raw["SMS_HTTP_TOKEN"] or None,
         reminder_working_days=reminder_days,
         public_base_url=raw["PUBLIC_BASE_URL"].rstrip("/") or None,
+        s3_public_endpoint_url=raw["S3_PUBLIC_ENDPOINT_URL"].rstrip("/") or None,
+        proxy_hops=proxy_hops,
         outbox_max_attempts=max_attempts,
         outbox_retry_seconds=retry_seconds,
         **identity,

@@ -20,6 +20,7 @@ from portal.cases.models import (
 )
 from portal.db import Base
 from portal.documents.models import DocumentSequence, DocumentSettings, DocumentTemplate, GeneratedDocument
+from portal.idempotency import IdempotencyRecord
 from portal.notify.models import DeadlineAlert, StaffNotification, SweepRun
 from portal.petitioners.models import Petitioner, PetitionerCase
 from portal.supervision.models import CaseRollup, DeadlineRollup, SatisfactionRating, SupervisionOrder
@@ -43,6 +44,7 @@ __all__ = [
     "DocumentSettings",
     "DocumentTemplate",
     "GeneratedDocument",
+    "IdempotencyRecord",
     "MaterialRequest",
     "Meeting",
     "Outbox",

@@ -9,6 +9,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 
 from portal.accounts.operations import load_user
 from portal.accounts.tokens import bearer_token, token_user
@@ -41,6 +42,8 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(413, _too_large)
     app.register_error_handler(CSRFError, _csrf_failed)
     app.register_error_handler(429, _too_many)
+    app.register_error_handler(500, _server_error)
+    app.register_error_handler(HTTPException, _other_http_error)
 
 
 def _load_user(user_id: str):
@@ -149,3 +152,15 @@ def _csrf_failed(_exc):
 
 def _too_many(_exc):
     return _error(429, _("Too many attempts"), _("Too many attempts from your address. Please wait and try again."))
+
+
+def _server_error(_exc):
+    # Flask logs the exception itself; the answer says nothing of it. The API always answers JSON, 500 included.
+    return _error(500, _("Something went wrong"), _("Something went wrong on our side. Please try again later."))
+
+
+def _other_http_error(exc: HTTPException):
+    """Any other HTTP error (405, 400 ...): JSON on the API, Werkzeug's own page elsewhere."""
+    if not wants_json() or exc.code is None:
+        return exc
+    return jsonify(error={"code": exc.code, "message": exc.description or exc.name}), exc.code

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import UTC, datetime
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -16,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import select
 
+from portal import idempotency
 from portal.api.applications import submit_limit, upload_limit
 from portal.attachments import Upload, UploadError, store_upload
 from portal.attachments.operations import MAX_FILE_BYTES, MAX_FILES
@@ -182,6 +184,8 @@ def _render(step: str, values, uploads, *, errors=None, status=200, extra_joint=
         context["bureau_groups"] = bureau_groups()
         context["citizen_sso"] = current_app.extensions["portal.identity"].citizen is not None
     if step == "review":
+        # One key per attempt: resending this page (a double click, a retry after a timeout) submits once.
+        context["idempotency_key"] = str(uuid.uuid4())
         context["dates"] = {k: parse_day(values.get(k, "")) for k in ("disputed.issued_on", "disputed.received_on")}
         context["preview"] = review_preview
         context["bureau"] = db.session.get(Bureau, int(values["disputed.bureau_id"])) if review_preview else None
@@ -341,6 +345,32 @@ def apply_submit():
         return failing
     data, _checked = check_application(values, today=today(), known_bureau_ids=known_bureau_ids(db.session))
     account = current_petitioner()
+    claim = None
+    key = request.form.get("idempotency_key", "")
+    if key:
+        fingerprint = idempotency.fingerprint({"values": values, "uploads": uploads, "account": account and account.id})
+        try:
+            outcome = idempotency.begin(
+                db.session,
+                current_app.config["PORTAL_SETTINGS"].pii_key,
+                "application",
+                idempotency.check_key(key),
+                fingerprint,
+                now=datetime.now(UTC),
+            )
+        except (idempotency.KeyInvalid, idempotency.KeyReused):
+            db.session.rollback()
+            notice = _(
+                "This page was already used to submit a different application. Please check it and submit again."
+            )
+            return _review(values, uploads, notice=notice, status=422)
+        if isinstance(outcome, idempotency.Replay):
+            db.session.rollback()
+            # The first attempt went through (its answer may never have reached the browser): show its receipt.
+            grant(outcome.body["number"])
+            session["receipt"] = outcome.body
+            return redirect(url_for("public.receipt"))
+        claim = outcome
     try:
         result = submit_online(
             db.session,
@@ -351,6 +381,9 @@ def apply_submit():
             today=today(),
             account_id=account.id if account else None,
         )
+        if claim is not None:
+            receipt = {"number": result.case.number, "code": result.submission.access_code}
+            idempotency.finish(db.session, claim, 303, receipt)
         db.session.commit()
     except IntakeRefused as exc:
         db.session.rollback()

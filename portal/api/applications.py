@@ -7,12 +7,13 @@ exactly like an unknown number (404). The rate limits here are shared with the p
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import abort, current_app, jsonify, request
 from flask_limiter.util import get_remote_address
 
+from portal import idempotency
 from portal.api import bp
 from portal.api.openapi import SCHEMAS, document
 from portal.attachments import Attachment, UploadError, download_url
@@ -75,6 +76,37 @@ def _bad_json(_exc):
     else:
         message = "请求内容应为 JSON 对象（Content-Type: application/json）。"
     return jsonify(error={"code": "bad_json", "message": message}), 400
+
+
+def idempotency_claim(scope: str, payload: object):
+    """Claim the request's ``Idempotency-Key`` (if any): ``(claim, None)`` to go on, ``(None, response)`` to stop.
+
+    The response is the first result of the key (replayed, with ``Idempotent-Replayed: true``), or a refusal: an
+    invalid key (400) or the key of a different request (422). The claim is committed with the work, or rolled back.
+    """
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None, None
+    settings = current_app.config["PORTAL_SETTINGS"]
+    try:
+        outcome = idempotency.begin(
+            db.session,
+            settings.pii_key,
+            scope,
+            idempotency.check_key(key),
+            idempotency.fingerprint(payload),
+            now=datetime.now(UTC),
+        )
+    except idempotency.KeyInvalid as exc:
+        db.session.rollback()
+        return None, _refusal("idempotency_key_invalid", _message(exc), 400)
+    except idempotency.KeyReused as exc:
+        db.session.rollback()
+        return None, _refusal("idempotency_key_reused", _message(exc), 422)
+    if isinstance(outcome, idempotency.Replay):
+        db.session.rollback()
+        return None, (jsonify(outcome.body), outcome.status, {"Idempotent-Replayed": "true"})
+    return outcome, None
 
 
 def _upload_ids(body: dict) -> list[str]:
@@ -339,6 +371,17 @@ _CODE_HEADER = {
     "description": "The access code given when the application was submitted.",
 }
 _NUMBER = {"name": "number", "in": "path", "required": True, "schema": _STRING}
+IDEMPOTENCY_HEADER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+    "description": (
+        "A fresh random value (e.g. a UUID) per submission, sent again unchanged when retrying it. Within 24 hours"
+        " the same key returns the first result (header `Idempotent-Replayed: true`) and creates nothing; the same"
+        " key with a different body answers 422 `idempotency_key_reused`."
+    ),
+}
 _NOT_FOUND = {"description": "Unknown number or wrong access code (the same answer).", "content": _json("Error")}
 _TOO_MANY = {"description": "Too many attempts from this address or for this number.", "content": _json("Error")}
 _INVALID = {"description": "Field errors.", "content": _json("FieldErrors")}
@@ -348,14 +391,23 @@ document(
     "post",
     {
         "summary": "Submit an application for review or re-review.",
-        "description": "Upload the files first (POST /uploads) and name their upload ids in `attachments`.",
+        "description": (
+            "Upload the files first (POST /uploads) and name their upload ids in `attachments`. Send an"
+            " `Idempotency-Key` so that a retry after a timeout returns the same number and access code."
+        ),
+        "parameters": [IDEMPOTENCY_HEADER],
         "requestBody": {"required": True, "content": _json("ApplicationRequest")},
         "responses": {
             "201": {"description": "Received.", "content": _json("ApplicationCreated")},
-            "400": {"description": "Not a JSON object (`bad_json`).", "content": _json("Error")},
+            "400": {
+                "description": "Not a JSON object (`bad_json`), or an invalid `Idempotency-Key`"
+                " (`idempotency_key_invalid`).",
+                "content": _json("Error"),
+            },
             "422": {
                 "description": "Field errors (`errors`), or a routing refusal (`error.code`: `to_committee` for"
-                " opinions of the provincial bureau, `final` for re-review opinions, `invalid`).",
+                " opinions of the provincial bureau, `final` for re-review opinions, `invalid`), or an"
+                " `Idempotency-Key` already used for another body (`idempotency_key_reused`).",
                 "content": {
                     "application/json": {
                         "schema": {
@@ -368,6 +420,10 @@ document(
                 },
             },
             "429": _TOO_MANY,
+            "503": {
+                "description": "File storage unavailable; nothing saved (`storage_unavailable`).",
+                "content": _json("Error"),
+            },
         },
     },
 )
@@ -489,10 +545,19 @@ def create_application():
         data = validate_application(body, today=_today(), known_bureau_ids=known_bureau_ids(db.session))
     except IntakeInvalid as exc:
         return _field_errors(exc.errors)
+    claim, stop = idempotency_claim("application", body)
+    if stop is not None:
+        return stop
     storage = current_app.extensions["portal.storage"]
     pii = current_app.extensions["portal.pii"]
     try:
         result = online.submit_online(db.session, storage, pii, data, upload_ids, today=_today())
+        submission = result.submission
+        answer = _submission_json(submission.case, submission.access_code, submission.acceptance_due)
+        if claim is not None:
+            # The answer, access code included, is kept sealed with the key: a client that gave up (a timeout, a
+            # lost connection) retries with the same key and gets its number and code; no second case is made.
+            idempotency.finish(db.session, claim, 201, answer)
         db.session.commit()
     except IntakeRefused as exc:
         db.session.rollback()
@@ -506,8 +571,7 @@ def create_application():
     except Exception:
         db.session.rollback()
         raise
-    submission = result.submission
-    return jsonify(_submission_json(submission.case, submission.access_code, submission.acceptance_due)), 201
+    return jsonify(answer), 201
 
 
 @bp.get("/applications/<number>")

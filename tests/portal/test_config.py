@@ -108,6 +108,9 @@ def test_explicit_psycopg_url_is_kept():
         ("LOGIN_MAX_FAILURES", "-1", "LOGIN_MAX_FAILURES must be positive"),
         ("RATELIMIT_LOGIN", "lots", "RATELIMIT_LOGIN must be a rate such as '20 per minute'"),
         ("RATELIMIT_LOGIN", "20 per fortnight", "RATELIMIT_LOGIN must be a rate"),
+        ("S3_PUBLIC_ENDPOINT_URL", "files.example:9443", "S3_PUBLIC_ENDPOINT_URL must start with one of http://"),
+        ("PROXY_HOPS", "one", "PROXY_HOPS must be a whole number"),
+        ("PROXY_HOPS", "9", "PROXY_HOPS must be from 0 to 5"),
     ],
 )
 def test_wrong_value_is_reported(name, value, expected):

@@ -405,3 +405,31 @@ def test_a_forged_review_step_is_checked_like_any_other(client, dbs):
     assert "复查复核委员会" in stopped and "Submit" not in stopped
     submitted = client.post("/apply/submit", data={**province, "go": "submit"})
     assert "复查复核委员会" in page(submitted) and counts(dbs)["cases"] == 0
+
+
+def test_sending_the_review_page_twice_submits_once_and_shows_the_same_receipt(client, dbs):
+    # A double click, or "resend" after the answer was lost: the page carries one Idempotency-Key per attempt.
+    review = to_review(client, dbs)
+    assert re.search(r'name="idempotency_key" value="[0-9a-f-]{36}"', review)
+    first = submit(client, review)
+    first_receipt = page(client.get(first.headers["Location"]))  # the browser never showed this one
+    again = submit(client, review)
+    assert again.status_code == 302 and again.headers["Location"].endswith("/apply/receipt")
+    receipt = page(client.get("/apply/receipt"))
+    code = re.search(r'id="access-code">([^<]+)<', receipt).group(1)
+    assert code == re.search(r'id="access-code">([^<]+)<', first_receipt).group(1)
+    assert counts(dbs)["cases"] == 1
+    # A fresh review page is a new attempt: a second application.
+    assert submit(client, to_review(client, dbs)).status_code == 302
+    assert counts(dbs)["cases"] == 2
+
+
+def test_a_page_key_sent_again_with_other_answers_is_refused_and_nothing_is_submitted(client, dbs):
+    review = to_review(client, dbs)
+    assert submit(client, review).status_code == 302
+    client.get("/apply/receipt")
+    changed = fill(client, review, {"request": "请求重新核定缴费年限。"}, go="submit")
+    html = page(changed, 422)
+    assert "此页面已用于提交另一份内容不同的申请" in html
+    assert re.search(r'name="idempotency_key" value="[0-9a-f-]{36}"', html)  # a fresh key for the new attempt
+    assert counts(dbs)["cases"] == 1

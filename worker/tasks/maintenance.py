@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy import text
 
 from portal.extensions import db
+from portal.idempotency import purge_expired
 from portal.sweeps import china_today, clear_expired_tokens, record_run
 from worker.queues import job
 
@@ -33,13 +34,15 @@ def _purge_uploads() -> int:
 
 @job
 def housekeeping() -> dict:
-    """Remove uploads never attached to a case after 24 hours; clear expired API tokens and old staff sessions."""
+    """Remove uploads never attached to a case after 24 hours; clear expired API tokens, old staff sessions and
+    idempotency keys older than 24 hours."""
     started = datetime.now(UTC)
     cleared = clear_expired_tokens(db.session)
     result = {
         "uploads_purged": _purge_uploads(),
         "tokens_cleared": cleared["api_tokens"],
         "sessions_cleared": cleared["staff_sessions"],
+        "idempotency_keys_purged": purge_expired(db.session, now=started),
     }
     record_run(db.session, "housekeeping", started_at=started, for_date=china_today(started), result=result)
     log.info("housekeeping", extra=result)
