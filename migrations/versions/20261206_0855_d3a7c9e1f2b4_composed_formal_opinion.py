@@ -10,14 +10,14 @@ Downgrade restores the constraint and the citation; PostgreSQL cannot drop an en
 (rows using it are set to ``changed``).
 
 Revision ID: d3a7c9e1f2b4
-Revises: e3a9c4d2b715
-Create Date: 2026-12-06 08:50:00+00:00
+Revises: e5a17c0ffee1
+Create Date: 2026-12-06 08:55:00+00:00
 """
 
 from alembic import op
 
 revision = "d3a7c9e1f2b4"
-down_revision = "e3a9c4d2b715"
+down_revision = "e5a17c0ffee1"
 branch_labels = None
 depends_on = None
 
