@@ -14,7 +14,7 @@ from typing import Literal
 from portal.workdays import Due, WorkdayCalendar
 from portal.workflow import CaseKind
 
-ESCALATION_WINDOW_DAYS = 30  # 《信访条例》第三十四、三十五条
+ESCALATION_WINDOW_DAYS = 30  # 《信访工作条例》(2022) 第三十五条、第三十六条
 
 COMMITTEE_NAME = "吉林省人民政府信访事项复查复核委员会"
 

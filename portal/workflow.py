@@ -25,6 +25,7 @@ from typing import Any, Literal, TypeVar
 from portal.roles import PETITION_OFFICE, Role
 
 LONG_TEXT_MAX = 10_000
+LETTER_TEXT_MAX = 20_000  # the formal opinion the clerk writes (a whole letter)
 SHORT_TEXT_MAX = 200
 EXTENSION_MAX_DAYS = 30  # §三: at most 30 days more, once per case
 
@@ -88,9 +89,10 @@ class Complexity(StrEnum):
 
 
 class Outcome(StrEnum):
-    upheld = "upheld"
-    changed = "changed"
-    partly_changed = "partly_changed"
+    upheld = "upheld"  # 维持
+    revoked = "revoked"  # 撤销
+    changed = "changed"  # 变更
+    partly_changed = "partly_changed"  # 部分变更
 
 
 class RejectReason(StrEnum):
@@ -259,7 +261,8 @@ COMPLEXITY_LABELS: dict[Complexity, tuple[str, str]] = {
 
 OUTCOME_LABELS: dict[Outcome, tuple[str, str]] = {
     Outcome.upheld: ("维持原意见", "Upheld"),
-    Outcome.changed: ("撤销或变更原意见", "Changed"),
+    Outcome.revoked: ("撤销原意见", "Revoked"),
+    Outcome.changed: ("变更原意见", "Changed"),
     Outcome.partly_changed: ("部分变更原意见", "Partly changed"),
 }
 
@@ -388,7 +391,7 @@ DEFAULT_STEP_RULES: dict[Step, StepRule] = {
     # Covers both drafting by the office and the petitions leader's signature.
     Step.reply: StepRule(2, "working_days", "petition_office", "§四.10"),
     Step.material_request: StepRule(None, "days", "addressee", "§四.11"),
-    Step.escalation_window: StepRule(30, "days", "petitioner", "《信访条例》第三十四、三十五条"),
+    Step.escalation_window: StepRule(30, "days", "petitioner", "《信访工作条例》第三十五条、第三十六条"),
 }
 
 
@@ -895,6 +898,9 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "attachment_ids": ("附件", "attachments"),
     "comment": ("意见", "comment"),
     "text": ("正式意见", "formal opinion"),
+    "draft_sha256": ("签发稿摘要", "draft digest"),
+    "draft": ("签发稿", "draft"),
+    "doc_number": ("发文字号", "document number"),
     "outcome": ("办理结果", "outcome"),
     "days": ("延期天数", "days"),
     "target": ("调取对象", "target"),
@@ -1274,9 +1280,10 @@ def _return_opinion(c: _Ctx) -> Decision:
 
 
 def _submit_reply(c: _Ctx) -> Decision:
-    text = c.payload.text("text")
+    text = c.payload.text("text", max_len=LETTER_TEXT_MAX)
     outcome = c.payload.choice("outcome", Outcome)
     attachments = c.payload.ids("attachment_ids", required=False)
+    # The database layer adds the stored draft (its PDF, DOCX, SHA-256 and number) when it renders one.
     return c.decision(
         _S.awaiting_signature,
         case_changes={"outcome": outcome},
@@ -1318,7 +1325,13 @@ def _sign_reply(c: _Ctx) -> Decision:
         documents=(DocumentKind.formal_opinion,),
         notify_petitioner=c.facing,
         public=c.facing,
-        event_fields={"comment": comment, "on_behalf_of": _on_behalf(c, _designated_signers(c.case))},
+        event_fields={
+            "comment": comment,
+            "on_behalf_of": _on_behalf(c, _designated_signers(c.case)),
+            # The draft signed (set by the database layer from the submitted draft): what is issued.
+            "draft_sha256": c.payload.short("draft_sha256", required=False),
+            "doc_number": c.payload.short("doc_number", required=False),
+        },
     )
 
 

@@ -7,7 +7,7 @@ which the request's scope may read for supervision) is not found.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -23,6 +23,7 @@ from portal.accounts.operations import (
     set_user_active,
     update_user_roles,
 )
+from portal.cases.queries import local_today
 from portal.cases.refusal_texts import (
     DEFAULT_TEXTS,
     reject_reasons,
@@ -30,6 +31,7 @@ from portal.cases.refusal_texts import (
     save_standard_text,
     standard_texts,
 )
+from portal.documents.render import render_pdf
 from portal.documents.service import (
     DocumentSettingsError,
     get_document_settings,
@@ -38,10 +40,18 @@ from portal.documents.service import (
     set_number_prefix,
     set_template_override,
 )
-from portal.documents.templates import KINDS, allowed_placeholders, default_text
+from portal.documents.templates import (
+    COMMITTEE_EXTENSION,
+    COMMITTEE_REPORT,
+    KINDS,
+    TemplateError,
+    allowed_placeholders,
+    default_text,
+    preview_template,
+)
 from portal.extensions import db
 from portal.roles import ROLE_LABELS, SECURITY_ADMINS, Role
-from portal.web import localized_error
+from portal.web import localized, localized_error
 from portal.workflow import DOCUMENT_LABELS, REJECT_REASON_LABELS, ActionRefused
 from staff_site.access import staff_required
 from staff_site.admin_forms import (
@@ -68,7 +78,19 @@ bp = Blueprint("admin", __name__, template_folder="templates")
 ADMINS = (Role.bureau_admin, Role.province_admin)
 MAX_ID = 2**63 - 1
 REASON_LABELS = {str(k): v for k, v in REJECT_REASON_LABELS.items()}
-KIND_LABELS = {**{k.value: v for k, v in DOCUMENT_LABELS.items()}, "receipt": ("信访事项申请回执", "Receipt")}
+KIND_LABELS = {
+    **{k.value: v for k, v in DOCUMENT_LABELS.items()},
+    "formal_opinion": (
+        "复查（复核）意见书（经办人撰写时的预填内容）",
+        "Formal opinion (what the clerk's editor starts from)",
+    ),
+    "receipt": ("信访事项申请回执", "Receipt"),
+    COMMITTEE_REPORT: (
+        "向省政府复查复核委员会的报告（预填内容）",
+        "Report to the committee (the editor's starting text)",
+    ),
+    COMMITTEE_EXTENSION: ("向省政府复查复核委员会的延期报告", "Extension reported to the committee"),
+}
 
 
 def _require(*roles: Role) -> None:
@@ -443,7 +465,17 @@ def document_template():
     kind = _kind_or_404()
     view = get_document_settings(db.session, _bureau_id())
     form = TemplateForm(data={"text": view.template_text(kind)})
-    if form.validate_on_submit():
+    if request.form.get("preview") and form.validate_on_submit():
+        # The document this text makes, with example values; nothing is saved.
+        try:
+            data = preview_template(kind, form.text.data, bureau_name=view.letterhead, issued_on=local_today())
+        except TemplateError as exc:
+            form.text.errors = [*form.text.errors, localized((exc.zh, exc.en))]
+        else:
+            response = current_app.response_class(render_pdf(data), mimetype="application/pdf")
+            response.headers["Cache-Control"] = "no-store"
+            return response
+    elif form.validate_on_submit():
         try:
             set_template_override(db.session, _bureau_id(), kind, form.text.data, updated_by=current_user.username)
         except DocumentSettingsError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from urllib.parse import quote
 
 from flask import current_app, g, jsonify, request
 
@@ -39,6 +40,8 @@ from portal.cases.queries import (
     parse_filters,
     pick,
 )
+from portal.documents.service import get_reply_desk, get_reply_draft, preview_reply
+from portal.documents.templates import TemplateError
 from portal.extensions import db
 from portal.idnumber import InvalidIdNumber, validate_id_number
 from portal.routing import OpinionKind
@@ -643,6 +646,80 @@ document(
         },
     },
 )
+_PDF_RESPONSE = {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
+document(
+    "/staff/cases/{case_id}/reply-desk",
+    "get",
+    {
+        "summary": "The drafting desk of the formal opinion: fixed parts, pre-fill per outcome, references, draft.",
+        "description": (
+            _AUTH + " Staff of the case's own bureau. `kind` is `formal_opinion` (复查意见书 / 复核意见书 to the"
+            " petitioner) or `committee_report` (报告 to 吉林省人民政府信访事项复查复核委员会, for a transferred case)."
+            " `prefill` maps each outcome (`upheld` 维持, `revoked` 撤销, `changed` 变更, `partly_changed` 部分变更)"
+            " to the bureau's template filled in; passages in 【】 are for the clerk to write. The `addressee`"
+            " (one salutation) and, to the petitioner, the `remedy` are printed once by the system, whatever the"
+            " letter says; a report carries `signer` (签发人) and lists the reply's attachments (附件). `references`"
+            " (division opinion, leaders' comments) are internal: never printed unless written into the letter."
+            " `draft` is the last submitted draft (null if none), readable by the signing leader."
+        ),
+        "tags": ["staff"],
+        "parameters": [_CASE_ID],
+        "responses": {
+            "200": {"description": "The desk."},
+            "401": error_response("No valid token."),
+            "404": error_response("Not a case of the caller's own bureau."),
+        },
+    },
+)
+document(
+    "/staff/cases/{case_id}/reply-preview",
+    "post",
+    {
+        "summary": "The exact PDF of a formal opinion before it is submitted; changes nothing.",
+        "description": (
+            _AUTH + ' Body: `{"text": "..."}` (the whole letter, at most 20,000 characters). The number shown is'
+            " the one the draft would take now. Submit with `submit_reply` (`text`, `outcome`, `upload_ids`): the"
+            " draft is then rendered, numbered and stored, its SHA-256 recorded in the history; `sign_reply`"
+            " (optional `draft_sha256`: the digest of the draft the leader read, refused if it is not the current"
+            " one) issues exactly those bytes. `return_reply` (`reason`) sends it back to the clerk."
+        ),
+        "tags": ["staff"],
+        "parameters": [_CASE_ID],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"text": {"type": "string", "maxLength": 20000}},
+                        "required": ["text"],
+                    }
+                }
+            },
+        },
+        "responses": {
+            "200": {"description": "The PDF.", "content": _PDF_RESPONSE},
+            "401": error_response("No valid token."),
+            "404": error_response("Not a case of the caller's own bureau."),
+            "422": field_errors_response("Empty, too long, or a 【】 passage not written (`text`)."),
+        },
+    },
+)
+document(
+    "/staff/cases/{case_id}/reply-draft",
+    "get",
+    {
+        "summary": "The stored draft of the formal opinion: byte for byte what signing issues.",
+        "description": _AUTH + " Header `X-Content-SHA256`: its digest, as recorded in the history.",
+        "tags": ["staff"],
+        "parameters": [_CASE_ID],
+        "responses": {
+            "200": {"description": "The PDF.", "content": _PDF_RESPONSE},
+            "401": error_response("No valid token."),
+            "404": error_response("No draft, or no such case in the caller's reach."),
+        },
+    },
+)
 document(
     "/staff/material-requests",
     "get",
@@ -866,6 +943,93 @@ def staff_attachment(case_id: int, attachment_id: int):
     if found is None:
         return _not_found()
     return jsonify(url=download_url(current_app.extensions["portal.storage"], found), expires_in=DOWNLOAD_SECONDS)
+
+
+# --- The formal opinion: drafting desk, preview, stored draft -------------------------------------------
+
+
+def _own_case(case_id: int):
+    """The case if the caller's own bureau handles it (the drafting desk and the preview are not supervision)."""
+    page = _page(case_id)
+    return page.case if page is not None and page.own else None
+
+
+def _draft_json(draft) -> dict | None:
+    if draft is None:
+        return None
+    return {
+        "event_seq": draft.event_seq,
+        "submitted_by": draft.submitted_by,
+        "submitted_at": draft.submitted_at.isoformat(),
+        "outcome": draft.outcome,
+        "text": draft.text,
+        "title": draft.title,
+        "doc_number": draft.doc_number,
+        "issued_on": draft.issued_on.isoformat(),
+        "sha256": draft.sha256,
+        "pdf": f"/api/v1/staff/cases/{draft.pdf.case_id}/reply-draft",
+    }
+
+
+def _pdf(body: bytes, filename: str):
+    response = current_app.response_class(body, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(filename)}"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/staff/cases/<int:case_id>/reply-desk")
+@staff_api
+def staff_reply_desk(case_id: int):
+    case = _own_case(case_id)
+    if case is None:
+        return _not_found()
+    desk = get_reply_desk(db.session, case)
+    return jsonify(
+        kind=desk.kind,
+        title=desk.title,
+        addressee=desk.addressee,
+        remedy=desk.remedy,
+        signer=desk.signer,
+        reserved_number=desk.reserved_number,
+        prefill=desk.prefill,
+        references=[
+            {"label": message(r.label_zh, r.label_en), "author": r.author, "at": r.at.isoformat(), "text": r.text}
+            for r in desk.references
+        ],
+        draft=_draft_json(get_reply_draft(db.session, case)),
+    )
+
+
+@bp.post("/staff/cases/<int:case_id>/reply-preview")
+@staff_api
+def staff_reply_preview(case_id: int):
+    case = _own_case(case_id)
+    if case is None:
+        return _not_found()
+    body = _json_body()
+    if body is None:
+        return field_errors({"body": message("请求体应为 JSON 对象。", "The body must be a JSON object.")})
+    text = body.get("text")
+    if not isinstance(text, str):
+        return field_errors({"text": message("请填写正式意见。", "Write the formal opinion.")})
+    try:
+        pdf, data = preview_reply(db.session, case, text, today=local_today())
+    except TemplateError as exc:
+        return field_errors({"text": message(exc.zh, exc.en)})
+    return _pdf(pdf, f"{data.title}.pdf")
+
+
+@bp.get("/staff/cases/<int:case_id>/reply-draft")
+@staff_api
+def staff_reply_draft(case_id: int):
+    page = _page(case_id)
+    draft = get_reply_draft(db.session, page.case) if page is not None else None
+    if draft is None:
+        return _not_found()
+    response = _pdf(current_app.extensions["portal.storage"].get(draft.pdf.storage_key), draft.pdf.filename)
+    response.headers["X-Content-SHA256"] = draft.sha256
+    return response
 
 
 # --- Intake ---------------------------------------------------------------------------------------------

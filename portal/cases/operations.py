@@ -32,11 +32,22 @@ from portal.cases.models import (
     Outbox,
 )
 from portal.cases.numbers import new_access_code, new_case_number
+from portal.documents.templates import TemplateError, letter_problems
 from portal.notify.work import OUTBOX_KIND as WORK_OUTBOX_KIND
 from portal.notify.work import lands_on_someone
 from portal.pii import PersonalData
 from portal.roles import Role
-from portal.routing import ESCALATION_WINDOW_DAYS, BureauRef, OpinionKind, Refusal, is_late, route, window_due
+from portal.routing import (
+    COMMITTEE_NAME,
+    ESCALATION_WINDOW_DAYS,
+    BureauRef,
+    OpinionKind,
+    Refusal,
+    is_late,
+    route,
+    window_due,
+)
+from portal.storage import Storage
 from portal.supervision.rollups import ClockState, RollupChange, case_contribution, clock_state
 from portal.workdays import WorkdayCalendar
 from portal.workflow import (
@@ -622,11 +633,16 @@ def perform_action(
     *,
     expected_version: int | None = None,
     today: date | None = None,
+    storage: Storage | None = None,
 ) -> ActionResult:
     """Take ``action`` on a case for ``actor``; the single writer of case state. Flushes.
 
     Raises ``CaseNotFound`` (not in the actor's reach), ``CaseConflict`` (changed meanwhile) or
     ``ActionRefused`` (wrong state 409, forbidden 403, not your bureau 404, invalid 422).
+
+    With ``storage``, ``submit_reply`` renders the formal opinion and stores it as the draft that the leader
+    sees and that ``sign_reply`` issues byte for byte (the pages and the API always pass it); without, the
+    opinion is composed when it is signed.
     """
     try:
         action = CaseAction(action)
@@ -648,6 +664,10 @@ def perform_action(
         payload["today"] = today  # the server's date, never one sent with the input (escalation window, due dates)
         _prepare_payload(session, case, action, payload, staff, today)
         decision = decide(view, action, actor_view, payload, rules=get_step_rules(session))
+        if decision.action is CaseAction.submit_reply and storage is not None:
+            decision.event_fields["draft"] = _store_draft(session, storage, case, decision, today)
+        if decision.action is CaseAction.sign_reply:
+            _check_report_signer(session, case, actor)
         result = _apply(session, pii, case, decision, actor, staff, today, now)
     finally:
         if get_scope(session) is not previous_scope:
@@ -693,6 +713,62 @@ def _prepare_payload(
             )
     if action is CaseAction.submit_slip:
         _choose_slip_approver(case, payload, staff, today)
+    if action is CaseAction.submit_reply and isinstance(payload.get("text"), str):
+        addressee = COMMITTEE_NAME if case.intake is IntakePath.committee_transfer else case.petitioner_name
+        problems = letter_problems(payload["text"], addressee)
+        if problems:
+            raise ActionRefused("invalid", problems[0].zh, problems[0].en, "text")
+    if action is CaseAction.sign_reply:
+        _pin_draft(session, case, payload)
+
+
+def _latest_reply(session: Session, case: Case) -> CaseEvent | None:
+    return session.scalar(
+        select(CaseEvent)
+        .where(CaseEvent.tenant_id == case.tenant_id, CaseEvent.case_id == case.id, CaseEvent.action == "submit_reply")
+        .order_by(CaseEvent.seq.desc())
+        .limit(1)
+    )
+
+
+def _pin_draft(session: Session, case: Case, payload: dict) -> None:
+    """Signing issues the stored draft: record its digest and number; refuse if the signer saw another one."""
+    reply = _latest_reply(session, case)
+    draft = (reply.fields.get("draft") or {}) if reply is not None else {}
+    seen = str(payload.get("draft_sha256") or "").strip().lower()
+    if seen and seen != draft.get("sha256"):
+        raise ActionRefused(
+            "invalid",
+            "您查看的签发稿不是当前待签发的正式意见，请重新打开后再签发。",
+            "The draft you viewed is not the one waiting for signature; open it again before signing.",
+            "draft_sha256",
+        )
+    payload["draft_sha256"] = draft.get("sha256")
+    payload["doc_number"] = draft.get("doc_number")
+
+
+def _check_report_signer(session: Session, case: Case, actor: Actor) -> None:
+    """A report names its 签发人 in its header: only that leader can sign the draft that names them."""
+    reply = _latest_reply(session, case)
+    signer = ((reply.fields.get("draft") or {}) if reply is not None else {}).get("signer")
+    if signer and actor.name != signer:
+        raise ActionRefused(
+            "forbidden",
+            f"该报告的签发人为{signer}，应由其本人签发；如需改由他人签发，请退回重新报送。",
+            f"The report names {signer} as its signing leader; only they can sign it, or return it.",
+        )
+
+
+def _store_draft(session: Session, storage: Storage, case: Case, decision: Decision, today: date) -> dict:
+    from portal.documents.service import store_reply_draft  # documents read cases: import at use
+
+    fields = decision.event_fields
+    try:
+        return store_reply_draft(
+            session, storage, case, fields["text"], today=today, attachment_ids=fields.get("attachment_ids")
+        )
+    except TemplateError as exc:
+        raise ActionRefused("invalid", exc.zh, exc.en, "text") from exc
 
 
 def _choose_slip_approver(case: Case, payload: dict, staff: BureauStaff, today: date) -> None:
@@ -784,9 +860,10 @@ def _apply(
         case.closed_at = now
 
     fields = dict(decision.event_fields)
-    if DocumentKind.formal_opinion in decision.documents:
-        # The formal opinion's number (文号) is fixed when it is signed, so that the petitioner and a re-review can
-        # cite it at once; the worker renders the document under this number.
+    if DocumentKind.formal_opinion in decision.documents and not fields.get("doc_number"):
+        # The formal opinion's number (文号) is fixed by the time it is signed, so that the petitioner and a re-review
+        # can cite it at once: the stored draft's (taken at submit_reply), or reserved now for a reply that was
+        # submitted without one; the worker renders the document under this number.
         fields["doc_number"] = _reserve_document_number(session, case, DocumentKind.formal_opinion, today)
     request = _side_records(session, case, decision, actor, fields, now)
     _close_deadlines(session, case, decision, now, fields.get("request_id"))

@@ -1036,6 +1036,10 @@ def describe_fields(
                 shown = APPROVER_RULE_LABELS.get(text, text)
         elif key in ("request_id", "meeting_id"):
             shown = f"#{value}"
+        elif key == "draft" and isinstance(value, dict):
+            # The formal opinion as rendered and stored at submission: what signing issues.
+            number, digest = value.get("doc_number", ""), value.get("sha256", "")
+            shown = (f"{value.get('title', '')}（{number}），SHA-256：{digest}", f"{number}, SHA-256: {digest}")
         elif isinstance(value, list):
             shown = "、".join(str(v) for v in value)
         else:

@@ -838,7 +838,7 @@ def test_time_limit_table():
         Step.revision: (5, "working_days", "§四.9"),
         Step.reply: (2, "working_days", "§四.10"),
         Step.material_request: (None, "days", "§四.11"),
-        Step.escalation_window: (30, "days", "《信访条例》第三十四、三十五条"),
+        Step.escalation_window: (30, "days", "《信访工作条例》第三十五条、第三十六条"),
     }
     assert {s: (r.amount, r.unit, r.ref) for s, r in DEFAULT_STEP_RULES.items()} == expected
     assert EXTENSION_MAX_DAYS == 30
