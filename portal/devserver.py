@@ -57,13 +57,16 @@ def _die_with_parent() -> None:
 
 
 def _load_secrets(path: Path) -> dict[str, str]:
-    if path.exists():
-        return json.loads(path.read_text())
-    values = {
+    fresh = {
         "SECRET_KEY": secrets.token_hex(32),
         "PII_KEY": secrets.token_hex(32),
+        "HISTORY_KEY": secrets.token_hex(32),
         "DB_PASSWORD": secrets.token_urlsafe(18),
     }
+    values = json.loads(path.read_text()) if path.exists() else {}
+    if set(fresh) <= set(values):
+        return values
+    values = {**fresh, **values}  # a file from before a secret existed gains it
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(values))
     path.chmod(0o600)
@@ -92,6 +95,7 @@ def prepare_environment(root: Path, port: int, base_port: int = DEV_BASE_PORT) -
     stored = _load_secrets(root / "secrets.json")
     env.setdefault("SECRET_KEY", stored["SECRET_KEY"])
     env.setdefault("PII_KEY", stored["PII_KEY"])
+    env.setdefault("HISTORY_KEY", stored["HISTORY_KEY"])
     env.setdefault("PORTAL_ENV", "development")
     env.setdefault("LOG_FORMAT", "text")
     env["PORT"] = str(port)
@@ -130,12 +134,12 @@ def setup_database(env: dict[str, str]) -> str:
     from portal.config import load_settings
     from portal.demo import format_accounts, seed_demo_accounts
     from portal.extensions import db
-    from portal.migrate import upgrade
+    from portal.migrate import upgrade_and_install_key
     from tenants.scoping import system_scope
     from tenants.seed import seed_bureaus
 
     settings = load_settings(env)
-    upgrade(settings.database_admin_url)
+    upgrade_and_install_key(settings.database_admin_url, settings.secret_key)
     app = create_app(settings)
     with app.app_context():
         app.extensions["portal.storage"].ensure_bucket()
@@ -150,6 +154,7 @@ _SHARED_ENV = (
     "PORTAL_ENV",
     "SECRET_KEY",
     "PII_KEY",
+    "HISTORY_KEY",
     "DATABASE_URL",
     "DATABASE_ADMIN_URL",
     "REDIS_URL",

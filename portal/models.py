@@ -4,6 +4,7 @@ import portal.cases.refusal_texts  # bureaus' standard texts of refusal reasons
 import portal.identity.models  # noqa: F401  (sessions, second factors, sign-in log)
 from portal.accounts.models import StaffUser
 from portal.attachments.models import Attachment, Upload
+from portal.audit import AuditEntry
 from portal.cases.models import (
     CalendarYear,
     Case,
@@ -29,6 +30,7 @@ from tenants.models import Bureau, Unit
 
 __all__ = [
     "Attachment",
+    "AuditEntry",
     "Base",
     "Bureau",
     "BureauContact",

@@ -25,6 +25,7 @@ from typing import Any, Literal, TypeVar
 from portal.roles import PETITION_OFFICE, Role
 
 LONG_TEXT_MAX = 10_000
+LETTER_TEXT_MAX = 20_000  # the formal opinion the clerk writes (a whole letter)
 SHORT_TEXT_MAX = 200
 EXTENSION_MAX_DAYS = 30  # §三: at most 30 days more, once per case
 
@@ -78,6 +79,7 @@ class CaseAction(StrEnum):
     record_meeting = "record_meeting"
     withdraw = "withdraw"
     escalate = "escalate"
+    record_delivery = "record_delivery"
 
 
 class Complexity(StrEnum):
@@ -87,9 +89,10 @@ class Complexity(StrEnum):
 
 
 class Outcome(StrEnum):
-    upheld = "upheld"
-    changed = "changed"
-    partly_changed = "partly_changed"
+    upheld = "upheld"  # 维持
+    revoked = "revoked"  # 撤销
+    changed = "changed"  # 变更
+    partly_changed = "partly_changed"  # 部分变更
 
 
 class RejectReason(StrEnum):
@@ -98,6 +101,7 @@ class RejectReason(StrEnum):
     reconsideration = "reconsideration"
     repeat_after_re_review = "repeat_after_re_review"
     outside_scope = "outside_scope"
+    late = "late"  # outside the 30-day window from receiving the written opinion
     other = "other"
 
 
@@ -126,6 +130,23 @@ class MaterialTarget(StrEnum):
     lower_bureau = "lower_bureau"  # a city or county bureau below the case's bureau; its staff answer
     petitioner = "petitioner"  # the petitioner answers online, or the office records a paper answer
     other_body = "other_body"  # another department or body; the office records the answer
+
+
+class DeliveryMethod(StrEnum):
+    """How the formal opinion reached the petitioner (送达); the petitioner's window runs from that day."""
+
+    online = "online"  # first opened by the petitioner on the tracking page or through the API
+    electronic = "electronic"  # the petitioner chose electronic delivery: the day the notice was sent
+    post = "post"  # by post: the date on the return receipt, entered by the office
+    in_person = "in_person"  # handed over: the date signed for
+
+
+DELIVERY_LABELS: dict[DeliveryMethod, tuple[str, str]] = {
+    DeliveryMethod.online: ("网上查阅送达", "Opened online by the petitioner"),
+    DeliveryMethod.electronic: ("电子送达", "Electronic delivery"),
+    DeliveryMethod.post: ("邮寄送达（以回执日期为准）", "By post (date on the return receipt)"),
+    DeliveryMethod.in_person: ("直接送达（以签收日期为准）", "In person (date signed for)"),
+}
 
 
 class ContactParty(StrEnum):
@@ -229,6 +250,7 @@ ACTION_LABELS: dict[CaseAction, tuple[str, str]] = {
     CaseAction.record_meeting: ("记录会议纪要", "Record the meeting minutes"),
     CaseAction.withdraw: ("撤回申请", "Withdraw"),
     CaseAction.escalate: ("申请复核", "Apply for re-review"),
+    CaseAction.record_delivery: ("记录送达", "Record delivery"),
 }
 
 COMPLEXITY_LABELS: dict[Complexity, tuple[str, str]] = {
@@ -239,7 +261,8 @@ COMPLEXITY_LABELS: dict[Complexity, tuple[str, str]] = {
 
 OUTCOME_LABELS: dict[Outcome, tuple[str, str]] = {
     Outcome.upheld: ("维持原意见", "Upheld"),
-    Outcome.changed: ("撤销或变更原意见", "Changed"),
+    Outcome.revoked: ("撤销原意见", "Revoked"),
+    Outcome.changed: ("变更原意见", "Changed"),
     Outcome.partly_changed: ("部分变更原意见", "Partly changed"),
 }
 
@@ -261,8 +284,13 @@ REJECT_REASON_LABELS: dict[RejectReason, tuple[str, str]] = {
         "The same matter on the same reasons after a re-review opinion",
     ),
     RejectReason.outside_scope: ("不属于本局复查、复核范围", "Outside this bureau's review scope"),
+    RejectReason.late: (
+        "超过收到书面答复意见之日起30日的申请期限",
+        "Applied after the 30 days from receiving the written opinion",
+    ),
     RejectReason.other: ("其他", "Other"),
 }
+
 
 INTAKE_LABELS: dict[IntakePath, tuple[str, str]] = {
     IntakePath.online: ("网上申请", "Online"),
@@ -377,7 +405,7 @@ DEFAULT_STEP_RULES: dict[Step, StepRule] = {
     # Covers both drafting by the office and the petitions leader's signature.
     Step.reply: StepRule(2, "working_days", "petition_office", "§四.10"),
     Step.material_request: StepRule(None, "days", "addressee", "§四.11"),
-    Step.escalation_window: StepRule(30, "days", "petitioner", "《信访条例》第三十四、三十五条"),
+    Step.escalation_window: StepRule(30, "days", "petitioner", "《信访工作条例》第三十五条、第三十六条"),
 }
 
 
@@ -430,9 +458,12 @@ class CaseView:
       (sign/return the reply, decide an extension). A stand-in acts through `ActorView.acting_for`.
       Both empty: any petitions leader of the bureau, but then no stand-in can be recognised.
     - `pending_extension_days`: days asked for by the pending extension request.
-    - `replied_on`: date the formal opinion was sent; the escalation window runs from it.
+    - `replied_on`: date the formal opinion was signed and sent.
+    - `delivered_on`: date it reached the petitioner (送达); the escalation window runs from it. None: not yet
+      recorded, and the window has not started. `electronic_delivery`: the petitioner chose it, so the opinion
+      counts as delivered the day it is signed and sent.
     - `escalation_due`: the last day of that window as stored with its deadline (a last day off moves to the next
-      working day, Civil Code art. 203); None: `replied_on` plus the window in calendar days.
+      working day, Civil Code art. 203); None: not started, or `delivered_on` plus the window in calendar days.
     - `escalated`: a re-review case has already been opened from this case.
     - `material_requests`: the open (unanswered) materials requests.
     - `open_meeting_ids`: coordination meetings convened on this case whose minutes are not recorded yet.
@@ -457,6 +488,8 @@ class CaseView:
     pending_extension: bool = False
     pending_extension_days: int | None = None
     replied_on: date | None = None
+    delivered_on: date | None = None
+    electronic_delivery: bool = False
     escalation_due: date | None = None
     escalated: bool = False
     bureau_level: Literal["province", "city", "county"] | None = None
@@ -519,6 +552,7 @@ class Decision:
     event_fields: dict[str, Any] = field(default_factory=dict)
     due_on: dict[Step, date] = field(default_factory=dict)
     extends: dict[Step, int] = field(default_factory=dict)
+    starts_on: dict[Step, date] = field(default_factory=dict)  # opened clocks that start on another day than today
 
     @property
     def closes_all(self) -> bool:
@@ -720,6 +754,8 @@ ACTION_RULES: dict[CaseAction, ActionRule] = {
             (_S.withdrawn,),
         ),
         ActionRule(CaseAction.escalate, frozenset({_S.replied}), (_P.petitioner,)),
+        # 送达: the office records post or hand-over; the petitioner's first opening online records itself.
+        ActionRule(CaseAction.record_delivery, frozenset({_S.replied}), (_P.petition_office, _P.petitioner)),
     )
 }
 assert set(ACTION_RULES) == set(CaseAction), "every action needs a rule"
@@ -819,6 +855,12 @@ def _check_conditions(case: CaseView, action: CaseAction, today: date | None, wi
         )
     if action is CaseAction.escalate:
         _check_escalation(case, today, window_days)
+    if action is CaseAction.record_delivery and case.delivered_on is not None:
+        raise _refuse(
+            "wrong_state",
+            f"正式意见书已于{case.delivered_on.isoformat()}送达，送达记录不能重复登记。",
+            f"The formal opinion was already delivered on {case.delivered_on.isoformat()}.",
+        )
 
 
 def _check_escalation(case: CaseView, today: date | None, window_days: int) -> None:
@@ -838,7 +880,8 @@ def _check_escalation(case: CaseView, today: date | None, window_days: int) -> N
             "该复查意见已申请复核，不能重复申请。",
             "A re-review has already been requested for this review opinion.",
         )
-    last_day = case.escalation_due or (case.replied_on + timedelta(days=window_days) if case.replied_on else None)
+    # Not delivered yet: the window has not started, so it is open (Civil Code art. 201: it runs from 送达).
+    last_day = case.escalation_due or (case.delivered_on + timedelta(days=window_days) if case.delivered_on else None)
     if today is not None and last_day is not None and today > last_day:
         raise _refuse(
             "wrong_state",
@@ -869,6 +912,9 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "attachment_ids": ("附件", "attachments"),
     "comment": ("意见", "comment"),
     "text": ("正式意见", "formal opinion"),
+    "draft_sha256": ("签发稿摘要", "draft digest"),
+    "draft": ("签发稿", "draft"),
+    "doc_number": ("发文字号", "document number"),
     "outcome": ("办理结果", "outcome"),
     "days": ("延期天数", "days"),
     "target": ("调取对象", "target"),
@@ -890,6 +936,10 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "meeting_id": ("协调会议", "meeting"),
     "minutes": ("会议纪要", "minutes"),
     "document_note": ("书面撤回材料说明", "written withdrawal"),
+    "method": ("送达方式", "delivery method"),
+    "delivered_on": ("送达日期", "delivery date"),
+    "request": ("复核请求", "request"),
+    "facts_and_reasons": ("事实和理由", "facts and reasons"),
 }
 
 _E = TypeVar("_E", bound=StrEnum)
@@ -1244,9 +1294,10 @@ def _return_opinion(c: _Ctx) -> Decision:
 
 
 def _submit_reply(c: _Ctx) -> Decision:
-    text = c.payload.text("text")
+    text = c.payload.text("text", max_len=LETTER_TEXT_MAX)
     outcome = c.payload.choice("outcome", Outcome)
     attachments = c.payload.ids("attachment_ids", required=False)
+    # The database layer adds the stored draft (its PDF, DOCX, SHA-256 and number) when it renders one.
     return c.decision(
         _S.awaiting_signature,
         case_changes={"outcome": outcome},
@@ -1268,20 +1319,33 @@ def _on_behalf(c: _Ctx, ids: frozenset[int]) -> int | None:
 
 def _sign_reply(c: _Ctx) -> Decision:
     comment = c.payload.text("comment", required=False)
+    opens: tuple[Step, ...] = ()
+    changes: dict[str, Any] = {}
     if c.facing:
-        state_after, opens = _S.replied, ()
-        if c.case.kind is CaseKind.review:
-            opens = (Step.escalation_window,)
+        state_after = _S.replied
+        today = c.payload.day("today", required=False)
+        if c.case.electronic_delivery and today is not None:
+            # The petitioner chose electronic delivery: delivered the day the notice is sent, and the window runs.
+            changes = {"delivered_on": today, "delivery_method": DeliveryMethod.electronic}
+            if c.case.kind is CaseKind.review:
+                opens = (Step.escalation_window,)
     else:
-        state_after, opens = _S.reported, ()
+        state_after = _S.reported
     return c.decision(
         state_after,
         opens=opens,
+        case_changes=changes,
         closes=(Step.reply, Step.whole_review),
         documents=(DocumentKind.formal_opinion,),
         notify_petitioner=c.facing,
         public=c.facing,
-        event_fields={"comment": comment, "on_behalf_of": _on_behalf(c, _designated_signers(c.case))},
+        event_fields={
+            "comment": comment,
+            "on_behalf_of": _on_behalf(c, _designated_signers(c.case)),
+            # The draft signed (set by the database layer from the submitted draft): what is issued.
+            "draft_sha256": c.payload.short("draft_sha256", required=False),
+            "doc_number": c.payload.short("doc_number", required=False),
+        },
     )
 
 
@@ -1444,6 +1508,38 @@ def _record_meeting(c: _Ctx) -> Decision:
     return c.decision(event_fields={"meeting_id": meeting, "minutes": minutes})
 
 
+def _record_delivery(c: _Ctx) -> Decision:
+    p = c.payload
+    today = p.day("today")
+    if c.actor.kind == "petitioner":
+        method, delivered_on = DeliveryMethod.online, today  # the day the petitioner first opened it online
+    else:
+        method = p.choice("method", DeliveryMethod)
+        delivered_on = p.day("delivered_on") if method is not DeliveryMethod.online else today
+        if method is DeliveryMethod.electronic:
+            raise _invalid(
+                "method",
+                "电子送达以发出通知之日为送达日期，由系统在签发时自动记录。",
+                "Electronic delivery is recorded by the system on the day the notice is sent.",
+            )
+    if c.case.replied_on is not None and delivered_on < c.case.replied_on:
+        raise _invalid(
+            "delivered_on",
+            f"送达日期不能早于正式意见书的签发日期（{c.case.replied_on.isoformat()}）。",
+            f"The delivery date cannot be before the formal opinion was signed ({c.case.replied_on.isoformat()}).",
+        )
+    if delivered_on > today:
+        raise _invalid("delivered_on", "送达日期不能晚于今天。", "The delivery date cannot be in the future.")
+    opens = (Step.escalation_window,) if c.case.kind is CaseKind.review and c.facing else ()
+    return c.decision(
+        opens=opens,
+        starts_on={Step.escalation_window: delivered_on} if opens else {},
+        public=c.facing,
+        case_changes={"delivered_on": delivered_on, "delivery_method": method},
+        event_fields={"method": method, "delivered_on": delivered_on},
+    )
+
+
 def _withdraw(c: _Ctx) -> Decision:
     reason = c.payload.text("reason")
     on_behalf = c.actor.kind != "petitioner"
@@ -1462,12 +1558,29 @@ def _escalate(c: _Ctx) -> Decision:
     today = c.payload.day("today")
     window = c.rules[Step.escalation_window].amount or 0
     _check_escalation(c.case, today, window)
-    reason = c.payload.text("reason")
+    # The re-review application asks for the request and for the facts and reasons separately, like a first
+    # application; `reason` alone (the API's earlier single field) still serves as both.
+    request = c.payload.text("request", max_len=2_000, required=False)
+    facts = c.payload.text("facts_and_reasons", required=False)
+    reason = c.payload.text("reason", required=False)
+    if reason and not request and not facts:
+        request = facts = reason
+    if not request:
+        raise _missing("request")
+    if not facts:
+        raise _missing("facts_and_reasons")
     return c.decision(
         closes=(Step.escalation_window,),
         public=True,
         case_changes={"escalated": True},
-        event_fields={"reason": reason, "applied_on": today, "replied_on": c.case.replied_on},
+        event_fields={
+            "request": request,
+            "facts_and_reasons": facts,
+            "reason": reason or facts,
+            "applied_on": today,
+            "replied_on": c.case.replied_on,
+            "delivered_on": c.case.delivered_on,
+        },
     )
 
 
@@ -1493,6 +1606,7 @@ _HANDLERS: dict[CaseAction, Callable[[_Ctx], Decision]] = {
     CaseAction.record_meeting: _record_meeting,
     CaseAction.withdraw: _withdraw,
     CaseAction.escalate: _escalate,
+    CaseAction.record_delivery: _record_delivery,
 }
 assert set(_HANDLERS) == set(CaseAction), "every action needs a handler"
 

@@ -7,7 +7,7 @@ which the request's scope may read for supervision) is not found.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -19,9 +19,11 @@ from portal.accounts.operations import (
     add_unit,
     create_user,
     rename_unit,
+    reset_password,
     set_user_active,
     update_user_roles,
 )
+from portal.cases.queries import local_today
 from portal.cases.refusal_texts import (
     DEFAULT_TEXTS,
     reject_reasons,
@@ -29,6 +31,7 @@ from portal.cases.refusal_texts import (
     save_standard_text,
     standard_texts,
 )
+from portal.documents.render import render_pdf
 from portal.documents.service import (
     DocumentSettingsError,
     get_document_settings,
@@ -37,10 +40,18 @@ from portal.documents.service import (
     set_number_prefix,
     set_template_override,
 )
-from portal.documents.templates import KINDS, allowed_placeholders, default_text
+from portal.documents.templates import (
+    COMMITTEE_EXTENSION,
+    COMMITTEE_REPORT,
+    KINDS,
+    TemplateError,
+    allowed_placeholders,
+    default_text,
+    preview_template,
+)
 from portal.extensions import db
-from portal.roles import ROLE_LABELS, Role
-from portal.web import is_english, localized_error
+from portal.roles import ROLE_LABELS, SECURITY_ADMINS, Role
+from portal.web import is_english, localized, localized_error
 from portal.workflow import DOCUMENT_LABELS, REJECT_REASON_LABELS, ActionRefused
 from staff_site.access import staff_required
 from staff_site.admin_forms import (
@@ -59,6 +70,7 @@ from staff_site.admin_forms import (
     TemplateForm,
     UserRolesForm,
 )
+from staff_site.audit import audit_change
 from tenants.contacts import ContactError, get_committee_contact, get_contact, set_contact
 from tenants.models import Bureau, BureauLevel, Unit
 from tenants.tree import TreeError, add_bureau, list_bureaus, move_bureau, rename_bureau
@@ -68,7 +80,19 @@ bp = Blueprint("admin", __name__, template_folder="templates")
 ADMINS = (Role.bureau_admin, Role.province_admin)
 MAX_ID = 2**63 - 1
 REASON_LABELS = {str(k): v for k, v in REJECT_REASON_LABELS.items()}
-KIND_LABELS = {**{k.value: v for k, v in DOCUMENT_LABELS.items()}, "receipt": ("信访事项申请回执", "Receipt")}
+KIND_LABELS = {
+    **{k.value: v for k, v in DOCUMENT_LABELS.items()},
+    "formal_opinion": (
+        "复查（复核）意见书（经办人撰写时的预填内容）",
+        "Formal opinion (what the clerk's editor starts from)",
+    ),
+    "receipt": ("信访事项申请回执", "Receipt"),
+    COMMITTEE_REPORT: (
+        "向省政府复查复核委员会的报告（预填内容）",
+        "Report to the committee (the editor's starting text)",
+    ),
+    COMMITTEE_EXTENSION: ("向省政府复查复核委员会的延期报告", "Extension reported to the committee"),
+}
 
 
 def _require(*roles: Role) -> None:
@@ -123,7 +147,7 @@ def _status(form) -> int:
 @bp.get("/")
 @staff_required
 def index():
-    _require(*ADMINS)
+    _require(*ADMINS, *SECURITY_ADMINS)
     return redirect(url_for("admin.users"))
 
 
@@ -133,7 +157,7 @@ def index():
 @bp.route("/users", methods=["GET", "POST"])
 @staff_required
 def users():
-    _require(*ADMINS)
+    _require(*ADMINS, *(SECURITY_ADMINS if request.method == "GET" else ()))
     units = _units()
     form = NewUserForm()
     form.prepare(units, province=current_user.has_role(Role.province_admin) and _is_province_bureau())
@@ -152,6 +176,9 @@ def users():
         except AccountError as exc:
             _fail(form, _account_field(exc), exc)
         else:
+            audit_change(
+                "user_created", user.username, after={"roles": [str(r) for r in user.roles], "unit_id": user.unit_id}
+            )
             db.session.commit()
             flash(_("The account %(username)s is created.", username=user.username))
             return redirect(url_for("admin.users"))
@@ -185,10 +212,11 @@ def _account_field(exc: AccountError) -> str | None:
 @staff_required
 def user_detail(user_id: int):
     user = _own(StaffUser, user_id)
-    _require(*ADMINS)
+    _require(*ADMINS, *(SECURITY_ADMINS if request.method == "GET" else ()))
     units = _units()
     form = UserRolesForm(data={"roles": [str(r) for r in user.roles], "unit_id": user.unit_id})
     form.prepare(units, province=current_user.has_role(Role.province_admin) and _is_province_bureau())
+    before = {"roles": [str(r) for r in user.roles], "unit_id": user.unit_id}
     if form.validate_on_submit():
         try:
             update_user_roles(
@@ -202,6 +230,8 @@ def user_detail(user_id: int):
             _fail(form, _account_field(exc), exc)
             user = _own(StaffUser, user_id)
         else:
+            after = {"roles": [str(r) for r in user.roles], "unit_id": user.unit_id}
+            audit_change("user_roles_changed", user.username, before=before, after=after)
             db.session.commit()
             flash(_("The roles and unit of %(username)s are saved.", username=user.username))
             return redirect(url_for("admin.user_detail", user_id=user.id))
@@ -226,12 +256,43 @@ def user_active(user_id: int):
         db.session.rollback()
         flash(localized_error(exc))
         return redirect(url_for("admin.user_detail", user_id=user_id))
+    audit_change("user_activated" if active else "user_deactivated", user.username, after={"active": active})
     db.session.commit()
     if active:
         flash(_("The account %(username)s is active again.", username=user.username))
     else:
         flash(_("The account %(username)s is deactivated: it can no longer sign in.", username=user.username))
     return redirect(url_for("admin.user_detail", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/password")
+@staff_required
+def user_password_reset(user_id: int):
+    """Give the user a temporary password (shown once, here); they must change it at their next sign-in."""
+    user = _own(StaffUser, user_id)
+    _require(*SECURITY_ADMINS)  # separation of administrators: not the system administrator's
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    temporary = temporary_password()
+    try:
+        reset_password(db.session, user, temporary, acting=current_user)
+    except AccountError as exc:
+        db.session.rollback()
+        flash(localized_error(exc))
+        return redirect(url_for("admin.user_detail", user_id=user_id))
+    audit_change("password_reset", user.username, after={"must_change_password": True})
+    db.session.commit()
+    return render_template("admin/password_reset.html", user=user, temporary=temporary)
+
+
+def temporary_password() -> str:
+    """12 characters without look-alikes (0/O, 1/l/I), always mixing letters and digits."""
+    import secrets
+
+    letters, digits = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ", "23456789"
+    body = [secrets.choice(letters + digits) for _ in range(10)]
+    return "".join([secrets.choice(letters), *body, secrets.choice(digits)])
 
 
 # --- Units ---------------------------------------------------------------------------------------------------
@@ -248,6 +309,7 @@ def units():
         except AccountError as exc:
             _fail(form, "code" if "code" in exc.message_en else "name", exc)
         else:
+            audit_change("unit_added", unit.code, after={"name": unit.name})
             db.session.commit()
             flash(_("The unit %(name)s is added.", name=unit.name))
             return redirect(url_for("admin.units"))
@@ -261,12 +323,14 @@ def unit_detail(unit_id: int):
     _require(*ADMINS)
     form = RenameUnitForm(data={"name": unit.name})
     if form.validate_on_submit():
+        old_name = unit.name
         try:
             rename_unit(db.session, unit, form.name.data)
         except AccountError as exc:
             _fail(form, "name", exc)
             unit = _own(Unit, unit_id)
         else:
+            audit_change("unit_renamed", unit.code, before={"name": old_name}, after={"name": unit.name})
             db.session.commit()
             flash(_("The unit is renamed to %(name)s.", name=unit.name))
             return redirect(url_for("admin.units"))
@@ -408,6 +472,7 @@ def documents_letterhead():
         except DocumentSettingsError as exc:
             _fail(form, "letterhead", exc)
         else:
+            audit_change("letterhead_set", "documents", after={"letterhead": form.letterhead.data})
             db.session.commit()
             flash(_("The letterhead is saved."))
             return redirect(url_for("admin.documents"))
@@ -425,6 +490,7 @@ def documents_prefix():
         except DocumentSettingsError as exc:
             _fail(form, "number_prefix", exc)
         else:
+            audit_change("number_prefix_set", "documents", after={"number_prefix": form.number_prefix.data})
             db.session.commit()
             flash(_("The document number prefix is saved."))
             return redirect(url_for("admin.documents"))
@@ -446,12 +512,23 @@ def document_template():
     kind = _kind_or_404()
     view = get_document_settings(db.session, _bureau_id())
     form = TemplateForm(data={"text": view.template_text(kind)})
-    if form.validate_on_submit():
+    if request.form.get("preview") and form.validate_on_submit():
+        # The document this text makes, with example values; nothing is saved.
+        try:
+            data = preview_template(kind, form.text.data, bureau_name=view.letterhead, issued_on=local_today())
+        except TemplateError as exc:
+            form.text.errors = [*form.text.errors, localized((exc.zh, exc.en))]
+        else:
+            response = current_app.response_class(render_pdf(data), mimetype="application/pdf")
+            response.headers["Cache-Control"] = "no-store"
+            return response
+    elif form.validate_on_submit():
         try:
             set_template_override(db.session, _bureau_id(), kind, form.text.data, updated_by=current_user.username)
         except DocumentSettingsError as exc:
             _fail(form, "text", exc)
         else:
+            audit_change("template_set", kind, after={"text": form.text.data})
             db.session.commit()
             flash(_("The template is saved."))
             return redirect(url_for("admin.document_template", kind=kind))
@@ -478,6 +555,7 @@ def document_template_reset():
     if not ActionForm().validate_on_submit():
         abort(400)
     reset_template(db.session, _bureau_id(), kind)
+    audit_change("template_reset", kind)
     db.session.commit()
     flash(_("The template is back to the default text."))
     return redirect(url_for("admin.document_template", kind=kind))
@@ -534,6 +612,7 @@ def bureau_add():
         except TreeError as exc:
             _tree_error(new, exc)
         else:
+            audit_change("bureau_added", bureau.name, after={"parent_id": bureau.parent_id, "adcode": bureau.adcode})
             db.session.commit()
             flash(_("%(name)s is added to the tree.", name=bureau.name))
             return redirect(url_for("admin.bureaus"))
@@ -550,11 +629,13 @@ def bureau_rename():
         bureau = _bureau_from(rename)
         if bureau is None:
             abort(404)
+        old_name = bureau.name
         try:
             rename_bureau(db.session, bureau, rename.name.data)
         except TreeError as exc:
             _tree_error(rename, exc)
         else:
+            audit_change("bureau_renamed", str(bureau.id), before={"name": old_name}, after={"name": bureau.name})
             db.session.commit()
             flash(_("The bureau is renamed to %(name)s.", name=bureau.name))
             return redirect(url_for("admin.bureaus"))
@@ -571,11 +652,15 @@ def bureau_move():
         bureau = _bureau_from(move)
         if bureau is None:
             abort(404)
+        old_parent = bureau.parent_id
         try:
             move_bureau(db.session, bureau, db.session.get(Bureau, move.parent_id.data))
         except TreeError as exc:
             _tree_error(move, exc)
         else:
+            audit_change(
+                "bureau_moved", bureau.name, before={"parent_id": old_parent}, after={"parent_id": bureau.parent_id}
+            )
             db.session.commit()
             flash(_("The bureau is moved."))
             return redirect(url_for("admin.bureaus"))

@@ -33,8 +33,9 @@ from portal.accounts.models import StaffUser
 from portal.cases.actions import ACTION_FIELDS
 from portal.cases.choices import Choice
 from portal.cases.queries import CasePage
+from portal.documents.service import ReplyDesk, ReplyDraft
 from portal.web import localized
-from portal.workflow import EXTENSION_MAX_DAYS, LONG_TEXT_MAX, SHORT_TEXT_MAX, CaseAction
+from portal.workflow import EXTENSION_MAX_DAYS, LETTER_TEXT_MAX, LONG_TEXT_MAX, SHORT_TEXT_MAX, CaseAction, Outcome
 
 A = CaseAction
 REQUIRED = _l("This field is required.")
@@ -73,6 +74,9 @@ class FormContext:
     today: date
     choices: dict[str, list[Choice]] = field(default_factory=dict)  # ``portal.cases.choices.action_choices``
     defaults: dict[str, Any] = field(default_factory=dict)  # ``portal.cases.choices.action_defaults``
+    desk: ReplyDesk | None = None  # the formal opinion's drafting desk (submit_reply)
+    draft: ReplyDraft | None = None  # the draft submitted last (submit_reply after a return, sign, return)
+    outcome: str | None = None  # the outcome whose template the clerk asked for
 
 
 def form_value(value: Any) -> str:
@@ -218,6 +222,14 @@ class ApproveOpinionForm(CommentForm):
 
 class SignForm(CommentForm):
     action = A.sign_reply
+    draft_sha256 = HiddenField()
+
+    def defaults(self, ctx):
+        super().defaults(ctx)
+        self.draft_sha256.data = ctx.draft.sha256 if ctx.draft is not None else ""
+
+    def visible_fields(self) -> list:
+        return [f for f in super().visible_fields() if f.name != "draft_sha256"]
 
 
 class ReasonForm(ActionForm):
@@ -239,10 +251,33 @@ class DenyExtensionForm(ReasonForm):
 
 
 class ReplyForm(ActionForm):
+    """The whole formal opinion in one editor, pre-filled from the bureau's template for the chosen outcome.
+
+    ``prepare`` needs ``ctx.desk`` (the drafting desk) to pre-fill; ``defaults`` starts from the last draft
+    submitted (after a return) or from the template of ``?outcome=``.
+    """
+
     action = A.submit_reply
-    text = _long(_l("Formal opinion"), render_kw={"rows": 12})
     outcome = SelectField(_l("Outcome"), validators=[InputRequired(REQUIRED)])
+    text = TextAreaField(
+        _l("Formal opinion"),
+        validators=[InputRequired(REQUIRED), Length(max=LETTER_TEXT_MAX)],
+        render_kw={"rows": 24, "class": "letter"},
+        description=_l(
+            "The letter as it is printed. The salutation and the remedy are printed once by the system; "
+            "passages in 【】 must be written before submitting."
+        ),
+    )
     files = _files(_l("Attachments"))
+
+    def defaults(self, ctx):
+        super().defaults(ctx)  # the returned draft as it was, or the outcome "upheld"
+        asked = ctx.outcome if ctx.outcome in {str(o) for o in Outcome} else None
+        if asked is not None:  # "start from the bureau's template for ...": replaces the text
+            self.outcome.data = asked
+            self.text.data = None
+        if not self.text.data and ctx.desk is not None:
+            self.text.data = ctx.desk.prefill.get(self.outcome.data or str(Outcome.upheld), "")
 
 
 class RequestExtensionForm(ActionForm):
@@ -316,6 +351,14 @@ class WithdrawForm(ActionForm):
     )
 
 
+class RecordDeliveryForm(ActionForm):
+    """送达 by post (the date on the return receipt) or in person (the date signed for)."""
+
+    action = A.record_delivery
+    method = SelectField(_l("How it was delivered"), validators=[InputRequired(REQUIRED)])
+    delivered_on = _date(_l("Delivered on"))
+
+
 FORMS: dict[CaseAction, type[ActionForm]] = {
     A.accept: AcceptForm,
     A.reject: RejectForm,
@@ -337,6 +380,7 @@ FORMS: dict[CaseAction, type[ActionForm]] = {
     A.convene_meeting: ConveneMeetingForm,
     A.record_meeting: RecordMeetingForm,
     A.withdraw: WithdrawForm,
+    A.record_delivery: RecordDeliveryForm,
 }
 assert set(FORMS) == set(ACTION_FIELDS), "every staff action needs a form"
 

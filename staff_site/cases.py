@@ -7,6 +7,8 @@ redirect. Another bureau's case answers 404 on every route; an ancestor bureau r
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -34,6 +36,8 @@ from portal.cases.queries import (
     parse_filters,
     preview_slip_approver,
 )
+from portal.documents.service import get_reply_desk, get_reply_draft, preview_reply
+from portal.documents.templates import TemplateError
 from portal.extensions import db
 from portal.roles import PETITION_OFFICE
 from portal.routing import OPINION_KIND_LABELS
@@ -41,6 +45,7 @@ from portal.web import current_lang, localized, localized_error
 from portal.workflow import (
     ACTION_LABELS,
     COMPLEXITY_LABELS,
+    DELIVERY_LABELS,
     INTAKE_LABELS,
     KIND_LABELS,
     OUTCOME_LABELS,
@@ -145,14 +150,23 @@ def attachment(case_id: int, attachment_id: int):
 
 
 def _form_context(page, user, today, action: CaseAction) -> FormContext:
-    """The choices and pre-filled values of an action's form: the same code gives the API its own."""
-    return FormContext(
+    """The choices and pre-filled values of an action's form: the same code gives the API its own.
+
+    The formal opinion's actions also get the drafting desk and the submitted draft.
+    """
+    ctx = FormContext(
         page=page,
         user=user,
         today=today,
         choices=action_choices(db.session, page, user, action),
         defaults=action_defaults(page, action, today),
+        outcome=request.args.get("outcome"),
     )
+    if action in _REPLY_ACTIONS:
+        ctx.draft = get_reply_draft(db.session, page.case)
+    if action is CaseAction.submit_reply:
+        ctx.desk = get_reply_desk(db.session, page.case)
+    return ctx
 
 
 @bp.route("/cases/<int:case_id>/actions/<action>", methods=["GET", "POST"])
@@ -176,6 +190,12 @@ def case_action(case_id: int, action: str):
         form.defaults(ctx)
     elif chosen is CaseAction.submit_slip and request.form.get("preview"):
         pass  # the slip's "who approves?" button: show the rules' choice, change nothing
+    elif chosen is CaseAction.submit_reply and request.form.get("preview"):
+        # "Preview": the exact PDF of the letter as it would be submitted now; nothing is stored.
+        response = _reply_preview(page, form, today)
+        if response is not None:
+            return response
+        status = 422
     elif chosen is CaseAction.reject and request.form.get("standard"):
         # "Use the standard text" (without JavaScript): the chosen reason's texts, change nothing else.
         texts = next((c.extra for c in ctx.choices["reason"] if c.value == form.reason.data), None)
@@ -220,6 +240,7 @@ def case_action(case_id: int, action: str):
             flash(_("Done: %(action)s.", action=localized(ACTION_LABELS[chosen])))
             return redirect(url_for("staff.case_detail", case_id=case_id))
         page = _load_page(case_id)
+        ctx = _form_context(page, user, today, chosen)
     preview = None
     if chosen is CaseAction.submit_slip:
         units = [v for v in [form.lead_unit_id.data, *(form.assisting_unit_ids.data or [])] if str(v).isdigit()]
@@ -233,12 +254,67 @@ def case_action(case_id: int, action: str):
             error=error,
             refused=refusal is not None,
             preview=preview,
+            desk=ctx.desk,
+            draft=ctx.draft,
             subject=decision_subject(page, chosen),
             returned=returned_work(page, chosen),
             standard_texts={c.value: c.extra for c in ctx.choices["reason"]} if "reason" in ctx.choices else None,
         ),
         status,
     )
+
+
+_REPLY_ACTIONS = (CaseAction.submit_reply, CaseAction.sign_reply, CaseAction.return_reply)
+
+
+def _pdf_response(body: bytes, filename: str):
+    response = current_app.response_class(body, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(filename)}"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _reply_preview(page, form, today):
+    """The PDF of the letter in ``form`` (None, with field errors on the form, when it cannot be sent)."""
+    form.validate()
+    if form.text.errors:
+        return None
+    try:
+        body, data = preview_reply(db.session, page.case, form.text.data or "", today=today)
+    except TemplateError as exc:
+        form.text.errors = [*form.text.errors, localized((exc.zh, exc.en))]
+        return None
+    return _pdf_response(body, f"{data.title}（{_('preview')}）.pdf")
+
+
+@bp.post("/cases/<int:case_id>/reply-preview")
+@staff_required
+def reply_preview(case_id: int):
+    """The exact PDF of a formal opinion before it is submitted (the editor's "Preview" button posts here too)."""
+    page = _load_page(case_id)
+    if not page.own:
+        abort(404)
+    form = FORMS[CaseAction.submit_reply]()
+    form.prepare(_form_context(page, _user(), local_today(), CaseAction.submit_reply))
+    response = _reply_preview(page, form, local_today())
+    if response is not None:
+        return response
+    errors = [*form.text.errors, *form.outcome.errors, *form.csrf_token.errors]
+    return {"errors": [str(e) for e in errors]}, 422
+
+
+@bp.get("/cases/<int:case_id>/reply-draft.pdf")
+@staff_required
+def reply_draft(case_id: int):
+    """The stored draft of the formal opinion, byte for byte what signing issues (clerk, leader, supervisors)."""
+    page = _load_page(case_id)
+    draft = get_reply_draft(db.session, page.case)
+    if draft is None:
+        abort(404)
+    body = current_app.extensions["portal.storage"].get(draft.pdf.storage_key)
+    response = _pdf_response(body, draft.pdf.filename)
+    response.headers["X-Content-SHA256"] = draft.sha256
+    return response
 
 
 @bp.context_processor
@@ -255,6 +331,7 @@ def _labels() -> dict:
         "outcome_labels": OUTCOME_LABELS,
         "reject_reason_labels": REJECT_REASON_LABELS,
         "opinion_kind_labels": OPINION_KIND_LABELS,
+        "delivery_labels": DELIVERY_LABELS,
         "target_labels": TARGET_LABELS,
         "contact_party_labels": CONTACT_PARTY_LABELS,
         "party_role_labels": PARTY_ROLE_LABELS,

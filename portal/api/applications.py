@@ -20,7 +20,7 @@ from portal.api.openapi import SCHEMAS, document
 from portal.attachments import Attachment, UploadError, download_url
 from portal.cases.intake import FieldError, IntakeInvalid, known_bureau_ids, validate_application
 from portal.cases.numbers import normalise_number
-from portal.cases.operations import CaseConflict, CaseNotFound, IntakeRefused
+from portal.cases.operations import CaseConflict, CaseNotFound, DuplicateOpenCase, IntakeRefused
 from portal.cases.queries import local_today
 from portal.extensions import configured, db, limiter
 from portal.petitioners import operations as online
@@ -227,6 +227,10 @@ def tracking_json(view: TrackingView) -> dict:
             "possible": view.escalation.possible,
             "last_day": view.escalation.last_day.isoformat() if view.escalation.last_day else None,
             "remaining_days": view.escalation.remaining_days,
+            # 送达: the window runs from the day the opinion reached the petitioner; None: not recorded yet.
+            "started": view.escalation.last_day is not None,
+            "delivered_on": view.case.delivered_on.isoformat() if view.case.delivered_on else None,
+            "delivery_method": view.case.delivery_method,
             "message": _text(view.escalation.refusal) if view.escalation.refusal else None,
         },
         "escalated_to": view.escalated_to,
@@ -306,6 +310,16 @@ SCHEMAS["ApplicationRequest"] = {
             "type": "array",
             "maxItems": 5,
             "items": {**_PARTY, "description": "Name and ID number required."},
+        },
+        "electronic_delivery": {
+            "type": "boolean",
+            "description": "The petitioner accepts electronic delivery of the formal opinion: the day it is sent"
+            " counts as the day received (the 30-day window runs from it).",
+        },
+        "confirm_duplicate": {
+            "type": "boolean",
+            "description": "Submit although the same petitioner has an open case on the same disputed document"
+            " (otherwise 409 `duplicate_open_case`).",
         },
     },
     "required": ["petitioner", "disputed", "request", "facts_and_reasons"],
@@ -437,6 +451,12 @@ document(
                 " (`idempotency_key_invalid`).",
                 "content": _json("Error"),
             },
+            "409": {
+                "description": "`error.code` `duplicate_open_case`: the same petitioner has an open case on the same"
+                " disputed document (issuer and 文号, in any bureau); `error.case_number` names it (never its access"
+                " code). Send `confirm_duplicate: true` to submit anyway.",
+                "content": _json("Error"),
+            },
             "422": {
                 "description": "Field errors (`errors`), or a routing refusal (`error.code`: `to_committee` for"
                 " opinions of the provincial bureau, `final` for re-review opinions, `invalid`), or an"
@@ -500,8 +520,11 @@ document(
     "/applications/{number}/escalate",
     "post",
     {
-        "summary": "Apply for a re-review of a replied review (within 30 days of the reply).",
-        "description": "Opens a new case at the next bureau carrying this case's files; it has its own access code.",
+        "summary": "Apply for a re-review of a replied review (within 30 days of receiving it).",
+        "description": "Opens a new case at the next bureau carrying this case's files; it has its own access code."
+        " The re-review disputes the review opinion by its 文号 and issuer. The 30 days run from the day the"
+        " opinion reached the petitioner (送达); until that is recorded the window has not started and the"
+        " application is open.",
         "parameters": [_NUMBER, _CODE_HEADER],
         "requestBody": {
             "required": True,
@@ -510,10 +533,19 @@ document(
                     "schema": {
                         "type": "object",
                         "properties": {
-                            "reason": {"type": "string", "description": "Why the review opinion is wrong."},
+                            "request": {"type": "string", "maxLength": 2000, "description": "What is asked for."},
+                            "facts_and_reasons": {
+                                "type": "string",
+                                "maxLength": 10000,
+                                "description": "The facts, and why the review opinion is wrong.",
+                            },
+                            "reason": {
+                                "type": "string",
+                                "description": "Deprecated single field: used as both when the two above are absent.",
+                            },
                             "attachments": {"type": "array", "items": {"type": "string", "format": "uuid"}},
                         },
-                        "required": ["reason"],
+                        "required": ["request", "facts_and_reasons"],
                     }
                 }
             },
@@ -629,6 +661,9 @@ def create_application():
     except IntakeRefused as exc:
         db.session.rollback()
         return _refusal(exc.code, _message(exc))
+    except DuplicateOpenCase as exc:
+        db.session.rollback()
+        return jsonify(error={"code": exc.code, "message": _message(exc), "case_number": exc.case_number}), 409
     except UploadError as exc:
         db.session.rollback()
         return _upload_refused(exc)
@@ -647,6 +682,8 @@ def create_application():
 def get_application(number: str):
     """The tracking view of a case, for the holder of its access code."""
     case = _authorised_case(number)
+    if online.record_online_delivery(db.session, current_app.extensions["portal.pii"], case, today=_today()):
+        db.session.commit()  # 送达: the day the petitioner first opened the replied case
     return jsonify(tracking_json(tracking_view(db.session, case, today=_today())))
 
 
@@ -685,7 +722,17 @@ def escalate_application(number: str):
     storage = current_app.extensions["portal.storage"]
     pii = current_app.extensions["portal.pii"]
     try:
-        escalated = online.escalate_case(db.session, storage, pii, case, body.get("reason"), upload_ids, today=_today())
+        escalated = online.escalate_case(
+            db.session,
+            storage,
+            pii,
+            case,
+            body.get("reason"),
+            upload_ids,
+            today=_today(),
+            request=body.get("request"),
+            facts_and_reasons=body.get("facts_and_reasons"),
+        )
         db.session.commit()
     except ActionRefused as exc:
         db.session.rollback()

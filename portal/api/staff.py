@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from urllib.parse import quote
 
 from flask import current_app, g, jsonify, request
 
@@ -39,6 +40,8 @@ from portal.cases.queries import (
     parse_filters,
     pick,
 )
+from portal.documents.service import get_reply_desk, get_reply_draft, preview_reply
+from portal.documents.templates import TemplateError
 from portal.extensions import db
 from portal.idnumber import InvalidIdNumber, validate_id_number
 from portal.routing import OpinionKind
@@ -114,6 +117,10 @@ def case_summary(row) -> dict:
         "lead_unit": {"id": case.lead_unit_id, "name": row.lead_unit_name} if case.lead_unit_id else None,
         "pending_extension_days": case.pending_extension_days,
         "received_on": _d(case.received_on),
+        # §四.14 and the 30-day window, marked in the queue as on the page.
+        "late_application": case.late_application,
+        "duplicate_of_case_number": case.duplicate_of_case_number,
+        "repeat_of_case_number": case.repeat_of_case_number,
         "version": case.version,
         "next_deadline": (
             {"step": str(row.step), "step_label": pick(STEP_LABELS[row.step], lang), **_marks(row.marks)}
@@ -152,8 +159,12 @@ def case_detail(page: CasePage) -> dict:
         "received_on": _d(c.received_on),
         "accepted_on": _d(c.accepted_on),
         "replied_on": _d(c.replied_on),
+        "filed_on": _d(c.filed_on or c.received_on),
+        "delivery": {"method": c.delivery_method, "delivered_on": _d(c.delivered_on)} if c.delivered_on else None,
         "late_application": c.late_application,
         "repeat_of_case_number": c.repeat_of_case_number,
+        "duplicate_of_case_number": c.duplicate_of_case_number,
+        "same_matter": [{"number": n, "state": st, "bureau_name": b} for n, st, b in page.same_matter],
         "committee_document_number": c.committee_document_number,
         "disputed_opinion": {
             "bureau_id": c.disputed_bureau_id,
@@ -432,6 +443,42 @@ SCHEMAS["StaffCase"] = {
 _CASE_RESPONSE = {"application/json": {"schema": {"$ref": "#/components/schemas/StaffCase"}}}
 _AUTH = "Authenticate with `Authorization: Bearer <token>` from `POST /auth/token`."
 _CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_INTEGER = {"type": "integer"}
+_DATE_FIELD = {"type": "string", "format": "date"}
+
+
+def _action_field_schema(name: str) -> dict:
+    """What one action field holds (as the case page's form sends it)."""
+    if name.endswith("_ids"):
+        return {"type": "array", "items": _INTEGER}
+    if name.endswith("_id") or name == "days":
+        return _INTEGER
+    if name.endswith("_on"):
+        return _DATE_FIELD
+    if name == "needs_approval":
+        return {"type": "boolean"}
+    if name == "case_numbers":
+        return {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+    return {"type": "string", "maxLength": 10000}
+
+
+for _action, _fields in ACTION_FIELDS.items():
+    SCHEMAS[f"Action_{_action}"] = {
+        "type": "object",
+        "properties": {
+            "action": {"type": "string", "const": str(_action)},
+            "expected_version": {"type": "integer", "description": "The `version` you read: 409 if it changed."},
+            **(
+                {"upload_ids": {"type": "array", "items": {"type": "string", "format": "uuid"}}}
+                if _action in FILE_ACTIONS
+                else {}
+            ),
+            **{f: _action_field_schema(f) for f in _fields},
+        },
+        "required": ["action"],
+        "additionalProperties": False,
+    }
+
 _ACTION_FIELDS_DOC = "; ".join(f"`{a}`: {', '.join(f) or '-'}" for a, f in ACTION_FIELDS.items())
 
 document(
@@ -522,14 +569,11 @@ document(
             "content": {
                 "application/json": {
                     "schema": {
-                        "type": "object",
-                        "properties": {
-                            "action": {"type": "string", "enum": [str(a) for a in ACTION_FIELDS]},
-                            "expected_version": {"type": "integer"},
-                            "upload_ids": {"type": "array", "items": {"type": "string", "format": "uuid"}},
+                        "oneOf": [{"$ref": f"#/components/schemas/Action_{a}"} for a in ACTION_FIELDS],
+                        "discriminator": {
+                            "propertyName": "action",
+                            "mapping": {str(a): f"#/components/schemas/Action_{a}" for a in ACTION_FIELDS},
                         },
-                        "required": ["action"],
-                        "additionalProperties": True,
                     }
                 }
             },
@@ -554,6 +598,19 @@ document(
         "description": _AUTH + ' Body: `{"reason": "..."}`. Staff of the case\'s own bureau only.',
         "tags": ["staff"],
         "parameters": [_CASE_ID],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"reason": {"type": "string", "maxLength": 500}},
+                        "required": ["reason"],
+                        "additionalProperties": False,
+                    }
+                }
+            },
+        },
         "responses": {
             "200": {"description": "The case with unmasked parties.", "content": _CASE_RESPONSE},
             "403": error_response("Administrators take no part in cases."),
@@ -589,6 +646,80 @@ document(
         },
     },
 )
+_PDF_RESPONSE = {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
+document(
+    "/staff/cases/{case_id}/reply-desk",
+    "get",
+    {
+        "summary": "The drafting desk of the formal opinion: fixed parts, pre-fill per outcome, references, draft.",
+        "description": (
+            _AUTH + " Staff of the case's own bureau. `kind` is `formal_opinion` (复查意见书 / 复核意见书 to the"
+            " petitioner) or `committee_report` (报告 to 吉林省人民政府信访事项复查复核委员会, for a transferred case)."
+            " `prefill` maps each outcome (`upheld` 维持, `revoked` 撤销, `changed` 变更, `partly_changed` 部分变更)"
+            " to the bureau's template filled in; passages in 【】 are for the clerk to write. The `addressee`"
+            " (one salutation) and, to the petitioner, the `remedy` are printed once by the system, whatever the"
+            " letter says; a report carries `signer` (签发人) and lists the reply's attachments (附件). `references`"
+            " (division opinion, leaders' comments) are internal: never printed unless written into the letter."
+            " `draft` is the last submitted draft (null if none), readable by the signing leader."
+        ),
+        "tags": ["staff"],
+        "parameters": [_CASE_ID],
+        "responses": {
+            "200": {"description": "The desk."},
+            "401": error_response("No valid token."),
+            "404": error_response("Not a case of the caller's own bureau."),
+        },
+    },
+)
+document(
+    "/staff/cases/{case_id}/reply-preview",
+    "post",
+    {
+        "summary": "The exact PDF of a formal opinion before it is submitted; changes nothing.",
+        "description": (
+            _AUTH + ' Body: `{"text": "..."}` (the whole letter, at most 20,000 characters). The number shown is'
+            " the one the draft would take now. Submit with `submit_reply` (`text`, `outcome`, `upload_ids`): the"
+            " draft is then rendered, numbered and stored, its SHA-256 recorded in the history; `sign_reply`"
+            " (optional `draft_sha256`: the digest of the draft the leader read, refused if it is not the current"
+            " one) issues exactly those bytes. `return_reply` (`reason`) sends it back to the clerk."
+        ),
+        "tags": ["staff"],
+        "parameters": [_CASE_ID],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"text": {"type": "string", "maxLength": 20000}},
+                        "required": ["text"],
+                    }
+                }
+            },
+        },
+        "responses": {
+            "200": {"description": "The PDF.", "content": _PDF_RESPONSE},
+            "401": error_response("No valid token."),
+            "404": error_response("Not a case of the caller's own bureau."),
+            "422": field_errors_response("Empty, too long, or a 【】 passage not written (`text`)."),
+        },
+    },
+)
+document(
+    "/staff/cases/{case_id}/reply-draft",
+    "get",
+    {
+        "summary": "The stored draft of the formal opinion: byte for byte what signing issues.",
+        "description": _AUTH + " Header `X-Content-SHA256`: its digest, as recorded in the history.",
+        "tags": ["staff"],
+        "parameters": [_CASE_ID],
+        "responses": {
+            "200": {"description": "The PDF.", "content": _PDF_RESPONSE},
+            "401": error_response("No valid token."),
+            "404": error_response("No draft, or no such case in the caller's reach."),
+        },
+    },
+)
 document(
     "/staff/material-requests",
     "get",
@@ -607,11 +738,52 @@ document(
         "description": (
             _AUTH + " Petition office only. Body: `intake` (`paper` | `committee_transfer`), `petitioner`"
             " {name, id_number, phone, email, address}, `disputed_bureau_id`, `opinion_kind`"
-            " (`handling` | `review`), `document_number`, `issued_on`, `received_on`, `request`,"
+            " (`handling` | `review`), `document_number`, `issued_on`, `received_on` (when the petitioner received"
+            " the disputed opinion), `request`,"
             " `facts_and_reasons`, `upload_ids` (at least one for paper), and for transfers `kind` and"
-            " `committee_document_number`."
+            " `committee_document_number`. Paper only (§四.1): `application_received_on`, the day this bureau"
+            " received the written application (default today; the acceptance clock runs from it; not in the"
+            " future, not before `received_on`), and `filed_on`, the postmark or hand-in date where it differs"
+            " (default `application_received_on`; lateness is judged on it)."
         ),
         "tags": ["staff"],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "intake": {"type": "string", "enum": ["paper", "committee_transfer"]},
+                            "petitioner": {
+                                "type": "object",
+                                "properties": {
+                                    "name": {"type": "string", "maxLength": 100},
+                                    "id_number": {"type": "string", "maxLength": 30},
+                                    "phone": {"type": "string", "maxLength": 30},
+                                    "email": {"type": "string", "maxLength": 200},
+                                    "address": {"type": "string", "maxLength": 200},
+                                },
+                                "required": ["name"],
+                                "additionalProperties": False,
+                            },
+                            "disputed_bureau_id": _INTEGER,
+                            "opinion_kind": {"type": "string", "enum": ["handling", "review"]},
+                            "document_number": {"type": "string", "maxLength": 100},
+                            "issued_on": _DATE_FIELD,
+                            "received_on": _DATE_FIELD,
+                            "request": {"type": "string"},
+                            "facts_and_reasons": {"type": "string"},
+                            "upload_ids": {"type": "array", "items": {"type": "string", "format": "uuid"}},
+                            "kind": {"type": "string", "enum": ["review", "re_review"]},
+                            "committee_document_number": {"type": "string", "maxLength": 100},
+                        },
+                        "required": ["intake", "petitioner", "disputed_bureau_id", "opinion_kind"],
+                        "additionalProperties": False,
+                    }
+                }
+            },
+        },
         "responses": {
             "201": {"description": "Registered: `case` and, for paper, the petitioner's one-time `access_code`."},
             "403": error_response("Not the petition office."),
@@ -773,6 +945,93 @@ def staff_attachment(case_id: int, attachment_id: int):
     return jsonify(url=download_url(current_app.extensions["portal.storage"], found), expires_in=DOWNLOAD_SECONDS)
 
 
+# --- The formal opinion: drafting desk, preview, stored draft -------------------------------------------
+
+
+def _own_case(case_id: int):
+    """The case if the caller's own bureau handles it (the drafting desk and the preview are not supervision)."""
+    page = _page(case_id)
+    return page.case if page is not None and page.own else None
+
+
+def _draft_json(draft) -> dict | None:
+    if draft is None:
+        return None
+    return {
+        "event_seq": draft.event_seq,
+        "submitted_by": draft.submitted_by,
+        "submitted_at": draft.submitted_at.isoformat(),
+        "outcome": draft.outcome,
+        "text": draft.text,
+        "title": draft.title,
+        "doc_number": draft.doc_number,
+        "issued_on": draft.issued_on.isoformat(),
+        "sha256": draft.sha256,
+        "pdf": f"/api/v1/staff/cases/{draft.pdf.case_id}/reply-draft",
+    }
+
+
+def _pdf(body: bytes, filename: str):
+    response = current_app.response_class(body, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(filename)}"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/staff/cases/<int:case_id>/reply-desk")
+@staff_api
+def staff_reply_desk(case_id: int):
+    case = _own_case(case_id)
+    if case is None:
+        return _not_found()
+    desk = get_reply_desk(db.session, case)
+    return jsonify(
+        kind=desk.kind,
+        title=desk.title,
+        addressee=desk.addressee,
+        remedy=desk.remedy,
+        signer=desk.signer,
+        reserved_number=desk.reserved_number,
+        prefill=desk.prefill,
+        references=[
+            {"label": message(r.label_zh, r.label_en), "author": r.author, "at": r.at.isoformat(), "text": r.text}
+            for r in desk.references
+        ],
+        draft=_draft_json(get_reply_draft(db.session, case)),
+    )
+
+
+@bp.post("/staff/cases/<int:case_id>/reply-preview")
+@staff_api
+def staff_reply_preview(case_id: int):
+    case = _own_case(case_id)
+    if case is None:
+        return _not_found()
+    body = _json_body()
+    if body is None:
+        return field_errors({"body": message("请求体应为 JSON 对象。", "The body must be a JSON object.")})
+    text = body.get("text")
+    if not isinstance(text, str):
+        return field_errors({"text": message("请填写正式意见。", "Write the formal opinion.")})
+    try:
+        pdf, data = preview_reply(db.session, case, text, today=local_today())
+    except TemplateError as exc:
+        return field_errors({"text": message(exc.zh, exc.en)})
+    return _pdf(pdf, f"{data.title}.pdf")
+
+
+@bp.get("/staff/cases/<int:case_id>/reply-draft")
+@staff_api
+def staff_reply_draft(case_id: int):
+    page = _page(case_id)
+    draft = get_reply_draft(db.session, page.case) if page is not None else None
+    if draft is None:
+        return _not_found()
+    response = _pdf(current_app.extensions["portal.storage"].get(draft.pdf.storage_key), draft.pdf.filename)
+    response.headers["X-Content-SHA256"] = draft.sha256
+    return response
+
+
 # --- Intake ---------------------------------------------------------------------------------------------
 
 
@@ -835,6 +1094,12 @@ def _application(body: dict) -> tuple[ApplicationInput | None, list[str], dict]:
     document_number = _text(body, "document_number", errors)
     issued_on = _date(body, "issued_on", errors)
     received_on = _date(body, "received_on", errors)
+    # Paper (§四.1): the day the bureau received it (default today) and the postmark or hand-in date.
+    application_received_on = filed_on = None
+    if body.get("application_received_on") is not None:
+        application_received_on = _date(body, "application_received_on", errors)
+    if body.get("filed_on") is not None:
+        filed_on = _date(body, "filed_on", errors)
     request_text = _text(body, "request", errors, max_len=LONG_TEXT_MAX)
     facts = _text(body, "facts_and_reasons", errors, max_len=LONG_TEXT_MAX)
     kind = committee_number = None
@@ -862,6 +1127,8 @@ def _application(body: dict) -> tuple[ApplicationInput | None, list[str], dict]:
         intake=IntakePath(intake),
         committee_document_number=committee_number,
         kind=kind,
+        application_received_on=application_received_on,
+        filed_on=filed_on,
     )
     return data, upload_ids, {}
 

@@ -93,9 +93,13 @@ document(
                 "No `file` field (`missing_file`), an empty file (`empty_file`) or an invalid `Idempotency-Key`"
                 " (`idempotency_key_invalid`)."
             ),
-            "422": _error_response("The `Idempotency-Key` was used for another file (`idempotency_key_reused`)."),
             "413": _error_response("Larger than 20 MB (`too_large`)."),
             "415": _error_response("Not a PDF, JPEG, PNG or DOCX (`type_not_allowed`)."),
+            "422": _error_response(
+                "Active content (`active_content`): a PDF with JavaScript, launch actions or embedded files, a"
+                " file that is also a web page, a DOCX with a DOCTYPE, outside references or embedded objects;"
+                " or an `Idempotency-Key` used for another file (`idempotency_key_reused`)."
+            ),
             "503": _error_response("File storage is unavailable; nothing was saved (`storage_unavailable`)."),
         },
     },

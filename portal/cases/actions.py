@@ -51,7 +51,7 @@ ACTION_FIELDS: dict[CaseAction, tuple[str, ...]] = {
     A.return_opinion: ("reason",),
     A.submit_reply: ("text", "outcome"),
     A.return_reply: ("reason",),
-    A.sign_reply: ("comment",),
+    A.sign_reply: ("comment", "draft_sha256"),
     A.request_extension: ("days", "reason"),
     A.approve_extension: ("days", "comment"),
     A.deny_extension: ("reason",),
@@ -61,6 +61,7 @@ ACTION_FIELDS: dict[CaseAction, tuple[str, ...]] = {
     A.convene_meeting: ("topic", "meeting_on", "unit_ids", "approved_by_id", "case_numbers"),
     A.record_meeting: ("meeting_id", "minutes"),
     A.withdraw: ("reason", "document_note"),
+    A.record_delivery: ("method", "delivered_on"),
 }
 STAFF_ACTIONS: tuple[CaseAction, ...] = tuple(ACTION_FIELDS)
 #: Actions that may carry files (division opinion, formal opinion, answered materials).
@@ -189,7 +190,15 @@ def take_action(
     if attachment_ids:
         data["attachment_ids"] = attachment_ids
     return perform_action(
-        session, pii, case_id, chosen, actor_of(user), data, expected_version=expected_version, today=today
+        session,
+        pii,
+        case_id,
+        chosen,
+        actor_of(user),
+        data,
+        expected_version=expected_version,
+        today=today,
+        storage=storage,
     )
 
 

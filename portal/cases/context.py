@@ -95,6 +95,8 @@ def case_view(session: Session, case: Case, staff: BureauStaff) -> CaseView:
         pending_extension=case.pending_extension_days is not None,
         pending_extension_days=case.pending_extension_days,
         replied_on=case.replied_on,
+        delivered_on=case.delivered_on,
+        electronic_delivery=case.electronic_delivery,
         escalation_due=escalation_due,
         escalated=case.escalated,
         bureau_level=str(bureau.level),

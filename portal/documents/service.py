@@ -31,15 +31,21 @@ from portal.accounts.models import StaffUser
 from portal.attachments.models import Attachment, AttachmentSource
 from portal.attachments.operations import _ON_ROLLBACK, _defer, _delete_quietly, download_url
 from portal.cases.models import Case, CaseEvent, CaseParty, Deadline, Outbox
-from portal.documents.models import DocumentSettings, DocumentTemplate, GeneratedDocument
+from portal.documents.models import DocumentSequence, DocumentSettings, DocumentTemplate, GeneratedDocument
 from portal.documents.numbering import default_prefix, format_number, next_number, prefix_problems, series_for
 from portal.documents.render import DocumentData, chinese_date, render_docx, render_pdf
 from portal.documents.templates import (
+    COMMITTEE_EXTENSION,
+    COMMITTEE_REPORT,
     KINDS,
     TemplateError,
     TemplateProblem,
     build_document,
+    compose_letter,
     default_text,
+    letter_title,
+    prefill_letter,
+    remedy_text,
     validate_template,
 )
 from portal.pii import PersonalData
@@ -49,7 +55,6 @@ from portal.storage import Storage
 from portal.workflow import (
     COMPLEXITY_LABELS,
     DOCUMENT_LABELS,
-    OUTCOME_LABELS,
     REJECT_REASON_LABELS,
     CaseKind,
     Complexity,
@@ -79,8 +84,6 @@ PUBLIC_KINDS = frozenset(
         DocumentKind.formal_opinion,
     }
 )
-# A transferred case reports its result to the committee instead of replying to the petitioner (§四.3).
-REPORT_CLOSING = "特此报告。"
 _DUPLICATE = "uq_generated_documents_tenant_id_case_id_kind_event_seq"
 
 
@@ -304,6 +307,7 @@ class _Prepared:
     series: str
     reuse_number: str | None
     number_prefix: str
+    issue_draft: tuple[int, int, str] | None = None  # (PDF id, DOCX id, number) of the signed draft
 
 
 def render_outbox_row(session: Session, storage: Storage, pii: PersonalData, outbox_row: Outbox) -> RenderResult:
@@ -391,53 +395,69 @@ def _fail(session: Session, row: Outbox, zh: str, en: str) -> RenderResult:
     return RenderResult("failed", None, message)
 
 
+def _put_files(
+    session: Session, storage: Storage, case: Case, stem: str, data: DocumentData, uploaded: list[str]
+) -> list[Attachment]:
+    """Render ``data`` to PDF and DOCX, upload both and add their attachment rows (PDF first); flushes.
+
+    The keys uploaded are appended to ``uploaded`` as they go, for the caller to delete on failure.
+    """
+    files = [(render_pdf(data), PDF_TYPE, "pdf"), (render_docx(data), DOCX_TYPE, "docx")]
+    # The object key carries the attachment id, so take the ids before the rows exist.
+    ids = session.scalars(
+        text("SELECT nextval(pg_get_serial_sequence('attachments', 'id')) FROM generate_series(1, 2)")
+    ).all()
+    attachments = []
+    for (body, content_type, extension), attachment_id in zip(files, ids, strict=True):
+        digest = hashlib.sha256(body).hexdigest()
+        attachments.append(
+            Attachment(
+                id=attachment_id,
+                tenant_id=case.tenant_id,
+                case_id=case.id,
+                filename=f"{stem}.{extension}",
+                size=len(body),
+                content_type=content_type,
+                sha256=digest,
+                storage_key=f"{case.tenant_id}/{case.id}/{attachment_id}-{digest[:16]}",
+                source=AttachmentSource.generated,
+                uploaded_by=GENERATED_BY,
+            )
+        )
+    # Everything is ready: only now do the objects go to storage.
+    for attachment, (body, content_type, _) in zip(attachments, files, strict=True):
+        storage.client.put_object(
+            Bucket=storage.bucket,
+            Key=attachment.storage_key,
+            Body=body,
+            ContentType=content_type,
+            Metadata={"sha256": attachment.sha256},
+        )
+        uploaded.append(attachment.storage_key)
+    session.add_all(attachments)
+    session.flush()
+    return attachments
+
+
 def _store(session: Session, storage: Storage, request: _Request, prepared: _Prepared) -> GeneratedDocument | None:
     """Number, render and store the document; None when the same document was stored meanwhile."""
     case, data = prepared.case, prepared.data
     uploaded: list[str] = []
     try:
         with session.begin_nested():
-            data.doc_number = prepared.reuse_number or format_number(
-                prepared.number_prefix,
-                prepared.series,
-                data.issued_on.year,
-                next_number(session, case.tenant_id, data.issued_on.year, prepared.series),
-            )
-            files = [(render_pdf(data), PDF_TYPE, "pdf"), (render_docx(data), DOCX_TYPE, "docx")]
-            # The object key carries the attachment id, so take the ids before the rows exist.
-            ids = session.scalars(
-                text("SELECT nextval(pg_get_serial_sequence('attachments', 'id')) FROM generate_series(1, 2)")
-            ).all()
-            stem = f"{prepared.title}（{data.doc_number}）"
-            attachments = []
-            for (body, content_type, extension), attachment_id in zip(files, ids, strict=True):
-                digest = hashlib.sha256(body).hexdigest()
-                attachments.append(
-                    Attachment(
-                        id=attachment_id,
-                        tenant_id=case.tenant_id,
-                        case_id=case.id,
-                        filename=f"{stem}.{extension}",
-                        size=len(body),
-                        content_type=content_type,
-                        sha256=digest,
-                        storage_key=f"{case.tenant_id}/{case.id}/{attachment_id}-{digest[:16]}",
-                        source=AttachmentSource.generated,
-                        uploaded_by=GENERATED_BY,
-                    )
+            if prepared.issue_draft is not None:
+                # The signed formal opinion is the draft the leader saw: the same objects, byte for byte.
+                pdf_id, docx_id, data.doc_number = prepared.issue_draft
+            else:
+                data.doc_number = prepared.reuse_number or format_number(
+                    prepared.number_prefix,
+                    prepared.series,
+                    data.issued_on.year,
+                    next_number(session, case.tenant_id, data.issued_on.year, prepared.series),
                 )
-            # Everything is ready: only now do the objects go to storage.
-            for attachment, (body, content_type, _) in zip(attachments, files, strict=True):
-                storage.client.put_object(
-                    Bucket=storage.bucket,
-                    Key=attachment.storage_key,
-                    Body=body,
-                    ContentType=content_type,
-                    Metadata={"sha256": attachment.sha256},
-                )
-                uploaded.append(attachment.storage_key)
-            session.add_all(attachments)
-            session.flush()
+                stem = f"{prepared.title}（{data.doc_number}）"
+                pdf, docx = _put_files(session, storage, case, stem, data, uploaded)
+                pdf_id, docx_id = pdf.id, docx.id
             document = GeneratedDocument(
                 tenant_id=case.tenant_id,
                 case_id=case.id,
@@ -446,8 +466,8 @@ def _store(session: Session, storage: Storage, request: _Request, prepared: _Pre
                 doc_number=data.doc_number,
                 title=prepared.title,
                 public=prepared.public,
-                pdf_attachment_id=attachments[0].id,
-                docx_attachment_id=attachments[1].id,
+                pdf_attachment_id=pdf_id,
+                docx_attachment_id=docx_id,
             )
             session.add(document)
             session.flush()
@@ -607,6 +627,7 @@ def _prepare(session: Session, tenant_id: int, request: _Request) -> _Prepared:
     else:  # the petitioner's help line on every notice (a report to the committee carries none)
         context.update(contact_context(get_contact(session, session.get(Bureau, case.tenant_id))))
     kind = request.kind
+    template_kind = str(kind)
     title_suffix = ""
     reuse_number = None
     if kind is DocumentKind.acceptance_notice:
@@ -631,6 +652,10 @@ def _prepare(session: Session, tenant_id: int, request: _Request) -> _Prepared:
             extension_days=approve.fields.get("days"),
             reason=asked.fields.get("reason"),
         )
+        if transferred:
+            template_kind = COMMITTEE_EXTENSION
+            context["committee_document_number"] = case.committee_document_number or ""
+            context["signer"] = approve.actor_name  # the leader who approved the extension issues the report
     elif kind is DocumentKind.reading_slip:
         slip = _needed(_latest_before(session, case, "submit_slip", request.seq), "submit_slip", case)
         context.update(_slip_values(session, case, slip))
@@ -651,11 +676,33 @@ def _prepare(session: Session, tenant_id: int, request: _Request) -> _Prepared:
             .limit(1)
         )
     elif kind is DocumentKind.formal_opinion:
-        context.update(_opinion_values(session, case, request.seq))
-        context["issued_on"] = case.replied_on or context["issued_on"]
-        if transferred:
-            context["remedy"] = REPORT_CLOSING
-    data = build_document(kind, context, settings.overrides)
+        reply = _needed(_latest_before(session, case, "submit_reply", request.seq), "submit_reply", case)
+        draft = reply.fields.get("draft") or {}
+        if draft.get("pdf_attachment_id"):
+            data = _draft_data(session, case, reply)
+            return _Prepared(
+                case=case,
+                data=data,
+                title=data.title,
+                public=not transferred,
+                series=series_for(kind, case.kind),
+                reuse_number=draft["doc_number"],
+                number_prefix=settings.number_prefix,
+                issue_draft=(int(draft["pdf_attachment_id"]), int(draft["docx_attachment_id"]), draft["doc_number"]),
+            )
+        # A reply submitted without a stored draft (not through the pages or the API): composed now.
+        data = compose_reply(session, case, str(reply.fields.get("text") or ""), issued_on=case.replied_on, check=False)
+        data.doc_number = None
+        return _Prepared(
+            case=case,
+            data=data,
+            title=data.title,
+            public=not transferred,
+            series=series_for(kind, case.kind),
+            reuse_number=(event.fields or {}).get("doc_number"),  # fixed when it was signed
+            number_prefix=settings.number_prefix,
+        )
+    data = build_document(template_kind, context, settings.overrides)
     return _Prepared(
         case=case,
         data=data,
@@ -715,20 +762,329 @@ def _instruction_values(session: Session, case: Case, slip: CaseEvent, instruct:
     }
 
 
-def _opinion_values(session: Session, case: Case, seq: int) -> dict:
-    reply = _needed(_latest_before(session, case, "submit_reply", seq), "submit_reply", case)
-    division = _needed(_latest_before(session, case, "submit_opinion", seq), "submit_opinion", case)
+# --- The composed letter: pre-fill, preview, draft, issue -------------------------------------------------
+
+
+def letter_kind(case: Case) -> str:
+    """What a case's formal opinion is: a letter to the petitioner, or a report to the committee (§四.3)."""
+    return COMMITTEE_REPORT if case.intake is IntakePath.committee_transfer else DocumentKind.formal_opinion.value
+
+
+def _next_body(session: Session, case: Case) -> str:
+    """§一: a city's review opinion goes to the province for re-review; the province's to the committee."""
     bureau = session.get(Bureau, case.tenant_id)
-    parent = session.get(Bureau, bureau.parent_id) if bureau.parent_id else None
+    parent = session.get(Bureau, bureau.parent_id) if bureau and bureau.parent_id else None
+    return parent.name if parent else COMMITTEE_NAME
+
+
+def _report_signer(session: Session, case: Case) -> str | None:
+    """签发人 of a report: the bureau's leader in charge of petitions, who signs the formal opinion (§四.10)."""
+    leaders = session.scalars(
+        select(StaffUser)
+        .where(StaffUser.tenant_id == case.tenant_id, StaffUser.active.is_(True))
+        .order_by(StaffUser.id)
+    ).all()
+    for user in leaders:
+        if Role.petitions_leader in user.roles:
+            return user.display_name
+    return None
+
+
+def _letter_context(session: Session, case: Case) -> dict:
+    settings = get_document_settings(session, case.tenant_id)
+    issuer = session.get(Bureau, case.disputed_bureau_id)
     return {
+        "case_kind": str(case.kind),
+        "bureau_name": settings.letterhead,
+        "case_number": case.number,
+        "petitioner_name": _addressee_names(session, case),
+        "received_on": case.received_on,
+        "accepted_on": case.accepted_on,
         "disputed_opinion": _disputed_opinion(session, case),
-        "facts": _summary(case),
-        "findings": str(division.fields.get("opinion") or ""),
-        "opinion": str(reply.fields.get("text") or ""),
-        "outcome": _label(OUTCOME_LABELS, Outcome, reply.fields.get("outcome")),
-        # §一: a review opinion of a city goes to the province for re-review, the province's to the committee.
-        "next_bureau_name": parent.name if parent else COMMITTEE_NAME,
+        "disputed_bureau": issuer.name if issuer else "",
+        "request": (case.request_text or "").strip(),
+        "committee_document_number": case.committee_document_number or "",
     }
+
+
+@dataclass(frozen=True)
+class ReplyReference:
+    """Internal material shown beside the editor: never printed unless the clerk writes it into the letter."""
+
+    label_zh: str
+    label_en: str
+    author: str
+    at: datetime
+    text: str
+
+
+@dataclass(frozen=True)
+class ReplyDesk:
+    """What the clerk drafting the formal opinion sees: the fixed parts, the pre-fill per outcome, references."""
+
+    kind: str  # formal_opinion or committee_report
+    title: str
+    addressee: str
+    remedy: str | None  # printed once under a letter to the petitioner; None for a report
+    signer: str | None  # 签发人 of a report
+    prefill: dict[str, str]  # outcome -> the bureau's template filled in
+    references: list[ReplyReference]
+    reserved_number: str | None  # the number an earlier submission of this reply took
+
+
+_REFERENCE_ACTIONS = {
+    "submit_slip": ("proposal", "信访办拟办意见", "Petition office's proposal"),
+    "instruct": ("instruction", "局领导批示", "Leader's instruction"),
+    "submit_opinion": ("opinion", "承办单位审查意见", "Handling unit's review opinion"),
+    "approve_opinion": ("comment", "分管领导审定意见", "Business leader's approval"),
+    "return_opinion": ("reason", "分管领导退回意见", "Business leader's return"),
+    "return_reply": ("reason", "签批领导退回意见", "Signing leader's return"),
+}
+
+
+def get_reply_desk(session: Session, case: Case) -> ReplyDesk:
+    """The drafting desk of a case's formal opinion (read in the caller's scope)."""
+    kind = letter_kind(case)
+    context = _letter_context(session, case)
+    settings = get_document_settings(session, case.tenant_id)
+    prefill = {}
+    for outcome in Outcome:
+        try:
+            prefill[str(outcome)] = prefill_letter(kind, context, outcome, settings.overrides)
+        except TemplateError:  # a broken override: start from the default text
+            prefill[str(outcome)] = prefill_letter(kind, context, outcome)
+    events = session.scalars(
+        select(CaseEvent)
+        .where(
+            CaseEvent.tenant_id == case.tenant_id,
+            CaseEvent.case_id == case.id,
+            CaseEvent.action.in_(list(_REFERENCE_ACTIONS)),
+        )
+        .order_by(CaseEvent.seq)
+    ).all()
+    references = []
+    for event in events:
+        key, zh, en = _REFERENCE_ACTIONS[event.action]
+        value = str(event.fields.get(key) or "").strip()
+        if value:
+            references.append(ReplyReference(zh, en, event.actor_name, event.at, value))
+    report = kind == COMMITTEE_REPORT
+    return ReplyDesk(
+        kind=kind,
+        title=letter_title(kind, case.kind, context["petitioner_name"]),
+        addressee=COMMITTEE_NAME if report else context["petitioner_name"],
+        remedy=None if report else remedy_text(case.kind, _next_body(session, case)),
+        signer=_report_signer(session, case) if report else None,
+        prefill=prefill,
+        references=references,
+        reserved_number=_reserved_number(session, case),
+    )
+
+
+def _reserved_number(session: Session, case: Case) -> str | None:
+    """The number the first submitted draft of this case's reply took; later drafts keep it."""
+    events = session.scalars(
+        select(CaseEvent)
+        .where(
+            CaseEvent.tenant_id == case.tenant_id,
+            CaseEvent.case_id == case.id,
+            CaseEvent.action == "submit_reply",
+        )
+        .order_by(CaseEvent.seq.desc())
+    ).all()
+    for event in events:
+        number = (event.fields.get("draft") or {}).get("doc_number")
+        if number:
+            return number
+    return None
+
+
+def compose_reply(
+    session: Session,
+    case: Case,
+    letter: str,
+    *,
+    issued_on: date | None,
+    doc_number: str | None = None,
+    annexes: list[str] | None = None,
+    check: bool = True,
+) -> DocumentData:
+    """The printed formal opinion (or report) of ``case`` with the clerk's ``letter`` as its body."""
+    kind = letter_kind(case)
+    context = _letter_context(session, case)
+    report = kind == COMMITTEE_REPORT
+    return compose_letter(
+        kind,
+        letter,
+        case_kind=case.kind,
+        bureau_name=context["bureau_name"],
+        petitioner_name=context["petitioner_name"],
+        issued_on=issued_on or date.today(),
+        doc_number=doc_number,
+        next_bureau_name=None if report else _next_body(session, case),
+        signer=_report_signer(session, case) if report else None,
+        annexes=annexes,
+        check=check,
+    )
+
+
+def _annexes(session: Session, case: Case, attachment_ids) -> list[str]:
+    ids = [int(i) for i in attachment_ids or ()]
+    if not ids:
+        return []
+    rows = {
+        a.id: a.filename
+        for a in session.scalars(
+            select(Attachment).where(Attachment.tenant_id == case.tenant_id, Attachment.id.in_(ids))
+        )
+    }
+    return [rows[i].rsplit(".", 1)[0] for i in ids if i in rows]
+
+
+def _number_for_draft(session: Session, case: Case, year: int, *, take: bool) -> str:
+    """The reply's number: the one reserved by an earlier draft, else the next one (taken only when ``take``)."""
+    reserved = _reserved_number(session, case)
+    if reserved:
+        return reserved
+    settings = get_document_settings(session, case.tenant_id)
+    series = series_for(DocumentKind.formal_opinion, case.kind)
+    if take:
+        number = next_number(session, case.tenant_id, year, series)
+    else:
+        last = session.scalar(
+            select(DocumentSequence.last_number).where(
+                DocumentSequence.tenant_id == case.tenant_id,
+                DocumentSequence.year == year,
+                DocumentSequence.series == series,
+            )
+        )
+        number = (last or 0) + 1
+    return format_number(settings.number_prefix, series, year, number)
+
+
+def preview_reply(
+    session: Session, case: Case, letter: str, *, today: date, attachment_ids=()
+) -> tuple[bytes, DocumentData]:
+    """Render the formal opinion as it would be submitted today, changing nothing; raise `TemplateError`.
+
+    The number shown is the one the draft would take now (reserved already, or the next free one).
+    """
+    data = compose_reply(
+        session,
+        case,
+        letter,
+        issued_on=today,
+        doc_number=_number_for_draft(session, case, today.year, take=False),
+        annexes=_annexes(session, case, attachment_ids),
+    )
+    return render_pdf(data), data
+
+
+def store_reply_draft(
+    session: Session, storage: Storage, case: Case, letter: str, *, today: date, attachment_ids=()
+) -> dict:
+    """Render the submitted formal opinion, store its PDF and DOCX, and return the event's ``draft`` fields.
+
+    The draft is dated ``today`` (the expected date of signing) and numbered (the first draft takes the number,
+    later drafts of the same reply keep it); signing issues exactly these objects. Raise `TemplateError` when the
+    letter cannot be sent. Flushes; the objects are deleted if the transaction does not commit.
+    """
+    data = compose_reply(
+        session,
+        case,
+        letter,
+        issued_on=today,
+        doc_number=_number_for_draft(session, case, today.year, take=True),
+        annexes=_annexes(session, case, attachment_ids),
+    )
+    uploaded: list[str] = []
+    try:
+        pdf, docx = _put_files(session, storage, case, f"{data.title}（{data.doc_number}）", data, uploaded)
+    except BaseException:
+        _delete_quietly(storage, uploaded)
+        raise
+    _defer(session, _ON_ROLLBACK, storage, uploaded)
+    return {
+        "pdf_attachment_id": pdf.id,
+        "docx_attachment_id": docx.id,
+        "sha256": pdf.sha256,
+        "docx_sha256": docx.sha256,
+        "doc_number": data.doc_number,
+        "issued_on": data.issued_on.isoformat(),
+        "title": data.title,
+        "signer": data.signer,
+    }
+
+
+@dataclass(frozen=True)
+class ReplyDraft:
+    """The draft of the formal opinion waiting for (or given) the leader's signature."""
+
+    event_seq: int
+    submitted_by: str
+    submitted_at: datetime
+    outcome: str | None
+    text: str
+    title: str
+    doc_number: str
+    issued_on: date
+    sha256: str
+    pdf: Attachment
+    docx: Attachment | None
+
+
+def get_reply_draft(session: Session, case: Case) -> ReplyDraft | None:
+    """The latest submitted draft of the case's formal opinion (None: none stored), in the caller's scope."""
+    event = session.scalar(
+        select(CaseEvent)
+        .where(
+            CaseEvent.tenant_id == case.tenant_id,
+            CaseEvent.case_id == case.id,
+            CaseEvent.action == "submit_reply",
+        )
+        .order_by(CaseEvent.seq.desc())
+        .limit(1)
+    )
+    draft = (event.fields.get("draft") or {}) if event else {}
+    if not draft.get("pdf_attachment_id"):
+        return None
+    files = {
+        a.id: a
+        for a in session.scalars(
+            select(Attachment).where(
+                Attachment.tenant_id == case.tenant_id,
+                Attachment.id.in_([int(draft["pdf_attachment_id"]), int(draft["docx_attachment_id"])]),
+            )
+        )
+    }
+    pdf = files.get(int(draft["pdf_attachment_id"]))
+    if pdf is None:
+        return None
+    return ReplyDraft(
+        event_seq=event.seq,
+        submitted_by=event.actor_name,
+        submitted_at=event.at,
+        outcome=event.fields.get("outcome"),
+        text=str(event.fields.get("text") or ""),
+        title=str(draft.get("title") or ""),
+        doc_number=draft["doc_number"],
+        issued_on=date.fromisoformat(draft["issued_on"]),
+        sha256=draft["sha256"],
+        pdf=pdf,
+        docx=files.get(int(draft["docx_attachment_id"])),
+    )
+
+
+def _draft_data(session: Session, case: Case, reply: CaseEvent) -> DocumentData:
+    """The plain data of a stored draft (for the title and the number; the bytes are the stored ones)."""
+    draft = reply.fields["draft"]
+    return DocumentData(
+        kind=DocumentKind.formal_opinion.value,
+        title=str(draft.get("title") or ""),
+        bureau_name="",
+        doc_number=draft["doc_number"],
+        issued_on=date.fromisoformat(draft["issued_on"]),
+    )
 
 
 # --- Reading -----------------------------------------------------------------------------------------------
@@ -822,12 +1178,20 @@ __all__ = [
     "DocumentSettingsView",
     "DocumentSourceError",
     "RenderResult",
+    "ReplyDesk",
+    "ReplyDraft",
+    "compose_reply",
     "get_document_file",
     "get_document_settings",
+    "get_reply_desk",
+    "get_reply_draft",
+    "letter_kind",
     "list_documents",
+    "preview_reply",
     "render_outbox_row",
     "reset_template",
     "set_letterhead",
     "set_number_prefix",
     "set_template_override",
+    "store_reply_draft",
 ]

@@ -90,11 +90,12 @@ def test_wrong_password_is_401_and_counts_towards_the_lockout(app, dbs, city, se
         assert response.get_json()["error"]["code"] == "bad_credentials"
     response = browser.post("/api/v1/auth/token", json={"username": "cc_clerk", "password": "Wrong-horse-42"})
     assert response.status_code == 401 and response.get_json()["error"]["code"] == "locked"
-    # Locked: the right password does not open it either (the web sign-in shares the lock).
+    # This address waits: the right password does not help either (the web sign-in shares the wait).
     response = browser.post("/api/v1/auth/token", json={"username": "cc_clerk", "password": PASSWORD})
     assert response.status_code == 401 and response.get_json()["error"]["code"] == "locked"
+    assert response.get_json()["error"]["locked_until"]
     with owner_engine.connect() as conn:
-        assert conn.scalar(text("SELECT locked_until FROM staff_users WHERE username = 'cc_clerk'")) is not None
+        assert conn.scalar(text("SELECT failed_logins FROM staff_users WHERE username = 'cc_clerk'")) == 5
 
 
 def test_token_request_needs_both_fields(app, dbs, city):
@@ -396,3 +397,58 @@ def test_a_second_factor_is_needed_for_a_token_when_the_account_has_one(app, dbs
         "/api/v1/auth/token", json={**body, "code": totp.code_at(secret, now + timedelta(seconds=30))}
     )
     assert response.status_code == 200 and response.get_json()["token"]
+
+
+def test_the_formal_opinion_through_the_api_preview_draft_and_signature(app, dbs, pii, city):
+    """The desk, the preview (PDF), submit with the letter, the signer reads the draft, signs those bytes."""
+    import hashlib
+    import re
+
+    from tests.portal.cases.conftest import drive
+    from tests.portal.test_documents import pdf_text
+
+    case = drive(dbs, pii, city, submit_case(dbs, pii).id, CaseState.drafting_reply)
+    clerk, leader = Api(app, city.clerk), Api(app, city.petitions_leader)
+    desk = clerk.get(f"/staff/cases/{case.id}/reply-desk").get_json()
+    assert desk["kind"] == "formal_opinion" and desk["addressee"] == "张三" and desk["draft"] is None
+    assert "《信访工作条例》第三十五条、第三十六条" in desk["remedy"] and "吉林省社会保险局申请复核" in desk["remedy"]
+    assert set(desk["prefill"]) == {"upheld", "revoked", "changed", "partly_changed"}
+    assert [r["text"] for r in desk["references"] if r["text"] == "原意见正确。"]
+    letter = re.sub(r"【[^【】]*】", "经本局查明，信访人1985年参加工作。", desk["prefill"]["partly_changed"])
+
+    preview = clerk.post(f"/staff/cases/{case.id}/reply-preview", {"text": letter})
+    assert preview.status_code == 200 and preview.mimetype == "application/pdf"
+    words = pdf_text(preview.data)
+    assert words.count("张三：") == 1 and words.count("申请复核") == 1 and "予以部分变更" in words
+    for bad, field_text in [("", "不能为空"), ("x" * 20_001, "20000"), (desk["prefill"]["upheld"], "待填写")]:
+        refused = clerk.post(f"/staff/cases/{case.id}/reply-preview", {"text": bad})
+        assert refused.status_code == 422 and field_text in refused.get_json()["errors"]["text"]
+        refused = clerk.act(case.id, "submit_reply", expect=422, text=bad, outcome="upheld")
+        assert set(refused["errors"]) == {"text"}
+    english = Api(app, city.clerk, lang="en").post(f"/staff/cases/{case.id}/reply-preview", {"text": ""})
+    assert english.get_json()["errors"]["text"] == "The formal opinion is empty."
+    assert case_row(dbs, case.id).state is CaseState.drafting_reply
+    # Supervisors above read, but neither draft nor preview in another bureau's name.
+    assert Api(app, city.division).get(f"/staff/cases/{case.id}/reply-draft").status_code == 404
+
+    clerk.act(case.id, "submit_reply", text=letter, outcome="partly_changed")
+    desk = leader.get(f"/staff/cases/{case.id}/reply-desk").get_json()
+    assert desk["draft"]["doc_number"] == "长社保信复〔2026〕1号" and desk["draft"]["text"] == letter.strip()
+    draft = leader.get(f"/staff/cases/{case.id}/reply-draft")
+    digest = hashlib.sha256(draft.data).hexdigest()
+    assert (
+        draft.mimetype == "application/pdf" and draft.headers["X-Content-SHA256"] == digest == desk["draft"]["sha256"]
+    )
+    stale = leader.act(case.id, "sign_reply", expect=422, draft_sha256="0" * 64)
+    assert set(stale["errors"]) == {"draft_sha256"}
+    signed = leader.act(case.id, "sign_reply", draft_sha256=digest)
+    assert signed["state"] == "replied"
+    sign = next(e for e in signed["events"] if e["action"] == "sign_reply")
+    assert {"label": "签发稿摘要", "value": digest} in sign["fields"]
+
+
+def test_openapi_documents_the_formal_opinion_routes(app, client):
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    assert "application/pdf" in paths["/staff/cases/{case_id}/reply-preview"]["post"]["responses"]["200"]["content"]
+    assert "get" in paths["/staff/cases/{case_id}/reply-draft"]
+    assert "committee_report" in paths["/staff/cases/{case_id}/reply-desk"]["get"]["description"]

@@ -23,8 +23,17 @@ from portal.documents import (
     validate_template,
 )
 from portal.documents.render import _CentredLine
+from portal.documents.templates import COMMITTEE_EXTENSION, COMMITTEE_REPORT
 from portal.workflow import DocumentKind
 
+LETTER = """\
+你于2026年10月9日提出的信访事项复查申请（案件编号：FC-2026-000123）收悉。
+一、本局查明的事实
+信访人于1985年参加工作。2020年办理退休时，视同缴费年限核定为20年。
+二、认定意见及依据
+经调阅原始档案，信访人1985年至1990年的工作经历有招工审批表佐证，应当计入视同缴费年限。
+三、复查结论
+本局决定予以变更，由长春市朝阳区社会保险局重新核定视同缴费年限。"""
 SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 BASE = {
     "case_kind": "review",
@@ -58,11 +67,22 @@ EXTRA = {
         "approver": "李四（分管信访工作的局领导）",
     },
     DocumentKind.formal_opinion: {
-        "facts": "信访人于1985年参加工作。\n2020年办理退休时，视同缴费年限核定为20年。",
-        "findings": "经调阅原始档案，信访人1985年至1990年的工作经历有招工审批表佐证，应当计入视同缴费年限。",
-        "opinion": "撤销原处理意见中关于视同缴费年限的认定，由长春市朝阳区社会保险局重新核定。",
-        "outcome": "撤销或变更原意见",
+        "letter": LETTER,
         "next_bureau_name": "吉林省社会保险局",
+    },
+    COMMITTEE_REPORT: {
+        "letter": "你委转来的张三信访事项（本局案件编号：FC-2026-000123）收悉。\n一、调查核实情况\n"
+        "经查，信访人2020年办理退休时，视同缴费年限核定为20年。\n二、处理意见\n本局予以维持。\n特此报告。",
+        "signer": "王五",
+        "annexes": ["复查意见书", "调查笔录"],
+    },
+    COMMITTEE_EXTENSION: {
+        "original_due_on": date(2026, 12, 2),
+        "new_due_on": date(2027, 1, 1),
+        "extension_days": 30,
+        "reason": "需向长春市朝阳区社会保险局调取2015年至2020年的缴费档案。",
+        "committee_document_number": "吉信复委转〔2026〕7号",
+        "signer": "王五",
     },
     RECEIPT: {
         "received_on": datetime(2026, 10, 9, 14, 5),
@@ -81,8 +101,11 @@ KEY_SENTENCES = {
     DocumentKind.reading_slip: ["养老保险处（主办）", "信访办拟办意见", "局领导批示"],
     DocumentKind.formal_opinion: [
         "视同缴费年限核定为20年",
-        "如不服本复查意见，可自收到本意见书之日起30日内向吉林省社会保险局申请复核",
+        "如对本复查意见不服，可依照《信访工作条例》第三十五条、第三十六条的规定，自收到本意见书之日起30日内向"
+        "吉林省社会保险局申请复核",
     ],
+    COMMITTEE_REPORT: ["视同缴费年限核定为20年", "签发人：王五", "附件：1．复查意见书", "2．调查笔录", "特此报告"],
+    COMMITTEE_EXTENSION: ["你委转来的张三信访事项（吉信复委转〔2026〕7号", "延长30日", "特此报告", "签发人：王五"],
     RECEIPT: ["申请书.pdf", "原处理意见书扫描件.jpg", SHA, "2026年10月30日前"],
 }
 TITLES = {
@@ -92,6 +115,8 @@ TITLES = {
     DocumentKind.reading_slip: "信访事项阅办单",
     DocumentKind.formal_opinion: "复查意见书",
     RECEIPT: "信访事项复查申请回执",
+    COMMITTEE_REPORT: "关于张三信访事项复查办理情况的报告",
+    COMMITTEE_EXTENSION: "关于延期办理张三信访事项的报告",
 }
 
 
@@ -135,7 +160,9 @@ def test_each_kind_renders_its_content_to_pdf_and_docx(kind):
         assert squash(text) in docx_words, text
 
 
-@pytest.mark.parametrize("kind", [k for k in KINDS if k not in (DocumentKind.reading_slip, RECEIPT)])
+@pytest.mark.parametrize(
+    "kind", [k for k in KINDS if k not in (DocumentKind.reading_slip, RECEIPT, COMMITTEE_REPORT, COMMITTEE_EXTENSION)]
+)
 def test_letters_carry_number_addressee_and_seal_place(kind):
     data = build_document(kind, context(kind))
     assert data.addressee == "张三"
@@ -184,8 +211,8 @@ def test_review_opinion_needs_the_next_bureau_for_its_remedy():
 
 def test_values_with_line_breaks_become_paragraphs_and_full_stops_are_not_doubled():
     data = build_document(DocumentKind.formal_opinion, context(DocumentKind.formal_opinion))
-    assert "信访人于1985年参加工作。" in data.paragraphs
-    assert "2020年办理退休时，视同缴费年限核定为20年。" in data.paragraphs
+    assert "一、本局查明的事实" in data.paragraphs  # each line of the clerk's letter is one paragraph
+    assert "信访人于1985年参加工作。2020年办理退休时，视同缴费年限核定为20年。" in data.paragraphs
     reject = build_document(
         DocumentKind.non_acceptance_notice, context(DocumentKind.non_acceptance_notice, reason="属于仲裁事项。")
     )
@@ -259,7 +286,7 @@ def test_literal_braces_in_values_are_not_placeholders():
 
 def test_long_text_wraps_over_several_pages():
     long_facts = "信访人反映其养老保险待遇核定有误，要求重新核定。" * 400  # about 9,600 characters, no spaces
-    data = build_document(DocumentKind.formal_opinion, context(DocumentKind.formal_opinion, facts=long_facts))
+    data = build_document(DocumentKind.formal_opinion, context(DocumentKind.formal_opinion, letter=long_facts))
     pdf = render_pdf(data)
     assert len(pypdf.PdfReader(BytesIO(pdf)).pages) >= 10
     lines = pdf_lines(pdf)

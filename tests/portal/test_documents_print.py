@@ -19,7 +19,7 @@ from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
 from portal.documents import KINDS, RECEIPT, DocumentData, build_document, render_docx, render_pdf
 from portal.documents import fonts as faces
-from portal.documents.render import Heading, chinese_date
+from portal.documents.render import Heading, chinese_date, heading_split
 from portal.workflow import DocumentKind, Outcome
 from tests.portal.test_documents import context, squash
 
@@ -40,7 +40,9 @@ def print_context(kind: str, **changes) -> dict:
     """The test context with the name and the rare characters where the kind prints them."""
     extra = {"petitioner_name": NAME}
     if kind == DocumentKind.formal_opinion:
-        extra["facts"] = FACTS
+        extra["letter"] = (
+            f"一、本局查明的事实\n{FACTS}\n二、认定意见及依据\n经调阅原始档案，招工审批表可以佐证。\n三、复查结论\n本局予以维持。"
+        )
     if kind == DocumentKind.reading_slip:
         extra["summary"] = f"信访人反映其养老保险视同缴费年限核定有误；其子女{RARE}的证明附后。"
     return context(kind, **{**extra, **changes})
@@ -89,6 +91,11 @@ IDS = [name for name, _ in DOCUMENTS]
 @pytest.fixture(scope="module")
 def rendered() -> dict[str, tuple[DocumentData, bytes]]:
     return {name: (data, render_pdf(data)) for name, data in DOCUMENTS}
+
+
+def text_of(pdf: bytes) -> str:
+    """The PDF's text without whitespace and without the page numbers (a paragraph may cross a page)."""
+    return re.sub(r"—\d+—", "", squash("".join(page.extract_text() for page in reader_of(pdf).pages)))
 
 
 def reader_of(pdf: bytes) -> pypdf.PdfReader:
@@ -175,7 +182,7 @@ def test_every_font_is_embedded(rendered, name):
 @pytest.mark.parametrize("name", IDS)
 def test_every_character_of_the_input_is_in_the_text_and_has_a_face(rendered, name):
     data, pdf = rendered[name]
-    extracted = squash("".join(page.extract_text() for page in reader_of(pdf).pages))
+    extracted = text_of(pdf)
     wanted = squash(input_text(data))
     assert not sorted({c for c in wanted if c not in extracted})
     for paragraph in data.paragraphs:  # whole paragraphs, in order, not only their characters
@@ -186,7 +193,7 @@ def test_every_character_of_the_input_is_in_the_text_and_has_a_face(rendered, na
 def test_names_with_a_middle_dot_and_rare_characters_print(rendered):
     for name in ("acceptance_notice", "formal_opinion-review-upheld", "reading_slip", "report"):
         _, pdf = rendered[name]
-        text = squash("".join(page.extract_text() for page in reader_of(pdf).pages))
+        text = text_of(pdf)
         assert NAME in text, name
     opinion = squash(reader_of(rendered["formal_opinion-review-upheld"][1]).pages[0].extract_text())
     assert all(char in opinion for char in RARE)
@@ -307,6 +314,16 @@ def test_the_pdf_is_tagged_with_language_and_structure(rendered, name):
         assert content.count("BDC") + content.count("BMC") == content.count("EMC")
 
 
+def test_first_level_headings_are_recognised():
+    assert heading_split("一、本局查明的事实") == ("一、本局查明的事实", "")
+    assert heading_split("十二、其他") == ("十二、其他", "")
+    assert heading_split(Heading("结论")) == ("结论", "")
+    assert heading_split("一、基本事实。信访人于1985年参加工作。") == ("一、基本事实。", "信访人于1985年参加工作。")
+    assert heading_split("一、经查，信访人于1985年参加工作") is None  # a sentence, not a heading
+    assert heading_split("信访人于1985年参加工作。") is None
+    assert heading_split("（一）第二层标题") is None
+
+
 def test_rendering_is_deterministic_and_dated_by_the_document():
     data = build_document(DocumentKind.formal_opinion, print_context(DocumentKind.formal_opinion))
     pdf = render_pdf(data)
@@ -321,7 +338,7 @@ def test_the_docx_has_the_same_text_faces_and_structure(rendered, name):
     paragraphs = [p for p in document.paragraphs if p.text.strip()]
     texts = [squash(p.text) for p in paragraphs]
     # the same paragraphs in the same order as the PDF's text
-    pdf_words = squash("".join(page.extract_text() for page in reader_of(pdf).pages))
+    pdf_words = text_of(pdf)
     position = 0
     for text in texts:
         found = pdf_words.find(text, position)

@@ -240,15 +240,17 @@ def test_a_driven_review_gets_one_numbered_document_per_outbox_row(dbs, pii, sto
         dbs,
         storage,
         opinion,
-        *common,
+        "长春市社会保险局",
+        "张三：",
         "长社保信复〔2026〕1号",
         "复查意见书",
-        "信访人2015年缴费记录完整",
         "维持南关区社会保险局的处理意见。",
-        "本局复查结论为：维持原意见。",
-        "如不服本复查意见，可自收到本意见书之日起30日内向吉林省社会保险局申请复核。",
+        "如对本复查意见不服，可依照《信访工作条例》第三十五条、第三十六条的规定，自收到本意见书之日起30日内向"
+        "吉林省社会保险局申请复核。",
         "2026年10月20日",
     )
+    # The letter is the clerk's text: the division's internal opinion is not pasted into it.
+    assert "信访人2015年缴费记录完整" not in texts(dbs, storage, opinion)[0]
 
     # Running again creates nothing: no rows, no objects.
     objects = objects_under(storage, case.tenant_id, case.id)

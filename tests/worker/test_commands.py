@@ -140,7 +140,13 @@ def test_housekeeping_purges_stale_uploads_old_tokens_and_sessions(app, dbs, own
         )
     result = housekeeping.__wrapped__()
     dbs.commit()
-    assert result == {"uploads_purged": 1, "tokens_cleared": 1, "sessions_cleared": 1, "idempotency_keys_purged": 1}
+    assert result == {
+        "audit_entries_purged": 0,
+        "uploads_purged": 1,
+        "tokens_cleared": 1,
+        "sessions_cleared": 1,
+        "idempotency_keys_purged": 1,
+    }
     tables = ("uploads", "api_tokens", "staff_sessions", "idempotency_keys")
     with owner_engine.connect() as conn:
         left = [conn.scalar(text(f"SELECT count(*) FROM {t}")) for t in tables]

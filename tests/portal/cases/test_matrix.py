@@ -177,6 +177,7 @@ ACTORS = {
     "record_meeting": "clerk",
     "withdraw": "petitioner",
     "escalate": "petitioner",
+    "record_delivery": "clerk",
 }
 # Actions that need another one first (in the same transaction): (action, who, payload).
 PREPARE = {
@@ -216,6 +217,7 @@ def _payload(action: str, staffed: Staffed, prepared: dict | None = None) -> dic
         "record_meeting": {"meeting_id": prepared.get("meeting_id", 1), "minutes": "会议纪要。"},
         "withdraw": {"reason": "不再申请。"},
         "escalate": {"reason": "不服复查意见。"},
+        "record_delivery": {"method": "post", "delivered_on": TODAY.isoformat()},
     }[action]
 
 
@@ -324,6 +326,7 @@ WRONG_ROLES = {
     "record_meeting": (CaseState.in_review, ["division", "petitions_leader"]),
     "withdraw": (CaseState.in_review, ["clerk", "division", "petitions_leader"]),
     "escalate": (CaseState.replied, ["clerk", "petitions_leader", "division"]),
+    "record_delivery": (CaseState.replied, ["division", "petitions_leader", "business_leader"]),
 }
 WRONG = [(action, who) for action, (_, people) in WRONG_ROLES.items() for who in people]
 assert set(WRONG_ROLES) == set(CaseAction)

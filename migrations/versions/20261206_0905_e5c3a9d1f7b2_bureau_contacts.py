@@ -2,8 +2,8 @@
 each petitioner applied in (their text messages come in it alone).
 
 Revision ID: e5c3a9d1f7b2
-Revises: e5a17c0ffee1
-Create Date: 2026-12-06 09:00:00+00:00
+Revises: d3a7c9e1f2b4
+Create Date: 2026-12-06 09:05:00+00:00
 """
 
 import sqlalchemy as sa
@@ -12,7 +12,7 @@ from alembic import op
 from tenants.rls import disable_rls, enable_rls
 
 revision = "e5c3a9d1f7b2"
-down_revision = "e5a17c0ffee1"
+down_revision = "d3a7c9e1f2b4"
 branch_labels = None
 depends_on = None
 
