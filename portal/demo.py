@@ -64,6 +64,20 @@ def seed_demo_accounts(session: Session) -> list[DemoAccount]:
                     unit_code=_UNITS.get(role),
                 )
             accounts.append(DemoAccount(username, bureau.name, role))
+        if bureau.parent_id is None:
+            # The province's general office registers the committee's transfers (§四.3).
+            username = f"{prefix}_general_office"
+            if username not in existing:
+                create_user(
+                    session,
+                    bureau=bureau,
+                    username=username,
+                    password=DEMO_PASSWORD,
+                    roles=[Role.division_staff],
+                    display_name=f"{bureau.division_name}·办公室",
+                    unit_code="general_office",
+                )
+            accounts.append(DemoAccount(username, bureau.name, Role.division_staff))
     return accounts
 
 

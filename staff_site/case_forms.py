@@ -346,32 +346,6 @@ class ContactForm(ActionForm):
         self.contacted_on.data = ctx.today
 
 
-class ConveneMeetingForm(ActionForm):
-    action = A.convene_meeting
-    topic = _short(_l("Topic"))
-    meeting_on = _date(_l("Meeting date"))
-    unit_ids = MultiCheckboxField(_l("Units attending"), validators=[InputRequired(REQUIRED)])
-    approved_by_id = SelectField(_l("Approving leader"), validators=[InputRequired(REQUIRED)])
-    case_numbers = _short(
-        _l("Related cases"), required=False, description=_l("Numbers of other cases of this bureau, if any.")
-    )
-
-    def prepare(self, ctx):
-        self.unit_ids.choices = _unit_choices(ctx)
-        self.approved_by_id.choices = _leader_choices(ctx)
-
-
-class RecordMeetingForm(ActionForm):
-    action = A.record_meeting
-    meeting_id = SelectField(_l("Meeting"), validators=[InputRequired(REQUIRED)])
-    minutes = _long(_l("Minutes"), render_kw={"rows": 10})
-
-    def prepare(self, ctx):
-        self.meeting_id.choices = [
-            (str(m.id), f"{m.meeting_on.isoformat()} {m.topic}") for m in ctx.page.meetings if m.recorded_at is None
-        ]
-
-
 class WithdrawForm(ActionForm):
     action = A.withdraw
     reason = _long(_l("Reason given by the petitioner"))
@@ -398,8 +372,6 @@ FORMS: dict[CaseAction, type[ActionForm]] = {
     A.request_materials: RequestMaterialsForm,
     A.provide_materials: ProvideMaterialsForm,
     A.record_contact: ContactForm,
-    A.convene_meeting: ConveneMeetingForm,
-    A.record_meeting: RecordMeetingForm,
     A.withdraw: WithdrawForm,
 }
 assert set(FORMS) == set(ACTION_FIELDS), "every staff action needs a form"

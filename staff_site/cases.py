@@ -12,7 +12,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.attachments.operations import download_url
-from portal.cases.actions import IncomingFile, staff_action, take_action
+from portal.cases.actions import IncomingFile, in_general_office, staff_action, take_action
+from portal.cases.meetings import STATUS_LABELS as MEETING_STATUS_LABELS
 from portal.cases.operations import CaseConflict, CaseNotFound
 from portal.cases.privacy import reveal_personal_data
 from portal.cases.queries import (
@@ -33,7 +34,6 @@ from portal.cases.queries import (
     preview_slip_approver,
 )
 from portal.extensions import db
-from portal.roles import PETITION_OFFICE
 from portal.routing import OPINION_KIND_LABELS
 from portal.web import current_lang, localized, localized_error
 from portal.workflow import (
@@ -235,6 +235,7 @@ def _labels() -> dict:
         "reject_reason_labels": REJECT_REASON_LABELS,
         "opinion_kind_labels": OPINION_KIND_LABELS,
         "target_labels": TARGET_LABELS,
+        "meeting_status_labels": MEETING_STATUS_LABELS,
         "contact_party_labels": CONTACT_PARTY_LABELS,
         "party_role_labels": PARTY_ROLE_LABELS,
         "describe_fields": describe_fields,
@@ -243,9 +244,9 @@ def _labels() -> dict:
 
 
 def _registers_transfers() -> bool:
-    """The petition office of the province registers the committee's transfers (the nav shows the link)."""
+    """The province's general office registers the committee's transfers (§四.3; the nav shows the link)."""
     user = current_user._get_current_object()
-    if not getattr(user, "is_authenticated", False) or not set(getattr(user, "roles", ())) & PETITION_OFFICE:
+    if not getattr(user, "is_authenticated", False) or not in_general_office(db.session, user):
         return False
     bureau = db.session.get(Bureau, user.tenant_id)
     return bureau is not None and bureau.parent_id is None

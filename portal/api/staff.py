@@ -226,7 +226,10 @@ def case_detail(page: CasePage) -> dict:
                 "topic": m.topic,
                 "meeting_on": _d(m.meeting_on),
                 "units": [unit(u) for u in m.unit_ids],
-                "approved_by": page.people.get(m.approved_by_id),
+                "status": m.status,
+                "leader": page.people.get(m.leader_id),
+                "decision_due_on": _d(m.decision_due_on),
+                "decided_by": page.people.get(m.decided_by_id),
                 "related_case_ids": list(m.case_ids or ()),
                 "minutes": m.minutes,
             }
