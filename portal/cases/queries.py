@@ -47,6 +47,7 @@ from portal.workdays import Unit as DayUnit
 from portal.workflow import (
     ACTION_LABELS,
     ACTIVE_STATES,
+    BUREAU_RULE_REF,
     COMPLEXITY_LABELS,
     FIELD_LABELS,
     INTAKE_LABELS,
@@ -228,8 +229,16 @@ def explain_deadline(data: dict | None, lang: str = "zh") -> str:
         parts.append(
             "Recomputed after the year's holidays were loaded." if lang == "en" else "节假日安排录入后已重新计算。"
         )
-    if data.get("ref"):
-        parts.append(f"(Rule: {data['ref']})" if lang == "en" else f"（依据：{data['ref']}）")
+    ref = data.get("ref")
+    if ref and str(ref).startswith(BUREAU_RULE_REF):
+        # A limit the regulation does not set (the signature, a meeting decision): say so.
+        parts.append(
+            "(Rule: the bureau's own time limit, not the regulation's)"
+            if lang == "en"
+            else f"（依据：{ref}，非《办法》规定的时限）"
+        )
+    elif ref:
+        parts.append(f"(Rule: {ref})" if lang == "en" else f"（依据：{ref}）")
     return " ".join(parts) if lang == "en" else "".join(parts)
 
 

@@ -81,7 +81,11 @@ def test_case_history_prints_every_event_and_every_deadline_explained(run, repli
     zh = [line for line in out.splitlines() if line.strip().startswith("zh:")]
     en = [line for line in out.splitlines() if line.strip().startswith("en:")]
     heads = [line for line in out.splitlines() if line.startswith("  ") and line[2] != " " and ": due " in line]
-    assert len(zh) == len(en) == len(heads) == 10  # acceptance, whole review, slip, ..., materials, window
+    # acceptance, whole review, slip, ..., reply, signature (issue 14: a clock of its own), materials, window
+    assert len(zh) == len(en) == len(heads) == 11
+    assert "领导签批 / Signature: due" in out and "(sign_reply); owed by petitions_leader (cc_pl)" in out
+    assert any("本局规定，非《办法》规定的时限" in line for line in zh)
+    assert any("the bureau's own time limit, not the regulation's" in line for line in en)
     assert any("国庆节" in line and "调休工作日" in line for line in zh)  # National Day skipped, 10-10 counted
     assert any("National Day" in line for line in en)
     assert any("经批准延期10日" in line for line in zh) and any("Extended by 10 days" in line for line in en)
