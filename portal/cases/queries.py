@@ -52,6 +52,7 @@ from portal.workflow import (
     FIELD_LABELS,
     INTAKE_LABELS,
     KIND_LABELS,
+    OPEN_STATES,
     OUTCOME_LABELS,
     REJECT_REASON_LABELS,
     ActionRefused,
@@ -492,6 +493,8 @@ def _mine(duties: Duties, bureau_id: int) -> ColumnElement[bool]:
             or_(*owed),
         ),
         and_(Case.state == CaseState.awaiting_instruction, Case.approver_id.in_(duties.user_ids)),
+        # §二.4: a major case stays with the leader who coordinates it until it is replied (or otherwise closed).
+        and_(Case.coordinating_leader_id.in_(duties.user_ids), Case.state.in_(OPEN_STATES)),
     ]
     if duties.approvable_unit_ids:
         conditions.append(

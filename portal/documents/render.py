@@ -84,6 +84,15 @@ class DocumentData:
     footer_note: str | None = None
     seal: bool = True  # draw the marked place for the seal (not on internal forms and receipts)
     signature: bool = True  # end with the bureau's name and the date (a form may carry its dates in fields)
+    # 代签 (§四.4): the leader signed for and the stand-in who signed, printed above the signature when set.
+    signed_for: str | None = None
+    signed_by: str | None = None
+
+    @property
+    def signer_note(self) -> str | None:
+        if not (self.signed_for and self.signed_by):
+            return None
+        return f"签批：{self.signed_for}（{self.signed_by}代签）"
 
 
 def chinese_date(value: date) -> str:
@@ -357,6 +366,8 @@ def render_pdf(data: DocumentData) -> bytes:
         story.append(_attachments_table(data.attachments, styles, width))
     if data.signature:
         ending: list[Flowable] = [Spacer(1, 10), _Signature(data.bureau_name, chinese_date(data.issued_on), data.seal)]
+        if data.signer_note:
+            ending.insert(0, Paragraph(_markup(data.signer_note), styles["plain"]))
         if isinstance(story[-1], Paragraph):
             ending.insert(0, story.pop())  # keep the last paragraph with the signature
         story.append(KeepTogether(ending))
@@ -515,6 +526,8 @@ def render_docx(data: DocumentData) -> bytes:
     if body and data.signature:
         body[-1].paragraph_format.keep_with_next = True  # the last paragraph stays with the signature
     issued = chinese_date(data.issued_on)
+    if data.signature and data.signer_note:
+        _paragraph(document, data.signer_note).paragraph_format.keep_with_next = True
     if data.signature and data.seal:
         # Word cannot lay a circle over text without floating shapes: the name and the date sit in a dashed box
         # that marks where the seal goes, at the right as in the PDF.

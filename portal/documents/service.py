@@ -650,6 +650,11 @@ def _prepare(session: Session, tenant_id: int, request: _Request) -> _Prepared:
     elif kind is DocumentKind.formal_opinion:
         context.update(_opinion_values(session, case, request.seq))
         context["issued_on"] = case.replied_on or context["issued_on"]
+        if event.action == "sign_reply":
+            # Who signed, and for whom when a stand-in declared for signing signed (代签, §四.4).
+            context["signed_by"] = event.actor_name
+            if event.fields.get("on_behalf_of"):
+                context["signed_for"] = _leader_text(session, case, event.fields["on_behalf_of"], None).split("（")[0]
         if transferred:
             context["remedy"] = REPORT_CLOSING
     data = build_document(kind, context, settings.overrides)

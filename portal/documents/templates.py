@@ -416,4 +416,6 @@ def build_document(kind: str, context: Mapping[str, Any], overrides: Mapping[str
         footer_note=footer or None,
         seal=template.seal,
         signature=template.signature,
+        signed_for=context.get("signed_for") or None,
+        signed_by=context.get("signed_by") or None,
     )
