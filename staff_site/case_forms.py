@@ -278,12 +278,12 @@ class RequestExtensionForm(ActionForm):
     days = IntegerField(
         _l("Days"),
         validators=[InputRequired(REQUIRED), NumberRange(1, EXTENSION_MAX_DAYS)],
-        description=_l("At most 30 days, once per case (§三)."),
+        description=_l("At most 30 days in all, over one or more requests, before the deadline passes (§三)."),
     )
     reason = _long(_l("Reason"))
 
     def defaults(self, ctx):
-        self.days.data = EXTENSION_MAX_DAYS
+        self.days.data = max(1, EXTENSION_MAX_DAYS - (ctx.page.case.extension_days or 0))
 
 
 class ApproveExtensionForm(ActionForm):

@@ -162,3 +162,30 @@ def test_case_history_shows_a_withdrawn_case_with_its_closed_clocks(run, dbs, pi
     assert "withdraw: accepted -> withdrawn" in out
     assert out.count("(withdraw)") == 2 and ", open" not in out
     assert json.dumps({"on_behalf": False, "reason": "已协商解决。"}, ensure_ascii=False, sort_keys=True) in out
+
+
+def test_case_history_explains_a_linked_meetings_decision_clock(run, dbs, pii, city):
+    """Issue 14: the meeting decision clock (a bureau rule) is explained with its start, unit and skipped days."""
+    from portal.cases.meetings import propose_meeting
+    from tenants.scoping import scope_for_bureau, scoped
+
+    case = submit(dbs, pii).case
+    with scoped(dbs, scope_for_bureau(dbs, city.bureau_id)):
+        propose_meeting(
+            dbs,
+            city.clerk,
+            topic="共性问题",
+            meeting_on=date(2026, 10, 9),
+            unit_ids=[city.pension_unit],
+            case_numbers=[case.number],
+            today=date(2026, 9, 30),  # Wed: 2 working days skip National Day, to Thu 10-08
+        )
+        dbs.commit()
+    out = ok(run("case", "history", case.number))
+    assert "meeting_proposed" in out and "Coordination meetings (1):" in out
+    assert "decision due 2026-10-08" in out
+    lines = out.split("Coordination meetings (1):")[1].splitlines()
+    zh = next(line for line in lines if line.strip().startswith("zh:"))
+    en = next(line for line in lines if line.strip().startswith("en:"))
+    assert "2026-09-30" in zh and "国庆节" in zh and "本局规定，非《办法》规定的时限" in zh
+    assert "National Day" in en and "not the regulation's" in en
