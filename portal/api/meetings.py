@@ -123,6 +123,8 @@ def staff_meeting(meeting_id: int):
 @bp.post("/staff/meetings/<int:meeting_id>/decision")
 @staff_api
 def staff_decide_meeting(meeting_id: int):
+    if get_meeting(db.session, g.staff_user.tenant_id, meeting_id) is None:
+        return _meeting_not_found()  # another bureau's meeting: 404 whatever the body
     body = _body()
     if body is None:
         return _bad_body()
@@ -148,6 +150,8 @@ def staff_decide_meeting(meeting_id: int):
 @bp.post("/staff/meetings/<int:meeting_id>/minutes")
 @staff_api
 def staff_meeting_minutes(meeting_id: int):
+    if get_meeting(db.session, g.staff_user.tenant_id, meeting_id) is None:
+        return _meeting_not_found()  # another bureau's meeting: 404 whatever the body
     body = _body()
     if body is None:
         return _bad_body()

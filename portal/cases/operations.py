@@ -377,12 +377,22 @@ def _extend_deadlines(session: Session, case: Case, decision: Decision, calendar
         days = decision.extends.get(deadline.step)
         if not days:
             continue
-        # §三: the extension adds calendar days to the original limit; a last day off moves to the next working day.
-        extended = calendar.add(deadline.due_on, days, "days")
-        deadline.extended_days += days
+        # §三: the extensions add calendar days to the original limit, at most 30 in all over one or more approvals;
+        # a last day off moves to the next working day. Counted from the original due date with the total, as
+        # ``recompute_provisional_deadlines`` does, so the stored explanation stays one computation.
+        previous = (deadline.explanation or {}).get("extension") or {}
+        original = date.fromisoformat(previous["from"]) if previous.get("from") else deadline.due_on
+        total = deadline.extended_days + days
+        extended = calendar.add(original, total, "days")
+        deadline.extended_days = total
         deadline.explanation = {
             **deadline.explanation,
-            "extension": {"days": days, "from": deadline.due_on.isoformat(), **extended.explanation.as_dict()},
+            "extension": {
+                "days": total,
+                "from": original.isoformat(),
+                "approvals": int(previous.get("approvals", 1 if previous else 0)) + 1,
+                **extended.explanation.as_dict(),
+            },
             "due": extended.due.isoformat(),
         }
         deadline.due_on = extended.due

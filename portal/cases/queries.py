@@ -213,11 +213,16 @@ def explain_deadline(data: dict | None, lang: str = "zh") -> str:
     if extension:
         days = extension.get("days")
         ext = _explanation(extension)
+        times = extension.get("approvals") or 1
+        if times > 1:  # §三: several approvals, 30 days at most in all
+            days_en, days_zh = f"{days} days in all ({times} approvals)", f"{days}日（共{times}次批准）"
+        else:
+            days_en, days_zh = f"{days} days", f"{days}日"
         if ext is not None:
             parts.append(
-                f"Extended by {days} days with approval: {ext.text('en')}"
+                f"Extended by {days_en} with approval: {ext.text('en')}"
                 if lang == "en"
-                else f"经批准延期{days}日：{ext.text('zh')}"
+                else f"经批准延期{days_zh}：{ext.text('zh')}"
             )
         else:
             due = data.get("due", "")

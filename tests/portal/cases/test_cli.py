@@ -178,12 +178,12 @@ def test_case_history_explains_a_linked_meetings_decision_clock(run, dbs, pii, c
             meeting_on=date(2026, 10, 9),
             unit_ids=[city.pension_unit],
             case_numbers=[case.number],
-            today=date(2026, 9, 30),  # Wed: 2 working days skip National Day, to Thu 10-08
+            today=date(2026, 9, 30),  # Wed: 2 working days skip National Day (10-01..07): Thu 10-08, Fri 10-09
         )
         dbs.commit()
     out = ok(run("case", "history", case.number))
     assert "meeting_proposed" in out and "Coordination meetings (1):" in out
-    assert "decision due 2026-10-08" in out
+    assert "decision due 2026-10-09" in out
     lines = out.split("Coordination meetings (1):")[1].splitlines()
     zh = next(line for line in lines if line.strip().startswith("zh:"))
     en = next(line for line in lines if line.strip().startswith("en:"))

@@ -12,6 +12,7 @@ from portal.cases.context import actor_of
 from portal.cases.history import verify_case
 from portal.cases.models import Case, CaseEvent, CaseParty, MaterialRequest, StaffAbsence
 from portal.cases.operations import CaseNotFound, IntakeRefused, PartyInput, perform_action, submit_application
+from portal.cases.queries import explain_deadline
 from portal.roles import Role
 from portal.routing import OpinionKind
 from portal.workflow import ActionRefused, CaseKind, CaseState, IntakePath, Step
@@ -528,9 +529,12 @@ def test_extensions_up_to_30_days_in_all(dbs, pii, city, owner_engine):
     case = load_case(dbs, case_id)
     assert (case.extension_used, case.extension_days, case.pending_extension_days) == (True, 30, None)
     deadline = open_deadline(dbs, case_id, "whole_review")
-    # Thu 10-29 + 10 days = Sun 11-08, moved to Mon 11-09; + 20 days = Sun 11-29: the limit ends on Mon 11-30.
+    # Counted from the original due date with the total: Thu 10-29 + 30 days = Sat 11-28, so Mon 11-30.
     assert (deadline.due_on, deadline.extended_days) == (date(2026, 11, 30), 30)
-    assert deadline.explanation["extension"]["shifted_from"] == "2026-11-29"
+    extension = deadline.explanation["extension"]
+    assert (extension["from"], extension["days"], extension["approvals"]) == ("2026-10-29", 30, 2)
+    assert extension["shifted_from"] == "2026-11-28"
+    assert "经批准延期30日（共2次批准）" in explain_deadline(deadline.explanation, "zh")
     assert [o.payload["document"] for o in outbox_rows(dbs, case_id) if o.kind == "render_document"][-1] == (
         "extension_notice"
     )
