@@ -187,5 +187,5 @@ def test_case_history_explains_a_linked_meetings_decision_clock(run, dbs, pii, c
     lines = out.split("Coordination meetings (1):")[1].splitlines()
     zh = next(line for line in lines if line.strip().startswith("zh:"))
     en = next(line for line in lines if line.strip().startswith("en:"))
-    assert "2026-09-30" in zh and "国庆节" in zh and "本局规定，非《办法》规定的时限" in zh
+    assert "自2026年9月30日起算2个工作日" in zh and "国庆节" in zh and "本局规定，非《办法》规定的时限" in zh
     assert "National Day" in en and "not the regulation's" in en
