@@ -76,6 +76,7 @@ from portal.idnumber import check_char
 from portal.pii import PersonalData
 from portal.roles import LEADERS, PETITION_OFFICE, Role
 from portal.routing import BureauRef, OpinionKind, Route, is_late, route
+from portal.supervision.rollups import rebuild_statements
 from portal.workdays import WorkdayCalendar
 from portal.workflow import (
     FINAL_STATES,
@@ -102,6 +103,7 @@ from tenants.scoping import system_scope
 
 # Every table that holds cases or refers to them; all are emptied before generating. A table that refers to
 # these and is missing here makes the TRUNCATE fail, rather than being emptied unnoticed.
+ROLLUP_TABLES = ("case_rollups", "deadline_rollups")  # rebuilt from the loaded rows
 CASE_TABLES = (
     "cases",
     "case_numbers",
@@ -132,7 +134,7 @@ COLUMNS: dict[str, str] = {
         "assisting_unit_ids, approver_id, opinion_needs_approval, extension_used, extension_days, "
         "pending_extension_days, escalated, sensitive, late_application, earlier_tenant_id, earlier_case_id, "
         "access_code_hash, received_on, accepted_on, replied_on, closed_at, created_at, updated_at, "
-        "event_count, last_event_hash, version"
+        "event_count, last_event_hash, version, next_due_on, next_due_step"
     ),
     "case_numbers": "number, tenant_id, case_id",
     "case_parties": (
@@ -1206,6 +1208,9 @@ class _Case:
             year = gen.today.year - rng.randint(0, 2)
             document_number = format_number(self.issuer.doc_prefix, series, year, rng.randint(1, 300))
             texts = rng.choice(_REQUEST_TEXTS)
+        # The queue's copy of the nearest open staff deadline, as ``_refresh_next_due`` keeps it.
+        staff_open = [c for c in self.clocks if c.closed_at is None and not c.owner.startswith("petitioner\t")]
+        nearest = min(staff_open, key=lambda c: (c.due, c.id), default=None)
         out.lines["cases"].append(
             "\t".join(
                 (
@@ -1249,6 +1254,8 @@ class _Case:
                     str(self.events),
                     _text(self.prev_hash),
                     str(self.events),
+                    _day(nearest.due if nearest else None),
+                    _text(str(nearest.step) if nearest else None),
                 )
             )
         )
@@ -1637,7 +1644,7 @@ def generate(
         cursor.execute("SET LOCAL lock_timeout = '60s'")
         cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
         cursor.execute(f"TRUNCATE {', '.join(CASE_TABLES)} RESTART IDENTITY")
-        forced = _unforce_rls(cursor, COLUMNS)
+        forced = _unforce_rls(cursor, [*COLUMNS, *ROLLUP_TABLES])
         restore = _drop_checks(cursor, COLUMNS)
         loading = time.perf_counter()
         done = 0
@@ -1666,10 +1673,14 @@ def generate(
         for statement in restore:
             cursor.execute(statement)
         progress(f"Indexes and foreign keys rebuilt in {time.perf_counter() - checking:.1f} s")
+        rolling = time.perf_counter()
+        for statement in rebuild_statements():  # the dashboard's rollups of what was loaded
+            cursor.execute(statement)
+        progress(f"Supervision rollups rebuilt in {time.perf_counter() - rolling:.1f} s")
         for table in forced:
             cursor.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
     with psycopg.connect(_libpq_url(database_url), autocommit=True) as conn:
-        for table in COLUMNS:
+        for table in [*COLUMNS, *ROLLUP_TABLES]:
             conn.execute(f"ANALYZE {table}")
     seconds = round(time.perf_counter() - started, 1)
     rows = sum(counts.values())

@@ -41,6 +41,9 @@ class Result:
     errors: int  # non-2xx/3xx answers, connect/read errors and timeouts
     alone_p50_ms: float | None = None  # the same requests from one connection: what one person waits
     alone_p95_ms: float | None = None
+    # CPU time the server side spent (web workers, PostgreSQL, Redis, S3) per request of the loaded run: a figure
+    # that a busy shared machine disturbs far less than requests per second.
+    cpu_ms_per_request: float | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)

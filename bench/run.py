@@ -92,6 +92,39 @@ def stop(procs: list[subprocess.Popen]) -> None:
             proc.kill()
 
 
+def server_processes(web_pid: int, root: Path, ports: set[int]) -> list[psutil.Process]:
+    """The server side of a request: a gunicorn tree, and the embedded services (their command line names the data
+    directory, or they listen on a port of the bench's block), each with its children (PostgreSQL's backends)."""
+    marker = str(root.resolve())
+    listening = {
+        c.pid for c in psutil.net_connections("tcp") if c.status == psutil.CONN_LISTEN and c.laddr.port in ports
+    }
+    roots = [psutil.Process(web_pid)]
+    for proc in psutil.process_iter(["cmdline"]):
+        if proc.pid in listening or any(marker in part for part in proc.info["cmdline"] or ()):
+            roots.append(proc)
+    found: dict[int, psutil.Process] = {}
+    for proc in roots:
+        try:
+            for p in (proc, *proc.children(recursive=True)):
+                found[p.pid] = p
+        except psutil.Error:
+            continue
+    return list(found.values())
+
+
+def cpu_seconds(procs: list[psutil.Process]) -> float:
+    """User + system CPU time used so far by ``procs`` (a process that ended meanwhile counts as 0)."""
+    total = 0.0
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def rss_mb(proc: psutil.Process) -> float:
     return round(proc.memory_info().rss / 2**20, 1)
 
@@ -292,6 +325,7 @@ class Bench:
         self.app, self.base, self.baseline, self.work = app, base, baseline, work
         self.seconds, self.warmup, self.rng = seconds, warmup, rng
         self.results: list[Result] = []
+        self.servers: dict[str, list[psutil.Process]] = {}  # base URL -> its server-side processes
 
     def run(self, name: str, requests_: list[Request], *, base: str | None = None, once: bool = False) -> Result:
         """Check the first request, warm up, measure with CONNECTIONS connections, then with one (what one person
@@ -307,15 +341,22 @@ class Bench:
         alone_path = write_requests(self.work / f"{name}.alone.requests", alone)
         if self.warmup and not once:
             run_wrk(name, base, path, seconds=self.warmup, connections=CONNECTIONS)
+        servers = self.servers.get(base, [])
+        cpu_before = cpu_seconds(servers)
         result = run_wrk(name, base, path, seconds=self.seconds, connections=CONNECTIONS)
+        cpu = cpu_seconds(servers) - cpu_before
         one = run_wrk(name, base, alone_path, seconds=max(self.seconds // 3, 1), connections=1)
         result = dataclasses.replace(
-            result, errors=result.errors + one.errors, alone_p50_ms=one.p50_ms, alone_p95_ms=one.p95_ms
+            result,
+            errors=result.errors + one.errors,
+            alone_p50_ms=one.p50_ms,
+            alone_p95_ms=one.p95_ms,
+            cpu_ms_per_request=round(cpu * 1000 / result.requests, 2) if servers and result.requests else None,
         )
         print(
             f"  {name:<14} {result.rps:>7.1f} req/s  p50 {result.p50_ms:>6.1f}  p95 {result.p95_ms:>6.1f}  "
             f"p99 {result.p99_ms:>6.1f} ms | alone p50 {one.p50_ms:>5.1f} p95 {one.p95_ms:>5.1f} ms | "
-            f"errors {result.errors}",
+            f"server CPU {result.cpu_ms_per_request} ms/req | errors {result.errors}",
             flush=True,
         )
         self.results.append(result)
@@ -359,7 +400,7 @@ class Bench:
         queue_paths = [
             "/staff/cases",
             "/staff/cases?view=all",
-            "/staff/cases?view=all&page=3",
+            "/staff/cases?view=all&cursor=2026-12-31.999999999",  # a page deep in the queue
             "/staff/cases?view=all&overdue=1",
             "/staff/cases?view=all&kind=review&state=accepted",
             "/staff/cases?view=supervision",
@@ -367,7 +408,11 @@ class Bench:
         self.run("staff_queue", [Request("GET", p, clerk) for p in queue_paths])
         self.run("case_page", [Request("GET", f"/staff/cases/{i}", clerk) for i in case_ids])
         bearer = {"Authorization": f"Bearer {api_token(self.base, 'cc_clerk')}"}
-        api_paths = ["/api/v1/staff/cases", "/api/v1/staff/cases?view=all", "/api/v1/staff/cases?view=all&page=2"]
+        api_paths = [
+            "/api/v1/staff/cases",
+            "/api/v1/staff/cases?view=all",
+            "/api/v1/staff/cases?view=all&cursor=2026-12-31.999999999",
+        ]
         self.run("api_case_list", [Request("GET", p, bearer) for p in api_paths])
         head = {"Cookie": staff_cookie(self.base, "prov_office_head")}
         self.run("dashboard", [Request("GET", "/staff/supervision/", head)])
@@ -471,13 +516,13 @@ def table(report: dict) -> str:
     lines = [
         f"N = {report['cases']:,} cases ({report['when']})",
         "",
-        "| scenario | req/s | x baseline | p50 ms | p95 ms | p99 ms | errors | alone p50 | alone p95 |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| scenario | req/s | x baseline | p50 ms | p95 ms | p99 ms | errors | alone p50 | alone p95 | CPU ms/req |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in report["scenarios"]:
         ratio = r["rps"] / baseline["rps"] if baseline["rps"] else 0
         cells = [r["name"], f"{r['rps']:.1f}", f"{ratio:.2f}", r["p50_ms"], r["p95_ms"], r["p99_ms"], r["errors"]]
-        cells += [r["alone_p50_ms"], r["alone_p95_ms"]]
+        cells += [r["alone_p50_ms"], r["alone_p95_ms"], r.get("cpu_ms_per_request")]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     sweep = report["sweep"]
     lines += [
@@ -516,6 +561,7 @@ def main(argv: list[str] | None = None) -> int:
     from portal import create_app
     from portal.config import load_settings
     from portal.devserver import setup_database
+    from portal.devservices import port_layout
 
     rng = random.Random(args.cases)
     env, services = environment(args.root)
@@ -541,6 +587,11 @@ def main(argv: list[str] | None = None) -> int:
         wait_ready(f"{baseline}/lookup/none")
         print(f"Load: wrk, {CONNECTIONS} connections, {args.seconds} s per scenario", flush=True)
         bench = Bench(app, base, baseline, work, args.seconds, args.warmup, rng)
+        ports = set(port_layout(BASE_PORT).values())
+        bench.servers = {
+            base: server_processes(procs[0].pid, args.root, ports),
+            baseline: server_processes(procs[1].pid, args.root, ports),
+        }
         bench.all(data)
         report["scenarios"] = [r.as_dict() for r in bench.results]
         web = psutil.Process(procs[0].pid)

@@ -21,7 +21,7 @@ from portal.db import Base
 from portal.documents.models import DocumentSequence, DocumentSettings, DocumentTemplate, GeneratedDocument
 from portal.notify.models import DeadlineAlert, StaffNotification, SweepRun
 from portal.petitioners.models import Petitioner, PetitionerCase
-from portal.supervision.models import SatisfactionRating, SupervisionOrder
+from portal.supervision.models import CaseRollup, DeadlineRollup, SatisfactionRating, SupervisionOrder
 from tenants.models import Bureau, Unit
 
 __all__ = [
@@ -33,9 +33,11 @@ __all__ = [
     "CaseEvent",
     "CaseNumber",
     "CaseParty",
+    "CaseRollup",
     "ContactRecord",
     "Deadline",
     "DeadlineAlert",
+    "DeadlineRollup",
     "DocumentSequence",
     "DocumentSettings",
     "DocumentTemplate",

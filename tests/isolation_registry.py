@@ -356,11 +356,46 @@ def make_satisfaction_rating(session: Session, bureau_id: int, marker: str):
     return row
 
 
+def make_case_rollup(session: Session, bureau_id: int, marker: str):
+    from datetime import date
+
+    from portal.supervision.models import CaseRollup
+
+    with scoped(session, TenantScope.single(bureau_id)):
+        row = CaseRollup(tenant_id=bureau_id, grain="day", day=date(2026, 9, 1), dim="unit", value=marker[:40])
+        row.received = 1
+        session.add(row)
+        session.commit()
+    return row
+
+
+def make_deadline_rollup(session: Session, bureau_id: int, marker: str):
+    from datetime import date
+
+    from portal.supervision.models import DeadlineRollup
+
+    with scoped(session, TenantScope.single(bureau_id)):
+        row = DeadlineRollup(
+            tenant_id=bureau_id,
+            grain="day",
+            day=date(2026, 9, 1),
+            step=marker[:30],
+            status="open",
+            due_on=date(2026, 9, 30),
+            n=1,
+        )
+        session.add(row)
+        session.commit()
+    return row
+
+
 def _register_supervision() -> None:
-    from portal.supervision.models import SatisfactionRating, SupervisionOrder
+    from portal.supervision.models import CaseRollup, DeadlineRollup, SatisfactionRating, SupervisionOrder
 
     MODEL_FACTORIES[SupervisionOrder] = make_supervision_order
     MODEL_FACTORIES[SatisfactionRating] = make_satisfaction_rating
+    MODEL_FACTORIES[CaseRollup] = make_case_rollup
+    MODEL_FACTORIES[DeadlineRollup] = make_deadline_rollup
     ROUTE_PARAMS.setdefault("order_id", lambda s, b, m: make_supervision_order(s, b, m).id)
 
 

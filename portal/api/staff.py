@@ -378,7 +378,7 @@ document(
     "/staff/cases",
     "get",
     {
-        "summary": "The caller's work queue, nearest deadline first, 50 per page.",
+        "summary": "The caller's work queue, nearest deadline first, 50 per page (keyset: follow `next_cursor`).",
         "description": _AUTH,
         "tags": ["staff"],
         "parameters": [
@@ -396,7 +396,12 @@ document(
                 "schema": {"type": "string", "maxLength": 100},
                 "description": "Case number, petitioner name, ID number (matched by keyed hash) or request words.",
             },
-            {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+            {
+                "name": "cursor",
+                "in": "query",
+                "schema": {"type": "string", "maxLength": 40},
+                "description": "`next_cursor` of the page before; absent (or not a cursor): the first page.",
+            },
         ],
         "responses": {
             "200": {
@@ -408,9 +413,12 @@ document(
                             "properties": {
                                 "cases": {"type": "array", "items": {"$ref": "#/components/schemas/StaffCaseSummary"}},
                                 "view": {"type": "string"},
-                                "page": {"type": "integer"},
-                                "pages": {"type": "integer"},
-                                "total": {"type": "integer"},
+                                "total": {"type": "integer", "description": "Exact up to 1,000."},
+                                "total_is_lower_bound": {
+                                    "type": "boolean",
+                                    "description": "True when more than 1,000 cases match (`total` is 1000).",
+                                },
+                                "next_cursor": {"type": ["string", "null"], "description": "Null on the last page."},
                                 "material_requests": {"type": "array", "items": {"type": "object"}},
                             },
                         }
@@ -564,9 +572,9 @@ def staff_queue():
     body: dict[str, Any] = {
         "view": page.filters.view,
         "views": list(page.views),
-        "page": page.page,
-        "pages": page.pages,
         "total": page.total,
+        "total_is_lower_bound": page.total_capped,
+        "next_cursor": page.next_cursor,
         "cases": [case_summary(row) for row in page.rows],
     }
     if page.filters.view == "mine":

@@ -47,6 +47,13 @@ class Case(TenantOwned, Base):
         Index("ix_cases_tenant_id_state", "tenant_id", "state"),
         Index("ix_cases_tenant_id_received_on", "tenant_id", "received_on"),
         Index("ix_cases_petitioner_id_hash", "petitioner_id_hash"),
+        # The work queue: a bureau's cases by their nearest staff deadline (none last), newest first; keyset pages.
+        Index(
+            "ix_cases_tenant_id_next_due_on_id",
+            "tenant_id",
+            text("next_due_on ASC NULLS LAST"),
+            text("id DESC"),
+        ),
         ForeignKeyConstraint(
             ["earlier_tenant_id", "earlier_case_id"], ["cases.tenant_id", "cases.id"], name="fk_cases_earlier_case"
         ),
@@ -91,6 +98,11 @@ class Case(TenantOwned, Base):
     # Flags for the staff.
     late_application: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     repeat_of_case_number: Mapped[str | None] = mapped_column(String(24))
+
+    # The nearest open deadline that staff owe (the petitioner's own window left out) and its step: a copy of
+    # min(deadlines.due_on) kept by portal.cases.operations, the only writer of deadlines, for the queue's order.
+    next_due_on: Mapped[date | None] = mapped_column(Date)
+    next_due_step: Mapped[Step | None] = mapped_column(_enum(Step, "deadline_step"))
 
     # The escalation chain: the earlier case (usually at a bureau below) this one continues.
     earlier_tenant_id: Mapped[int | None] = mapped_column(Integer)

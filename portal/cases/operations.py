@@ -7,10 +7,11 @@ append the hash-chained event and the outbox rows. Operations flush; the request
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import StaffUser
@@ -31,6 +32,7 @@ from portal.cases.numbers import new_access_code, new_case_number
 from portal.pii import PersonalData
 from portal.roles import Role
 from portal.routing import BureauRef, OpinionKind, Refusal, is_late, route
+from portal.supervision.rollups import ClockState, RollupChange, case_contribution, clock_state
 from portal.workdays import WorkdayCalendar
 from portal.workflow import (
     ALL,
@@ -221,6 +223,11 @@ def submit_application(
         deadlines = [
             _open_deadline(session, case, step, today, calendar, rules, staff) for step in INITIAL_STEPS[data.intake]
         ]
+        _refresh_next_due(session, case)
+        rollup = RollupChange()
+        rollup.add_case(case.tenant_id, case.received_on, case_contribution(case, _unit_code(case, staff)))
+        rollup.add_clocks([], _clock_states(session, case))
+        rollup.write(session)
         append_event(
             session,
             case,
@@ -348,6 +355,62 @@ def _open_deadline(
     return deadline
 
 
+def nearest_staff_deadline(tenant_id, case_id) -> Select:
+    """The earliest open deadline of a case that staff owe (the petitioner's own window is not staff work).
+
+    ``tenant_id`` and ``case_id`` are values or the columns of an outer ``cases`` statement to correlate with.
+    """
+    return (
+        select(Deadline.due_on, Deadline.step)
+        .where(
+            Deadline.tenant_id == tenant_id,
+            Deadline.case_id == case_id,
+            Deadline.closed_at.is_(None),
+            Deadline.owed_by != "petitioner",
+        )
+        .order_by(Deadline.due_on, Deadline.id)
+        .limit(1)
+    )
+
+
+def _refresh_next_due(session: Session, case: Case) -> None:
+    """Copy the case's nearest staff deadline onto the case (the queue's order). After every change of deadlines."""
+    session.flush()
+    row = session.execute(nearest_staff_deadline(case.tenant_id, case.id)).first()
+    case.next_due_on, case.next_due_step = (row.due_on, row.step) if row else (None, None)
+
+
+def refresh_next_due_of(session: Session, case_keys: Iterable[tuple[int, int]]) -> None:
+    """The same for many cases at once, by (tenant_id, case_id), in one UPDATE (system jobs)."""
+    keys = list(case_keys)
+    if not keys:
+        return
+    nearest = nearest_staff_deadline(Case.tenant_id, Case.id)
+    session.execute(
+        update(Case)
+        .where(tuple_(Case.tenant_id, Case.id).in_(keys))
+        .values(
+            next_due_on=nearest.with_only_columns(Deadline.due_on).scalar_subquery(),
+            next_due_step=nearest.with_only_columns(Deadline.step).scalar_subquery(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _clock_states(session: Session, case: Case) -> list[ClockState]:
+    """How each clock of the case counts in the supervision rollups, now (flushes first)."""
+    session.flush()
+    deadlines = session.scalars(
+        select(Deadline).where(Deadline.tenant_id == case.tenant_id, Deadline.case_id == case.id)
+    )
+    return [clock_state(d) for d in deadlines]
+
+
+def _unit_code(case: Case, staff: BureauStaff) -> str | None:
+    unit = staff.units.get(case.lead_unit_id) if case.lead_unit_id is not None else None
+    return unit.code if unit is not None else None
+
+
 def open_deadlines(session: Session, case: Case) -> list[Deadline]:
     return list(
         session.scalars(
@@ -403,6 +466,8 @@ def recompute_provisional_deadlines(session: Session) -> int:
     """Recompute every open provisional deadline with the calendar as loaded now; returns how many changed."""
     calendar = get_calendar(session)
     changed = 0
+    moved: set[tuple[int, int]] = set()
+    rollup = RollupChange()
     with system_scope(session):
         for deadline in session.scalars(
             select(Deadline).where(Deadline.closed_at.is_(None), Deadline.provisional.is_(True))
@@ -424,10 +489,15 @@ def recompute_provisional_deadlines(session: Session) -> int:
                 due, provisional = extended.due, provisional or extended.provisional
                 explanation["due"] = due.isoformat()
             explanation["recomputed"] = True
+            before = clock_state(deadline)
             if (due, provisional) != (deadline.due_on, deadline.provisional):
                 changed += 1
+                moved.add((deadline.tenant_id, deadline.case_id))
             deadline.due_on, deadline.provisional, deadline.explanation = due, provisional, explanation
+            rollup.add_clocks([before], [clock_state(deadline)])
         session.flush()
+        refresh_next_due_of(session, moved)
+        rollup.write(session)
     return changed
 
 
@@ -619,6 +689,8 @@ def _apply(
     now: datetime,
 ) -> ActionResult:
     calendar, rules = get_calendar(session), get_step_rules(session)
+    counted_before = case_contribution(case, _unit_code(case, staff))
+    clocks_before = _clock_states(session, case)
     for name, value in decision.case_changes.items():
         if name in _CASE_FIELDS:
             setattr(case, name, list(value) if isinstance(value, tuple) else value)
@@ -639,6 +711,13 @@ def _apply(
         _open_deadline(
             session, case, step, today, calendar, rules, staff, due_on=decision.due_on.get(step), request=request
         )
+
+    _refresh_next_due(session, case)
+    rollup = RollupChange()
+    rollup.add_case(case.tenant_id, case.received_on, counted_before, -1)
+    rollup.add_case(case.tenant_id, case.received_on, case_contribution(case, _unit_code(case, staff)))
+    rollup.add_clocks(clocks_before, _clock_states(session, case))
+    rollup.write(session)
 
     new_case = access_code = None
     if decision.action is CaseAction.escalate:

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, ColumnElement, and_, any_, exists, false, func, literal, or_, select, true
+from sqlalchemy import BigInteger, ColumnElement, and_, any_, exists, false, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import StaffUser
@@ -75,7 +75,7 @@ from tenants.tree import subtree_ids
 
 CHINA = ZoneInfo("Asia/Shanghai")
 PAGE_SIZE = 50
-MAX_PAGE = 10_000
+COUNT_CAP = 1_000  # the queue counts its cases exactly up to this many, then says "1,000+"
 MAX_QUERY_CHARS = 100
 DUE_SOON_WORKING_DAYS = 3
 QUEUE_VIEWS = ("mine", "unit", "all", "supervision")
@@ -341,7 +341,42 @@ class QueueFilters:
     intake: IntakePath | None = None
     bureau_id: int | None = None  # supervision: one bureau below
     q: str = ""
-    page: int = 1
+    cursor: QueueCursor | None = None  # where this page starts: after the last row of the page before
+
+
+@dataclass(frozen=True)
+class QueueCursor:
+    """A position in the queue's order (nearest deadline, none last; then newest): the last row already shown.
+
+    Keyset pages cost the rows they show, wherever they are in the queue (an offset reads every row before it).
+    """
+
+    due_on: date | None
+    case_id: int
+
+    def encode(self) -> str:
+        return f"{self.due_on.isoformat() if self.due_on else '-'}.{self.case_id}"
+
+    @classmethod
+    def decode(cls, raw: str | None) -> QueueCursor | None:
+        """The cursor of ``raw``; None for anything that is not one (a bad cursor shows the first page)."""
+        due, _, case_id = str(raw or "").partition(".")
+        if not case_id.isdigit() or len(case_id) > 18:
+            return None
+        try:
+            return cls(None if due == "-" else date.fromisoformat(due), int(case_id))
+        except ValueError:
+            return None
+
+    def after(self) -> ColumnElement[bool]:
+        """Rows that come after this one in the queue's order."""
+        if self.due_on is None:
+            return and_(Case.next_due_on.is_(None), Case.id < self.case_id)
+        return or_(
+            Case.next_due_on > self.due_on,
+            and_(Case.next_due_on == self.due_on, Case.id < self.case_id),
+            Case.next_due_on.is_(None),
+        )
 
 
 def _enum_or_none(enum, value):
@@ -359,7 +394,6 @@ def _int_or_none(value) -> int | None:
 def parse_filters(args) -> QueueFilters:
     """Read the queue's filters from query-string-like ``args`` (a mapping of strings); ignore bad values."""
     view = args.get("view") or "mine"
-    page = _int_or_none(args.get("page")) or 1
     return QueueFilters(
         view=view if view in QUEUE_VIEWS else "mine",
         state=_enum_or_none(CaseState, args.get("state")),
@@ -370,7 +404,7 @@ def parse_filters(args) -> QueueFilters:
         intake=_enum_or_none(IntakePath, args.get("intake")),
         bureau_id=_int_or_none(args.get("bureau")),
         q=str(args.get("q") or "").strip()[:MAX_QUERY_CHARS],
-        page=max(1, min(page, MAX_PAGE)),
+        cursor=QueueCursor.decode(args.get("cursor")),
     )
 
 
@@ -403,9 +437,9 @@ class QueueRow:
 @dataclass
 class QueuePage:
     rows: list[QueueRow]
-    total: int
-    page: int
-    pages: int
+    total: int  # exact up to COUNT_CAP; COUNT_CAP when there are more (``total_capped``)
+    total_capped: bool
+    next_cursor: str | None  # None on the last page
     filters: QueueFilters
     views: tuple[str, ...]
     units: list[Unit] = field(default_factory=list)
@@ -545,22 +579,6 @@ def queue_views(user: StaffUser, has_lower: bool) -> tuple[str, ...]:
     return tuple(views)
 
 
-def next_deadline_lateral():
-    """The earliest open deadline of each case that staff owe (the petitioner's own window is not staff work)."""
-    return (
-        select(Deadline.due_on.label("due_on"), Deadline.step.label("step"))
-        .where(
-            Deadline.tenant_id == Case.tenant_id,
-            Deadline.case_id == Case.id,
-            Deadline.closed_at.is_(None),
-            Deadline.owed_by != "petitioner",
-        )
-        .order_by(Deadline.due_on, Deadline.id)
-        .limit(1)
-        .lateral("next_deadline")
-    )
-
-
 def list_queue(
     session: Session,
     pii: PersonalData,
@@ -584,9 +602,7 @@ def list_queue(
         filters = QueueFilters(**{**filters.__dict__, "view": view})
     duties = duties_of(user, staff, today)
 
-    nd = next_deadline_lateral()
-    total = func.count().over().label("total")
-    query = select(Case, nd.c.due_on, nd.c.step, total).outerjoin(nd, true())
+    query = select(Case)
     if view == "mine":
         query = query.where(_mine(duties, bureau_id))
     elif view == "unit":
@@ -610,21 +626,24 @@ def list_queue(
     if filters.unit_id is not None:
         query = query.where(or_(Case.lead_unit_id == filters.unit_id, _assisting(filters.unit_id)))
     if filters.overdue:
-        query = query.where(nd.c.due_on < today)
+        query = query.where(Case.next_due_on < today)
     if filters.q:
         query = query.where(_search(pii, filters.q))
 
-    query = (
-        query.order_by(nd.c.due_on.asc().nulls_last(), Case.id.desc())
-        .offset((filters.page - 1) * page_size)
-        .limit(page_size)
-    )
-    result = session.execute(query).all()
-    count = result[0].total if result else 0
-    if not result and filters.page > 1:
-        count = -1  # past the end: the page does not know the total
+    # The total is exact up to COUNT_CAP: counting further would read every matching case of a large bureau. It is
+    # a sub-select of the page's statement (PostgreSQL runs it once), so a page costs one round trip.
+    counter = select(func.count()).select_from(query.with_only_columns(Case.id).limit(COUNT_CAP + 1).subquery())
+    page = query.add_columns(counter.scalar_subquery().label("matching"))
+    if filters.cursor is not None:
+        page = page.where(filters.cursor.after())
+    page = page.order_by(Case.next_due_on.asc().nulls_last(), Case.id.desc()).limit(page_size + 1)
+    found = session.execute(page).all()
+    counted = found[0].matching if found else session.scalar(counter)
+    cases = [row.Case for row in found[:page_size]]
+    more = len(found) > page_size
+    next_cursor = QueueCursor(cases[-1].next_due_on, cases[-1].id).encode() if more else None
     calendar = get_calendar(session)
-    unit_ids = {r.Case.lead_unit_id for r in result if r.Case.lead_unit_id is not None}
+    unit_ids = {c.lead_unit_id for c in cases if c.lead_unit_id is not None}
     unit_names = {u.id: u.name for u in staff.units.values()}
     missing = unit_ids - set(unit_names)
     if missing:
@@ -634,20 +653,19 @@ def list_queue(
         bureau_names[bureau_id] = session.scalar(select(Bureau.name).where(Bureau.id == bureau_id)) or ""
     rows = [
         QueueRow(
-            case=r.Case,
-            step=r.step,
-            marks=marks_for(r.due_on, today, calendar),
-            bureau_name=bureau_names.get(r.Case.tenant_id, ""),
-            lead_unit_name=unit_names.get(r.Case.lead_unit_id),
+            case=c,
+            step=c.next_due_step,
+            marks=marks_for(c.next_due_on, today, calendar),
+            bureau_name=bureau_names.get(c.tenant_id, ""),
+            lead_unit_name=unit_names.get(c.lead_unit_id),
         )
-        for r in result
+        for c in cases
     ]
-    pages = max(1, -(-count // page_size)) if count > 0 else 1
     return QueuePage(
         rows=rows,
-        total=max(count, 0),
-        page=filters.page,
-        pages=pages,
+        total=min(counted, COUNT_CAP),
+        total_capped=counted > COUNT_CAP,
+        next_cursor=next_cursor,
         filters=filters,
         views=views,
         units=sorted(staff.units.values(), key=lambda u: (u.kind != UnitKind.petition_office, u.id)),

@@ -36,6 +36,7 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Index,
+    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -111,6 +112,60 @@ class SatisfactionRating(TenantOwned, Base):
     )
     comment: Mapped[str | None] = mapped_column(String(COMMENT_MAX))
     rated_at: Mapped[datetime] = utcnow_column()
+
+
+# --- Rollups of the dashboard's figures (portal.supervision.rollups) ---------------------------------------
+
+GRAINS = ("day", "month")
+
+
+class CaseRollup(TenantOwned, Base):
+    """Counters of the cases a bureau received on one day (``grain`` day) or in one month (``grain`` month, ``day``
+    its first day), per dimension and value; written only by ``portal.supervision.rollups``."""
+
+    __tablename__ = "case_rollups"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "grain", "day", "dim", "value"),
+        CheckConstraint("grain IN ('day', 'month')", name="grain"),
+    )
+
+    grain: Mapped[str] = mapped_column(String(5))
+    day: Mapped[date] = mapped_column(Date)
+    dim: Mapped[str] = mapped_column(String(10))
+    value: Mapped[str] = mapped_column(String(40))
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    accepted_decided: Mapped[int] = mapped_column(Integer, default=0)
+    not_accepted: Mapped[int] = mapped_column(Integer, default=0)
+    pending: Mapped[int] = mapped_column(Integer, default=0)
+    open: Mapped[int] = mapped_column(Integer, default=0)
+    concluded: Mapped[int] = mapped_column(Integer, default=0)
+    withdrawn: Mapped[int] = mapped_column(Integer, default=0)
+    extended: Mapped[int] = mapped_column(Integer, default=0)
+    extension_days: Mapped[int] = mapped_column(BigInteger, default=0)
+    handled: Mapped[int] = mapped_column(Integer, default=0)
+    sum_days: Mapped[int] = mapped_column(BigInteger, default=0)
+    rated: Mapped[int] = mapped_column(Integer, default=0)
+    satisfied: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DeadlineRollup(TenantOwned, Base):
+    """How many step clocks that started on one day (or in one month) are closed on time, closed late, or open and
+    due on ``due_on``; written only by ``portal.supervision.rollups``."""
+
+    __tablename__ = "deadline_rollups"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "grain", "day", "step", "status", "due_on"),
+        CheckConstraint("grain IN ('day', 'month')", name="grain"),
+        CheckConstraint("status IN ('on_time', 'late', 'open')", name="status"),
+    )
+
+    grain: Mapped[str] = mapped_column(String(5))
+    day: Mapped[date] = mapped_column(Date)
+    step: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(8))
+    due_on: Mapped[date] = mapped_column(Date)
+    n: Mapped[int] = mapped_column(Integer, default=0)
 
 
 # --- Indexes the supervision aggregates need on the case tables --------------------------------------------

@@ -29,6 +29,7 @@ from portal.supervision.models import (
     SatisfactionRating,
     SupervisionOrder,
 )
+from portal.supervision.rollups import RollupChange, rating_contribution
 from portal.workflow import SHORT_TEXT_MAX, ActionRefused, CaseState
 from tenants.models import Bureau
 from tenants.scoping import TenantScope, scoped
@@ -324,6 +325,9 @@ def rate_case(
     row = SatisfactionRating(tenant_id=locked.tenant_id, case_id=locked.id, rating=value, comment=text, rated_at=now)
     session.add(row)
     session.flush()
+    rollup = RollupChange()
+    rollup.add_case(locked.tenant_id, locked.received_on, rating_contribution(value))
+    rollup.write(session)
     append_event(
         session,
         locked,

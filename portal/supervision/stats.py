@@ -30,7 +30,14 @@ from sqlalchemy import Date, Integer, and_, case, cast, func, literal, or_, sele
 from sqlalchemy.orm import Session
 
 from portal.cases.models import Case, Deadline
-from portal.supervision.models import SATISFACTION_LABELS, Satisfaction, SatisfactionRating
+from portal.supervision.models import (
+    SATISFACTION_LABELS,
+    CaseRollup,
+    DeadlineRollup,
+    Satisfaction,
+    SatisfactionRating,
+)
+from portal.supervision.rollups import CASE_METRICS
 from portal.workflow import (
     INTAKE_LABELS,
     KIND_LABELS,
@@ -207,10 +214,14 @@ class Counts:
     extended: int = 0
     extension_days: int = 0
     handled: int = 0  # cases with both an acceptance and a reply date
-    avg_days: float | None = None
+    sum_days: int = 0  # their handling days added up
     p90_days: float | None = None
     rated: int = 0
     satisfied: int = 0  # satisfied or basically satisfied
+
+    @property
+    def avg_days(self) -> float | None:
+        return self.sum_days / self.handled if self.handled else None
 
     @property
     def acceptance_rate(self) -> float | None:
@@ -317,7 +328,7 @@ def _case_statement(root: Bureau, bureau_ids: list[int], period: Period):
         func.count().filter(c.extension_used.is_(True)).label("extended"),
         func.coalesce(func.sum(c.extension_days).filter(c.extension_used.is_(True)), 0).label("extension_days"),
         func.count(c.days).label("handled"),
-        func.avg(c.days).label("avg_days"),
+        func.coalesce(func.sum(c.days), 0).label("sum_days"),
         func.count(c.rating).label("rated"),
         func.count().filter(c.rating.in_(good)).label("satisfied"),
     ).group_by(func.grouping_sets(tuple_(), *(tuple_(k) for k in keys)))
@@ -348,7 +359,7 @@ def _counts(row) -> Counts:
         extended=row.extended,
         extension_days=int(row.extension_days or 0),
         handled=row.handled,
-        avg_days=float(row.avg_days) if row.avg_days is not None else None,
+        sum_days=int(row.sum_days),
         rated=row.rated,
         satisfied=row.satisfied,
     )
@@ -393,8 +404,62 @@ def _step_counts(row) -> StepCounts:
     return StepCounts(total=row.total, on_time=row.on_time, closed_late=row.closed_late, open_overdue=row.open_overdue)
 
 
+@dataclass
+class _Tallies:
+    """What both ways of counting produce, before the figures are put together."""
+
+    totals: Counts = field(default_factory=Counts)
+    by_child: dict[int, Counts] = field(default_factory=dict)
+    by_state: dict[CaseState, int] = field(default_factory=dict)
+    by_kind: dict[CaseKind, int] = field(default_factory=dict)
+    by_intake: dict[IntakePath, int] = field(default_factory=dict)
+    unit_counts: dict[str | None, int] = field(default_factory=dict)
+    by_outcome: dict[Outcome, int] = field(default_factory=dict)
+    by_rating: dict[Satisfaction, int] = field(default_factory=dict)
+    steps: dict[Step, StepCounts] = field(default_factory=dict)
+    all_steps: StepCounts = field(default_factory=StepCounts)
+    child_steps: dict[tuple[int, Step | None], StepCounts] = field(default_factory=dict)
+
+
 def compute_figures(session: Session, bureau: Bureau, period: Period, today: date) -> Figures:
-    """Every figure of the dashboard for ``bureau`` and its subtree over ``period`` (three SQL statements)."""
+    """Every figure of the dashboard for ``bureau`` and its subtree over ``period``, from the rollups: the whole
+    months of the period from the month rows, the days at either end from the day rows (two SQL statements)."""
+    tree = bureau_tree(session, bureau)
+    child_of = _children_of(bureau, tree)
+    months, day_ranges = _spans(period)
+    tallies = _Tallies()
+    histograms: dict[int | None, dict[int, int]] = {}  # handling days -> cases, in all (None) and per child
+    for row in session.execute(_rollup_case_statement([b.id for b in tree], months, day_ranges)):
+        child = child_of[row.tenant_id]
+        if row.dim == "all":
+            counts = _rollup_counts(row)
+            _add_counts(tallies.totals, counts)
+            _add_counts(tallies.by_child.setdefault(child, Counts()), counts)
+        elif row.dim == "days":
+            for key in (None, child):
+                histogram = histograms.setdefault(key, {})
+                histogram[int(row.value)] = histogram.get(int(row.value), 0) + row.received
+        else:
+            _add_value(tallies, row.dim, row.value, row.received)
+    for child, histogram in histograms.items():
+        p90 = percentile_cont(histogram, 0.9)
+        if child is None:
+            tallies.totals.p90_days = p90
+        elif child in tallies.by_child:
+            tallies.by_child[child].p90_days = p90
+    for row in session.execute(_rollup_step_statement([b.id for b in tree], months, day_ranges, today)):
+        step, child = Step(row.step), child_of[row.tenant_id]
+        counts = StepCounts(row.total, row.on_time, row.closed_late, row.open_overdue)
+        for key in ((child, step), (child, None)):
+            _add_steps(tallies.child_steps.setdefault(key, StepCounts()), counts)
+        _add_steps(tallies.steps.setdefault(step, StepCounts()), counts)
+        _add_steps(tallies.all_steps, counts)
+    return _figures(session, bureau, period, today, tree, tallies)
+
+
+def compute_figures_from_cases(session: Session, bureau: Bureau, period: Period, today: date) -> Figures:
+    """The same figures counted from the raw cases and deadlines (three statements over every row of the period):
+    the reference the rollups are checked against."""
     # Grouping sets keep one hash table per grouping; let them stay in memory for this transaction only.
     session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
     tree = bureau_tree(session, bureau)
@@ -403,52 +468,45 @@ def compute_figures(session: Session, bureau: Bureau, period: Period, today: dat
     full = (1 << nkeys) - 1
     only = {i: full - (1 << (nkeys - 1 - i)) for i in range(nkeys)}  # grouping() bits of "grouped by key i only"
 
-    totals = Counts()
-    by_child: dict[int, Counts] = {}
-    by_state: dict[CaseState, int] = {}
-    by_kind: dict[CaseKind, int] = {}
-    by_intake: dict[IntakePath, int] = {}
-    unit_counts: dict[str | None, int] = {}
-    by_outcome: dict[Outcome, int] = {}
-    by_rating: dict[Satisfaction, int] = {}
+    t = _Tallies()
     for row in session.execute(stmt):
         if row.g == full:
-            totals = _counts(row)
+            t.totals = _counts(row)
         elif row.g == only[0]:
-            by_child[row.child] = _counts(row)
+            t.by_child[row.child] = _counts(row)
         elif row.g == only[1]:
-            by_state[CaseState(row.state)] = row.received
+            t.by_state[CaseState(row.state)] = row.received
         elif row.g == only[2]:
-            by_kind[CaseKind(row.kind)] = row.received
+            t.by_kind[CaseKind(row.kind)] = row.received
         elif row.g == only[3]:
-            by_intake[IntakePath(row.intake)] = row.received
+            t.by_intake[IntakePath(row.intake)] = row.received
         elif row.g == only[4]:
-            unit_counts[row.unit] = row.received
+            t.unit_counts[row.unit] = row.received
         elif row.g == only[5] and row.outcome is not None:
-            by_outcome[Outcome(row.outcome)] = row.received
+            t.by_outcome[Outcome(row.outcome)] = row.received
         elif row.g == only[6] and row.rating is not None:
-            by_rating[Satisfaction(row.rating)] = row.received
+            t.by_rating[Satisfaction(row.rating)] = row.received
 
     for row in session.execute(_percentile_statement(bureau, bureau_ids, period)):
         value = float(row.p90_days) if row.p90_days is not None else None
         if row.g == 1:
-            totals.p90_days = value
-        elif row.child in by_child:
-            by_child[row.child].p90_days = value
+            t.totals.p90_days = value
+        elif row.child in t.by_child:
+            t.by_child[row.child].p90_days = value
 
-    steps: dict[Step, StepCounts] = {}
-    all_steps = StepCounts()
-    child_steps: dict[tuple[int, str | None], StepCounts] = {}
     for row in session.execute(_step_statement(bureau, bureau_ids, period, today)):
         if row.g == 0b00:
-            child_steps[(row.child, Step(row.step))] = _step_counts(row)
+            t.child_steps[(row.child, Step(row.step))] = _step_counts(row)
         elif row.g == 0b10:
-            steps[Step(row.step)] = _step_counts(row)
+            t.steps[Step(row.step)] = _step_counts(row)
         elif row.g == 0b01:
-            child_steps[(row.child, None)] = _step_counts(row)
+            t.child_steps[(row.child, None)] = _step_counts(row)
         else:
-            all_steps = _step_counts(row)
+            t.all_steps = _step_counts(row)
+    return _figures(session, bureau, period, today, tree, t)
 
+
+def _figures(session: Session, bureau: Bureau, period: Period, today: date, tree: list[Bureau], t: _Tallies) -> Figures:
     children = [b for b in tree if b.parent_id == bureau.id]
     parents = {b.parent_id for b in tree}
     rows = [
@@ -456,9 +514,9 @@ def compute_figures(session: Session, bureau: Bureau, period: Period, today: dat
             bureau=bureau,
             own_cases=bool(children),
             has_children=False,
-            counts=by_child.get(bureau.id, Counts()),
-            whole_review=child_steps.get((bureau.id, Step.whole_review), StepCounts()),
-            steps=child_steps.get((bureau.id, None), StepCounts()),
+            counts=t.by_child.get(bureau.id, Counts()),
+            whole_review=t.child_steps.get((bureau.id, Step.whole_review), StepCounts()),
+            steps=t.child_steps.get((bureau.id, None), StepCounts()),
         )
     ]
     rows += [
@@ -466,9 +524,9 @@ def compute_figures(session: Session, bureau: Bureau, period: Period, today: dat
             bureau=b,
             own_cases=False,
             has_children=b.id in parents,
-            counts=by_child.get(b.id, Counts()),
-            whole_review=child_steps.get((b.id, Step.whole_review), StepCounts()),
-            steps=child_steps.get((b.id, None), StepCounts()),
+            counts=t.by_child.get(b.id, Counts()),
+            whole_review=t.child_steps.get((b.id, Step.whole_review), StepCounts()),
+            steps=t.child_steps.get((b.id, None), StepCounts()),
         )
         for b in children
     ]
@@ -476,17 +534,164 @@ def compute_figures(session: Session, bureau: Bureau, period: Period, today: dat
         bureau=bureau,
         period=period,
         today=today,
-        totals=totals,
-        by_state={s: by_state.get(s, 0) for s in CaseState},
-        by_kind={k: by_kind.get(k, 0) for k in CaseKind},
-        by_intake={i: by_intake.get(i, 0) for i in IntakePath},
-        by_unit=_unit_rows(session, bureau_ids, unit_counts),
-        by_outcome={o: by_outcome.get(o, 0) for o in Outcome},
-        by_satisfaction={r: by_rating.get(r, 0) for r in Satisfaction},
+        totals=t.totals,
+        by_state={s: t.by_state.get(s, 0) for s in CaseState},
+        by_kind={k: t.by_kind.get(k, 0) for k in CaseKind},
+        by_intake={i: t.by_intake.get(i, 0) for i in IntakePath},
+        by_unit=_unit_rows(session, [b.id for b in tree], t.unit_counts),
+        by_outcome={o: t.by_outcome.get(o, 0) for o in Outcome},
+        by_satisfaction={r: t.by_rating.get(r, 0) for r in Satisfaction},
         by_bureau=rows,
-        steps={s: steps.get(s, StepCounts()) for s in MEASURED_STEPS},
-        all_steps=all_steps,
+        steps={s: t.steps.get(s, StepCounts()) for s in MEASURED_STEPS},
+        all_steps=t.all_steps,
     )
+
+
+# --- Reading the rollups ---------------------------------------------------------------------------------
+
+
+def _children_of(root: Bureau, tree: list[Bureau]) -> dict[int, int]:
+    """Each bureau of the tree -> the drill-down row it counts in (``root`` itself, or its child above it)."""
+    prefix = len(root.path)
+    found = {}
+    for b in tree:
+        rest = b.path[prefix:].strip("/")
+        found[b.id] = root.id if not rest else int(rest.split("/")[0])
+    return found
+
+
+def _spans(period: Period) -> tuple[tuple[date, date] | None, list[tuple[date, date]]]:
+    """The whole months inside the period (first days of the first and last), and the day ranges around them."""
+    first = period.start if period.start.day == 1 else _next_month(period.start)
+    after_end = period.end + timedelta(days=1)
+    last_end = after_end if after_end.day == 1 else after_end.replace(day=1)  # first day after the whole months
+    if first >= last_end:
+        return None, [(period.start, period.end)]
+    ranges = []
+    if period.start < first:
+        ranges.append((period.start, first - timedelta(days=1)))
+    if last_end <= period.end:
+        ranges.append((last_end, period.end))
+    return (first, (last_end - timedelta(days=1)).replace(day=1)), ranges
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _in_period(model, months: tuple[date, date] | None, day_ranges: list[tuple[date, date]]):
+    parts = [and_(model.grain == "day", model.day.between(a, b)) for a, b in day_ranges]
+    if months is not None:
+        parts.append(and_(model.grain == "month", model.day.between(*months)))
+    return or_(*parts)
+
+
+def _rollup_case_statement(bureau_ids: list[int], months, day_ranges):
+    return (
+        select(
+            CaseRollup.tenant_id,
+            CaseRollup.dim,
+            CaseRollup.value,
+            *(func.sum(getattr(CaseRollup, m)).label(m) for m in CASE_METRICS),
+        )
+        .where(CaseRollup.tenant_id.in_(bureau_ids), _in_period(CaseRollup, months, day_ranges))
+        .group_by(CaseRollup.tenant_id, CaseRollup.dim, CaseRollup.value)
+    )
+
+
+def _rollup_step_statement(bureau_ids: list[int], months, day_ranges, today: date):
+    r = DeadlineRollup
+    is_open = r.status == "open"
+    return (
+        select(
+            r.tenant_id,
+            r.step,
+            func.sum(r.n).label("total"),
+            func.coalesce(func.sum(r.n).filter(or_(r.status == "on_time", and_(is_open, r.due_on >= today))), 0).label(
+                "on_time"
+            ),
+            func.coalesce(func.sum(r.n).filter(r.status == "late"), 0).label("closed_late"),
+            func.coalesce(func.sum(r.n).filter(and_(is_open, r.due_on < today)), 0).label("open_overdue"),
+        )
+        .where(
+            r.tenant_id.in_(bureau_ids),
+            r.step.in_([s.value for s in MEASURED_STEPS]),
+            _in_period(r, months, day_ranges),
+        )
+        .group_by(r.tenant_id, r.step)
+        .having(func.sum(r.n) != 0)
+    )
+
+
+def _rollup_counts(row) -> Counts:
+    return Counts(
+        received=row.received,
+        accepted=row.accepted,
+        accepted_decided=row.accepted_decided,
+        not_accepted=row.not_accepted,
+        pending=row.pending,
+        open=row.open,
+        concluded=row.concluded,
+        withdrawn=row.withdrawn,
+        extended=row.extended,
+        extension_days=int(row.extension_days),
+        handled=row.handled,
+        sum_days=int(row.sum_days),
+        rated=row.rated,
+        satisfied=row.satisfied,
+    )
+
+
+def _add_counts(target: Counts, more: Counts) -> None:
+    for name in CASE_METRICS:
+        setattr(target, name, getattr(target, name) + getattr(more, name))
+
+
+def _add_steps(target: StepCounts, more: StepCounts) -> None:
+    target.total += more.total
+    target.on_time += more.on_time
+    target.closed_late += more.closed_late
+    target.open_overdue += more.open_overdue
+
+
+def _add_value(t: _Tallies, dim: str, value: str, n: int) -> None:
+    if not n:
+        return
+    if dim == "state":
+        t.by_state[CaseState(value)] = t.by_state.get(CaseState(value), 0) + n
+    elif dim == "kind":
+        t.by_kind[CaseKind(value)] = t.by_kind.get(CaseKind(value), 0) + n
+    elif dim == "intake":
+        t.by_intake[IntakePath(value)] = t.by_intake.get(IntakePath(value), 0) + n
+    elif dim == "unit":
+        code = value or None
+        t.unit_counts[code] = t.unit_counts.get(code, 0) + n
+    elif dim == "outcome" and value:
+        t.by_outcome[Outcome(value)] = t.by_outcome.get(Outcome(value), 0) + n
+    elif dim == "rating" and value:
+        t.by_rating[Satisfaction(value)] = t.by_rating.get(Satisfaction(value), 0) + n
+
+
+def percentile_cont(histogram: dict[int, int], fraction: float) -> float | None:
+    """PostgreSQL's ``percentile_cont`` over the values a histogram counts (value -> how many), exactly."""
+    values = sorted(v for v, n in histogram.items() if n > 0)
+    total = sum(histogram[v] for v in values)
+    if not total:
+        return None
+    position = fraction * (total - 1)
+    lower_index, weight = int(position), position - int(position)
+
+    def nth(index: int) -> int:
+        seen = 0
+        for v in values:
+            seen += histogram[v]
+            if index < seen:
+                return v
+        return values[-1]
+
+    low = nth(lower_index)
+    high = nth(lower_index + 1) if weight else low
+    return float(low + (high - low) * weight)
 
 
 def _unit_rows(session: Session, bureau_ids: list[int], counts: dict[str | None, int]):
@@ -520,6 +725,7 @@ __all__ = [
     "breadcrumbs",
     "bureau_tree",
     "compute_figures",
+    "compute_figures_from_cases",
     "default_period",
     "parse_int",
     "parse_period",

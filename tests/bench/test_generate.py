@@ -125,6 +125,15 @@ def test_states_and_clocks_agree_with_the_workflow(generated, dbs):
     assert any(d < today for d in due) and sum(d > today for d in due) > len(due) // 2
 
 
+def test_next_due_and_dashboard_rollups_agree_with_the_generated_rows(generated, dbs):
+    from tests.portal.cases.test_matrix import assert_next_due_is_nearest_open_deadline
+    from tests.supervision.test_rollups import assert_rollups_match
+
+    for case in cases(dbs):
+        assert_next_due_is_nearest_open_deadline(dbs, case)
+    assert assert_rollups_match(dbs, ["220000", "220100", "220102"], today=local_today()) > 0
+
+
 def test_people_are_encrypted_and_their_id_numbers_valid(generated, dbs, app):
     pii = app.extensions["portal.pii"]
     for party in dbs.scalars(select(CaseParty).limit(50)):

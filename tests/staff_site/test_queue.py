@@ -131,10 +131,25 @@ def test_pages_of_fifty_and_a_bounded_number_of_queries(app, dbs, pii, city):
     assert few == many, "one query for the page, whatever the number of rows"
     assert many <= 20
     first = clerk.get("/staff/cases?view=all").get_data(as_text=True)
-    assert len(numbers(first)) == 50 and "60" in first and "page=2" in first
-    second = listing(clerk, "?view=all&page=2")
-    assert len(second) == 10 and not set(second) & set(numbers(first))
-    assert listing(clerk, "?view=all&page=99") == []
+    assert len(numbers(first)) == 50 and "60" in first and "cursor=" in first
+    cursor = re.search(r'cursor=([^"&]+)', first).group(1)
+    assert _statements(app, clerk, f"/staff/cases?view=all&cursor={cursor}") == many, "a later page costs the same"
+    second = clerk.get(f"/staff/cases?view=all&cursor={cursor}").get_data(as_text=True)
+    assert len(numbers(second)) == 10 and not set(numbers(second)) & set(numbers(first))
+    assert "cursor=" not in second and ("First page" in second or "第一页" in second)
+    assert listing(clerk, "?view=all&cursor=not-a-cursor") == numbers(first)  # a bad cursor: the first page
+
+
+def test_the_total_is_exact_up_to_the_cap_then_a_lower_bound(app, dbs, pii, city, monkeypatch):
+    import portal.cases.queries as queries
+
+    monkeypatch.setattr(queries, "COUNT_CAP", 3)
+    for _ in range(3):
+        submit_case(dbs, pii)
+    clerk = sign_in(app, city.clerk)
+    assert re.search(r'class="count">\D*3(?![\d+])', clerk.get("/staff/cases?view=all").get_data(as_text=True))
+    submit_case(dbs, pii)
+    assert re.search(r'class="count">\D*3\+', clerk.get("/staff/cases?view=all").get_data(as_text=True))
 
 
 def _statements(app, browser, url: str) -> int:

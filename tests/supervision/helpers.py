@@ -15,9 +15,10 @@ from sqlalchemy import select, text
 from portal.cases.models import Case, Deadline
 from portal.routing import OpinionKind
 from portal.supervision.models import Satisfaction, SatisfactionRating
+from portal.supervision.rollups import rebuild_rollups
 from portal.workflow import CaseKind, CaseState, IntakePath, Outcome, Step
 from tenants.models import Unit
-from tenants.scoping import TenantScope, scoped
+from tenants.scoping import TenantScope, scoped, system_scope
 from tenants.tree import get_bureau
 
 _numbers = itertools.count(1)
@@ -121,6 +122,9 @@ def insert(dbs, specs: list[Spec]) -> list[int]:
                 dbs.add(SatisfactionRating(tenant_id=bureau_id, case_id=case.id, rating=spec.rating))
             dbs.commit()
             ids.append(case.id)
+    with system_scope(dbs):
+        rebuild_rollups(dbs)  # the rows went in directly, not through the workflow that keeps the rollups
+        dbs.commit()
     return ids
 
 
@@ -190,6 +194,7 @@ def bulk_generate(owner_engine, total: int, *, seed: int = 7, start: date = date
                 """
             )
         )
+        rebuild_rollups(conn)
     with owner_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE cases"))
         conn.execute(text("VACUUM ANALYZE deadlines"))

@@ -19,7 +19,16 @@ from portal.cases.models import Deadline, StepRuleRow
 from portal.cases.operations import recompute_provisional_deadlines
 from portal.workflow import DEFAULT_STEP_RULES, CaseState, Step
 from tenants.scoping import system_scope
-from tests.portal.cases.conftest import PETITIONER, act, case_deadlines, drive, open_deadline, submit, transfer
+from tests.portal.cases.conftest import (
+    PETITIONER,
+    act,
+    case_deadlines,
+    drive,
+    load_case,
+    open_deadline,
+    submit,
+    transfer,
+)
 
 EXAMPLE_2027 = "portal/holidays/example-2027.json"
 
@@ -165,6 +174,25 @@ def year_2027(tmp_path):
     path = tmp_path / "2027.json"
     path.write_text(json.dumps(TEST_2027, ensure_ascii=False), encoding="utf-8")
     return path
+
+
+def test_recomputing_a_provisional_deadline_moves_the_cases_next_due_with_it(dbs, pii, city, year_2027):
+    # Received Thu 2026-12-31: the acceptance clock (the only one staff owe) ends in unloaded 2027, provisional.
+    case_id = submit(dbs, pii, today=date(2026, 12, 31)).case.id
+    acceptance = open_deadline(dbs, case_id, "acceptance")
+    assert acceptance.provisional
+    assert (load_case(dbs, case_id).next_due_on, load_case(dbs, case_id).next_due_step) == (
+        acceptance.due_on,
+        Step.acceptance,
+    )
+    with system_scope(dbs):
+        load_year(dbs, str(year_2027))
+        recompute_provisional_deadlines(dbs)
+        dbs.commit()
+    # With the test table: 01-04..08 (1-5), 01-11..15 (6-10), Sat 01-16 make-up (11), [01-18, 01-19],
+    # 01-20..22 (12-14), Mon 01-25 (15).
+    assert open_deadline(dbs, case_id, "acceptance").due_on == date(2027, 1, 25)
+    assert load_case(dbs, case_id).next_due_on == date(2027, 1, 25)
 
 
 def test_a_deadline_in_an_unloaded_year_is_provisional_and_recomputed_when_it_is_loaded(

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from portal.accounts.models import StaffUser
 from portal.cases.history import verify_case
-from portal.cases.models import Case, CaseEvent, Outbox
+from portal.cases.models import Case, CaseEvent, Deadline, Outbox
 from portal.cases.operations import CaseNotFound, submit_application
 from portal.extensions import db
 from portal.roles import Role
@@ -267,8 +267,26 @@ def test_action_from_state(dbs, pii, world, state, action):
     assert events[-1].action == action
     assert (events[-1].state_before, events[-1].state_after) == (str(state), str(case.state))
     assert verify_case(dbs, case) is None
+    assert_next_due_is_nearest_open_deadline(dbs, case)
     if action == "escalate":
         assert result.new_case is not None and result.new_case.tenant_id == world.province.bureau_id
+        assert_next_due_is_nearest_open_deadline(dbs, load_case(dbs, result.new_case.id))
+
+
+def assert_next_due_is_nearest_open_deadline(dbs, case: Case) -> None:
+    """The queue's copy on the case equals the earliest open deadline that staff owe, worked out here in Python."""
+    with system_scope(dbs):
+        deadlines = dbs.scalars(select(Deadline).where(Deadline.case_id == case.id)).all()
+    staff_open = sorted(
+        (d for d in deadlines if d.closed_at is None and d.owed_by != "petitioner"), key=lambda d: (d.due_on, d.id)
+    )
+    expected = (staff_open[0].due_on, staff_open[0].step) if staff_open else (None, None)
+    assert (case.next_due_on, case.next_due_step) == expected, case.number
+
+
+def test_every_case_built_through_the_workflow_carries_its_next_due(dbs, world):
+    for case_id in world.cases.values():
+        assert_next_due_is_nearest_open_deadline(dbs, load_case(dbs, case_id))
 
 
 # --- Wrong roles ------------------------------------------------------------------------------------------
