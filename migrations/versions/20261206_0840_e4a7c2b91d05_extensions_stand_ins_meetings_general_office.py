@@ -10,8 +10,8 @@
 - ``cases.coordinating_leader_id``: the leader who coordinates a case confirmed major (§二.4).
 
 Revision ID: e4a7c2b91d05
-Revises: b8e4d1c7a2f6
-Create Date: 2026-12-06 07:30:00+00:00
+Revises: d7a2c4e91b08
+Create Date: 2026-12-06 08:40:00+00:00
 """
 
 import sqlalchemy as sa
@@ -19,7 +19,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "e4a7c2b91d05"
-down_revision = "b8e4d1c7a2f6"
+down_revision = "d7a2c4e91b08"
 branch_labels = None
 depends_on = None
 
