@@ -14,6 +14,7 @@ from flask_login import current_user
 from portal.attachments.operations import download_url
 from portal.cases.actions import IncomingFile, in_general_office, staff_action, take_action
 from portal.cases.meetings import STATUS_LABELS as MEETING_STATUS_LABELS
+from portal.cases.meetings import list_meetings_to_decide
 from portal.cases.operations import CaseConflict, CaseNotFound
 from portal.cases.privacy import reveal_personal_data
 from portal.cases.queries import (
@@ -89,8 +90,12 @@ def queue():
     user = _user()
     today = local_today()
     page = list_queue(db.session, _pii(), user, parse_filters(request.args), today)
-    addressed = list_addressed_requests(db.session, user.tenant_id, today) if page.filters.view == "mine" else []
-    return render_template("staff/queue.html", page=page, addressed=addressed, today=today)
+    mine = page.filters.view == "mine"
+    addressed = list_addressed_requests(db.session, user.tenant_id, today) if mine else []
+    to_decide = list_meetings_to_decide(db.session, user, today) if mine else []
+    return render_template(
+        "staff/queue.html", page=page, addressed=addressed, meetings_to_decide=to_decide, today=today
+    )
 
 
 @bp.get("/cases/<int:case_id>")

@@ -26,7 +26,7 @@ from portal.cases.context import BureauStaff, actor_of
 from portal.cases.history import append_event
 from portal.cases.models import Case, Meeting
 from portal.cases.numbers import normalise_number
-from portal.roles import PETITION_OFFICE, Role
+from portal.roles import LEADERS, PETITION_OFFICE, Role
 from portal.workflow import LONG_TEXT_MAX, SHORT_TEXT_MAX, ActionRefused, Step, is_bureau_rule
 
 STATUS_LABELS: dict[str, tuple[str, str]] = {
@@ -293,6 +293,19 @@ def list_meetings(session: Session, bureau_id: int, *, limit: int = 200) -> list
         select(Meeting).where(Meeting.tenant_id == bureau_id).order_by(Meeting.id.desc()).limit(limit)
     ).all()
     return sorted(rows, key=lambda m: (m.status != "proposed", -m.id))
+
+
+def list_meetings_to_decide(session: Session, user: StaffUser, today: date) -> list[Meeting]:
+    """The proposed meetings of the user's bureau that this user may decide (none for staff who are not leaders)."""
+    if not set(user.roles) & LEADERS:
+        return []
+    rows = session.scalars(
+        select(Meeting).where(Meeting.tenant_id == user.tenant_id, Meeting.status == "proposed").order_by(Meeting.id)
+    ).all()
+    if not rows:
+        return []
+    staff = BureauStaff(session, user.tenant_id)
+    return [m for m in rows if may_decide(user, m, staff, today)]
 
 
 def get_meeting(session: Session, bureau_id: int, meeting_id: int) -> Meeting | None:

@@ -236,12 +236,15 @@ def test_the_staff_pages_propose_and_decide_a_meeting(app, dbs, pii, city):
     html = leader.get(meeting_url).get_data(as_text=True)
     assert "待您审批" not in html and "本局规定，非《办法》规定的时限" in html  # the decision's limit is the bureau's
     assert "待您审批" in leader.get("/staff/meetings").get_data(as_text=True)
+    assert "1个协调会议待您审批" in leader.get("/staff/cases").get_data(as_text=True)  # the leader's queue says so
+    assert "协调会议待您审批" not in clerk.get("/staff/cases").get_data(as_text=True)
     token = csrf_token(leader, meeting_url)
     response = leader.post(meeting_url + "/decision", data={"csrf_token": token, "decision": "decline"})
     assert response.status_code == 422 and "审批意见" in response.get_data(as_text=True)
     response = leader.post(meeting_url + "/decision", data={"csrf_token": token, "decision": "approve"})
     assert response.status_code == 302
     assert "已批准" in leader.get(meeting_url).get_data(as_text=True)
+    assert "协调会议待您审批" not in leader.get("/staff/cases").get_data(as_text=True)
     # The clerk cannot decide.
     token = csrf_token(clerk, meeting_url)
     assert clerk.post(meeting_url + "/decision", data={"csrf_token": token, "decision": "approve"}).status_code == 403
