@@ -242,7 +242,7 @@ def test_both_paths_through_the_api(app, dbs, pii, city, county, province):
     c = business.act(case.id, "return_opinion", reason="请补充政策依据。")
     c = clerk.act(case.id, "request_extension", days=20, reason="需向下级调取材料。")
     c = leader.act(case.id, "approve_extension")
-    assert c["extension"] == {"used": True, "days": 20, "pending_days": None}
+    assert c["extension"] == {"used": True, "days": 20, "days_left": 10, "pending_days": None}  # 30 days in all (§三)
     c = division.act(
         case.id,
         "request_materials",
