@@ -9,7 +9,7 @@ from redis import Redis
 from werkzeug.routing import IntegerConverter
 
 from portal.config import Settings, load_settings
-from portal.extensions import babel, csrf, db, limiter, login_manager, select_locale
+from portal.extensions import csrf, db, init_babel, limiter, login_manager
 from portal.logs import configure_logging
 from portal.pii import PersonalData
 from portal.storage import Storage
@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     ensure_compiled()  # .mo files are build products; a fresh checkout compiles them here
     db.init_app(app)
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
+    init_babel(app)
     limiter.init_app(app)
     login_manager.init_app(app)
     app.extensions["portal.redis"] = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)

@@ -16,8 +16,21 @@ from tenants.scoping import TenantScope, scoped, system_scope
 
 
 def _create_app() -> Flask:
-    from portal import create_app
+    import os
 
+    from portal import create_app
+    from portal.devserver import use_running_instance
+
+    root = use_running_instance()
+    if root is not None:
+        # Say which instance: a command that changes data must not surprise anyone (stderr keeps stdout clean).
+        click.echo(f"portal: no DATABASE_URL set; using the running dev instance in {root}", err=True)
+    elif not os.environ.get("DATABASE_URL"):
+        click.echo(
+            "portal: no DATABASE_URL set and no running `portal dev` found in var/dev (start `make run`, or set"
+            " PORTAL_DEV_ROOT to the --root of the one running)",
+            err=True,
+        )
     return create_app()
 
 

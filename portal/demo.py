@@ -25,6 +25,39 @@ _ROLE_NAMES = {
     Role.bureau_admin: "admin",
     Role.province_admin: "province_admin",
 }
+# Plausible people, so that screens read as they will in use (the usernames stay the role's, as README lists).
+DEMO_NAMES = {
+    "prov": {
+        Role.petition_clerk: "王晓燕",
+        Role.petition_office_head: "刘建国",
+        Role.petitions_leader: "张志远",
+        Role.business_leader: "李明华",
+        Role.principal_leader: "赵永胜",
+        Role.division_staff: "陈丽娟",
+        Role.bureau_admin: "孙浩",
+        Role.province_admin: "周立新",
+    },
+    "cc": {
+        Role.petition_clerk: "杨静",
+        Role.petition_office_head: "吴国庆",
+        Role.petitions_leader: "郑海峰",
+        Role.business_leader: "马春梅",
+        Role.principal_leader: "高振东",
+        Role.division_staff: "林雪",
+        Role.bureau_admin: "何磊",
+    },
+    "ng": {
+        Role.petition_clerk: "徐敏",
+        Role.petition_office_head: "胡德明",
+        Role.petitions_leader: "朱红军",
+        Role.business_leader: "郭玉兰",
+        Role.principal_leader: "罗长青",
+        Role.division_staff: "梁佳",
+        Role.bureau_admin: "宋伟",
+    },
+}
+# The province's general office (办公室) registers the committee's transfers (§四.3): one demo account there.
+GENERAL_OFFICE_NAME = "曹文博"
 # Division staff work in a unit; the petition office's people in the petition office.
 _UNITS = {
     Role.petition_clerk: "petition_office",
@@ -38,6 +71,7 @@ class DemoAccount:
     username: str
     bureau: str
     role: Role
+    name: str = ""
 
 
 def seed_demo_accounts(session: Session) -> list[DemoAccount]:
@@ -60,13 +94,14 @@ def seed_demo_accounts(session: Session) -> list[DemoAccount]:
                     username=username,
                     password=DEMO_PASSWORD,
                     roles=[role],
-                    display_name=f"{bureau.division_name}·{ROLE_LABELS[role][0]}",
+                    display_name=DEMO_NAMES[prefix][role],
                     unit_code=_UNITS.get(role),
                 )
-            accounts.append(DemoAccount(username, bureau.name, role))
+            accounts.append(DemoAccount(username, bureau.name, role, DEMO_NAMES[prefix][role]))
         if bureau.parent_id is None:
             # The province's general office registers the committee's transfers (§四.3).
             username = f"{prefix}_general_office"
+            name = GENERAL_OFFICE_NAME
             if username not in existing:
                 create_user(
                     session,
@@ -74,15 +109,15 @@ def seed_demo_accounts(session: Session) -> list[DemoAccount]:
                     username=username,
                     password=DEMO_PASSWORD,
                     roles=[Role.division_staff],
-                    display_name=f"{bureau.division_name}·办公室",
+                    display_name=name,
                     unit_code="general_office",
                 )
-            accounts.append(DemoAccount(username, bureau.name, Role.division_staff))
+            accounts.append(DemoAccount(username, bureau.name, Role.division_staff, name))
     return accounts
 
 
 def format_accounts(accounts: list[DemoAccount]) -> str:
     lines = [f"Demo accounts (password for all: {DEMO_PASSWORD})"]
     for a in accounts:
-        lines.append(f"  {a.username:<26} {a.bureau:<16} {ROLE_LABELS[a.role][1]}")
+        lines.append(f"  {a.username:<26} {a.name:<6} {a.bureau:<16} {ROLE_LABELS[a.role][1]}")
     return "\n".join(lines)

@@ -227,3 +227,54 @@ def _stop_children(children: dict[str, subprocess.Popen], timeout: float = 10.0)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def running_instance_env(candidates: list[Path]) -> tuple[Path, dict[str, str]] | None:
+    """The environment a running ``portal dev`` wrote (``<root>/run/env``), from the first root that has one.
+
+    A file left behind by an instance that was killed (its web process is gone) is skipped.
+    """
+    for root in candidates:
+        env_file = root / "run" / "env"
+        if not env_file.is_file():
+            continue
+        pid_file = root / "run" / "app-web.pid"
+        try:
+            alive = psutil.pid_exists(int(pid_file.read_text().strip()))
+        except (OSError, ValueError):
+            alive = False
+        if not alive:
+            continue
+        values: dict[str, str] = {}
+        for line in env_file.read_text().splitlines():
+            name, sep, raw = line.partition("=")
+            if sep and name.isidentifier():
+                parts = shlex.split(raw)
+                values[name] = parts[0] if parts else ""
+        return root, values
+    return None
+
+
+def dev_roots(cwd: Path) -> list[Path]:
+    """Where ``portal dev`` keeps its data: ``$PORTAL_DEV_ROOT``, else ``var/dev`` here and in the checkout."""
+    if os.environ.get("PORTAL_DEV_ROOT"):
+        return [Path(os.environ["PORTAL_DEV_ROOT"])]
+    checkout = Path(__file__).resolve().parent.parent
+    return list(dict.fromkeys([cwd / "var" / "dev", checkout / "var" / "dev"]))
+
+
+def use_running_instance(environ: dict[str, str] | None = None, cwd: Path | None = None) -> Path | None:
+    """With no ``DATABASE_URL`` set, take the running dev instance's environment (unset variables only).
+
+    Returns the instance's root (the caller says which instance it uses), or None when nothing was taken.
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get("DATABASE_URL"):
+        return None
+    found = running_instance_env(dev_roots(cwd or Path.cwd()))
+    if found is None:
+        return None
+    root, values = found
+    for name, value in values.items():
+        environ.setdefault(name, value)
+    return root

@@ -1,5 +1,6 @@
 """Import every model module so that the metadata is complete (migrations, tests, the isolation walk)."""
 
+import portal.cases.refusal_texts  # bureaus' standard texts of refusal reasons
 import portal.identity.models  # noqa: F401  (sessions, second factors, sign-in log)
 from portal.accounts.models import StaffUser
 from portal.attachments.models import Attachment, Upload

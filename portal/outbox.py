@@ -11,6 +11,8 @@ Kinds handled here:
   ``petitioner_sms`` row, by the channels the petitioner gave, in the same transaction that marks it sent;
 - ``petitioner_email`` / ``petitioner_sms``: build the text from the case as it is now, decrypt the address
   from ``case_parties`` at send time (payloads never hold personal data), and send;
+- ``notify_staff`` (payload ``{case_id, event, seq}``): in-app notifications of work that lands on staff
+  (``portal.notify.work``);
 - ``render_document`` rows are not touched here: ``worker.tasks.documents`` renders them. Only the after-commit
   enqueue below hands them to that code's ``render_document`` job, as it does ours to ``deliver_outbox``.
 
@@ -67,7 +69,8 @@ MAX_BACKOFF = timedelta(hours=6)
 FAN_OUT = "notify_petitioner"
 EMAIL = "petitioner_email"
 SMS = "petitioner_sms"
-OWN_KINDS = (FAN_OUT, EMAIL, SMS)
+STAFF = "notify_staff"  # work that lands on staff: in-app notifications (``portal.notify.work``)
+OWN_KINDS = (FAN_OUT, EMAIL, SMS, STAFF)
 
 
 class OutboxError(Exception):
@@ -125,7 +128,14 @@ Handler = Callable[[Session, Outbox, Transports], None]
 
 
 def handlers() -> dict[str, Handler]:
-    return {FAN_OUT: _fan_out, EMAIL: _send_email, SMS: _send_sms}
+    return {FAN_OUT: _fan_out, EMAIL: _send_email, SMS: _send_sms, STAFF: _notify_staff}
+
+
+def _notify_staff(session: Session, row: Outbox, _transports: Transports) -> None:
+    """Write the in-app notifications of one event (exactly once: the notifications' dedupe key)."""
+    from portal.notify.work import notify_work
+
+    notify_work(session, row.tenant_id, row.case_id, int(row.payload.get("seq") or 0))
 
 
 def _petitioner(session: Session, row: Outbox) -> CaseParty | None:

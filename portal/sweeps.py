@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from portal.accounts.models import StaffUser
 from portal.cases.calendar import get_calendar
 from portal.cases.models import Case, Deadline
-from portal.notify.models import DeadlineAlert, SweepRun
+from portal.notify.models import WORK_KINDS, DeadlineAlert, StaffNotification, SweepRun
 from portal.notify.operations import insert_notifications, notification_rows, notify_staff
 from portal.roles import Role
 from portal.workdays import WorkdayCalendar
@@ -409,8 +409,9 @@ def send_digests(session: Session, today: date, config: SweepConfig = SweepConfi
                 item["request_id"] = row.material_request_id
             for pair in _pairs(owing):
                 items[pair].append(item)
+        _add_waiting_work(session, items)
         for pair, entries in items.items():
-            entries.sort(key=lambda i: (i["due_on"], i["case_number"]))
+            entries.sort(key=lambda i: (i.get("due_on", ""), i["case_number"]))
             written += notify_staff(
                 session,
                 [pair],
@@ -419,12 +420,60 @@ def send_digests(session: Session, today: date, config: SweepConfig = SweepConfi
                     "date": today.isoformat(),
                     "items": entries[:DIGEST_MAX_ITEMS],
                     "more": max(len(entries) - DIGEST_MAX_ITEMS, 0),
-                    "overdue": sum(1 for e in entries if e["due_on"] < today.isoformat()),
+                    "overdue": sum(1 for e in entries if not e.get("waiting") and e["due_on"] < today.isoformat()),
+                    "waiting": sum(1 for e in entries[:DIGEST_MAX_ITEMS] if e.get("waiting")),
                 },
                 dedupe_key=f"digest:{today.isoformat()}",
             )
         record_run(session, DIGEST_RUN, started_at=started_at, for_date=today, result={"written": written})
     return written
+
+
+#: Work notifications whose work has a time limit of its own: a digest that lists that limit needs no more.
+_WORK_STEPS: dict[str, tuple[str, ...]] = {
+    "awaiting_instruction": ("instruction",),
+    "awaiting_approval": ("approval",),
+    "materials_requested": ("material_request",),
+    "work_returned": ("revision", "reply"),
+}
+
+
+def _add_waiting_work(session: Session, items: dict[tuple[int, int], list[dict]]) -> None:
+    """Add to each digest the work waiting for its reader that no time limit lists (unread work notifications:
+    a letter to sign, an extension to decide); work whose own time limit the digest lists already is left out."""
+    rows = session.execute(
+        select(
+            StaffNotification.tenant_id,
+            StaffNotification.user_id,
+            StaffNotification.kind,
+            StaffNotification.case_tenant_id,
+            StaffNotification.case_id,
+            StaffNotification.params,
+        )
+        .where(StaffNotification.read_at.is_(None), StaffNotification.kind.in_(WORK_KINDS))
+        .order_by(StaffNotification.created_at)
+    )
+    for row in rows:
+        entries = items[(row.tenant_id, row.user_id)]
+        steps = _WORK_STEPS.get(row.kind, ())
+        if any(
+            e.get("case_id") == row.case_id
+            and e.get("case_tenant_id") == row.case_tenant_id
+            and (e.get("step") in steps or e.get("waiting") == row.kind)
+            for e in entries
+        ):
+            continue  # the digest lists it already, by the time limit of that very work
+        params = row.params or {}
+        item = {
+            "case_tenant_id": row.case_tenant_id,
+            "case_id": row.case_id,
+            "case_number": params.get("case_number", ""),
+            "waiting": row.kind,
+            **{k: params[k] for k in ("by", "days", "bureau", "due_on", "returned", "reason") if k in params},
+        }
+        if params.get("request_id"):
+            item["request_id"] = params["request_id"]
+        entries.append(item)
 
 
 # --- Calendar ---------------------------------------------------------------------------------------------

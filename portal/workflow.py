@@ -885,6 +885,7 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "explanation": ("不予受理的情况说明", "explanation"),
     "remedy": ("下步救济途径", "further remedy"),
     "note": ("说明", "note"),
+    "handed_to_unit_ids": ("移交单位", "handed over to"),
     "proposal": ("拟办意见", "proposed handling"),
     "complexity": ("复杂程度", "complexity"),
     "lead_unit_id": ("主办单位", "lead unit"),
@@ -1226,13 +1227,26 @@ def _coordinating_leader(case: CaseView, complexity: Complexity | None) -> int |
 
 
 def _dispatch(c: _Ctx) -> Decision:
-    note = c.payload.text("note")
+    """Hand the slip and materials to the instructed units: all of them unless the office names which (§四.6)."""
+    p = c.payload
+    note = p.text("note", required=False)
+    instructed = tuple(u for u in (c.case.lead_unit_id, *sorted(c.case.assisting_unit_ids)) if u is not None)
+    handed = p.ids("handed_to_unit_ids", required=False) or instructed
+    if any(u not in instructed for u in handed):
+        raise _invalid(
+            "handed_to_unit_ids",
+            "只能移交给批示确定的主办、协办单位。",
+            "Hand over only to the units the instruction named.",
+        )
+    if c.case.lead_unit_id is not None and c.case.lead_unit_id not in handed:
+        raise _invalid("handed_to_unit_ids", "阅办单须移交主办单位。", "The slip must go to the lead unit.")
     return c.decision(
         _S.in_review,
         opens=(Step.division_review,),
         closes=(Step.dispatch,),
         event_fields={
             "note": note,
+            "handed_to_unit_ids": handed,
             "lead_unit_id": c.case.lead_unit_id,
             "assisting_unit_ids": tuple(sorted(c.case.assisting_unit_ids)),
         },

@@ -22,6 +22,13 @@ from portal.accounts.operations import (
     set_user_active,
     update_user_roles,
 )
+from portal.cases.refusal_texts import (
+    DEFAULT_TEXTS,
+    reject_reasons,
+    reset_standard_text,
+    save_standard_text,
+    standard_texts,
+)
 from portal.documents.service import (
     DocumentSettingsError,
     get_document_settings,
@@ -34,7 +41,7 @@ from portal.documents.templates import KINDS, allowed_placeholders, default_text
 from portal.extensions import db
 from portal.roles import ROLE_LABELS, Role
 from portal.web import localized_error
-from portal.workflow import DOCUMENT_LABELS
+from portal.workflow import DOCUMENT_LABELS, REJECT_REASON_LABELS, ActionRefused
 from staff_site.access import staff_required
 from staff_site.admin_forms import (
     AbsenceForm,
@@ -45,6 +52,7 @@ from staff_site.admin_forms import (
     NewUnitForm,
     NewUserForm,
     NumberPrefixForm,
+    RefusalTextForm,
     RenameBureauForm,
     RenameUnitForm,
     TemplateForm,
@@ -57,6 +65,7 @@ bp = Blueprint("admin", __name__, template_folder="templates")
 
 ADMINS = (Role.bureau_admin, Role.province_admin)
 MAX_ID = 2**63 - 1
+REASON_LABELS = {str(k): v for k, v in REJECT_REASON_LABELS.items()}
 KIND_LABELS = {**{k.value: v for k, v in DOCUMENT_LABELS.items()}, "receipt": ("信访事项申请回执", "Receipt")}
 
 
@@ -532,3 +541,73 @@ def _tree_error(form, exc: TreeError) -> None:
     """``tenants.tree`` speaks English only; say it in the current language as best we can."""
     db.session.rollback()
     form.form_errors.append(_("The bureau tree cannot be changed that way: %(reason)s", reason=str(exc)))
+
+
+# --- Standard texts of refusal reasons ----------------------------------------------------------------------
+
+
+def _reason_or_404() -> str:
+    """The reason named by ``?reason=`` (like ``?kind=`` of the templates: texts are the reader's bureau's)."""
+    reason = request.args.get("reason", "")
+    if reason not in reject_reasons():
+        abort(404)
+    return reason
+
+
+@bp.get("/refusal-texts")
+@staff_required
+def refusal_texts():
+    """Each refusal reason's standard explanation and remedy, as the reject form pre-fills them."""
+    _require(*ADMINS)
+    texts = standard_texts(db.session, _bureau_id())
+    return render_template("admin/refusal_texts.html", texts=texts, labels=REASON_LABELS)
+
+
+@bp.route("/refusal-texts/edit", methods=["GET", "POST"])
+@staff_required
+def refusal_text():
+    _require(*ADMINS)
+    reason = _reason_or_404()
+    current = standard_texts(db.session, _bureau_id())[reason]
+    form = RefusalTextForm(data={"explanation": current.explanation, "remedy": current.remedy})
+    if form.validate_on_submit():
+        try:
+            save_standard_text(
+                db.session,
+                _bureau_id(),
+                reason,
+                form.explanation.data,
+                form.remedy.data,
+                updated_by=current_user.username,
+            )
+        except ActionRefused as exc:
+            _fail(form, exc.field or "explanation", exc)
+        else:
+            db.session.commit()
+            flash(_("The standard text is saved."))
+            return redirect(url_for("admin.refusal_texts"))
+    return (
+        render_template(
+            "admin/refusal_text.html",
+            form=form,
+            reason=reason,
+            label=REASON_LABELS.get(reason),
+            custom=current.custom,
+            default=DEFAULT_TEXTS.get(reason, ("", "")),
+            reset_form=ActionForm(),
+        ),
+        _status(form),
+    )
+
+
+@bp.post("/refusal-texts/reset")
+@staff_required
+def refusal_text_reset():
+    _require(*ADMINS)
+    reason = _reason_or_404()
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    reset_standard_text(db.session, _bureau_id(), reason)
+    db.session.commit()
+    flash(_("The standard text is back to the default."))
+    return redirect(url_for("admin.refusal_texts"))

@@ -19,6 +19,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Re
 from portal.documents.templates import MAX_TEMPLATE_CHARS
 from portal.roles import ROLE_LABELS, Role
 from portal.web import localized
+from portal.workflow import LONG_TEXT_MAX
 
 REQUIRED = _l("This field is required.")
 
@@ -126,6 +127,15 @@ class TemplateForm(FlaskForm):
         _l("Template text"),
         validators=[InputRequired(REQUIRED), Length(max=MAX_TEMPLATE_CHARS)],
         render_kw={"rows": 14},
+    )
+
+
+class RefusalTextForm(FlaskForm):
+    explanation = TextAreaField(
+        _l("Explanation"), validators=[InputRequired(REQUIRED), Length(max=LONG_TEXT_MAX)], render_kw={"rows": 5}
+    )
+    remedy = TextAreaField(
+        _l("Further remedy"), validators=[InputRequired(REQUIRED), Length(max=LONG_TEXT_MAX)], render_kw={"rows": 5}
     )
 
 

@@ -1,14 +1,16 @@
 """One form per workflow action: shape only (required, lengths, choices); the workflow judges the rest.
 
 Each form's field names are the payload keys of ``portal.cases.actions.ACTION_FIELDS``, so ``payload()`` is a
-plain read-out. ``prepare()`` fills the choices of this case (units, leaders, bureaus below, open requests and
-meetings); ``defaults()`` pre-fills a fresh form. ``FORMS`` maps every staff action to its form.
+plain read-out. ``prepare()`` fills the choices of this case and ``defaults()`` pre-fills a fresh form, both from
+``portal.cases.choices`` (the same code gives the API its ``choices`` and ``defaults``). ``FORMS`` maps every staff
+action to its form.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any, ClassVar
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -28,22 +30,10 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.accounts.models import StaffUser
 from portal.cases.actions import ACTION_FIELDS
-from portal.cases.queries import CONTACT_PARTY_LABELS, TARGET_LABELS, CasePage, is_petition_office
-from portal.roles import ROLE_LABELS
+from portal.cases.choices import Choice
+from portal.cases.queries import CasePage
 from portal.web import localized
-from portal.workflow import (
-    COMPLEXITY_LABELS,
-    EXTENSION_MAX_DAYS,
-    LONG_TEXT_MAX,
-    OUTCOME_LABELS,
-    REJECT_REASON_LABELS,
-    SHORT_TEXT_MAX,
-    CaseAction,
-    Complexity,
-    ContactParty,
-    MaterialTarget,
-    Outcome,
-)
+from portal.workflow import EXTENSION_MAX_DAYS, LONG_TEXT_MAX, SHORT_TEXT_MAX, CaseAction
 
 A = CaseAction
 REQUIRED = _l("This field is required.")
@@ -80,23 +70,15 @@ class FormContext:
     page: CasePage
     user: StaffUser
     today: date
+    choices: dict[str, list[Choice]] = field(default_factory=dict)  # ``portal.cases.choices.action_choices``
+    defaults: dict[str, Any] = field(default_factory=dict)  # ``portal.cases.choices.action_defaults``
 
 
-def _enum_choices(labels: dict) -> list[tuple[str, str]]:
-    return [(str(k), localized(v)) for k, v in labels.items()]
-
-
-def _unit_choices(ctx: FormContext, blank: str | None = None) -> list[tuple[str, str]]:
-    units = sorted(ctx.page.staff.units.values(), key=lambda u: (str(u.kind) != "petition_office", u.id))
-    choices = [(str(u.id), u.name) for u in units]
-    return [("", blank), *choices] if blank is not None else choices
-
-
-def _leader_choices(ctx: FormContext) -> list[tuple[str, str]]:
-    return [
-        (str(u.id), f"{u.display_name}（{'、'.join(localized(ROLE_LABELS[r]) for r in u.roles)}）")
-        for u in sorted(ctx.page.staff.leaders, key=lambda u: u.id)
-    ]
+def form_value(value: Any) -> str:
+    """A choice's value as the form posts it (flags as yes/no, ids and enum values as text)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
 
 
 def _digits(value) -> int | None:
@@ -110,11 +92,36 @@ class ActionForm(FlaskForm):
     action: CaseAction
     expected_version = HiddenField(validators=[InputRequired(_l("The form is incomplete; reload the page."))])
 
+    #: Fields whose select starts with a blank option, and its label (no choice: the rules decide, or none).
+    blank_choices: ClassVar[dict[str, Any]] = {}
+
     def prepare(self, ctx: FormContext) -> None:
-        """Fill the choices that depend on the case and the user."""
+        """Fill the choices that depend on the case and the user (``portal.cases.choices``)."""
+        for name, choices in ctx.choices.items():
+            target = getattr(self, name, None)
+            if target is None:
+                continue
+            options = [(form_value(c.value), localized(c.label)) for c in choices]
+            if name in self.blank_choices:
+                options = [("", str(self.blank_choices[name])), *options]
+            target.choices = options
 
     def defaults(self, ctx: FormContext) -> None:
-        """Pre-fill a fresh form."""
+        """Pre-fill a fresh form (``portal.cases.choices.action_defaults``: a returned draft comes back whole)."""
+        for name, value in ctx.defaults.items():
+            target = getattr(self, name, None)
+            if target is None:
+                continue
+            if isinstance(target, DateField):
+                target.data = date.fromisoformat(value) if isinstance(value, str) else value
+            elif isinstance(target, IntegerField):
+                target.data = value
+            elif isinstance(value, list):
+                target.data = [form_value(v) for v in value]
+            elif isinstance(target, (SelectField, RadioField)):
+                target.data = form_value(value)
+            else:
+                target.data = value
 
     def payload(self) -> dict:
         out: dict = {}
@@ -150,13 +157,11 @@ class RejectForm(ActionForm):
     action = A.reject
     reason = SelectField(_l("Reason"), validators=[InputRequired(REQUIRED)])
     explanation = _long(_l("Explanation"))
+    blank_choices: ClassVar[dict[str, Any]] = {"reason": _l("— choose a reason —")}
     remedy = _long(
         _l("Further remedy"),
         description=_l("Where and how the petitioner can pursue the matter instead (下步救济途径)."),
     )
-
-    def prepare(self, ctx):
-        self.reason.choices = _enum_choices(REJECT_REASON_LABELS)
 
 
 class SlipForm(ActionForm):
@@ -172,17 +177,7 @@ class SlipForm(ActionForm):
         description=_l("Needed only when you choose a leader other than the one the rules choose."),
     )
 
-    def prepare(self, ctx):
-        self.complexity.choices = _enum_choices(COMPLEXITY_LABELS)
-        self.lead_unit_id.choices = _unit_choices(ctx)
-        self.assisting_unit_ids.choices = _unit_choices(ctx)
-        self.approver_id.choices = [("", str(_l("As the rules choose"))), *_leader_choices(ctx)]
-
-    def defaults(self, ctx):
-        self.complexity.data = str(Complexity.simple)
-        office = ctx.page.staff.petition_office_id
-        if office is not None:
-            self.lead_unit_id.data = str(office)
+    blank_choices: ClassVar[dict[str, Any]] = {"approver_id": _l("As the rules choose")}
 
 
 class InstructForm(ActionForm):
@@ -192,27 +187,15 @@ class InstructForm(ActionForm):
     lead_unit_id = SelectField(_l("Lead unit"), validators=[Optional()])
     assisting_unit_ids = MultiCheckboxField(_l("Assisting units"), validators=[Optional()])
 
-    def prepare(self, ctx):
-        self.complexity.choices = _enum_choices(COMPLEXITY_LABELS)
-        self.lead_unit_id.choices = _unit_choices(ctx)
-        self.assisting_unit_ids.choices = _unit_choices(ctx)
-
-    def defaults(self, ctx):
-        case = ctx.page.case
-        self.complexity.data = str(case.complexity) if case.complexity else None
-        self.lead_unit_id.data = str(case.lead_unit_id) if case.lead_unit_id else None
-        self.assisting_unit_ids.data = [str(u) for u in case.assisting_unit_ids or ()]
-
 
 class DispatchForm(ActionForm):
     action = A.dispatch
-    note = _long(_l("What was handed over, to whom"))
-
-    def defaults(self, ctx):
-        case = ctx.page.case
-        names = [ctx.page.units.get(case.lead_unit_id, "")]
-        names += [ctx.page.units.get(u, "") for u in case.assisting_unit_ids or ()]
-        self.note.data = "阅办单及相关材料已交" + "、".join(n for n in names if n) + "。"
+    handed_to_unit_ids = MultiCheckboxField(
+        _l("Handed over to"),
+        validators=[Optional()],
+        description=_l("The units the leader instructed; the lead unit always gets the slip (none ticked: all)."),
+    )
+    note = _long(_l("Note"), required=False, description=_l("What was handed over, if more than the slip."))
 
 
 class OpinionForm(ActionForm):
@@ -222,12 +205,6 @@ class OpinionForm(ActionForm):
         _l("Does the opinion need the business leader's approval?"), validators=[InputRequired(REQUIRED)]
     )
     files = _files(_l("Materials"))
-
-    def prepare(self, ctx):
-        self.needs_approval.choices = [("yes", str(_l("Yes"))), ("no", str(_l("No")))]
-
-    def defaults(self, ctx):
-        self.needs_approval.data = "yes"
 
 
 class CommentForm(ActionForm):
@@ -266,12 +243,6 @@ class ReplyForm(ActionForm):
     outcome = SelectField(_l("Outcome"), validators=[InputRequired(REQUIRED)])
     files = _files(_l("Attachments"))
 
-    def prepare(self, ctx):
-        self.outcome.choices = _enum_choices(OUTCOME_LABELS)
-
-    def defaults(self, ctx):
-        self.outcome.data = str(Outcome.upheld)
-
 
 class RequestExtensionForm(ActionForm):
     action = A.request_extension
@@ -281,9 +252,6 @@ class RequestExtensionForm(ActionForm):
         description=_l("At most 30 days in all, over one or more requests, before the deadline passes (§三)."),
     )
     reason = _long(_l("Reason"))
-
-    def defaults(self, ctx):
-        self.days.data = max(1, EXTENSION_MAX_DAYS - (ctx.page.case.extension_days or 0))
 
 
 class ApproveExtensionForm(ActionForm):
@@ -295,9 +263,6 @@ class ApproveExtensionForm(ActionForm):
     )
     comment = _long(_l("Comment"), required=False)
 
-    def defaults(self, ctx):
-        self.days.data = ctx.page.case.pending_extension_days
-
 
 class RequestMaterialsForm(ActionForm):
     action = A.request_materials
@@ -306,17 +271,7 @@ class RequestMaterialsForm(ActionForm):
     body_name = _short(_l("Name of the body"), required=False)
     content = _long(_l("Materials needed"))
     due_on = _date(_l("Due date"))
-
-    def prepare(self, ctx):
-        targets = list(MaterialTarget)
-        if not is_petition_office(ctx.user, ctx.page.staff):
-            # §四.11: a division asks lower bureaus itself; anything else through the petition office.
-            targets = [MaterialTarget.lower_bureau]
-        self.target.choices = [(str(t), localized(TARGET_LABELS[t])) for t in targets]
-        self.target_bureau_id.choices = [("", "—")] + [(str(b.id), b.name) for b in ctx.page.lower_bureaus]
-
-    def defaults(self, ctx):
-        self.target.data = str(MaterialTarget.lower_bureau)
+    blank_choices: ClassVar[dict[str, Any]] = {"target_bureau_id": "—"}
 
 
 class ProvideMaterialsForm(ActionForm):
@@ -324,11 +279,6 @@ class ProvideMaterialsForm(ActionForm):
     request_id = SelectField(_l("Request"), validators=[InputRequired(REQUIRED)])
     content = _long(_l("Answer"), required=False)
     files = _files(_l("Materials"))
-
-    def prepare(self, ctx):
-        self.request_id.choices = [
-            (str(r.id), f"#{r.id} {r.content[:40]}") for r in ctx.page.material_requests if r.answered_at is None
-        ]
 
 
 class ContactForm(ActionForm):
@@ -338,12 +288,6 @@ class ContactForm(ActionForm):
     contacted_on = _date(_l("Date"))
     channel = _short(_l("How (phone, visit, letter...)"), required=False)
     summary = _long(_l("What was said"))
-
-    def prepare(self, ctx):
-        self.party.choices = [(str(p), localized(CONTACT_PARTY_LABELS[p])) for p in ContactParty]
-
-    def defaults(self, ctx):
-        self.contacted_on.data = ctx.today
 
 
 class WithdrawForm(ActionForm):

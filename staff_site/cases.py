@@ -13,6 +13,7 @@ from flask_login import current_user
 
 from portal.attachments.operations import download_url
 from portal.cases.actions import IncomingFile, in_general_office, staff_action, take_action
+from portal.cases.choices import action_choices, action_defaults, decision_subject, returned_work
 from portal.cases.meetings import STATUS_LABELS as MEETING_STATUS_LABELS
 from portal.cases.meetings import list_meetings_to_decide
 from portal.cases.operations import CaseConflict, CaseNotFound
@@ -146,6 +147,17 @@ def attachment(case_id: int, attachment_id: int):
     return redirect(download_url(current_app.extensions["portal.storage"], found))
 
 
+def _form_context(page, user, today, action: CaseAction) -> FormContext:
+    """The choices and pre-filled values of an action's form: the same code gives the API its own."""
+    return FormContext(
+        page=page,
+        user=user,
+        today=today,
+        choices=action_choices(db.session, page, user, action),
+        defaults=action_defaults(page, action, today),
+    )
+
+
 @bp.route("/cases/<int:case_id>/actions/<action>", methods=["GET", "POST"])
 @staff_required
 def case_action(case_id: int, action: str):
@@ -156,7 +168,7 @@ def case_action(case_id: int, action: str):
     if chosen is None or not page.own:
         abort(404)  # an ancestor supervises read-only: writing to a lower bureau's case is "not yours"
     form = FORMS[chosen]()
-    ctx = FormContext(page=page, user=user, today=today)
+    ctx = _form_context(page, user, today, chosen)
     form.prepare(ctx)
     status, error, refusal = 200, None, None
     if request.method == "GET":
@@ -167,6 +179,11 @@ def case_action(case_id: int, action: str):
         form.defaults(ctx)
     elif chosen is CaseAction.submit_slip and request.form.get("preview"):
         pass  # the slip's "who approves?" button: show the rules' choice, change nothing
+    elif chosen is CaseAction.reject and request.form.get("standard"):
+        # "Use the standard text" (without JavaScript): the chosen reason's texts, change nothing else.
+        texts = next((c.extra for c in ctx.choices["reason"] if c.value == form.reason.data), None)
+        if texts is not None:
+            form.explanation.data, form.remedy.data = texts["explanation"], texts["remedy"]
     elif not form.validate_on_submit() or not str(form.expected_version.data).isdigit():
         status = 422
         if not str(form.expected_version.data or "").isdigit():
@@ -206,7 +223,6 @@ def case_action(case_id: int, action: str):
             flash(_("Done: %(action)s.", action=localized(ACTION_LABELS[chosen])))
             return redirect(url_for("staff.case_detail", case_id=case_id))
         page = _load_page(case_id)
-        ctx = FormContext(page=page, user=user, today=today)
     preview = None
     if chosen is CaseAction.submit_slip:
         units = [v for v in [form.lead_unit_id.data, *(form.assisting_unit_ids.data or [])] if str(v).isdigit()]
@@ -220,6 +236,9 @@ def case_action(case_id: int, action: str):
             error=error,
             refused=refusal is not None,
             preview=preview,
+            subject=decision_subject(page, chosen),
+            returned=returned_work(page, chosen),
+            standard_texts={c.value: c.extra for c in ctx.choices["reason"]} if "reason" in ctx.choices else None,
         ),
         status,
     )

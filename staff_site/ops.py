@@ -9,6 +9,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 
+from portal.accounts.models import StaffUser
 from portal.calendar_admin import CalendarUploadError, covered_years, load_calendar_year
 from portal.extensions import db
 from portal.notify.messages import digest_item_text, staff_text
@@ -35,6 +36,19 @@ ADMINS = (Role.bureau_admin, Role.province_admin)
 def _wire_background_work(state) -> None:
     """Registering these pages also wires the after-commit enqueue of outbox rows (``worker.queues.install``)."""
     queues.install(state.app)
+
+
+@bp.app_context_processor
+def _unread_notifications() -> dict:
+    """The header's count of unread notifications: one indexed count, run only where the header shows it."""
+
+    def count() -> int:
+        user = current_user._get_current_object() if current_user else None
+        if not getattr(user, "is_authenticated", False) or not isinstance(user, StaffUser):
+            return 0
+        return unread_count(db.session, user)
+
+    return {"unread_notifications": count}
 
 
 class ActionForm(FlaskForm):

@@ -416,3 +416,15 @@ def make_case_number(session: Session, bureau_id: int, marker: str) -> str:
 
 
 ROUTE_PARAMS.setdefault("number", make_case_number)
+
+
+# --- Standard texts of refusal reasons (portal.cases.refusal_texts); the admin pages name the reason in ?reason= ---
+
+
+def _register_refusal_texts() -> None:
+    from portal.cases.refusal_texts import RefusalText
+
+    MODEL_FACTORIES[RefusalText] = _document_row(RefusalText, reason="litigation", explanation=str, remedy=str)
+
+
+_register_refusal_texts()

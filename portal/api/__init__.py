@@ -6,4 +6,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__)
 
-from portal.api import applications, auth, bureaus, meetings, meta, staff, uploads  # noqa: E402,F401  (routes register on import)
+from portal.api import applications, auth, bureaus, meetings, meta, notifications, staff, uploads  # noqa: E402,F401  (routes register on import)

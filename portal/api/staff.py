@@ -17,7 +17,8 @@ from portal.api import bp
 from portal.api.auth import error, error_response, field_errors, field_errors_response, message, staff_api
 from portal.api.openapi import SCHEMAS, document
 from portal.attachments.operations import DOWNLOAD_SECONDS, download_url
-from portal.cases.actions import ACTION_FIELDS, register_application, take_action
+from portal.cases.actions import ACTION_FIELDS, FILE_ACTIONS, register_application, take_action
+from portal.cases.choices import Choice, action_choices, action_defaults, decision_subject, returned_work
 from portal.cases.operations import ApplicationInput, CaseConflict, CaseNotFound, IntakeRefused, PartyInput
 from portal.cases.privacy import reveal_personal_data
 from portal.cases.queries import (
@@ -49,6 +50,7 @@ from portal.workflow import (
     STATE_LABELS,
     STEP_LABELS,
     ActionRefused,
+    CaseAction,
     CaseKind,
     CaseState,
     IntakePath,
@@ -296,11 +298,52 @@ def case_detail(page: CasePage) -> dict:
             }
             for e in page.events
         ],
-        "allowed_actions": [
-            {"action": str(a), "label": pick(ACTION_LABELS[a], lang), "fields": list(ACTION_FIELDS[a])}
-            for a in page.allowed
-        ],
+        "allowed_actions": [allowed_action(page, a, lang) for a in page.allowed],
     }
+
+
+def _choice(name: str, choice: Choice, lang: str) -> dict:
+    key = "id" if name.endswith(("_id", "_ids")) else "value"
+    return {key: choice.value, "label": pick(choice.label, lang), **choice.extra}
+
+
+def allowed_action(page: CasePage, action: CaseAction, lang: str) -> dict:
+    """One action the caller may take now: its fields, the choices of each id or enum field (as the page's form
+    offers them: ``portal.cases.choices``), what the form pre-fills, what is being decided, and returned work."""
+    today = local_today()
+    entry: dict[str, Any] = {
+        "action": str(action),
+        "label": pick(ACTION_LABELS[action], lang),
+        "fields": list(ACTION_FIELDS[action]),
+        "files": action in FILE_ACTIONS,  # takes `upload_ids`
+        "choices": {
+            name: [_choice(name, c, lang) for c in choices]
+            for name, choices in action_choices(db.session, page, g.staff_user, action).items()
+        },
+        "defaults": action_defaults(page, action, today),
+    }
+    subject = decision_subject(page, action)
+    if subject is not None:
+        entry["subject"] = {
+            "title": pick(subject.title, lang),
+            "by": subject.by,
+            "at": subject.at.isoformat() if subject.at else None,
+            "fields": [
+                {"label": pick(label, lang), "value": value if isinstance(value, str) else pick(value, lang)}
+                for label, value in subject.fields
+            ],
+            "attachments": [{"id": i, "filename": name} for i, name in subject.attachments],
+        }
+    returned = returned_work(page, action)
+    if returned is not None:
+        entry["returned"] = {
+            "action": str(returned.action),
+            "by": returned.by,
+            "at": returned.at.isoformat(),
+            "reason": returned.reason,
+            "draft_event_seq": returned.draft_seq,
+        }
+    return entry
 
 
 def _page(case_id: int, **kw) -> CasePage | None:
@@ -363,6 +406,34 @@ SCHEMAS["StaffCase"] = {
                     "action": {"type": "string"},
                     "label": {"type": "string"},
                     "fields": {"type": "array", "items": {"type": "string"}},
+                    "files": {"type": "boolean", "description": "Whether the action takes `upload_ids`."},
+                    "choices": {
+                        "type": "object",
+                        "description": (
+                            "For every field that takes an id or an enum: the allowed values now, as the page's"
+                            " form offers them. Id fields (`*_id`, `*_ids`) list `{id, label}`, others"
+                            " `{value, label}`; leaders carry `rule` and `roles`, refusal reasons their standard"
+                            " `explanation` and `remedy`, dispatch units `lead`. Omit `approver_id` to let the"
+                            " rules of §四.4 choose."
+                        ),
+                        "additionalProperties": {"type": "array", "items": {"type": "object"}},
+                    },
+                    "defaults": {
+                        "type": "object",
+                        "description": "What the form pre-fills; after a return, the returned draft as submitted.",
+                    },
+                    "subject": {
+                        "type": "object",
+                        "description": (
+                            "What is being decided: the slip's proposal (instruct), the division's opinion and"
+                            " its files (approve/return opinion), the extension asked for with the current due"
+                            " date (approve/deny extension), the instruction (dispatch)."
+                        ),
+                    },
+                    "returned": {
+                        "type": "object",
+                        "description": "Work sent back: `action`, `by`, `at`, `reason`, `draft_event_seq`.",
+                    },
                 },
             },
         },

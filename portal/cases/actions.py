@@ -45,7 +45,7 @@ ACTION_FIELDS: dict[CaseAction, tuple[str, ...]] = {
         "approver_change_reason",
     ),
     A.instruct: ("instruction", "complexity", "lead_unit_id", "assisting_unit_ids"),
-    A.dispatch: ("note",),
+    A.dispatch: ("handed_to_unit_ids", "note"),
     A.submit_opinion: ("opinion", "needs_approval"),
     A.approve_opinion: ("comment",),
     A.return_opinion: ("reason",),

@@ -29,6 +29,8 @@ from portal.cases.models import (
     Outbox,
 )
 from portal.cases.numbers import new_access_code, new_case_number
+from portal.notify.work import OUTBOX_KIND as WORK_OUTBOX_KIND
+from portal.notify.work import lands_on_someone
 from portal.pii import PersonalData
 from portal.roles import Role
 from portal.routing import BureauRef, OpinionKind, Refusal, is_late, route
@@ -736,6 +738,15 @@ def _apply(
         public=decision.public,
     )
     _outbox_documents(session, case, event.seq, decision.documents)
+    if lands_on_someone(str(decision.action), fields):  # staff who now owe the next step hear of it
+        _outbox(
+            session,
+            case,
+            WORK_OUTBOX_KIND,
+            "staff",
+            {"event": str(decision.action), "seq": event.seq},
+            f"staff:{case.id}:{event.seq}",
+        )
     if decision.notify_petitioner:
         _outbox(
             session,

@@ -995,7 +995,7 @@ _ENUM_LABELS: dict[str, tuple[type, dict]] = {
     "kind": (CaseKind, KIND_LABELS),
 }
 _PEOPLE_KEYS = ("approver_id", "approved_by_id", "on_behalf_of", "coordinating_leader_id", "leader_id")
-_UNIT_KEYS = ("lead_unit_id", "assisting_unit_ids", "unit_ids")
+_UNIT_KEYS = ("lead_unit_id", "assisting_unit_ids", "unit_ids", "handed_to_unit_ids")
 _HIDDEN_KEYS = {"today"}
 
 

@@ -191,11 +191,14 @@ def staff_text(kind: str, params: dict) -> tuple[str, str]:
             f"Supervision: {bureau_en} case {number}, “{step_en}” was due on {due} and is {_days_en(n)} overdue.",
         )
     if kind == "digest":
-        count, overdue = len(p.get("items", [])), p.get("overdue", 0)
-        return (
-            f"{p.get('date', '')}待办：{count}项期限即将到期或已逾期（其中逾期{overdue}项）。",
-            f"Due for {p.get('date', '')}: {count} time limit(s) due soon or overdue ({overdue} overdue).",
-        )
+        waiting = p.get("waiting", 0)
+        count, overdue = len(p.get("items", [])) - waiting, p.get("overdue", 0)
+        zh = f"{p.get('date', '')}待办：{count}项期限即将到期或已逾期（其中逾期{overdue}项）"
+        en = f"Due for {p.get('date', '')}: {count} time limit(s) due soon or overdue ({overdue} overdue)"
+        if waiting:
+            zh += f"；另有{waiting}项工作待您处理"
+            en += f"; {waiting} more item(s) waiting for you"
+        return (zh + "。", en + ".")
     if kind == "calendar_missing":
         year = p.get("year", "")
         return (
@@ -213,11 +216,65 @@ def staff_text(kind: str, params: dict) -> tuple[str, str]:
             f"The {channel_en} to the petitioner of case {number} could not be delivered and is no longer retried."
             " See “Failed messages” for the reason and retry it.",
         )
+    work = _work_text(kind, p, number)
+    if work is not None:
+        return work
     return (kind, kind)
+
+
+_RETURNED_WHAT = {"submit_opinion": ("审查意见", "review opinion"), "submit_reply": ("正式意见", "formal opinion")}
+
+
+def _work_text(kind: str, p: dict, number: str) -> tuple[str, str] | None:
+    """Texts of work that lands on someone (``portal.notify.work``)."""
+    by = p.get("by", "")
+    if kind == "awaiting_instruction":
+        return (
+            f"案件{number}的阅办单待您批示（{by}呈报）。",
+            f"Case {number}: the reading slip awaits your instruction ({by}).",
+        )
+    if kind == "awaiting_approval":
+        return (
+            f"案件{number}的审查意见待您审定（{by}报送）。",
+            f"Case {number}: the review opinion awaits your approval ({by}).",
+        )
+    if kind == "extension_requested":
+        days = p.get("days", "")
+        return (
+            f"案件{number}申请延期{days}日，待您决定（{by}申请）。",
+            f"Case {number}: an extension of {days} days awaits your decision (asked by {by}).",
+        )
+    if kind == "awaiting_signature":
+        return (
+            f"案件{number}的正式意见待您签发（{by}报送）。",
+            f"Case {number}: the formal opinion awaits your signature ({by}).",
+        )
+    if kind == "materials_requested":
+        bureau, due = p.get("bureau", ""), p.get("due_on", "")
+        return (
+            f"{bureau}请求提供案件{number}的相关材料，请于{due}前答复。",
+            f"{bureau} asks for materials of case {number}; answer by {due}.",
+        )
+    if kind == "materials_answered":
+        return (
+            f"案件{number}：{by}已答复您调取材料的请求。",
+            f"Case {number}: {by} answered your request for materials.",
+        )
+    if kind == "work_returned":
+        what_zh, what_en = _RETURNED_WHAT.get(p.get("returned", ""), ("材料", "draft"))
+        reason = p.get("reason", "")
+        return (
+            f"案件{number}：{by}退回了您报送的{what_zh}，请修改后重新报送。理由：{reason}",
+            f"Case {number}: {by} returned your {what_en} for revision. Why: {reason}",
+        )
+    return None
 
 
 def digest_item_text(item: dict) -> tuple[str, str]:
     """One line of a digest: case, step, due date, working days left (negative: overdue)."""
+    if item.get("waiting"):  # work that waits for the reader and has no time limit of its own (e.g. a signature)
+        zh, en = _work_text(item["waiting"], item, item.get("case_number", "")) or ("", "")
+        return (zh, en)
     step_zh, step_en = step_label(item.get("step", ""))
     number, due, left = item.get("case_number", ""), item.get("due_on", ""), item.get("days", 0)
     if left < 0:

@@ -23,6 +23,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, TenantOwned, utcnow_column
 
+#: Work that lands on someone (written by ``portal.notify.work`` from the outbox, in the action's transaction).
+WORK_KINDS = (
+    "awaiting_instruction",
+    "awaiting_approval",
+    "extension_requested",
+    "awaiting_signature",
+    "materials_requested",
+    "materials_answered",
+    "work_returned",
+)
 NOTIFICATION_KINDS = (
     "reminder",
     "overdue",
@@ -31,6 +41,7 @@ NOTIFICATION_KINDS = (
     "digest",
     "calendar_missing",
     "delivery_failed",
+    *WORK_KINDS,
 )
 ALERT_KINDS = ("reminder", "overdue", "escalation", "supervision")
 

@@ -80,19 +80,22 @@ def users_with_roles(session: Session, bureau_id: int, roles: Iterable[Role]) ->
     ]
 
 
-def list_notifications(session: Session, user: StaffUser, *, limit: int = 100) -> list[StaffNotification]:
-    """A staff member's notifications, newest first."""
+def list_notifications(
+    session: Session, user: StaffUser, *, limit: int = 100, unread_only: bool = False
+) -> list[StaffNotification]:
+    """A staff member's notifications (or only the unread ones), newest first."""
+    query = select(StaffNotification).where(
+        StaffNotification.tenant_id == user.tenant_id, StaffNotification.user_id == user.id
+    )
+    if unread_only:
+        query = query.where(StaffNotification.read_at.is_(None))
     return list(
-        session.scalars(
-            select(StaffNotification)
-            .where(StaffNotification.tenant_id == user.tenant_id, StaffNotification.user_id == user.id)
-            .order_by(StaffNotification.created_at.desc(), StaffNotification.id.desc())
-            .limit(limit)
-        )
+        session.scalars(query.order_by(StaffNotification.created_at.desc(), StaffNotification.id.desc()).limit(limit))
     )
 
 
 def unread_count(session: Session, user: StaffUser) -> int:
+    """How many unread notifications: one count on the partial index ``ix_staff_notifications_unread``."""
     return session.scalar(
         select(func.count())
         .select_from(StaffNotification)

@@ -229,6 +229,11 @@ def test_seed_demo(run, sql, client):
         "220102": every_role - {"province_admin"},
     }
     assert len(rows) == 8 + 7 + 7
+    # Plausible people, not role titles; each name once, and the printed list shows it beside the username.
+    names = {r.username: r.display_name for r in sql("SELECT username, display_name FROM staff_users")}
+    assert names["cc_petitions_leader"] == "郑海峰" and "郑海峰" in out
+    assert len(set(names.values())) == len(names)
+    assert not any("·" in n or "领导" in n or "信访" in n for n in names.values())
     # The demo accounts can sign in, and seeding again adds nothing.
     assert login(client, "ng_clerk", DEMO_PASSWORD).status_code == 302
     again = ok(run("seed", "--demo"))

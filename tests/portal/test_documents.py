@@ -320,7 +320,10 @@ def test_docx_sets_the_east_asian_font():
     document = docx.Document(BytesIO(render_docx(build_document(kind, context(kind)))))
     body = next(p for p in document.paragraphs if "本局决定予以受理" in p.text)
     fonts = body.runs[0]._element.rPr.rFonts
-    assert fonts.get("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia") == "仿宋"
+    # The face the PDF embeds, with the usual Windows face as the alternative Word takes when it is not installed.
+    assert fonts.get("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia") == "Zhuque Fangsong"
+    table = next(p for p in document.part.package.parts if p.partname == "/word/fontTable.xml").blob.decode()
+    assert '<w:font w:name="Zhuque Fangsong"><w:altName w:val="仿宋"/>' in table
     head = document.paragraphs[0]
     assert head.text == "长春市社会保险局"
     assert str(head.runs[0].font.color.rgb) == "D40000"

@@ -211,13 +211,14 @@ def test_a_driven_review_gets_one_numbered_document_per_outbox_row(dbs, pii, sto
         storage,
         slip,
         *common,
-        "长社保信阅〔2026〕1号",
         "建议交养老保险处审查，稽核处协助。",
         "养老保险处（主办）、稽核处（协办）",
         "复杂（涉及多个业务处室、单位）",
         "请求撤销处理意见，重新核定养老金。",
     )
     assert "请养老保险处依规审查" not in texts(dbs, storage, slip)[0]
+    # An internal form: its register number names the file, the form itself carries no 发文字号.
+    assert "长社保信阅〔2026〕1号" not in texts(dbs, storage, slip)[0]
     assert_says(
         dbs,
         storage,

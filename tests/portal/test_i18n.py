@@ -159,3 +159,28 @@ def test_chinese_by_default_and_english_on_request_remembered_in_the_session(tra
 def test_command_line_rejects_an_unknown_command(capsys):
     assert i18n.main(["translate"]) == 2
     assert "usage" in capsys.readouterr().err
+
+
+def test_templates_read_the_requests_catalog_once_and_follow_force_locale(translations, monkeypatch):
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    from portal import extensions
+
+    i18n.ensure_compiled(translations)
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="test", BABEL_DEFAULT_LOCALE=CHINESE, BABEL_TRANSLATION_DIRECTORIES=str(translations))
+    extensions.init_babel(app)
+    looked_up = []
+    real = extensions.get_translations
+    monkeypatch.setattr(extensions, "get_translations", lambda: looked_up.append(1) or real())
+    page = "{% for _i in range(50) %}{{ _('Staff sign-in') }}|{% endfor %}"
+
+    with app.test_request_context("/"):
+        assert render_template_string(page).split("|")[:2] == ["工作人员登录", "工作人员登录"]
+        assert len(looked_up) == 1, "one catalog look-up for fifty messages"
+        with force_locale("en"):
+            assert render_template_string("{{ _('Staff sign-in') }}") == "Staff sign-in"
+        assert render_template_string("{{ _('Staff sign-in') }}") == "工作人员登录"
+    with app.test_request_context("/?lang=en"):
+        assert render_template_string("{{ _('Staff sign-in') }}") == "Staff sign-in"

@@ -451,7 +451,13 @@ def test_dispatch_registers_the_handover():
     assert d.opens == (Step.division_review,)
     assert d.closes == (Step.dispatch,)
     assert d.event_fields["lead_unit_id"] == LEAD_UNIT
-    refused("invalid", make_case(S.instructed), A.dispatch, ACTORS["clerk"], {"note": " "}, field="note")
+    # No units named: the slip goes to every instructed unit; a note is optional (the units are the record).
+    assert d.event_fields["handed_to_unit_ids"] == [LEAD_UNIT, ASSIST_UNIT]
+    d = run(A.dispatch, data={"handed_to_unit_ids": [LEAD_UNIT]})
+    assert d.event_fields["handed_to_unit_ids"] == [LEAD_UNIT]
+    case = make_case(S.instructed)
+    refused("invalid", case, A.dispatch, ACTORS["clerk"], {"handed_to_unit_ids": [999]}, field="handed_to_unit_ids")
+    refused("invalid", case, A.dispatch, ACTORS["clerk"], {"handed_to_unit_ids": [ASSIST_UNIT]}, "handed_to_unit_ids")
 
 
 @pytest.mark.parametrize(
