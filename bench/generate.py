@@ -1,8 +1,9 @@
 """Fill the database with N realistic cases across all bureaus, fast, for benchmarks (issue #9).
 
-``python -m bench.generate --cases 100000`` reads ``DATABASE_ADMIN_URL`` (else ``DATABASE_URL``) and ``PII_KEY``
-from the environment; ``generate(url, n, pii_key)`` does the same from Python. The database must be migrated and
-seeded (bureaus and demo staff), as ``portal.devserver.setup_database`` leaves it.
+``python -m bench.generate --cases 100000`` reads ``DATABASE_ADMIN_URL`` (else ``DATABASE_URL``), ``PII_KEY`` and
+``HISTORY_KEY`` from the environment; ``generate(url, n, pii_key)`` does the same from Python (the history key
+being the one ``portal.create_app`` configured, unless given). The database must be migrated and seeded
+(bureaus and demo staff), as ``portal.devserver.setup_database`` leaves it.
 
 What it does:
 - Replaces earlier data: every case-related table is truncated (``CASE_TABLES``); bureaus, units, staff, the
@@ -67,6 +68,7 @@ from portal.accounts.models import StaffUser
 from portal.approvers import LeaderView, NoApproverAvailable, choose_approver
 from portal.cases.calendar import get_calendar, get_step_rules
 from portal.cases.history import event_hash
+from portal.cases.matter import document_key
 from portal.cases.numbers import ALPHABET, new_case_number
 from portal.cases.operations import _owner
 from portal.cases.queries import local_today
@@ -134,7 +136,8 @@ COLUMNS: dict[str, str] = {
         "assisting_unit_ids, approver_id, opinion_needs_approval, extension_used, extension_days, "
         "pending_extension_days, escalated, sensitive, late_application, earlier_tenant_id, earlier_case_id, "
         "access_code_hash, received_on, accepted_on, replied_on, closed_at, created_at, updated_at, "
-        "event_count, last_event_hash, version, next_due_on, next_due_step"
+        "event_count, last_event_hash, version, next_due_on, next_due_step, disputed_document_key, delivered_on, "
+        "delivery_method"
     ),
     "case_numbers": "number, tenant_id, case_id",
     "case_parties": (
@@ -521,6 +524,9 @@ class _Paths:
             plan.append(("return_reply", "signer", _days(0, 1), _TEXT["return_reply"]))
             plan.append(("submit_reply", "office", _days(0, 1), _TEXT["submit_reply"]))
         plan.append(("sign_reply", "signer", _days(0, 1), _TEXT["sign_reply"]))
+        if spec.intake is not IntakePath.committee_transfer:
+            # 送达: the petitioner opens the reply online within a few days; the window to escalate runs from then.
+            plan.append(("record_delivery", "petitioner", _days(0, 3), {}))
         if spec.fate == "withdraw":
             by = "petitioner" if spec.intake is IntakePath.online else "office"
             withdraw = dict(_TEXT["withdraw"])
@@ -677,6 +683,7 @@ _CASE_FIELDS = frozenset(
         "applied_on",
         "replied_on",
         "new_case_number",
+        "delivered_on",
     }
 )
 
@@ -1097,6 +1104,8 @@ class _Case:
             "extension_used": False,
             "extension_days": None,
             "pending_extension_days": None,
+            "delivered_on": None,
+            "delivery_method": None,
         }
         self.events = 0
         self.prev_hash = None
@@ -1163,7 +1172,7 @@ class _Case:
         disputed_issued = disputed_received - timedelta(days=rng.randint(1, 5))
         if earlier is not None:  # as ``operations._escalate``: the review opinion, issued and received that day
             disputed_issued = disputed_received = earlier["replied_on"]
-        late = self.intake is not IntakePath.committee_transfer and is_late(disputed_received, received)
+        late = self.intake is not IntakePath.committee_transfer and is_late(gen.calendar, disputed_received, received)
         committee_number = None
         fields = {
             "intake": str(self.intake),
@@ -1256,6 +1265,9 @@ class _Case:
                     str(self.events),
                     _day(nearest.due if nearest else None),
                     _text(str(nearest.step) if nearest else None),
+                    _text(document_key(document_number) if document_number else None),
+                    _day(values["delivered_on"]),
+                    _text(values["delivery_method"]),
                 )
             )
         )
@@ -1309,6 +1321,8 @@ class _Case:
                 self.values[name] = fields["outcome"]
             elif name == "reject_reason":
                 self.values[name] = fields["reason"]
+            elif name == "delivered_on":
+                self.values[name] = day  # the replayed day, not the model case's
             elif name in self.values:
                 self.values[name] = str(value) if isinstance(value, str) else value
         self.state = d.state_after
@@ -1407,6 +1421,8 @@ class _Case:
             self.request = fields["request_id"] = self.gen._take("material_requests")  # as ``_side_records``
         elif action == "provide_materials":
             fields["request_id"] = self.request
+        elif action == "record_delivery":
+            fields["delivered_on"] = day.isoformat()
         elif action == "escalate":
             fields["applied_on"], fields["replied_on"] = day.isoformat(), self.replied_on.isoformat()
             # The re-review takes the next case index, so its number is known now (``operations._escalate``).
@@ -1613,6 +1629,7 @@ def generate(
     database_url: str,
     n_cases: int,
     pii_key: str,
+    history_key: str | None = None,
     *,
     seed: int = 2026,
     today: date | None = None,
@@ -1628,6 +1645,10 @@ def generate(
         raise ValueError("n_cases must be at least 1")
     started = time.perf_counter()
     today = today or local_today()
+    if history_key:  # else the key the application configured (portal.create_app)
+        from portal.cases.history import configure_history_key
+
+        configure_history_key(history_key)
     engine = create_engine(database_url, poolclass=pool.NullPool)
     with Session(engine) as session, system_scope(session):
         generator = _Generator(session, PersonalData(pii_key), n_cases, seed, today)
@@ -1753,11 +1774,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     url = os.environ.get("DATABASE_ADMIN_URL") or os.environ.get("DATABASE_URL")
     pii_key = os.environ.get("PII_KEY")
-    if not url or not pii_key:
-        parser.error("set DATABASE_ADMIN_URL (or DATABASE_URL) and PII_KEY")
+    history_key = os.environ.get("HISTORY_KEY")
+    if not url or not pii_key or not history_key:
+        parser.error("set DATABASE_ADMIN_URL (or DATABASE_URL), PII_KEY and HISTORY_KEY")
     progress = functools.partial(print, flush=True)
     result = generate(
-        url, args.cases, pii_key, seed=args.seed, today=args.today, workers=args.workers, progress=progress
+        url, args.cases, pii_key, history_key, seed=args.seed, today=args.today, workers=args.workers, progress=progress
     )
     print(json.dumps(result, indent=2))
     return 0

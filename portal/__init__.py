@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask
 from redis import Redis
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from portal.config import Settings, load_settings
@@ -25,11 +26,21 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__, template_folder="templates", static_folder="static")
     _configure(app, settings)
     app.url_map.converters["int"] = DatabaseIdConverter
+    if settings.proxy_hops:
+        # Behind PROXY_HOPS reverse proxies: the client address (rate limits, logs, the session registry), scheme
+        # and host come from the last PROXY_HOPS X-Forwarded-* values, the ones our own proxies wrote. A client's
+        # forged values sit further left and are ignored; with 0 hops every such header is ignored.
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
     from portal.i18n import ensure_compiled
 
     ensure_compiled()  # .mo files are build products; a fresh checkout compiles them here
     db.init_app(app)
+    _sign_tenant_scopes(app, settings)
+    from portal.cases.history import configure_history_key
+
+    configure_history_key(settings.history_key)
     csrf.init_app(app)
     init_babel(app)
     limiter.init_app(app)
@@ -55,6 +66,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(staff_bp, url_prefix="/staff")
     app.register_blueprint(staff_ops_bp, url_prefix="/staff/ops")
     app.register_blueprint(staff_admin_bp, url_prefix="/staff/admin")
+    from staff_site.audit import bp as staff_audit_bp
+
+    app.register_blueprint(staff_audit_bp, url_prefix="/staff/audit")
     app.register_blueprint(supervision_bp, url_prefix="/staff/supervision")
 
     from portal.api import bp as api_bp
@@ -66,6 +80,15 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     register_app_commands(app)
     return app
+
+
+def _sign_tenant_scopes(app: Flask, settings: Settings) -> None:
+    """The app's connections sign every tenant scope they set (the database checks it: ``tenants.rls``)."""
+    from portal.dbsetup import scope_key_from_secret
+    from tenants.scoping import sign_scopes_on
+
+    with app.app_context():
+        sign_scopes_on(db.engine, scope_key_from_secret(settings.secret_key))
 
 
 class DatabaseIdConverter(IntegerConverter):
@@ -81,7 +104,12 @@ def _configure(app: Flask, settings: Settings) -> None:
         PORTAL_SETTINGS=settings,
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}},
+        # No SQL parameters (names, ID numbers, request texts) in error messages and logs.
+        SQLALCHEMY_ENGINE_OPTIONS={
+            "pool_pre_ping": True,
+            "hide_parameters": True,
+            "connect_args": {"connect_timeout": 5},
+        },
         TESTING=settings.env == "test",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

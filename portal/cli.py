@@ -67,6 +67,48 @@ def config_table_command() -> None:
     click.echo(config_table())
 
 
+@cli.command("cron", with_appcontext=False)
+@click.option("--url", envvar="REDIS_URL", required=True, help="Redis URL (default: REDIS_URL).")
+@click.option(
+    "--logging-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), show_default=True
+)
+def cron_command(url: str, logging_level: str) -> None:
+    """Enqueue the periodic jobs of worker/cron.py (like `rq cron worker.cron`, riding out Redis outages)."""
+    from worker.resilient import run_cron
+
+    run_cron(url, "worker.cron", logging_level)
+
+
+@cli.command("cron-health", with_appcontext=False)
+@click.option("--url", envvar="REDIS_URL", required=True, help="Redis URL (default: REDIS_URL).")
+@click.option("--any-host", is_flag=True, help="Accept a scheduler of any host (default: this host only).")
+def cron_health_command(url: str, any_host: bool) -> None:
+    """Exit 0 when a cron scheduler (of this host) sent a heartbeat in the last 60 s (compose's health check)."""
+    from worker.resilient import cron_is_healthy
+
+    healthy, message = cron_is_healthy(url, any_host=any_host)
+    click.echo(message)
+    sys.exit(0 if healthy else 1)
+
+
+@cli.command("tls-self-signed", with_appcontext=False)
+@click.option("--out", default="deploy/tls", show_default=True, help="Directory for cert.pem and key.pem.")
+@click.option(
+    "--host",
+    "hosts",
+    multiple=True,
+    help="Name or address the certificate is for (repeat); default localhost, 127.0.0.1.",
+)
+def tls_self_signed_command(out: str, hosts: tuple[str, ...]) -> None:
+    """Write a self-signed certificate and key for the nginx front (local use; browsers warn about it)."""
+    from pathlib import Path
+
+    from portal.front import self_signed_pair
+
+    cert, key = self_signed_pair(Path(out), hosts or ("localhost", "127.0.0.1"))
+    click.echo(f"Wrote {cert} and {key} (self-signed: for local use only).")
+
+
 def _settings():
     return current_app.config["PORTAL_SETTINGS"]
 
@@ -92,9 +134,10 @@ db_group = AppGroup("db", help="Database schema.")
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Apply migrations (as DATABASE_ADMIN_URL)."""
-    from portal.migrate import upgrade
+    from portal.migrate import upgrade_and_install_key
 
-    upgrade(_settings().database_admin_url, revision)
+    settings = _settings()
+    upgrade_and_install_key(settings.database_admin_url, settings.secret_key, revision)
     click.echo(f"Database upgraded to {revision}.")
 
 
@@ -280,6 +323,23 @@ def users_create(bureau, roles, username, unit, display_name, password) -> None:
     click.echo(f"Created {user.username} at {target.name} with roles {', '.join(roles)}.")
 
 
+@users_group.command("set-password")
+@click.option("--username", required=True)
+@click.option("--password", help="Prompted for (twice, hidden) when not given.")
+def users_set_password(username: str, password: str | None) -> None:
+    """Set a staff account's password; every session and API token of the account ends."""
+    from portal.accounts.operations import AccountError, set_password
+
+    if not password:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = set_password(db.session, username, password)
+    except AccountError as exc:
+        _fail(str(exc))
+    db.session.commit()
+    click.echo(f"Password of {user.username} set; their sessions and API tokens have ended.")
+
+
 @users_group.command("list")
 @click.option("--bureau", required=True)
 def users_list(bureau: str) -> None:
@@ -292,9 +352,55 @@ def users_list(bureau: str) -> None:
             click.echo(f"{user.username:<28} {','.join(user.roles)}")
 
 
+pii_group = AppGroup("pii", help="Personal data at rest.")
+
+
+@pii_group.command("rewrap")
+@click.option("--batch", default=500, show_default=True, help="Rows per transaction.")
+def pii_rewrap(batch: int) -> None:
+    """Bind every stored personal-data ciphertext to its table, column and row (format 1 -> 2); safe to repeat."""
+    from sqlalchemy import tuple_
+
+    from portal.cases.models import CaseParty
+    from portal.petitioners.models import Petitioner
+
+    pii = current_app.extensions["portal.pii"]
+    total = 0
+    for model, order in ((CaseParty, (CaseParty.tenant_id, CaseParty.id)), (Petitioner, (Petitioner.id,))):
+        last = None
+        while True:
+            with system_scope(db.session):
+                query = select(model).order_by(*order).limit(batch)
+                if last is not None:
+                    query = query.where(tuple_(*order) > tuple_(*last))
+                rows = db.session.scalars(query).all()
+                for row in rows:
+                    for column in model.SEALED:
+                        old = getattr(row, column)
+                        new = pii.rewrap(old, row.aad(column))
+                        if new is not old:
+                            setattr(row, column, new)
+                            total += 1
+                db.session.flush()
+            db.session.commit()
+            if len(rows) < batch:
+                break
+            last = tuple(getattr(rows[-1], c.key) for c in order)
+    click.echo(f"Rewrapped {total} values.")
+
+
 def register_app_commands(app: Flask) -> None:
     from portal.cases.cli import case_group  # case history, case verify
     from worker.cli import COMMANDS as background_commands  # sweep, outbox, worker, calendar
 
-    for command in (db_group, seed_command, bureaus_group, units_group, users_group, *background_commands, case_group):
+    for command in (
+        db_group,
+        seed_command,
+        bureaus_group,
+        units_group,
+        users_group,
+        pii_group,
+        *background_commands,
+        case_group,
+    ):
         app.cli.add_command(command)

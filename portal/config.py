@@ -48,7 +48,33 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("S3_ACCESS_KEY_ID", False, None, "S3 access key (or the usual AWS credential chain)."),
     Variable("S3_SECRET_ACCESS_KEY", False, None, "S3 secret key."),
     Variable("S3_REGION", False, "us-east-1", "S3 region name."),
+    Variable(
+        "S3_PUBLIC_ENDPOINT_URL",
+        False,
+        None,
+        "S3 address as browsers reach it, used only in the download links handed to them; empty: `S3_ENDPOINT_URL`.",
+    ),
+    Variable(
+        "PROXY_HOPS",
+        False,
+        "0",
+        "Reverse proxies in front of the app whose `X-Forwarded-*` headers are trusted (1 behind the compose nginx).",
+    ),
     Variable("PII_KEY", True, None, "Key (>= 32 chars) for encrypting and hashing personal data."),
+    Variable(
+        "HISTORY_KEY",
+        False,
+        None,
+        "Key (>= 32 chars, kept out of the database) that keys the case histories' hash chains and signs their"
+        " anchors. Required in production; elsewhere derived from `SECRET_KEY` when empty.",
+    ),
+    Variable("ANCHOR_MINUTES", False, "60", "How often the worker writes a signed anchor of every case's history."),
+    Variable(
+        "AUDIT_RETENTION_DAYS",
+        False,
+        "180",
+        "Days the audit log of administrative changes is kept (at least 180, the Cybersecurity Law's minimum).",
+    ),
     Variable("LOG_LEVEL", False, "INFO", "DEBUG, INFO, WARNING or ERROR."),
     Variable("LOG_FORMAT", False, "json", "`json` (one object per line) or `text`."),
     Variable("LOGIN_MAX_FAILURES", False, "5", "Failed staff logins before the account is locked."),
@@ -180,6 +206,9 @@ class Settings:
     s3_secret_access_key: str | None
     s3_region: str
     pii_key: str
+    history_key: str
+    anchor_minutes: int
+    audit_retention_days: int
     log_level: str
     log_format: str
     login_max_failures: int
@@ -193,6 +222,8 @@ class Settings:
     sms_http_token: str | None = None
     reminder_working_days: tuple[int, ...] = (3, 1)
     public_base_url: str | None = None
+    s3_public_endpoint_url: str | None = None
+    proxy_hops: int = 0
     outbox_max_attempts: int = 8
     outbox_retry_seconds: int = 60
     rate_limits: dict[str, str] = field(default_factory=dict)
@@ -217,6 +248,17 @@ def _positive_int(raw: str, name: str, problems: list[str]) -> int:
         return 0
     if value <= 0:
         problems.append(f"{name} must be positive, got {value}.")
+    return value
+
+
+def _non_negative_int(raw: str, name: str, problems: list[str]) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        problems.append(f"{name} must be a whole number, got {raw!r}.")
+        return 0
+    if not 0 <= value <= 5:
+        problems.append(f"{name} must be from 0 to 5, got {value}.")
     return value
 
 
@@ -245,6 +287,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         problems.append("SECRET_KEY must be at least 32 characters long.")
     if raw["PII_KEY"] and len(raw["PII_KEY"]) < 32:
         problems.append("PII_KEY must be at least 32 characters long.")
+    if raw["HISTORY_KEY"] and len(raw["HISTORY_KEY"]) < 32:
+        problems.append("HISTORY_KEY must be at least 32 characters long.")
+    if not raw["HISTORY_KEY"] and raw["PORTAL_ENV"] == "production":
+        problems.append("HISTORY_KEY is not set: production keys the case histories with a key of its own.")
+    anchor_minutes = _positive_int(raw["ANCHOR_MINUTES"], "ANCHOR_MINUTES", problems)
+    audit_days = _positive_int(raw["AUDIT_RETENTION_DAYS"], "AUDIT_RETENTION_DAYS", problems)
+    if 0 < audit_days < 180:
+        problems.append("AUDIT_RETENTION_DAYS must be at least 180 (the Cybersecurity Law keeps logs six months).")
     pg_schemes = ("postgresql", "postgresql+psycopg")
     if raw["DATABASE_URL"]:
         _check_url(raw["DATABASE_URL"], "DATABASE_URL", pg_schemes, problems)
@@ -254,6 +304,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         _check_url(raw["REDIS_URL"], "REDIS_URL", ("redis", "rediss", "unix"), problems)
     if raw["S3_ENDPOINT_URL"]:
         _check_url(raw["S3_ENDPOINT_URL"], "S3_ENDPOINT_URL", ("http", "https"), problems)
+    if raw["S3_PUBLIC_ENDPOINT_URL"]:
+        _check_url(raw["S3_PUBLIC_ENDPOINT_URL"], "S3_PUBLIC_ENDPOINT_URL", ("http", "https"), problems)
+    proxy_hops = _non_negative_int(raw["PROXY_HOPS"], "PROXY_HOPS", problems)
     level = raw["LOG_LEVEL"].upper()
     if level not in _LEVELS:
         problems.append(f"LOG_LEVEL must be one of {', '.join(_LEVELS)}; got {raw['LOG_LEVEL']!r}.")
@@ -288,6 +341,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         s3_secret_access_key=raw["S3_SECRET_ACCESS_KEY"] or None,
         s3_region=raw["S3_REGION"],
         pii_key=raw["PII_KEY"],
+        history_key=raw["HISTORY_KEY"] or _derived_history_key(raw["SECRET_KEY"]),
+        anchor_minutes=anchor_minutes,
+        audit_retention_days=audit_days,
         log_level=level,
         log_format=raw["LOG_FORMAT"],
         login_max_failures=max_failures,
@@ -302,6 +358,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         sms_http_token=raw["SMS_HTTP_TOKEN"] or None,
         reminder_working_days=reminder_days,
         public_base_url=raw["PUBLIC_BASE_URL"].rstrip("/") or None,
+        s3_public_endpoint_url=raw["S3_PUBLIC_ENDPOINT_URL"].rstrip("/") or None,
+        proxy_hops=proxy_hops,
         outbox_max_attempts=max_attempts,
         outbox_retry_seconds=retry_seconds,
         **identity,
@@ -345,6 +403,14 @@ def _reminder_days(raw: str, problems: list[str]) -> tuple[int, ...]:
         problems.append(f"REMINDER_WORKING_DAYS must list distinct numbers from 1 to 30, such as 3,1; got {raw!r}.")
         return ()
     return tuple(sorted(days, reverse=True))
+
+
+def _derived_history_key(secret_key: str) -> str:
+    """Outside production an empty ``HISTORY_KEY`` is derived from ``SECRET_KEY`` (neither is in the database)."""
+    import hashlib
+    import hmac
+
+    return hmac.new((secret_key or "").encode(), b"portal history key", hashlib.sha256).hexdigest()
 
 
 def _psycopg_url(url: str) -> str:

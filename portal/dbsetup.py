@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 
 from sqlalchemy import create_engine, pool, text
@@ -51,6 +53,32 @@ def ensure_login_role(owner_url: str, login: str, password: str | None = None) -
         conn.execute(text(f'GRANT {APP_ROLE} TO "{login}"'))
     engine.dispose()
     return make_url(owner_url).set(username=login, password=password).render_as_string(hide_password=False)
+
+
+def scope_key_from_secret(secret_key: str) -> bytes:
+    """The key that signs tenant scopes (``tenants.rls``), derived from ``SECRET_KEY`` (never the key itself)."""
+    return hmac.new(secret_key.encode(), b"portal row-level security scope", hashlib.sha256).digest()
+
+
+def install_scope_key(owner_url: str, key: bytes) -> None:
+    """Store ``key`` where the scope functions (and only they) read it: ``portal_private.scope_key``.
+
+    Needs the migrated schema (revision ``c4f1a9e2d7b5``). Run by ``portal db upgrade``, ``portal dev`` and the
+    tests; after a change of ``SECRET_KEY`` the app's role sees nothing until it runs again.
+    """
+    padded = key.ljust(64, b"\0")
+    inner = bytes(b ^ 0x36 for b in padded)
+    outer = bytes(b ^ 0x5C for b in padded)
+    engine = create_engine(owner_url, poolclass=pool.NullPool)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO portal_private.scope_key (id, inner_pad, outer_pad) VALUES (1, :i, :o)"
+                " ON CONFLICT (id) DO UPDATE SET inner_pad = excluded.inner_pad, outer_pad = excluded.outer_pad"
+            ),
+            {"i": inner, "o": outer},
+        )
+    engine.dispose()
 
 
 def role_bypasses_rls(url: str) -> bool:

@@ -24,6 +24,8 @@ _ROLE_NAMES = {
     Role.division_staff: "division",
     Role.bureau_admin: "admin",
     Role.province_admin: "province_admin",
+    Role.security_admin: "security_admin",
+    Role.audit_admin: "auditor",
 }
 # Plausible people, so that screens read as they will in use (the usernames stay the role's, as README lists).
 DEMO_NAMES = {
@@ -36,6 +38,8 @@ DEMO_NAMES = {
         Role.division_staff: "陈丽娟",
         Role.bureau_admin: "孙浩",
         Role.province_admin: "周立新",
+        Role.security_admin: "韩冬梅",
+        Role.audit_admin: "唐文斌",
     },
     "cc": {
         Role.petition_clerk: "杨静",
@@ -45,6 +49,8 @@ DEMO_NAMES = {
         Role.principal_leader: "高振东",
         Role.division_staff: "林雪",
         Role.bureau_admin: "何磊",
+        Role.security_admin: "冯晓光",
+        Role.audit_admin: "曹丽萍",
     },
     "ng": {
         Role.petition_clerk: "徐敏",
@@ -54,6 +60,8 @@ DEMO_NAMES = {
         Role.principal_leader: "罗长青",
         Role.division_staff: "梁佳",
         Role.bureau_admin: "宋伟",
+        Role.security_admin: "邓建华",
+        Role.audit_admin: "许秀英",
     },
 }
 # The province's general office (办公室) registers the committee's transfers (§四.3): one demo account there.

@@ -3,7 +3,11 @@
 1. Start the embedded PostgreSQL, Redis and S3 for whichever of DATABASE_URL, REDIS_URL, S3_ENDPOINT_URL is unset.
 2. Create the ``portal`` database and a login role that cannot bypass row-level security.
 3. Migrate, create the bucket, seed the Jilin bureaus and the demo accounts, and print them.
-4. Serve web (gunicorn), an RQ worker and ``rq cron``; stop them all, and the services, on Ctrl-C or SIGTERM.
+4. Serve web (gunicorn), an RQ worker and cron (``portal cron``); stop them all, and the services, on Ctrl-C or
+   SIGTERM, and only then.
+
+Supervision: a child (web, worker, cron) or an embedded service that exits is started again, after 1 s, then 2, 4 ...
+at most 30 s while it keeps failing (a child that ran for a minute starts again at 1 s), and the terminal says so.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -28,6 +33,21 @@ _PR_SET_PDEATHSIG = 1
 # The app is built once per worker (not per job); the scheduler runs RQ's own retries of failed jobs.
 WORKER_OPTIONS = ("-w", "worker.rq_worker.AppWorker", "--with-scheduler")
 _BIN = Path(sys.executable).parent
+RESTART_FIRST = 1.0
+RESTART_MAX = 30.0
+STABLE_AFTER = 60.0  # seconds: a child that ran this long starts again after RESTART_FIRST
+
+
+@dataclass
+class _Child:
+    """A supervised process: its command, the running process (None while waiting to restart), its backoff."""
+
+    name: str
+    argv: list[str]
+    proc: subprocess.Popen | None = None
+    started: float = 0.0
+    backoff: float = RESTART_FIRST
+    restart_at: float = 0.0
 
 
 def _die_with_parent() -> None:
@@ -37,13 +57,16 @@ def _die_with_parent() -> None:
 
 
 def _load_secrets(path: Path) -> dict[str, str]:
-    if path.exists():
-        return json.loads(path.read_text())
-    values = {
+    fresh = {
         "SECRET_KEY": secrets.token_hex(32),
         "PII_KEY": secrets.token_hex(32),
+        "HISTORY_KEY": secrets.token_hex(32),
         "DB_PASSWORD": secrets.token_urlsafe(18),
     }
+    values = json.loads(path.read_text()) if path.exists() else {}
+    if set(fresh) <= set(values):
+        return values
+    values = {**fresh, **values}  # a file from before a secret existed gains it
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(values))
     path.chmod(0o600)
@@ -72,6 +95,7 @@ def prepare_environment(root: Path, port: int, base_port: int = DEV_BASE_PORT) -
     stored = _load_secrets(root / "secrets.json")
     env.setdefault("SECRET_KEY", stored["SECRET_KEY"])
     env.setdefault("PII_KEY", stored["PII_KEY"])
+    env.setdefault("HISTORY_KEY", stored["HISTORY_KEY"])
     env.setdefault("PORTAL_ENV", "development")
     env.setdefault("LOG_FORMAT", "text")
     env["PORT"] = str(port)
@@ -110,12 +134,12 @@ def setup_database(env: dict[str, str]) -> str:
     from portal.config import load_settings
     from portal.demo import format_accounts, seed_demo_accounts
     from portal.extensions import db
-    from portal.migrate import upgrade
+    from portal.migrate import upgrade_and_install_key
     from tenants.scoping import system_scope
     from tenants.seed import seed_bureaus
 
     settings = load_settings(env)
-    upgrade(settings.database_admin_url)
+    upgrade_and_install_key(settings.database_admin_url, settings.secret_key)
     app = create_app(settings)
     with app.app_context():
         app.extensions["portal.storage"].ensure_bucket()
@@ -130,6 +154,7 @@ _SHARED_ENV = (
     "PORTAL_ENV",
     "SECRET_KEY",
     "PII_KEY",
+    "HISTORY_KEY",
     "DATABASE_URL",
     "DATABASE_ADMIN_URL",
     "REDIS_URL",
@@ -152,7 +177,10 @@ def _write_env_file(path: Path, env: dict[str, str]) -> None:
 
 def _spawn(name: str, argv: list[str], env: dict[str, str], run_dir: Path) -> subprocess.Popen:
     proc = subprocess.Popen(argv, env=env, start_new_session=True, preexec_fn=_die_with_parent)
-    (run_dir / f"app-{name}.pid").write_text(str(proc.pid))
+    # Written whole, then renamed: a reader never sees an empty file.
+    partial = run_dir / f".app-{name}.pid.tmp"
+    partial.write_text(str(proc.pid))
+    partial.replace(run_dir / f"app-{name}.pid")
     return proc
 
 
@@ -175,37 +203,40 @@ def run_dev(port: int = 5000, root: str = "var/dev") -> int:
     # A second instance on one machine (another checkout) needs its own block of service ports.
     base_port = int(os.environ.get("PORTAL_DEV_BASE_PORT", DEV_BASE_PORT))
     env, services = prepare_environment(root_path, port, base_port)
-    children: dict[str, subprocess.Popen] = {}
+    children: dict[str, _Child] = {}
+    service_retry: dict[str, tuple[float, float]] = {}  # embedded service -> (next try, backoff)
     code = 0
     try:
         accounts = setup_database(env)
         _write_env_file(run_dir / "env", env)
         queues = ["notifications", "documents", "default"]
-        children["web"] = _spawn(
-            "web",
-            [str(_BIN / "gunicorn"), "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{port}", "portal:create_app()"],
-            env,
-            run_dir,
-        )
-        children["worker"] = _spawn(
-            "worker", [str(_BIN / "rq"), "worker", *queues, *WORKER_OPTIONS, "--url", env["REDIS_URL"]], env, run_dir
-        )
-        children["cron"] = _spawn(
-            "cron", [str(_BIN / "rq"), "cron", "worker.cron", "--url", env["REDIS_URL"]], env, run_dir
-        )
+        commands = {
+            "web": [
+                str(_BIN / "gunicorn"),
+                "-w",
+                "2",
+                "--threads",
+                "4",
+                "-b",
+                f"127.0.0.1:{port}",
+                "portal:create_app()",
+            ],
+            "worker": [str(_BIN / "rq"), "worker", *queues, *WORKER_OPTIONS, "--url", env["REDIS_URL"]],
+            "cron": [str(_BIN / "portal"), "cron", "--url", env["REDIS_URL"]],
+        }
+        for name, argv in commands.items():
+            children[name] = _Child(name, argv, _spawn(name, argv, env, run_dir), time.monotonic())
         print(f"\n{accounts}\n", flush=True)
         print(f"Portal:  http://127.0.0.1:{port}/   Staff: http://127.0.0.1:{port}/staff/", flush=True)
         print(f"Ready:   http://127.0.0.1:{port}/readyz   (Ctrl-C stops everything)\n", flush=True)
         while not stopping:
-            exited = [name for name, proc in children.items() if proc.poll() is not None]
-            if exited:
-                print(f"{', '.join(exited)} exited; stopping the portal.", flush=True)
-                code = 1
-                break
+            _supervise_children(children, env, run_dir)
+            if services is not None:
+                _supervise_services(services, service_retry, lambda: stopping)
             time.sleep(0.5)
     finally:
         print("Stopping web, worker and cron...", flush=True)
-        _stop_children(children)
+        _stop_children({name: child.proc for name, child in children.items() if child.proc is not None})
         for pid_file in run_dir.glob("app-*.pid"):
             pid_file.unlink(missing_ok=True)
         (run_dir / "env").unlink(missing_ok=True)
@@ -214,6 +245,48 @@ def run_dev(port: int = 5000, root: str = "var/dev") -> int:
             services.stop()
         print("Stopped.", flush=True)
     return code
+
+
+def _supervise_children(children: dict[str, _Child], env: dict[str, str], run_dir: Path) -> None:
+    """Start again, with backoff, every child that has exited; say so."""
+    now = time.monotonic()
+    for child in children.values():
+        if child.proc is not None and child.proc.poll() is not None:
+            returncode = child.proc.returncode
+            # Its own process group: whatever it left behind (gunicorn workers, a work horse) goes with it.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child.proc.pid, signal.SIGKILL)
+            if now - child.started >= STABLE_AFTER:
+                child.backoff = RESTART_FIRST
+            print(f"{child.name} exited with code {returncode}; restarting it in {child.backoff:.0f} s.", flush=True)
+            child.proc = None
+            child.restart_at = now + child.backoff
+            child.backoff = min(child.backoff * 2, RESTART_MAX)
+        if child.proc is None and now >= child.restart_at:
+            child.proc = _spawn(child.name, child.argv, env, run_dir)
+            child.started = now
+            print(f"{child.name} restarted (pid {child.proc.pid}).", flush=True)
+
+
+def _supervise_services(services, retry: dict[str, tuple[float, float]], stopping) -> None:
+    """Start again an embedded service whose process has exited (its data stays), with backoff; say so."""
+    from portal.devservices import EmbeddedServiceError
+
+    for key, returncode in services.exited().items():
+        label = services.label(key)
+        next_try, backoff = retry.get(key, (0.0, RESTART_FIRST))
+        if time.monotonic() < next_try or stopping():
+            continue
+        if key not in retry:
+            print(f"{label} exited with code {returncode}; restarting it.", flush=True)
+        try:
+            services.restart(key)
+        except EmbeddedServiceError as exc:
+            print(f"{label} could not be restarted ({exc}); trying again in {backoff:.0f} s.", flush=True)
+            retry[key] = (time.monotonic() + backoff, min(backoff * 2, RESTART_MAX))
+            continue
+        retry.pop(key, None)
+        print(f"{label} restarted.", flush=True)
 
 
 def _stop_children(children: dict[str, subprocess.Popen], timeout: float = 10.0) -> None:

@@ -237,6 +237,35 @@ class EmbeddedServices:
             item.pid_path.unlink(missing_ok=True)
             log.info("%s stopped", item.label)
 
+    def exited(self) -> dict[str, int]:
+        """Services of ours whose process has ended since it started, by key, with its exit code."""
+        with self._lock:
+            items = list(self._running.items())
+        return {key: item.proc.returncode for key, item in items if item.proc.poll() is not None}
+
+    def label(self, key: str) -> str:
+        return {"postgres": "PostgreSQL", "redis": "Redis", "s3": "S3 (SeaweedFS)"}[key]
+
+    def restart(self, key: str) -> None:
+        """Start one service again after its process ended (its data stays); return once it answers."""
+        with self._lock:
+            item = self._running.pop(key, None)
+        if item is not None:
+            item.pid_path.unlink(missing_ok=True)
+        if key == "postgres":
+            # A killed postmaster's backends leave by themselves; wait (bounded) until they have.
+            _wait_gone([p for p in self.processes() if p.name() == "postgres"], 10.0)
+        starters = {
+            "postgres": self._start_postgres,
+            "redis": self._start_redis,
+            "s3": lambda: self._start_s3(self.bucket),
+        }
+        deadline = time.monotonic() + 10
+        ports = [port for name, port in self.ports.items() if name == key or name.startswith(key + " ")]
+        while not all(port_is_free(port) for port in ports) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        starters[key]()
+
     def __enter__(self) -> EmbeddedServices:
         self.start()
         return self

@@ -27,8 +27,9 @@ def configured(name: str):
     return lambda: current_app.config[name]
 
 
-#: Sign-in attempts per client address, shared by every sign-in form and the token endpoint.
-login_limit = configured("RATELIMIT_LOGIN")
+#: Sign-in attempts per client address: one allowance shared by every sign-in form, the second-factor forms and
+#: the token endpoint (a decorator; only POSTs count).
+login_limit = limiter.shared_limit(configured("RATELIMIT_LOGIN"), scope="login", methods=["POST"])
 
 
 def select_locale() -> str:

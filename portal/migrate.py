@@ -23,6 +23,21 @@ def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
+def upgrade_and_install_key(url: str, secret_key: str, revision: str = "head") -> None:
+    """Migrate, then install the key that signs tenant scopes (once the schema has its table)."""
+    from sqlalchemy import create_engine, pool, text
+
+    from portal.dbsetup import install_scope_key, scope_key_from_secret
+
+    upgrade(url, revision)
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with engine.connect() as conn:
+        has_table = conn.scalar(text("SELECT to_regclass('portal_private.scope_key') IS NOT NULL"))
+    engine.dispose()
+    if has_table:
+        install_scope_key(url, scope_key_from_secret(secret_key))
+
+
 def downgrade(url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(url), revision)
 

@@ -4,6 +4,7 @@ import portal.cases.refusal_texts  # bureaus' standard texts of refusal reasons
 import portal.identity.models  # noqa: F401  (sessions, second factors, sign-in log)
 from portal.accounts.models import StaffUser
 from portal.attachments.models import Attachment, Upload
+from portal.audit import AuditEntry
 from portal.cases.models import (
     CalendarYear,
     Case,
@@ -20,6 +21,7 @@ from portal.cases.models import (
 )
 from portal.db import Base
 from portal.documents.models import DocumentSequence, DocumentSettings, DocumentTemplate, GeneratedDocument
+from portal.idempotency import IdempotencyRecord
 from portal.notify.models import DeadlineAlert, StaffNotification, SweepRun
 from portal.petitioners.models import Petitioner, PetitionerCase
 from portal.supervision.models import CaseRollup, DeadlineRollup, SatisfactionRating, SupervisionOrder
@@ -27,6 +29,7 @@ from tenants.models import Bureau, Unit
 
 __all__ = [
     "Attachment",
+    "AuditEntry",
     "Base",
     "Bureau",
     "CalendarYear",
@@ -43,6 +46,7 @@ __all__ = [
     "DocumentSettings",
     "DocumentTemplate",
     "GeneratedDocument",
+    "IdempotencyRecord",
     "MaterialRequest",
     "Meeting",
     "Outbox",

@@ -240,7 +240,7 @@ def _dedupe(row: Outbox) -> str:
 def _send_email(session: Session, row: Outbox, transports: Transports) -> None:
     message = _message(session, row, transports, for_sms=False)
     party = _petitioner(session, row)
-    address = transports.pii.decrypt(party.email_enc) if party is not None else None
+    address = party.reveal(transports.pii, "email_enc") if party is not None else None
     if not address:
         raise PermanentDeliveryError("the petitioner has no e-mail address on the case any more")
     try:
@@ -259,7 +259,7 @@ def _send_email(session: Session, row: Outbox, transports: Transports) -> None:
 def _send_sms(session: Session, row: Outbox, transports: Transports) -> None:
     message = _message(session, row, transports, for_sms=True)
     party = _petitioner(session, row)
-    phone = transports.pii.decrypt(party.phone_enc) if party is not None else None
+    phone = party.reveal(transports.pii, "phone_enc") if party is not None else None
     if not phone:
         raise PermanentDeliveryError("the petitioner has no phone number on the case any more")
     transports.sms.send(phone, message.sms_text(), key=_dedupe(row))

@@ -11,6 +11,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Literal
 
+from portal.workdays import Due, WorkdayCalendar
 from portal.workflow import CaseKind
 
 ESCALATION_WINDOW_DAYS = 30  # 《信访条例》第三十四、三十五条
@@ -108,10 +109,23 @@ def days_since_receipt(received_on: date, applied_on: date) -> int:
     return (applied_on - received_on).days
 
 
-def is_late(received_on: date, applied_on: date, window_days: int = ESCALATION_WINDOW_DAYS) -> bool:
-    """Tell whether an application came after the window (30 days from receiving the written opinion).
+def window_due(calendar: WorkdayCalendar, received_on: date, window_days: int = ESCALATION_WINDOW_DAYS) -> Due:
+    """Return the last day of the petitioner's window to apply, counted from the day the opinion reached them.
 
-    Kept simple, as the product decided: calendar days, the day of receipt not counted, no shift when the
-    last day is a holiday. Staff see the lateness; refusing is their decision.
+    The one rule for the 30-day window, used by the intake's lateness check and by the escalation window alike:
+    calendar days, the day of receipt not counted (Civil Code art. 201), and a last day that falls on a weekend
+    or a public holiday moves to the next working day (art. 203).
     """
-    return days_since_receipt(received_on, applied_on) > window_days
+    return calendar.add(received_on, window_days, "days")
+
+
+def is_late(
+    calendar: WorkdayCalendar, received_on: date, filed_on: date, window_days: int = ESCALATION_WINDOW_DAYS
+) -> bool:
+    """Tell whether an application filed on ``filed_on`` came after the window (see ``window_due``).
+
+    ``filed_on`` is the day the petitioner applied: online, the day of submission; on paper, the postmark or
+    hand-in date, not the day the bureau registered it. Staff see the lateness; refusing (reason ``late``) is
+    their decision.
+    """
+    return filed_on > window_due(calendar, received_on, window_days).due

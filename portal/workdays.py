@@ -2,9 +2,9 @@
 
 Pure module: no Flask, no SQLAlchemy. Years come from `chinese_calendar` (2004..2026 in v1.11) or from
 year tables that an administrator loads from a file (see `portal/holidays/README.md`). A loaded table wins
-over the built-in data for its year. A day in a year that nobody covers is treated with the weekday-only
-rule (Monday to Friday) and the result is marked provisional, so that it is recomputed once the year is
-loaded instead of being silently wrong.
+over the built-in data for its year. A year that nobody covers is counted with the statutory holidays of
+《全国年节及纪念日放假办法》 (2024 revision; lunar dates computed), weekends off and no make-up days, and the
+result is marked provisional, so that it is recomputed once the year is loaded instead of being silently wrong.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import chinese_calendar
+from lunardate import LunarDate
 
 REASON_WEEKEND = "weekend"
 REASON_MAKEUP = "make-up workday"
@@ -306,6 +307,28 @@ def builtin_year_table(year: int) -> YearTable | None:
     return YearTable(year, holidays, workdays, source=f"chinese_calendar {version}")
 
 
+@cache
+def statutory_year_table(year: int) -> YearTable:
+    """Return the days off that 《全国年节及纪念日放假办法》 (2024 revision, art. 2) fixes for every year.
+
+    元旦 (1 January), 春节 (除夕 and 正月初一 to 初三), 清明 (the day of the 清明 solar term), 劳动节 (1-2 May),
+    端午 (五月初五), 中秋 (八月十五), 国庆 (1-3 October). The State Council's yearly notice adds bridge days and
+    make-up working days on top of these; until it is loaded, none are assumed. A holiday on a weekend is not
+    moved (the yearly notice decides that too).
+    """
+    holidays: dict[date, str] = {date(year, 1, 1): "元旦"}
+    new_year = LunarDate(year, 1, 1).to_solar_date()
+    for offset in range(-1, 3):  # 除夕 is the eve of 正月初一, whether the 12th month has 29 or 30 days
+        holidays[new_year + timedelta(days=offset)] = "春节"
+    holidays.update({d: "清明节" for d, _ in chinese_calendar.get_solar_terms(date(year, 4, 1), date(year, 4, 10))})
+    holidays.update({date(year, 5, 1): "劳动节", date(year, 5, 2): "劳动节"})
+    holidays[LunarDate(year, 5, 5).to_solar_date()] = "端午节"
+    holidays[LunarDate(year, 8, 15).to_solar_date()] = "中秋节"
+    for day in (1, 2, 3):
+        holidays[date(year, 10, day)] = "国庆节"
+    return YearTable(year, holidays, {}, source="《全国年节及纪念日放假办法》（2024年修订）")
+
+
 # --- the calendar -------------------------------------------------------------------------------------
 
 
@@ -390,12 +413,15 @@ class Explanation:
             return body
         if lang == "zh":
             years = "、".join(f"{y}年" for y in self.uncovered_years)
-            return body + f"{years}节假日安排尚未录入，暂按周一至周五计算，录入后将重新计算。"
+            return body + (
+                f"{years}节假日安排尚未录入，暂按《全国年节及纪念日放假办法》规定的法定节假日和周末计算"
+                "（不含调休），录入后将重新计算。"
+            )
         years = ", ".join(str(y) for y in self.uncovered_years)
         plural = "s have" if len(self.uncovered_years) > 1 else " has"
         return body + (
-            f" The holiday schedule{plural} not been loaded for {years}: counted Monday to Friday for now,"
-            " to be recomputed once loaded."
+            f" The holiday schedule{plural} not been loaded for {years}: counted with the statutory public"
+            " holidays and weekends for now (no make-up days), to be recomputed once loaded."
         )
 
     def _holiday_summary(self) -> tuple[int, list[str], int]:
@@ -511,11 +537,15 @@ class WorkdayCalendar:
         while d.year == year:
             kinds[d] = _PLAIN[(d.weekday() < 5, known)]
             d += timedelta(days=1)
-        if table is not None:
-            for d, name in table.holidays.items():
-                kinds[d] = DayKind(False, True, name)
-            for d in table.workdays:
-                kinds[d] = DayKind(True, True, REASON_MAKEUP)
+        if table is None:
+            # Not published yet: the statutory holidays, provisionally (still "not known").
+            for d, name in statutory_year_table(year).holidays.items():
+                kinds[d] = DayKind(False, False, name)
+            return
+        for d, name in table.holidays.items():
+            kinds[d] = DayKind(False, True, name)
+        for d in table.workdays:
+            kinds[d] = DayKind(True, True, REASON_MAKEUP)
 
     def day_kind(self, d: date) -> DayKind:
         """Classify one day."""

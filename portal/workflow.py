@@ -76,6 +76,7 @@ class CaseAction(StrEnum):
     record_contact = "record_contact"
     withdraw = "withdraw"
     escalate = "escalate"
+    record_delivery = "record_delivery"
 
 
 class Complexity(StrEnum):
@@ -96,6 +97,7 @@ class RejectReason(StrEnum):
     reconsideration = "reconsideration"
     repeat_after_re_review = "repeat_after_re_review"
     outside_scope = "outside_scope"
+    late = "late"  # outside the 30-day window from receiving the written opinion
     other = "other"
 
 
@@ -124,6 +126,23 @@ class MaterialTarget(StrEnum):
     lower_bureau = "lower_bureau"  # a city or county bureau below the case's bureau; its staff answer
     petitioner = "petitioner"  # the petitioner answers online, or the office records a paper answer
     other_body = "other_body"  # another department or body; the office records the answer
+
+
+class DeliveryMethod(StrEnum):
+    """How the formal opinion reached the petitioner (送达); the petitioner's window runs from that day."""
+
+    online = "online"  # first opened by the petitioner on the tracking page or through the API
+    electronic = "electronic"  # the petitioner chose electronic delivery: the day the notice was sent
+    post = "post"  # by post: the date on the return receipt, entered by the office
+    in_person = "in_person"  # handed over: the date signed for
+
+
+DELIVERY_LABELS: dict[DeliveryMethod, tuple[str, str]] = {
+    DeliveryMethod.online: ("网上查阅送达", "Opened online by the petitioner"),
+    DeliveryMethod.electronic: ("电子送达", "Electronic delivery"),
+    DeliveryMethod.post: ("邮寄送达（以回执日期为准）", "By post (date on the return receipt)"),
+    DeliveryMethod.in_person: ("直接送达（以签收日期为准）", "In person (date signed for)"),
+}
 
 
 class ContactParty(StrEnum):
@@ -225,6 +244,7 @@ ACTION_LABELS: dict[CaseAction, tuple[str, str]] = {
     CaseAction.record_contact: ("记录沟通情况", "Record a contact"),
     CaseAction.withdraw: ("撤回申请", "Withdraw"),
     CaseAction.escalate: ("申请复核", "Apply for re-review"),
+    CaseAction.record_delivery: ("记录送达", "Record delivery"),
 }
 
 COMPLEXITY_LABELS: dict[Complexity, tuple[str, str]] = {
@@ -257,8 +277,13 @@ REJECT_REASON_LABELS: dict[RejectReason, tuple[str, str]] = {
         "The same matter on the same reasons after a re-review opinion",
     ),
     RejectReason.outside_scope: ("不属于本局复查、复核范围", "Outside this bureau's review scope"),
+    RejectReason.late: (
+        "超过收到书面答复意见之日起30日的申请期限",
+        "Applied after the 30 days from receiving the written opinion",
+    ),
     RejectReason.other: ("其他", "Other"),
 }
+
 
 INTAKE_LABELS: dict[IntakePath, tuple[str, str]] = {
     IntakePath.online: ("网上申请", "Online"),
@@ -435,9 +460,12 @@ class CaseView:
     - `pending_extension_days`: days asked for by the pending extension request.
     - `extension_days_granted`: days of extension granted so far, over all requests (§三: at most 30 in all).
     - `whole_review_due`: the whole review's due date as it stands; an extension can be asked for only up to it.
-    - `replied_on`: date the formal opinion was sent; the escalation window runs from it.
+    - `replied_on`: date the formal opinion was signed and sent.
+    - `delivered_on`: date it reached the petitioner (送达); the escalation window runs from it. None: not yet
+      recorded, and the window has not started. `electronic_delivery`: the petitioner chose it, so the opinion
+      counts as delivered the day it is signed and sent.
     - `escalation_due`: the last day of that window as stored with its deadline (a last day off moves to the next
-      working day, Civil Code art. 203); None: `replied_on` plus the window in calendar days.
+      working day, Civil Code art. 203); None: not started, or `delivered_on` plus the window in calendar days.
     - `escalated`: a re-review case has already been opened from this case.
     - `material_requests`: the open (unanswered) materials requests.
     - `lower_bureau_ids`: bureaus below this one that materials may be requested from; None: not checked
@@ -465,6 +493,8 @@ class CaseView:
     extension_days_granted: int = 0
     whole_review_due: date | None = None
     replied_on: date | None = None
+    delivered_on: date | None = None
+    electronic_delivery: bool = False
     escalation_due: date | None = None
     escalated: bool = False
     bureau_level: Literal["province", "city", "county"] | None = None
@@ -530,6 +560,7 @@ class Decision:
     event_fields: dict[str, Any] = field(default_factory=dict)
     due_on: dict[Step, date] = field(default_factory=dict)
     extends: dict[Step, int] = field(default_factory=dict)
+    starts_on: dict[Step, date] = field(default_factory=dict)  # opened clocks that start on another day than today
 
     @property
     def closes_all(self) -> bool:
@@ -736,6 +767,8 @@ ACTION_RULES: dict[CaseAction, ActionRule] = {
             (_S.withdrawn,),
         ),
         ActionRule(CaseAction.escalate, frozenset({_S.replied}), (_P.petitioner,)),
+        # 送达: the office records post or hand-over; the petitioner's first opening online records itself.
+        ActionRule(CaseAction.record_delivery, frozenset({_S.replied}), (_P.petition_office, _P.petitioner)),
     )
 }
 assert set(ACTION_RULES) == set(CaseAction), "every action needs a rule"
@@ -831,6 +864,12 @@ def _check_conditions(case: CaseView, action: CaseAction, today: date | None, wi
         raise _refuse("wrong_state", "没有待提供的材料。", "There is no open request for materials.")
     if action is CaseAction.escalate:
         _check_escalation(case, today, window_days)
+    if action is CaseAction.record_delivery and case.delivered_on is not None:
+        raise _refuse(
+            "wrong_state",
+            f"正式意见书已于{case.delivered_on.isoformat()}送达，送达记录不能重复登记。",
+            f"The formal opinion was already delivered on {case.delivered_on.isoformat()}.",
+        )
 
 
 def extension_days_left(case: CaseView) -> int:
@@ -867,7 +906,8 @@ def _check_escalation(case: CaseView, today: date | None, window_days: int) -> N
             "该复查意见已申请复核，不能重复申请。",
             "A re-review has already been requested for this review opinion.",
         )
-    last_day = case.escalation_due or (case.replied_on + timedelta(days=window_days) if case.replied_on else None)
+    # Not delivered yet: the window has not started, so it is open (Civil Code art. 201: it runs from 送达).
+    last_day = case.escalation_due or (case.delivered_on + timedelta(days=window_days) if case.delivered_on else None)
     if today is not None and last_day is not None and today > last_day:
         raise _refuse(
             "wrong_state",
@@ -919,6 +959,10 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "meeting_id": ("协调会议", "meeting"),
     "minutes": ("会议纪要", "minutes"),
     "document_note": ("书面撤回材料说明", "written withdrawal"),
+    "method": ("送达方式", "delivery method"),
+    "delivered_on": ("送达日期", "delivery date"),
+    "request": ("复核请求", "request"),
+    "facts_and_reasons": ("事实和理由", "facts and reasons"),
 }
 
 _E = TypeVar("_E", bound=StrEnum)
@@ -1320,15 +1364,22 @@ def _on_behalf(c: _Ctx, ids: frozenset[int], powers: frozenset[int] | None = Non
 
 def _sign_reply(c: _Ctx) -> Decision:
     comment = c.payload.text("comment", required=False)
+    opens: tuple[Step, ...] = ()
+    changes: dict[str, Any] = {}
     if c.facing:
-        state_after, opens = _S.replied, ()
-        if c.case.kind is CaseKind.review:
-            opens = (Step.escalation_window,)
+        state_after = _S.replied
+        today = c.payload.day("today", required=False)
+        if c.case.electronic_delivery and today is not None:
+            # The petitioner chose electronic delivery: delivered the day the notice is sent, and the window runs.
+            changes = {"delivered_on": today, "delivery_method": DeliveryMethod.electronic}
+            if c.case.kind is CaseKind.review:
+                opens = (Step.escalation_window,)
     else:
-        state_after, opens = _S.reported, ()
+        state_after = _S.reported
     return c.decision(
         state_after,
         opens=opens,
+        case_changes=changes,
         closes=(Step.reply, Step.signature, Step.whole_review),
         documents=(DocumentKind.formal_opinion,),
         notify_petitioner=c.facing,
@@ -1501,6 +1552,38 @@ def _record_contact(c: _Ctx) -> Decision:
     )
 
 
+def _record_delivery(c: _Ctx) -> Decision:
+    p = c.payload
+    today = p.day("today")
+    if c.actor.kind == "petitioner":
+        method, delivered_on = DeliveryMethod.online, today  # the day the petitioner first opened it online
+    else:
+        method = p.choice("method", DeliveryMethod)
+        delivered_on = p.day("delivered_on") if method is not DeliveryMethod.online else today
+        if method is DeliveryMethod.electronic:
+            raise _invalid(
+                "method",
+                "电子送达以发出通知之日为送达日期，由系统在签发时自动记录。",
+                "Electronic delivery is recorded by the system on the day the notice is sent.",
+            )
+    if c.case.replied_on is not None and delivered_on < c.case.replied_on:
+        raise _invalid(
+            "delivered_on",
+            f"送达日期不能早于正式意见书的签发日期（{c.case.replied_on.isoformat()}）。",
+            f"The delivery date cannot be before the formal opinion was signed ({c.case.replied_on.isoformat()}).",
+        )
+    if delivered_on > today:
+        raise _invalid("delivered_on", "送达日期不能晚于今天。", "The delivery date cannot be in the future.")
+    opens = (Step.escalation_window,) if c.case.kind is CaseKind.review and c.facing else ()
+    return c.decision(
+        opens=opens,
+        starts_on={Step.escalation_window: delivered_on} if opens else {},
+        public=c.facing,
+        case_changes={"delivered_on": delivered_on, "delivery_method": method},
+        event_fields={"method": method, "delivered_on": delivered_on},
+    )
+
+
 def _withdraw(c: _Ctx) -> Decision:
     reason = c.payload.text("reason")
     on_behalf = c.actor.kind != "petitioner"
@@ -1519,12 +1602,29 @@ def _escalate(c: _Ctx) -> Decision:
     today = c.payload.day("today")
     window = c.rules[Step.escalation_window].amount or 0
     _check_escalation(c.case, today, window)
-    reason = c.payload.text("reason")
+    # The re-review application asks for the request and for the facts and reasons separately, like a first
+    # application; `reason` alone (the API's earlier single field) still serves as both.
+    request = c.payload.text("request", max_len=2_000, required=False)
+    facts = c.payload.text("facts_and_reasons", required=False)
+    reason = c.payload.text("reason", required=False)
+    if reason and not request and not facts:
+        request = facts = reason
+    if not request:
+        raise _missing("request")
+    if not facts:
+        raise _missing("facts_and_reasons")
     return c.decision(
         closes=(Step.escalation_window,),
         public=True,
         case_changes={"escalated": True},
-        event_fields={"reason": reason, "applied_on": today, "replied_on": c.case.replied_on},
+        event_fields={
+            "request": request,
+            "facts_and_reasons": facts,
+            "reason": reason or facts,
+            "applied_on": today,
+            "replied_on": c.case.replied_on,
+            "delivered_on": c.case.delivered_on,
+        },
     )
 
 
@@ -1548,6 +1648,7 @@ _HANDLERS: dict[CaseAction, Callable[[_Ctx], Decision]] = {
     CaseAction.record_contact: _record_contact,
     CaseAction.withdraw: _withdraw,
     CaseAction.escalate: _escalate,
+    CaseAction.record_delivery: _record_delivery,
 }
 assert set(_HANDLERS) == set(CaseAction), "every action needs a handler"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
@@ -14,9 +14,11 @@ from portal.api.applications import track_limit, track_number_limit
 from portal.cases.models import Case
 from portal.extensions import configured, db, limiter, login_limit
 from portal.petitioners.accounts import (
+    SESSION_VERSION,
     AccountProblem,
     SignInResult,
     authenticate_petitioner,
+    end_petitioner_sessions,
     list_linked,
     register_petitioner,
     sign_in_name,
@@ -54,7 +56,7 @@ def register():
                 db.session.rollback()
                 errors[exc.field] = exc
             else:
-                login_user(account)
+                _sign_in(account)
                 flash(_("Your account is ready. Applications you submit while signed in appear here."))
                 return redirect(url_for("public.my_applications"))
     status = 422 if errors else 200
@@ -62,7 +64,7 @@ def register():
 
 
 @bp.route("/account/login", methods=["GET", "POST"])
-@limiter.limit(login_limit, methods=["POST"])
+@login_limit
 def sign_in():
     if current_petitioner():
         return redirect(url_for("public.my_applications"))
@@ -80,7 +82,7 @@ def sign_in():
         )
         db.session.commit()
         if outcome.result is SignInResult.ok:
-            login_user(outcome.account)
+            _sign_in(outcome.account)
             return redirect(safe_next(request.args.get("next")) or url_for("public.my_applications"))
         if outcome.result is SignInResult.locked:
             error = _(
@@ -93,10 +95,21 @@ def sign_in():
     return render_template("public/account/login.html", login=login, error=error)
 
 
+def _sign_in(account) -> None:
+    session[SESSION_VERSION] = account.session_version or 0
+    login_user(account)
+
+
 @bp.post("/account/logout")
 def sign_out():
-    if current_petitioner():
+    if account := current_petitioner():
+        end_petitioner_sessions(db.session, account)
+        db.session.commit()
+        session.pop(SESSION_VERSION, None)
         logout_user()
+        from portal.identity.web import forget_citizen
+
+        forget_citizen()  # the verified identity ends with the session
         flash(_("You have signed out."))
     return redirect(url_for("public.home"))
 

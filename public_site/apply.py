@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import UTC, datetime
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -16,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import select
 
+from portal import idempotency
 from portal.api.applications import submit_limit, upload_limit
 from portal.attachments import Upload, UploadError, store_upload
 from portal.attachments.operations import MAX_FILE_BYTES, MAX_FILES
@@ -28,7 +30,7 @@ from portal.cases.intake import (
     parse_day,
     preview_application,
 )
-from portal.cases.operations import IntakeRefused
+from portal.cases.operations import DuplicateOpenCase, IntakeRefused
 from portal.extensions import db
 from portal.identity.web import verified_identity
 from portal.petitioners.operations import submit_online
@@ -62,7 +64,12 @@ FIELDS = (
     "disputed.received_on",
     "request",
     "facts_and_reasons",
+    "electronic_delivery",
+    "confirm_duplicate",
 )
+
+
+REVIEW_CHOICES = ("electronic_delivery", "confirm_duplicate")
 
 
 def _group(step: str) -> str | None:
@@ -143,7 +150,17 @@ def _preview(values: dict[str, str]):
     except ValueError:
         return None
     received = parse_day(values.get("disputed.received_on", ""))
-    return preview_application(db.session, bureau_id, kind, received, today())
+    # §四.14: the same petitioner on the same document (read only with a valid ID number, at the review step).
+    id_number = values.get("petitioner.id_number") or None
+    return preview_application(
+        db.session,
+        bureau_id,
+        kind,
+        received,
+        today(),
+        id_hash=pii().hash(id_number) if id_number else None,
+        document_number=values.get("disputed.document_number") or None,
+    )
 
 
 def _shown_on(step: str, name: str) -> bool:
@@ -151,14 +168,28 @@ def _shown_on(step: str, name: str) -> bool:
     return any(name == p or (p.endswith(".") and name.startswith(p)) for p in prefixes)
 
 
-def _render(step: str, values, uploads, *, errors=None, status=200, extra_joint=0, notice=None, review_preview=None):
+def _render(
+    step: str,
+    values,
+    uploads,
+    *,
+    errors=None,
+    status=200,
+    extra_joint=0,
+    notice=None,
+    review_preview=None,
+    duplicate=None,
+):
     """Show one step with the application so far; the review step only through ``_review`` (checked first)."""
     errors = errors or {}
     locked = _locked()
     values.update(locked)
     context = {
         "locked": locked,
-        "carried": {k: v for k, v in values.items() if not _shown_on(step, k)},
+        # The review page asks the two yes/no questions itself (checkboxes): they are not carried there.
+        "carried": {
+            k: v for k, v in values.items() if not _shown_on(step, k) and not (step == "review" and k in REVIEW_CHOICES)
+        },
         "step": step,
         "steps": STEPS,
         "step_titles": STEP_TITLES,
@@ -182,13 +213,16 @@ def _render(step: str, values, uploads, *, errors=None, status=200, extra_joint=
         context["bureau_groups"] = bureau_groups()
         context["citizen_sso"] = current_app.extensions["portal.identity"].citizen is not None
     if step == "review":
+        # One key per attempt: resending this page (a double click, a retry after a timeout) submits once.
+        context["idempotency_key"] = str(uuid.uuid4())
         context["dates"] = {k: parse_day(values.get(k, "")) for k in ("disputed.issued_on", "disputed.received_on")}
         context["preview"] = review_preview
+        context["duplicate"] = duplicate
         context["bureau"] = db.session.get(Bureau, int(values["disputed.bureau_id"])) if review_preview else None
     return render_template(f"public/apply/{step}.html", **context), status
 
 
-def _review(values, uploads, *, notice=None, status=200):
+def _review(values, uploads, *, notice=None, status=200, duplicate=None):
     """The review page, only for an application that passes every check; else the first step with errors."""
     failing = _first_failing(values, uploads)
     if failing is not None:
@@ -200,7 +234,7 @@ def _review(values, uploads, *, notice=None, status=200):
             return _stopped(exc, values)
         error = FieldError(exc.message_zh, exc.message_en)
         return _render("dispute", values, uploads, errors={"disputed.opinion_kind": error}, status=422)
-    return _render("review", values, uploads, notice=notice, status=status, review_preview=preview)
+    return _render("review", values, uploads, notice=notice, status=status, review_preview=preview, duplicate=duplicate)
 
 
 def _stopped(refusal: IntakeRefused, values):
@@ -341,6 +375,32 @@ def apply_submit():
         return failing
     data, _checked = check_application(values, today=today(), known_bureau_ids=known_bureau_ids(db.session))
     account = current_petitioner()
+    claim = None
+    key = request.form.get("idempotency_key", "")
+    if key:
+        fingerprint = idempotency.fingerprint({"values": values, "uploads": uploads, "account": account and account.id})
+        try:
+            outcome = idempotency.begin(
+                db.session,
+                current_app.config["PORTAL_SETTINGS"].pii_key,
+                "application",
+                idempotency.check_key(key),
+                fingerprint,
+                now=datetime.now(UTC),
+            )
+        except (idempotency.KeyInvalid, idempotency.KeyReused):
+            db.session.rollback()
+            notice = _(
+                "This page was already used to submit a different application. Please check it and submit again."
+            )
+            return _review(values, uploads, notice=notice, status=422)
+        if isinstance(outcome, idempotency.Replay):
+            db.session.rollback()
+            # The first attempt went through (its answer may never have reached the browser): show its receipt.
+            grant(outcome.body["number"])
+            session["receipt"] = outcome.body
+            return redirect(url_for("public.receipt"))
+        claim = outcome
     try:
         result = submit_online(
             db.session,
@@ -351,6 +411,9 @@ def apply_submit():
             today=today(),
             account_id=account.id if account else None,
         )
+        if claim is not None:
+            receipt = {"number": result.case.number, "code": result.submission.access_code}
+            idempotency.finish(db.session, claim, 303, receipt)
         db.session.commit()
     except IntakeRefused as exc:
         db.session.rollback()
@@ -358,6 +421,10 @@ def apply_submit():
             return _stopped(exc, values)
         error = FieldError(exc.message_zh, exc.message_en)
         return _render("dispute", values, uploads, errors={"disputed.opinion_kind": error}, status=422)
+    except DuplicateOpenCase as exc:
+        db.session.rollback()
+        # Asked in plain words on the review page: the open case's number, and a box to confirm a second one.
+        return _review(values, uploads, status=409, duplicate=FieldError(exc.message_zh, exc.message_en))
     except UploadError as exc:
         db.session.rollback()
         error = FieldError(exc.zh, exc.en)

@@ -13,10 +13,10 @@ from portal.attachments import UploadError, download_url, store_upload
 from portal.attachments.operations import MAX_FILE_BYTES, MAX_FILES
 from portal.cases.intake import FieldError
 from portal.cases.numbers import normalise_number
-from portal.cases.operations import CaseConflict, CaseNotFound, IntakeRefused
+from portal.cases.operations import CaseConflict, CaseNotFound, IntakeRefused, formal_opinion_number
 from portal.extensions import db
 from portal.petitioners.accounts import is_linked
-from portal.petitioners.operations import answer_request, escalate_case, withdraw_case
+from portal.petitioners.operations import answer_request, escalate_case, record_online_delivery, withdraw_case
 from portal.petitioners.receipt import receipt_pdf
 from portal.petitioners.tracking import find_by_code, find_file, find_number, open_case, petitioner_party, tracking_view
 from portal.workflow import ActionRefused
@@ -45,6 +45,8 @@ def load_granted(number: str):
     case = open_case(db.session, ref)
     if case is None:
         return None
+    if record_online_delivery(db.session, pii(), case, today=today()):
+        db.session.commit()  # 送达: the day the petitioner first opened the replied case
     return case, tracking_view(db.session, case, today=today())
 
 
@@ -243,22 +245,45 @@ def case_escalate(number: str):
         return render_template("public/track/escalate_closed.html", case=case, view=view), 409
     party = petitioner_party(db.session, pii(), case)
     if request.method == "GET":
-        return render_template("public/track/escalate.html", case=case, view=view, party=party, reason="", error=None)
+        return _escalate_form(case, view, party, {}, None)
     return _escalate(case, view, party)
 
 
+def _escalate_form(case, view, party, values: dict, error, status: int = 200):
+    return render_template(
+        "public/track/escalate.html",
+        case=case,
+        view=view,
+        party=party,
+        values=values,
+        error=error,
+        opinion_number=formal_opinion_number(db.session, case),
+    ), status
+
+
 def _escalate(case, view, party):
-    reason = _text_field("reason")
+    values = {"request": _text_field("request"), "facts_and_reasons": _text_field("facts_and_reasons")}
     error, status = None, 422
-    if not reason:
-        error = FieldError("请写明您不服复查意见的理由。", "Please say why you disagree with the review opinion.")
+    if not values["request"]:
+        error = FieldError("请写明您的复核请求。", "Please state what you ask for.")
+    elif not values["facts_and_reasons"]:
+        error = FieldError("请写明事实和理由。", "Please give the facts and reasons.")
     upload_ids: list[str] = []
     if error is None:
         upload_ids, error, status = _store_files()
     if error is None:
         try:
             escalated = escalate_case(
-                db.session, storage(), pii(), case, reason, upload_ids, today=today(), account_id=_account_id()
+                db.session,
+                storage(),
+                pii(),
+                case,
+                None,
+                upload_ids,
+                today=today(),
+                account_id=_account_id(),
+                request=values["request"],
+                facts_and_reasons=values["facts_and_reasons"],
             )
             db.session.commit()
         except (ActionRefused, IntakeRefused, CaseConflict, UploadError) as exc:
@@ -279,9 +304,7 @@ def _escalate(case, view, party):
             )
     if error is not None:
         case, view = load_granted(case.number)  # as the database has it after the rollback
-        return render_template(
-            "public/track/escalate.html", case=case, view=view, party=party, reason=reason, error=error
-        ), status
+        return _escalate_form(case, view, party, values, error, status)
     grant(escalated.case.number)
     session["receipt"] = {"number": escalated.case.number, "code": escalated.access_code}
     return redirect(url_for("public.receipt"))

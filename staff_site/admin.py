@@ -19,6 +19,7 @@ from portal.accounts.operations import (
     add_unit,
     create_user,
     rename_unit,
+    reset_password,
     set_user_active,
     update_user_roles,
 )
@@ -39,7 +40,7 @@ from portal.documents.service import (
 )
 from portal.documents.templates import KINDS, allowed_placeholders, default_text
 from portal.extensions import db
-from portal.roles import ROLE_LABELS, Role
+from portal.roles import ROLE_LABELS, SECURITY_ADMINS, Role
 from portal.web import localized_error
 from portal.workflow import DOCUMENT_LABELS, REJECT_REASON_LABELS, ActionRefused
 from staff_site.access import staff_required
@@ -58,6 +59,7 @@ from staff_site.admin_forms import (
     TemplateForm,
     UserRolesForm,
 )
+from staff_site.audit import audit_change
 from tenants.models import Bureau, BureauLevel, Unit
 from tenants.tree import TreeError, add_bureau, list_bureaus, move_bureau, rename_bureau
 
@@ -121,7 +123,7 @@ def _status(form) -> int:
 @bp.get("/")
 @staff_required
 def index():
-    _require(*ADMINS)
+    _require(*ADMINS, *SECURITY_ADMINS)
     return redirect(url_for("admin.users"))
 
 
@@ -131,7 +133,7 @@ def index():
 @bp.route("/users", methods=["GET", "POST"])
 @staff_required
 def users():
-    _require(*ADMINS)
+    _require(*ADMINS, *(SECURITY_ADMINS if request.method == "GET" else ()))
     units = _units()
     form = NewUserForm()
     form.prepare(units, province=current_user.has_role(Role.province_admin) and _is_province_bureau())
@@ -150,6 +152,9 @@ def users():
         except AccountError as exc:
             _fail(form, _account_field(exc), exc)
         else:
+            audit_change(
+                "user_created", user.username, after={"roles": [str(r) for r in user.roles], "unit_id": user.unit_id}
+            )
             db.session.commit()
             flash(_("The account %(username)s is created.", username=user.username))
             return redirect(url_for("admin.users"))
@@ -183,10 +188,11 @@ def _account_field(exc: AccountError) -> str | None:
 @staff_required
 def user_detail(user_id: int):
     user = _own(StaffUser, user_id)
-    _require(*ADMINS)
+    _require(*ADMINS, *(SECURITY_ADMINS if request.method == "GET" else ()))
     units = _units()
     form = UserRolesForm(data={"roles": [str(r) for r in user.roles], "unit_id": user.unit_id})
     form.prepare(units, province=current_user.has_role(Role.province_admin) and _is_province_bureau())
+    before = {"roles": [str(r) for r in user.roles], "unit_id": user.unit_id}
     if form.validate_on_submit():
         try:
             update_user_roles(
@@ -200,6 +206,8 @@ def user_detail(user_id: int):
             _fail(form, _account_field(exc), exc)
             user = _own(StaffUser, user_id)
         else:
+            after = {"roles": [str(r) for r in user.roles], "unit_id": user.unit_id}
+            audit_change("user_roles_changed", user.username, before=before, after=after)
             db.session.commit()
             flash(_("The roles and unit of %(username)s are saved.", username=user.username))
             return redirect(url_for("admin.user_detail", user_id=user.id))
@@ -224,12 +232,43 @@ def user_active(user_id: int):
         db.session.rollback()
         flash(localized_error(exc))
         return redirect(url_for("admin.user_detail", user_id=user_id))
+    audit_change("user_activated" if active else "user_deactivated", user.username, after={"active": active})
     db.session.commit()
     if active:
         flash(_("The account %(username)s is active again.", username=user.username))
     else:
         flash(_("The account %(username)s is deactivated: it can no longer sign in.", username=user.username))
     return redirect(url_for("admin.user_detail", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/password")
+@staff_required
+def user_password_reset(user_id: int):
+    """Give the user a temporary password (shown once, here); they must change it at their next sign-in."""
+    user = _own(StaffUser, user_id)
+    _require(*SECURITY_ADMINS)  # separation of administrators: not the system administrator's
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    temporary = temporary_password()
+    try:
+        reset_password(db.session, user, temporary, acting=current_user)
+    except AccountError as exc:
+        db.session.rollback()
+        flash(localized_error(exc))
+        return redirect(url_for("admin.user_detail", user_id=user_id))
+    audit_change("password_reset", user.username, after={"must_change_password": True})
+    db.session.commit()
+    return render_template("admin/password_reset.html", user=user, temporary=temporary)
+
+
+def temporary_password() -> str:
+    """12 characters without look-alikes (0/O, 1/l/I), always mixing letters and digits."""
+    import secrets
+
+    letters, digits = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ", "23456789"
+    body = [secrets.choice(letters + digits) for _ in range(10)]
+    return "".join([secrets.choice(letters), *body, secrets.choice(digits)])
 
 
 # --- Units ---------------------------------------------------------------------------------------------------
@@ -246,6 +285,7 @@ def units():
         except AccountError as exc:
             _fail(form, "code" if "code" in exc.message_en else "name", exc)
         else:
+            audit_change("unit_added", unit.code, after={"name": unit.name})
             db.session.commit()
             flash(_("The unit %(name)s is added.", name=unit.name))
             return redirect(url_for("admin.units"))
@@ -259,12 +299,14 @@ def unit_detail(unit_id: int):
     _require(*ADMINS)
     form = RenameUnitForm(data={"name": unit.name})
     if form.validate_on_submit():
+        old_name = unit.name
         try:
             rename_unit(db.session, unit, form.name.data)
         except AccountError as exc:
             _fail(form, "name", exc)
             unit = _own(Unit, unit_id)
         else:
+            audit_change("unit_renamed", unit.code, before={"name": old_name}, after={"name": unit.name})
             db.session.commit()
             flash(_("The unit is renamed to %(name)s.", name=unit.name))
             return redirect(url_for("admin.units"))
@@ -363,6 +405,7 @@ def documents_letterhead():
         except DocumentSettingsError as exc:
             _fail(form, "letterhead", exc)
         else:
+            audit_change("letterhead_set", "documents", after={"letterhead": form.letterhead.data})
             db.session.commit()
             flash(_("The letterhead is saved."))
             return redirect(url_for("admin.documents"))
@@ -380,6 +423,7 @@ def documents_prefix():
         except DocumentSettingsError as exc:
             _fail(form, "number_prefix", exc)
         else:
+            audit_change("number_prefix_set", "documents", after={"number_prefix": form.number_prefix.data})
             db.session.commit()
             flash(_("The document number prefix is saved."))
             return redirect(url_for("admin.documents"))
@@ -407,6 +451,7 @@ def document_template():
         except DocumentSettingsError as exc:
             _fail(form, "text", exc)
         else:
+            audit_change("template_set", kind, after={"text": form.text.data})
             db.session.commit()
             flash(_("The template is saved."))
             return redirect(url_for("admin.document_template", kind=kind))
@@ -433,6 +478,7 @@ def document_template_reset():
     if not ActionForm().validate_on_submit():
         abort(400)
     reset_template(db.session, _bureau_id(), kind)
+    audit_change("template_reset", kind)
     db.session.commit()
     flash(_("The template is back to the default text."))
     return redirect(url_for("admin.document_template", kind=kind))
@@ -489,6 +535,7 @@ def bureau_add():
         except TreeError as exc:
             _tree_error(new, exc)
         else:
+            audit_change("bureau_added", bureau.name, after={"parent_id": bureau.parent_id, "adcode": bureau.adcode})
             db.session.commit()
             flash(_("%(name)s is added to the tree.", name=bureau.name))
             return redirect(url_for("admin.bureaus"))
@@ -505,11 +552,13 @@ def bureau_rename():
         bureau = _bureau_from(rename)
         if bureau is None:
             abort(404)
+        old_name = bureau.name
         try:
             rename_bureau(db.session, bureau, rename.name.data)
         except TreeError as exc:
             _tree_error(rename, exc)
         else:
+            audit_change("bureau_renamed", str(bureau.id), before={"name": old_name}, after={"name": bureau.name})
             db.session.commit()
             flash(_("The bureau is renamed to %(name)s.", name=bureau.name))
             return redirect(url_for("admin.bureaus"))
@@ -526,11 +575,15 @@ def bureau_move():
         bureau = _bureau_from(move)
         if bureau is None:
             abort(404)
+        old_parent = bureau.parent_id
         try:
             move_bureau(db.session, bureau, db.session.get(Bureau, move.parent_id.data))
         except TreeError as exc:
             _tree_error(move, exc)
         else:
+            audit_change(
+                "bureau_moved", bureau.name, before={"parent_id": old_parent}, after={"parent_id": bureau.parent_id}
+            )
             db.session.commit()
             flash(_("The bureau is moved."))
             return redirect(url_for("admin.bureaus"))

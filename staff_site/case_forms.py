@@ -298,6 +298,14 @@ class WithdrawForm(ActionForm):
     )
 
 
+class RecordDeliveryForm(ActionForm):
+    """送达 by post (the date on the return receipt) or in person (the date signed for)."""
+
+    action = A.record_delivery
+    method = SelectField(_l("How it was delivered"), validators=[InputRequired(REQUIRED)])
+    delivered_on = _date(_l("Delivered on"))
+
+
 FORMS: dict[CaseAction, type[ActionForm]] = {
     A.accept: AcceptForm,
     A.reject: RejectForm,
@@ -317,6 +325,7 @@ FORMS: dict[CaseAction, type[ActionForm]] = {
     A.provide_materials: ProvideMaterialsForm,
     A.record_contact: ContactForm,
     A.withdraw: WithdrawForm,
+    A.record_delivery: RecordDeliveryForm,
 }
 assert set(FORMS) == set(ACTION_FIELDS), "every staff action needs a form"
 

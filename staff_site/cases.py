@@ -41,6 +41,7 @@ from portal.web import current_lang, localized, localized_error
 from portal.workflow import (
     ACTION_LABELS,
     COMPLEXITY_LABELS,
+    DELIVERY_LABELS,
     INTAKE_LABELS,
     KIND_LABELS,
     OUTCOME_LABELS,
@@ -258,6 +259,7 @@ def _labels() -> dict:
         "outcome_labels": OUTCOME_LABELS,
         "reject_reason_labels": REJECT_REASON_LABELS,
         "opinion_kind_labels": OPINION_KIND_LABELS,
+        "delivery_labels": DELIVERY_LABELS,
         "target_labels": TARGET_LABELS,
         "meeting_status_labels": MEETING_STATUS_LABELS,
         "contact_party_labels": CONTACT_PARTY_LABELS,

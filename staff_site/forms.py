@@ -88,6 +88,22 @@ class ApplicationForm(FlaskForm):
         )
 
 
+class PaperForm(ApplicationForm):
+    """A paper application: when the bureau received it (the acceptance clock runs from it, §四.1) and when the
+    petitioner posted or handed it in (lateness is judged on that day)."""
+
+    application_received_on = DateField(
+        _l("Received by this bureau on"),
+        validators=[Optional()],
+        description=_l("The day the written application arrived; the 15 working days to decide run from it."),
+    )
+    filed_on = DateField(
+        _l("Posted or handed in on"),
+        validators=[Optional()],
+        description=_l("Postmark or hand-in date, if earlier; the 30-day window is judged on it. Empty: as received."),
+    )
+
+
 class TransferForm(ApplicationForm):
     kind = SelectField(_l("Kind of case"), validators=[InputRequired(_l("This field is required."))])
     committee_document_number = StringField(

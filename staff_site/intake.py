@@ -15,7 +15,7 @@ from portal.web import localized_error
 from portal.workflow import ActionRefused, CaseKind, IntakePath
 from staff_site.access import staff_required
 from staff_site.cases import REFUSAL_STATUS, incoming_files
-from staff_site.forms import ApplicationForm, TransferForm
+from staff_site.forms import ApplicationForm, PaperForm, TransferForm
 from staff_site.views import bp
 from tenants.models import Bureau
 from tenants.tree import list_bureaus
@@ -47,6 +47,9 @@ def _register(form: ApplicationForm, intake: IntakePath, template: str):
                 committee_document_number=getattr(form, "committee_document_number", None)
                 and form.committee_document_number.data.strip(),
                 kind=CaseKind(form.kind.data) if intake is IntakePath.committee_transfer else None,
+                application_received_on=getattr(form, "application_received_on", None)
+                and form.application_received_on.data,
+                filed_on=getattr(form, "filed_on", None) and form.filed_on.data,
             )
             try:
                 submission = register_application(
@@ -84,7 +87,10 @@ def _register(form: ApplicationForm, intake: IntakePath, template: str):
 @staff_required
 def intake_paper():
     """Register an application the petition office received on paper, with its scan."""
-    return _register(ApplicationForm(), IntakePath.paper, "staff/intake.html")
+    form = PaperForm()
+    if not form.is_submitted():
+        form.application_received_on.data = local_today()
+    return _register(form, IntakePath.paper, "staff/intake.html")
 
 
 @bp.route("/intake/transfer", methods=["GET", "POST"])

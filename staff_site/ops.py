@@ -190,7 +190,8 @@ def retry_message(message_id: int):
 @bp.get("/queues")
 @staff_required
 def queue_monitor():
-    _require(*ADMINS)
+    """Workers, the gateway, failed jobs and cron are the deployment's: the province's administrators only."""
+    _require(Role.province_admin)
     from worker.monitor import snapshot
 
     transports = queues.get_transports()
@@ -218,6 +219,13 @@ def calendar():
             form.file.errors.append(localized_error(exc))
             status = 400
         else:
+            from staff_site.audit import audit_change
+
+            audit_change(
+                "calendar_loaded",
+                str(loaded.year),
+                after={"holidays": loaded.holidays, "workdays": loaded.workdays, "file": upload.filename},
+            )
             db.session.commit()
             flash(
                 _(
@@ -242,3 +250,50 @@ def calendar():
         ),
         status,
     )
+
+
+# --- History anchors (the province's auditor) -----------------------------------------------------------------
+
+
+def _is_province_auditor() -> bool:
+    """Anchors cover every bureau: the province bureau's administrators (and auditor) only."""
+    from tenants.models import Bureau
+
+    bureau = db.session.get(Bureau, current_user.tenant_id)
+    return bureau is not None and bureau.parent_id is None and current_user.has_role(*AUDITORS)
+
+
+def _require_province_auditor() -> None:
+    if not _is_province_auditor():
+        abort(403)
+
+
+AUDITORS = (Role.province_admin,)
+
+
+@bp.get("/anchors")
+@staff_required
+def anchors():
+    """The signed anchors of the case histories, newest first, each downloadable, and the key that checks them."""
+    from portal.cases.anchors import list_anchor_keys, public_key_pem
+
+    _require_province_auditor()
+    keys = list(reversed(list_anchor_keys(current_app.extensions["portal.storage"])))[:500]
+    return render_template("ops/anchors.html", keys=keys, public_key=public_key_pem())
+
+
+@bp.get("/anchors/<path:key>")
+@staff_required
+def anchor_download(key: str):
+    from portal.cases.anchors import PREFIX
+
+    if not _is_province_auditor():
+        abort(404)
+    if not key.startswith(PREFIX) or ".." in key or not key.endswith(".json"):
+        abort(404)
+    storage = current_app.extensions["portal.storage"]
+    try:
+        storage.client.head_object(Bucket=storage.bucket, Key=key)
+    except Exception:
+        abort(404)
+    return redirect(storage.presigned_url(key, key.rsplit("/", 1)[-1], expires=120))

@@ -10,8 +10,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.accounts.operations import LoginResult, authenticate
-from portal.extensions import db, limiter, login_limit
-from portal.identity.web import sign_out_staff, staff_password_signed_in
+from portal.extensions import db, login_limit
+from portal.identity.web import login_throttle, sign_out_staff, staff_password_signed_in
 from portal.roles import ROLE_LABELS
 from portal.web import safe_next
 from staff_site.access import staff_required
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(login_limit, methods=["POST"])
+@login_limit
 def login():
     form = LoginForm()
     if form.validate_on_submit():
@@ -35,6 +35,8 @@ def login():
             form.password.data,
             max_failures=settings.login_max_failures,
             lock_minutes=settings.login_lock_minutes,
+            throttle=login_throttle(),
+            source=request.remote_addr,
         )
         db.session.commit()
         log.info("staff login", extra={"username": form.username.data, "result": str(outcome.result)})
@@ -44,8 +46,8 @@ def login():
         if outcome.result == LoginResult.locked:
             form.form_errors.append(
                 _(
-                    "Too many failed attempts: this account is locked until %(time)s.",
-                    time=format_datetime(outcome.locked_until, "short"),
+                    "Too many failed attempts: please wait and try again after %(time)s.",
+                    time=format_datetime(outcome.locked_until, "HH:mm:ss"),
                 )
             )
         else:

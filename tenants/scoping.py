@@ -16,6 +16,8 @@ query, so code loads tenant-owned rows with ``select()`` instead.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -108,17 +110,47 @@ def system_scope(session: Session):
     return scoped(session, TenantScope.system_wide())
 
 
+_KEY_INFO = "portal_scope_key"
+
+
+def sign_scopes_on(engine, key: bytes) -> None:
+    """Make every connection of ``engine`` sign the scopes it sets with ``key`` (``tenants.rls``)."""
+
+    @event.listens_for(engine, "connect")
+    def _remember_key(dbapi_connection, record) -> None:
+        record.info[_KEY_INFO] = key
+
+
+def scope_signature(key: bytes, backend_pid: int, values: dict[str, str]) -> str:
+    message = "|".join(
+        (str(backend_pid), values["app.system"], values["app.tenant_id"], values["app.readable"])
+    ).encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
 def _apply_gucs(connection, scope: TenantScope | None) -> None:
     values = (scope or TenantScope(acting=None, readable=frozenset())).gucs()
+    fairy = connection.connection
+    key = fairy.info.get(_KEY_INFO)
+    # Without a key the scope is unsigned: the app's role then reads nothing (an owner's session bypasses RLS).
+    signature = ""
+    if key is not None:
+        signature = scope_signature(key, fairy.dbapi_connection.info.backend_pid, values)
     connection.exec_driver_sql(
         "SELECT set_config('app.system', %(system)s, true), set_config('app.tenant_id', %(tenant)s, true),"
-        " set_config('app.readable', %(readable)s, true)",
+        " set_config('app.readable', %(readable)s, true), set_config('app.scope_sig', %(sig)s, true)",
         {
             "system": values["app.system"],
             "tenant": values["app.tenant_id"],
             "readable": values["app.readable"],
+            "sig": signature,
         },
     )
+
+
+def apply_scope(connection, scope: TenantScope | None) -> None:
+    """Set (and sign) ``scope`` on an open transaction of ``connection`` (raw SQL outside an ORM session)."""
+    _apply_gucs(connection, scope)
 
 
 def _touches_tenant_data(state: ORMExecuteState) -> bool:

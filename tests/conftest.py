@@ -107,15 +107,19 @@ def reset_database(engine) -> None:
 @pytest.fixture(scope="session")
 def settings(services, database):
     from portal.config import load_settings
+    from portal.dbsetup import install_scope_key, scope_key_from_secret
 
+    secret_key = secrets.token_hex(32)
+    install_scope_key(database["owner_url"], scope_key_from_secret(secret_key))
     redis_url = services["redis_url"]
     if os.environ.get("REDIS_URL"):
         redis_url = re.sub(r"/\d*$", "", redis_url.rstrip("/")) + "/13"  # keep clear of the machine's own data
     return load_settings(
         {
             "PORTAL_ENV": "test",
-            "SECRET_KEY": secrets.token_hex(32),
+            "SECRET_KEY": secret_key,
             "PII_KEY": secrets.token_hex(32),
+            "HISTORY_KEY": secrets.token_hex(32),
             "DATABASE_URL": database["app_url"],
             "DATABASE_ADMIN_URL": database["owner_url"],
             "REDIS_URL": redis_url,

@@ -10,6 +10,9 @@ from portal.roles import Role
 from tenants.tree import get_bureau
 
 PASSWORD = "Correct-horse-42"
+#: Every role one account may hold at once at a bureau below the province: all but the province administrator and
+#: the security and audit administrators (no account holds two of the three administrators' roles).
+EVERY_ROLE = [r for r in Role if r not in (Role.province_admin, Role.security_admin, Role.audit_admin)]
 _counter = itertools.count(1)
 
 
@@ -40,3 +43,15 @@ def csrf_token(client, path: str) -> str:
 def login(client, username: str, password: str = PASSWORD):
     token = csrf_token(client, "/staff/login")
     return client.post("/staff/login", data={"csrf_token": token, "username": username, "password": password})
+
+
+def app_role_engine(settings):
+    """A raw engine of the app's database role that signs its scopes like the app (``tenants.rls``)."""
+    from sqlalchemy import create_engine, pool
+
+    from portal.dbsetup import scope_key_from_secret
+    from tenants.scoping import sign_scopes_on
+
+    engine = create_engine(settings.database_url, poolclass=pool.NullPool)
+    sign_scopes_on(engine, scope_key_from_secret(settings.secret_key))
+    return engine

@@ -68,6 +68,8 @@ def test_upgrade_downgrade_upgrade(fresh_url):
         "portal_is_system",
         "portal_readable_ids",
         "portal_acting_id",
+        "portal_scope_valid",
+        "portal_audit_guard",
     }
     assert up["version"] == set(heads())
 

@@ -5,10 +5,14 @@ Every job is idempotent and re-derives its work from PostgreSQL, so a missed or 
 
 from __future__ import annotations
 
+import os
+
 from rq import cron
 
 from worker.queues import DEFAULT, DOCUMENTS, NOTIFICATIONS
 from worker.tasks import deadlines, documents, maintenance, notifications
+
+_ANCHOR_SECONDS = max(1, int(os.environ.get("ANCHOR_MINUTES") or "60")) * 60
 
 # (function, queue, seconds between runs, job timeout in seconds)
 PERIODIC_JOBS = (
@@ -22,6 +26,8 @@ PERIODIC_JOBS = (
     # Unclaimed uploads older than 24 h, expired API tokens, old staff sessions.
     (maintenance.housekeeping, DEFAULT, 3600, 600),
     (maintenance.heartbeat, DEFAULT, 300, 60),
+    # Signed heads of every case history, to object storage (ANCHOR_MINUTES, default hourly).
+    (maintenance.write_history_anchor, DEFAULT, _ANCHOR_SECONDS, 600),
 )
 
 for func, queue, interval, timeout in PERIODIC_JOBS:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from rq import Worker
 
 from worker.queues import get_app
+from worker.resilient import ResilientWorkerMixin
 
 
-class AppWorker(Worker):
-    """Build the Flask app once in the worker, before it forks a work horse per job.
+class AppWorker(ResilientWorkerMixin, Worker):
+    """Build the Flask app once in the worker, before it forks a work horse per job; ride out Redis outages.
 
     Without this each horse builds the app itself (about 2-3 s per job). The parent never opens a database
     connection (``create_app`` connects to nothing), so the horses share no connection: each opens its own.

@@ -47,6 +47,11 @@ class StaffUser(TenantOwned, Base):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = utcnow_column()
+    # Set by an administrator's password reset: every page but "change password" waits until it is changed.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # Wrong second-factor codes in a row, from any browser or client; past a few each one waits longer.
+    second_factor_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    second_factor_wait_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     # Flask-Login protocol, kept here so that the model stays free of Flask imports.
     is_authenticated = True
@@ -92,6 +97,10 @@ class ApiToken(TenantOwned, Base):
     created_at: Mapped[datetime] = utcnow_column()
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Written at most once a minute (``portal.identity.operations.TOUCH_EVERY``); the idle timeout counts from it.
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Why it was revoked: signed_out, everywhere, password_changed, deactivated, roles_changed, idle, ended_by_user.
+    revoke_reason: Mapped[str | None] = mapped_column(String(30))
 
     def __repr__(self) -> str:
         return f"<ApiToken {self.id} of user {self.user_id}>"

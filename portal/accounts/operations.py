@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from portal.accounts.models import StaffUser
 from portal.accounts.passwords import hash_password, password_problem, verify_password
-from portal.roles import Role
+from portal.accounts.throttle import LoginThrottle
+from portal.roles import Role, separation_problem
 from tenants.models import Bureau, Unit, UnitKind
 from tenants.scoping import TenantScope, scoped, system_scope
 
@@ -57,6 +58,8 @@ def create_user(
         )
     if not roles:
         raise AccountError("A user needs at least one role.", "每个用户至少要有一个角色。")
+    if separated := separation_problem(roles):
+        raise AccountError(separated[1], separated[0])
     if Role.province_admin in roles and bureau.parent_id is not None:
         raise AccountError(
             "Only staff of the province bureau can be province administrators.",
@@ -90,28 +93,42 @@ def create_user(
 
 
 def authenticate(
-    session: Session, username: str, password: str, *, max_failures: int, lock_minutes: int
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    max_failures: int,
+    lock_minutes: int,
+    throttle: LoginThrottle | None = None,
+    source: str | None = None,
 ) -> LoginOutcome:
-    """Check a staff sign-in; count failures and lock the account after ``max_failures`` in a row; flushes."""
+    """Check a staff sign-in from ``source`` (the client address); flushes.
+
+    Failures slow the source down (``portal.accounts.throttle``): the answer is ``locked`` with a time to wait,
+    the same for a real username as for an unknown one, and nobody can lock a user out of the sources they use.
+    ``max_failures`` and ``lock_minutes`` configure the throttle when none is given.
+    """
     now = datetime.now(UTC)
+    typed = username.strip()
+    if throttle is not None and (until := throttle.wait_until(typed, source, now)):
+        verify_password(None, password)  # the same cost as a check: the wait tells nothing either
+        return LoginOutcome(LoginResult.locked, locked_until=until)
     with system_scope(session):
-        user = session.scalar(select(StaffUser).where(StaffUser.username == username.strip()).with_for_update())
-        if user is None:
-            verify_password(None, password)  # same cost as a real check: do not reveal which usernames exist
-            return LoginOutcome(LoginResult.bad_credentials)
-        if user.locked_until and user.locked_until > now:
-            return LoginOutcome(LoginResult.locked, locked_until=user.locked_until)
-        if not verify_password(user.password_hash, password):
-            user.failed_logins += 1
-            if user.failed_logins >= max_failures:
-                user.locked_until = now + timedelta(minutes=lock_minutes)
-                user.failed_logins = 0
+        user = session.scalar(select(StaffUser).where(StaffUser.username == typed).with_for_update())
+        # An unknown username is checked against a dummy hash: the same cost as a real one.
+        matches = verify_password(user.password_hash if user is not None else None, password)
+        if user is None or not matches:
+            if user is not None:
+                user.failed_logins += 1
                 session.flush()
-                return LoginOutcome(LoginResult.locked, locked_until=user.locked_until)
-            session.flush()
+            until = throttle.failed(typed, source, now) if throttle is not None else None
+            if until is not None:
+                return LoginOutcome(LoginResult.locked, locked_until=until)
             return LoginOutcome(LoginResult.bad_credentials)
         if not user.active:
             return LoginOutcome(LoginResult.inactive)
+        if throttle is not None:
+            throttle.succeeded(typed, source)
         user.failed_logins = 0
         user.locked_until = None
         user.last_login_at = now
@@ -142,6 +159,8 @@ def update_user_roles(
     roles = list(dict.fromkeys(Role(r) for r in roles))
     if not roles:
         raise AccountError("A user needs at least one role.", "每个用户至少要有一个角色。")
+    if separated := separation_problem(roles):
+        raise AccountError(separated[1], separated[0])
     granted = set(roles) - set(user.roles)
     removed = set(user.roles) - set(roles)
     if Role.province_admin in roles:
@@ -162,9 +181,12 @@ def update_user_roles(
         unit = session.scalar(select(Unit).where(Unit.id == unit_id, Unit.tenant_id == user.tenant_id))
         if unit is None:
             raise AccountError("That unit does not belong to the user's bureau.", "所选处室不属于该用户所在的单位。")
+    changed = set(roles) != set(user.roles)
     user.roles = roles
     user.unit_id = unit_id
     session.flush()
+    if changed:  # a session or token must not keep powers it was not signed in with
+        _end_credentials(session, user, reason="roles_changed")
     return user
 
 
@@ -180,6 +202,81 @@ def set_user_active(session: Session, user: StaffUser, active: bool, *, acting: 
         user.failed_logins = 0
         user.locked_until = None
     session.flush()
+    if not active:  # and nothing revives them on reactivation
+        _end_credentials(session, user, reason="deactivated")
+    return user
+
+
+def _end_credentials(session: Session, user: StaffUser, *, reason: str, keep_key: str | None = None) -> None:
+    from portal.identity.operations import end_all_sessions
+
+    end_all_sessions(session, user, now=datetime.now(UTC), reason=reason, keep_key=keep_key)
+
+
+# --- Passwords ------------------------------------------------------------------------------------------------
+
+
+def _check_new_password(user: StaffUser, password: str) -> None:
+    if problem := password_problem(password):
+        raise AccountError(problem, _PASSWORD_PROBLEMS_ZH.get(problem))
+    if password.strip().lower() == user.username.lower():
+        raise AccountError("The password must not be the username.", "密码不能与用户名相同。")
+
+
+_PASSWORD_PROBLEMS_ZH = {
+    "Password must be at least 10 characters.": "密码至少需要 10 个字符。",
+    "Password must mix letters with digits or symbols.": "密码须同时包含字母和数字或符号。",
+}
+
+
+def change_own_password(
+    session: Session, user: StaffUser, *, current: str, new: str, keep_key: str | None = None
+) -> StaffUser:
+    """A staff member changes their own password (the current one proves it is them); flushes.
+
+    Every other session and every API token of theirs ends; the browser of ``keep_key`` stays signed in.
+    """
+    if not verify_password(user.password_hash, current or ""):
+        raise AccountError("The current password is wrong.", "当前密码不正确。")
+    _check_new_password(user, new)
+    if verify_password(user.password_hash, new):
+        raise AccountError("The new password must differ from the current one.", "新密码不能与当前密码相同。")
+    with scoped(session, TenantScope.single(user.tenant_id)):
+        user.password_hash = hash_password(new)
+        user.must_change_password = False
+        session.flush()
+    _end_credentials(session, user, reason="password_changed", keep_key=keep_key)
+    return user
+
+
+def reset_password(session: Session, user: StaffUser, new: str, *, acting: StaffUser) -> StaffUser:
+    """An administrator sets a temporary password; the user must change it at next sign-in; flushes.
+
+    Every session and API token of the user ends. Written in the request's scope (only the user's bureau writes).
+    """
+    if user.id == acting.id and user.tenant_id == acting.tenant_id:
+        raise AccountError("Change your own password on the password page.", "请在“修改密码”页面修改您自己的密码。")
+    _check_new_password(user, new)
+    user.password_hash = hash_password(new)
+    user.must_change_password = True
+    session.flush()
+    _end_credentials(session, user, reason="password_reset")
+    return user
+
+
+def set_password(session: Session, username: str, new: str) -> StaffUser:
+    """The command line sets a password (``portal users set-password``); every session and token ends; flushes."""
+    with system_scope(session):
+        user = session.scalar(select(StaffUser).where(StaffUser.username == (username or "").strip()))
+    if user is None:
+        raise AccountError(f"No staff user is called {username!r}.", f"没有用户名为“{username}”的工作人员。")
+    _check_new_password(user, new)
+    with scoped(session, TenantScope.single(user.tenant_id)):
+        user.password_hash = hash_password(new)
+        user.must_change_password = False
+        user.failed_logins = 0
+        session.flush()
+    _end_credentials(session, user, reason="password_reset")
     return user
 
 

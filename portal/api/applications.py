@@ -7,18 +7,19 @@ exactly like an unknown number (404). The rate limits here are shared with the p
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import abort, current_app, jsonify, request
 from flask_limiter.util import get_remote_address
 
+from portal import idempotency
 from portal.api import bp
 from portal.api.openapi import SCHEMAS, document
 from portal.attachments import Attachment, UploadError, download_url
 from portal.cases.intake import FieldError, IntakeInvalid, known_bureau_ids, validate_application
 from portal.cases.numbers import normalise_number
-from portal.cases.operations import CaseConflict, CaseNotFound, IntakeRefused
+from portal.cases.operations import CaseConflict, CaseNotFound, DuplicateOpenCase, IntakeRefused
 from portal.cases.queries import local_today
 from portal.extensions import configured, db, limiter
 from portal.petitioners import operations as online
@@ -75,6 +76,37 @@ def _bad_json(_exc):
     else:
         message = "请求内容应为 JSON 对象（Content-Type: application/json）。"
     return jsonify(error={"code": "bad_json", "message": message}), 400
+
+
+def idempotency_claim(scope: str, payload: object):
+    """Claim the request's ``Idempotency-Key`` (if any): ``(claim, None)`` to go on, ``(None, response)`` to stop.
+
+    The response is the first result of the key (replayed, with ``Idempotent-Replayed: true``), or a refusal: an
+    invalid key (400) or the key of a different request (422). The claim is committed with the work, or rolled back.
+    """
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None, None
+    settings = current_app.config["PORTAL_SETTINGS"]
+    try:
+        outcome = idempotency.begin(
+            db.session,
+            settings.pii_key,
+            scope,
+            idempotency.check_key(key),
+            idempotency.fingerprint(payload),
+            now=datetime.now(UTC),
+        )
+    except idempotency.KeyInvalid as exc:
+        db.session.rollback()
+        return None, _refusal("idempotency_key_invalid", _message(exc), 400)
+    except idempotency.KeyReused as exc:
+        db.session.rollback()
+        return None, _refusal("idempotency_key_reused", _message(exc), 422)
+    if isinstance(outcome, idempotency.Replay):
+        db.session.rollback()
+        return None, (jsonify(outcome.body), outcome.status, {"Idempotent-Replayed": "true"})
+    return outcome, None
 
 
 def _upload_ids(body: dict) -> list[str]:
@@ -192,6 +224,10 @@ def tracking_json(view: TrackingView) -> dict:
             "possible": view.escalation.possible,
             "last_day": view.escalation.last_day.isoformat() if view.escalation.last_day else None,
             "remaining_days": view.escalation.remaining_days,
+            # 送达: the window runs from the day the opinion reached the petitioner; None: not recorded yet.
+            "started": view.escalation.last_day is not None,
+            "delivered_on": view.case.delivered_on.isoformat() if view.case.delivered_on else None,
+            "delivery_method": view.case.delivery_method,
             "message": _text(view.escalation.refusal) if view.escalation.refusal else None,
         },
         "escalated_to": view.escalated_to,
@@ -258,6 +294,16 @@ SCHEMAS["ApplicationRequest"] = {
             "type": "array",
             "maxItems": 5,
             "items": {**_PARTY, "description": "Name and ID number required."},
+        },
+        "electronic_delivery": {
+            "type": "boolean",
+            "description": "The petitioner accepts electronic delivery of the formal opinion: the day it is sent"
+            " counts as the day received (the 30-day window runs from it).",
+        },
+        "confirm_duplicate": {
+            "type": "boolean",
+            "description": "Submit although the same petitioner has an open case on the same disputed document"
+            " (otherwise 409 `duplicate_open_case`).",
         },
     },
     "required": ["petitioner", "disputed", "request", "facts_and_reasons"],
@@ -339,6 +385,17 @@ _CODE_HEADER = {
     "description": "The access code given when the application was submitted.",
 }
 _NUMBER = {"name": "number", "in": "path", "required": True, "schema": _STRING}
+IDEMPOTENCY_HEADER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+    "description": (
+        "A fresh random value (e.g. a UUID) per submission, sent again unchanged when retrying it. Within 24 hours"
+        " the same key returns the first result (header `Idempotent-Replayed: true`) and creates nothing; the same"
+        " key with a different body answers 422 `idempotency_key_reused`."
+    ),
+}
 _NOT_FOUND = {"description": "Unknown number or wrong access code (the same answer).", "content": _json("Error")}
 _TOO_MANY = {"description": "Too many attempts from this address or for this number.", "content": _json("Error")}
 _INVALID = {"description": "Field errors.", "content": _json("FieldErrors")}
@@ -348,14 +405,29 @@ document(
     "post",
     {
         "summary": "Submit an application for review or re-review.",
-        "description": "Upload the files first (POST /uploads) and name their upload ids in `attachments`.",
+        "description": (
+            "Upload the files first (POST /uploads) and name their upload ids in `attachments`. Send an"
+            " `Idempotency-Key` so that a retry after a timeout returns the same number and access code."
+        ),
+        "parameters": [IDEMPOTENCY_HEADER],
         "requestBody": {"required": True, "content": _json("ApplicationRequest")},
         "responses": {
             "201": {"description": "Received.", "content": _json("ApplicationCreated")},
-            "400": {"description": "Not a JSON object (`bad_json`).", "content": _json("Error")},
+            "400": {
+                "description": "Not a JSON object (`bad_json`), or an invalid `Idempotency-Key`"
+                " (`idempotency_key_invalid`).",
+                "content": _json("Error"),
+            },
+            "409": {
+                "description": "`error.code` `duplicate_open_case`: the same petitioner has an open case on the same"
+                " disputed document (issuer and 文号, in any bureau); `error.case_number` names it (never its access"
+                " code). Send `confirm_duplicate: true` to submit anyway.",
+                "content": _json("Error"),
+            },
             "422": {
                 "description": "Field errors (`errors`), or a routing refusal (`error.code`: `to_committee` for"
-                " opinions of the provincial bureau, `final` for re-review opinions, `invalid`).",
+                " opinions of the provincial bureau, `final` for re-review opinions, `invalid`), or an"
+                " `Idempotency-Key` already used for another body (`idempotency_key_reused`).",
                 "content": {
                     "application/json": {
                         "schema": {
@@ -368,6 +440,10 @@ document(
                 },
             },
             "429": _TOO_MANY,
+            "503": {
+                "description": "File storage unavailable; nothing saved (`storage_unavailable`).",
+                "content": _json("Error"),
+            },
         },
     },
 )
@@ -411,8 +487,11 @@ document(
     "/applications/{number}/escalate",
     "post",
     {
-        "summary": "Apply for a re-review of a replied review (within 30 days of the reply).",
-        "description": "Opens a new case at the next bureau carrying this case's files; it has its own access code.",
+        "summary": "Apply for a re-review of a replied review (within 30 days of receiving it).",
+        "description": "Opens a new case at the next bureau carrying this case's files; it has its own access code."
+        " The re-review disputes the review opinion by its 文号 and issuer. The 30 days run from the day the"
+        " opinion reached the petitioner (送达); until that is recorded the window has not started and the"
+        " application is open.",
         "parameters": [_NUMBER, _CODE_HEADER],
         "requestBody": {
             "required": True,
@@ -421,10 +500,19 @@ document(
                     "schema": {
                         "type": "object",
                         "properties": {
-                            "reason": {"type": "string", "description": "Why the review opinion is wrong."},
+                            "request": {"type": "string", "maxLength": 2000, "description": "What is asked for."},
+                            "facts_and_reasons": {
+                                "type": "string",
+                                "maxLength": 10000,
+                                "description": "The facts, and why the review opinion is wrong.",
+                            },
+                            "reason": {
+                                "type": "string",
+                                "description": "Deprecated single field: used as both when the two above are absent.",
+                            },
                             "attachments": {"type": "array", "items": {"type": "string", "format": "uuid"}},
                         },
-                        "required": ["reason"],
+                        "required": ["request", "facts_and_reasons"],
                     }
                 }
             },
@@ -489,14 +577,26 @@ def create_application():
         data = validate_application(body, today=_today(), known_bureau_ids=known_bureau_ids(db.session))
     except IntakeInvalid as exc:
         return _field_errors(exc.errors)
+    claim, stop = idempotency_claim("application", body)
+    if stop is not None:
+        return stop
     storage = current_app.extensions["portal.storage"]
     pii = current_app.extensions["portal.pii"]
     try:
         result = online.submit_online(db.session, storage, pii, data, upload_ids, today=_today())
+        submission = result.submission
+        answer = _submission_json(submission.case, submission.access_code, submission.acceptance_due)
+        if claim is not None:
+            # The answer, access code included, is kept sealed with the key: a client that gave up (a timeout, a
+            # lost connection) retries with the same key and gets its number and code; no second case is made.
+            idempotency.finish(db.session, claim, 201, answer)
         db.session.commit()
     except IntakeRefused as exc:
         db.session.rollback()
         return _refusal(exc.code, _message(exc))
+    except DuplicateOpenCase as exc:
+        db.session.rollback()
+        return jsonify(error={"code": exc.code, "message": _message(exc), "case_number": exc.case_number}), 409
     except UploadError as exc:
         db.session.rollback()
         return _upload_refused(exc)
@@ -506,8 +606,7 @@ def create_application():
     except Exception:
         db.session.rollback()
         raise
-    submission = result.submission
-    return jsonify(_submission_json(submission.case, submission.access_code, submission.acceptance_due)), 201
+    return jsonify(answer), 201
 
 
 @bp.get("/applications/<number>")
@@ -516,6 +615,8 @@ def create_application():
 def get_application(number: str):
     """The tracking view of a case, for the holder of its access code."""
     case = _authorised_case(number)
+    if online.record_online_delivery(db.session, current_app.extensions["portal.pii"], case, today=_today()):
+        db.session.commit()  # 送达: the day the petitioner first opened the replied case
     return jsonify(tracking_json(tracking_view(db.session, case, today=_today())))
 
 
@@ -554,7 +655,17 @@ def escalate_application(number: str):
     storage = current_app.extensions["portal.storage"]
     pii = current_app.extensions["portal.pii"]
     try:
-        escalated = online.escalate_case(db.session, storage, pii, case, body.get("reason"), upload_ids, today=_today())
+        escalated = online.escalate_case(
+            db.session,
+            storage,
+            pii,
+            case,
+            body.get("reason"),
+            upload_ids,
+            today=_today(),
+            request=body.get("request"),
+            facts_and_reasons=body.get("facts_and_reasons"),
+        )
         db.session.commit()
     except ActionRefused as exc:
         db.session.rollback()

@@ -16,11 +16,11 @@ from sqlalchemy import select
 from wtforms import ValidationError
 
 from portal.accounts.models import StaffUser
-from portal.accounts.operations import LoginResult, authenticate
+from portal.accounts.operations import LoginResult, authenticate, load_user
 from portal.accounts.tokens import bearer_token, issue_token, revoke_token
 from portal.api import bp
 from portal.api.openapi import SCHEMAS, document
-from portal.extensions import db, limiter, login_limit
+from portal.extensions import db, login_limit
 from portal.identity import operations as identity_ops
 from portal.identity import web as identity
 from portal.identity.claims import second_factor_required
@@ -181,7 +181,7 @@ document(
 
 
 @bp.post("/auth/token")
-@limiter.limit(login_limit, methods=["POST"])
+@login_limit
 def create_token():
     """Exchange a username and password (and the second factor, when the account has one) for a bearer token.
 
@@ -223,6 +223,8 @@ def create_token():
         body["password"],
         max_failures=settings.login_max_failures,
         lock_minutes=settings.login_lock_minutes,
+        throttle=identity.login_throttle(),
+        source=request.remote_addr,
     )
     if outcome.result != LoginResult.ok:
         _log_failure(username, str(outcome.result), at)
@@ -230,12 +232,20 @@ def create_token():
             return error(
                 401,
                 "locked",
-                "登录失败次数过多，该账号已锁定。",
-                "Too many failed attempts: this account is locked.",
+                "登录失败次数过多，请稍后再试。",
+                "Too many failed attempts: please wait and try again later.",
                 locked_until=outcome.locked_until.isoformat(),
             )
         return error(401, "bad_credentials", "用户名或密码错误。", "Wrong username or password.")
     user = outcome.user
+    if user.must_change_password:
+        _log_failure(username, "password_change_required", at, user=user)
+        return error(
+            403,
+            "password_change_required",
+            "管理员已重置您的密码：请先在网页上登录并修改密码。",
+            "An administrator reset your password: sign in on the web and change it first.",
+        )
     second_factor = None
     enrolled = identity_ops.has_second_factor(db.session, user)
     required = second_factor_required(
@@ -257,7 +267,14 @@ def create_token():
                 second_factor = identity_ops.verify_second_factor(
                     db.session, current_app.extensions["portal.pii"], user, code.strip(), now=at
                 )
+            except identity_ops.SecondFactorDelayed as exc:
+                refusal = (401, "second_factor_wait", exc.message_zh, exc.message_en)
             except identity_ops.IdentityProblem as exc:
+                user_id, tenant_id = user.id, user.tenant_id
+                db.session.rollback()
+                identity_ops.count_second_factor_failure(db.session, user_id=user_id, tenant_id=tenant_id, now=at)
+                db.session.commit()
+                user = load_user(db.session, user_id)
                 refusal = (401, "second_factor_wrong", exc.message_zh, exc.message_en)
         if refusal is not None:
             _log_failure(username, refusal[1], at, user=user)

@@ -12,6 +12,14 @@ def document(path: str, method: str, spec: dict) -> None:
 
 
 def build_document() -> dict:
+    for path, operations in PATHS.items():
+        for operation in operations.values():
+            if path.startswith("/staff/"):
+                operation.setdefault("security", [{"bearer": []}, {"session": []}])
+            operation.setdefault("responses", {}).setdefault(
+                "429", {"description": "Too many requests from this address; try again later."}
+            )
+            operation["responses"].setdefault("503", {"description": "A service the portal needs is down."})
     return {
         "openapi": "3.1.0",
         "info": {
@@ -21,5 +29,20 @@ def build_document() -> dict:
         },
         "servers": [{"url": "/api/v1"}],
         "paths": PATHS,
-        "components": {"schemas": SCHEMAS},
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A token from `POST /auth/token`: `Authorization: Bearer prt_...`.",
+                },
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "session",
+                    "description": "The staff site's session cookie, with `X-CSRFToken` on unsafe methods.",
+                },
+            },
+        },
     }

@@ -115,6 +115,10 @@ def case_summary(row) -> dict:
         "lead_unit": {"id": case.lead_unit_id, "name": row.lead_unit_name} if case.lead_unit_id else None,
         "pending_extension_days": case.pending_extension_days,
         "received_on": _d(case.received_on),
+        # §四.14 and the 30-day window, marked in the queue as on the page.
+        "late_application": case.late_application,
+        "duplicate_of_case_number": case.duplicate_of_case_number,
+        "repeat_of_case_number": case.repeat_of_case_number,
         "version": case.version,
         "next_deadline": (
             {"step": str(row.step), "step_label": pick(STEP_LABELS[row.step], lang), **_marks(row.marks)}
@@ -153,8 +157,12 @@ def case_detail(page: CasePage) -> dict:
         "received_on": _d(c.received_on),
         "accepted_on": _d(c.accepted_on),
         "replied_on": _d(c.replied_on),
+        "filed_on": _d(c.filed_on or c.received_on),
+        "delivery": {"method": c.delivery_method, "delivered_on": _d(c.delivered_on)} if c.delivered_on else None,
         "late_application": c.late_application,
         "repeat_of_case_number": c.repeat_of_case_number,
+        "duplicate_of_case_number": c.duplicate_of_case_number,
+        "same_matter": [{"number": n, "state": st, "bureau_name": b} for n, st, b in page.same_matter],
         "committee_document_number": c.committee_document_number,
         "disputed_opinion": {
             "bureau_id": c.disputed_bureau_id,
@@ -443,6 +451,42 @@ SCHEMAS["StaffCase"] = {
 _CASE_RESPONSE = {"application/json": {"schema": {"$ref": "#/components/schemas/StaffCase"}}}
 _AUTH = "Authenticate with `Authorization: Bearer <token>` from `POST /auth/token`."
 _CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_INTEGER = {"type": "integer"}
+_DATE_FIELD = {"type": "string", "format": "date"}
+
+
+def _action_field_schema(name: str) -> dict:
+    """What one action field holds (as the case page's form sends it)."""
+    if name.endswith("_ids"):
+        return {"type": "array", "items": _INTEGER}
+    if name.endswith("_id") or name == "days":
+        return _INTEGER
+    if name.endswith("_on"):
+        return _DATE_FIELD
+    if name == "needs_approval":
+        return {"type": "boolean"}
+    if name == "case_numbers":
+        return {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+    return {"type": "string", "maxLength": 10000}
+
+
+for _action, _fields in ACTION_FIELDS.items():
+    SCHEMAS[f"Action_{_action}"] = {
+        "type": "object",
+        "properties": {
+            "action": {"type": "string", "const": str(_action)},
+            "expected_version": {"type": "integer", "description": "The `version` you read: 409 if it changed."},
+            **(
+                {"upload_ids": {"type": "array", "items": {"type": "string", "format": "uuid"}}}
+                if _action in FILE_ACTIONS
+                else {}
+            ),
+            **{f: _action_field_schema(f) for f in _fields},
+        },
+        "required": ["action"],
+        "additionalProperties": False,
+    }
+
 _ACTION_FIELDS_DOC = "; ".join(f"`{a}`: {', '.join(f) or '-'}" for a, f in ACTION_FIELDS.items())
 
 document(
@@ -533,14 +577,11 @@ document(
             "content": {
                 "application/json": {
                     "schema": {
-                        "type": "object",
-                        "properties": {
-                            "action": {"type": "string", "enum": [str(a) for a in ACTION_FIELDS]},
-                            "expected_version": {"type": "integer"},
-                            "upload_ids": {"type": "array", "items": {"type": "string", "format": "uuid"}},
+                        "oneOf": [{"$ref": f"#/components/schemas/Action_{a}"} for a in ACTION_FIELDS],
+                        "discriminator": {
+                            "propertyName": "action",
+                            "mapping": {str(a): f"#/components/schemas/Action_{a}" for a in ACTION_FIELDS},
                         },
-                        "required": ["action"],
-                        "additionalProperties": True,
                     }
                 }
             },
@@ -565,6 +606,19 @@ document(
         "description": _AUTH + ' Body: `{"reason": "..."}`. Staff of the case\'s own bureau only.',
         "tags": ["staff"],
         "parameters": [_CASE_ID],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"reason": {"type": "string", "maxLength": 500}},
+                        "required": ["reason"],
+                        "additionalProperties": False,
+                    }
+                }
+            },
+        },
         "responses": {
             "200": {"description": "The case with unmasked parties.", "content": _CASE_RESPONSE},
             "403": error_response("Administrators take no part in cases."),
@@ -618,11 +672,52 @@ document(
         "description": (
             _AUTH + " Petition office only. Body: `intake` (`paper` | `committee_transfer`), `petitioner`"
             " {name, id_number, phone, email, address}, `disputed_bureau_id`, `opinion_kind`"
-            " (`handling` | `review`), `document_number`, `issued_on`, `received_on`, `request`,"
+            " (`handling` | `review`), `document_number`, `issued_on`, `received_on` (when the petitioner received"
+            " the disputed opinion), `request`,"
             " `facts_and_reasons`, `upload_ids` (at least one for paper), and for transfers `kind` and"
-            " `committee_document_number`."
+            " `committee_document_number`. Paper only (§四.1): `application_received_on`, the day this bureau"
+            " received the written application (default today; the acceptance clock runs from it; not in the"
+            " future, not before `received_on`), and `filed_on`, the postmark or hand-in date where it differs"
+            " (default `application_received_on`; lateness is judged on it)."
         ),
         "tags": ["staff"],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "intake": {"type": "string", "enum": ["paper", "committee_transfer"]},
+                            "petitioner": {
+                                "type": "object",
+                                "properties": {
+                                    "name": {"type": "string", "maxLength": 100},
+                                    "id_number": {"type": "string", "maxLength": 30},
+                                    "phone": {"type": "string", "maxLength": 30},
+                                    "email": {"type": "string", "maxLength": 200},
+                                    "address": {"type": "string", "maxLength": 200},
+                                },
+                                "required": ["name"],
+                                "additionalProperties": False,
+                            },
+                            "disputed_bureau_id": _INTEGER,
+                            "opinion_kind": {"type": "string", "enum": ["handling", "review"]},
+                            "document_number": {"type": "string", "maxLength": 100},
+                            "issued_on": _DATE_FIELD,
+                            "received_on": _DATE_FIELD,
+                            "request": {"type": "string"},
+                            "facts_and_reasons": {"type": "string"},
+                            "upload_ids": {"type": "array", "items": {"type": "string", "format": "uuid"}},
+                            "kind": {"type": "string", "enum": ["review", "re_review"]},
+                            "committee_document_number": {"type": "string", "maxLength": 100},
+                        },
+                        "required": ["intake", "petitioner", "disputed_bureau_id", "opinion_kind"],
+                        "additionalProperties": False,
+                    }
+                }
+            },
+        },
         "responses": {
             "201": {"description": "Registered: `case` and, for paper, the petitioner's one-time `access_code`."},
             "403": error_response("Not the petition office."),
@@ -846,6 +941,12 @@ def _application(body: dict) -> tuple[ApplicationInput | None, list[str], dict]:
     document_number = _text(body, "document_number", errors)
     issued_on = _date(body, "issued_on", errors)
     received_on = _date(body, "received_on", errors)
+    # Paper (§四.1): the day the bureau received it (default today) and the postmark or hand-in date.
+    application_received_on = filed_on = None
+    if body.get("application_received_on") is not None:
+        application_received_on = _date(body, "application_received_on", errors)
+    if body.get("filed_on") is not None:
+        filed_on = _date(body, "filed_on", errors)
     request_text = _text(body, "request", errors, max_len=LONG_TEXT_MAX)
     facts = _text(body, "facts_and_reasons", errors, max_len=LONG_TEXT_MAX)
     kind = committee_number = None
@@ -873,6 +974,8 @@ def _application(body: dict) -> tuple[ApplicationInput | None, list[str], dict]:
         intake=IntakePath(intake),
         committee_document_number=committee_number,
         kind=kind,
+        application_received_on=application_received_on,
+        filed_on=filed_on,
     )
     return data, upload_ids, {}
 

@@ -22,6 +22,7 @@ from boto3.s3.transfer import TransferConfig
 from sqlalchemy import delete, event, func, select, text
 from sqlalchemy.orm import Session
 
+from portal.attachments.active import active_content
 from portal.attachments.models import Attachment, AttachmentSource, Upload
 from portal.attachments.sniff import FileType, sniff
 from portal.storage import Storage
@@ -74,6 +75,17 @@ class TypeNotAllowed(UploadError):
             "只接受 PDF、JPEG、PNG 和 DOCX 文件（按文件内容识别，与文件名无关）。",
             "Only PDF, JPEG, PNG and DOCX files are accepted (recognised by their content, not their name).",
         )
+
+
+class ActiveContentRefused(UploadError):
+    """A file of an allowed type that carries active content (``portal.attachments.active``)."""
+
+    code = "active_content"
+    status = 422
+
+    def __init__(self, problem):
+        super().__init__(problem.zh, problem.en)
+        self.reason = problem.code
 
 
 class EmptyFile(UploadError):
@@ -135,6 +147,8 @@ def store_upload(
         file_type = sniff(spool)
         if file_type is None:
             raise TypeNotAllowed()
+        if problem := active_content(spool, file_type):
+            raise ActiveContentRefused(problem)
         upload_id = uuid.uuid4()
         upload = Upload(
             id=upload_id,

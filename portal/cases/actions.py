@@ -59,6 +59,7 @@ ACTION_FIELDS: dict[CaseAction, tuple[str, ...]] = {
     A.provide_materials: ("request_id", "content"),
     A.record_contact: ("party", "body_name", "contacted_on", "channel", "summary"),
     A.withdraw: ("reason", "document_note"),
+    A.record_delivery: ("method", "delivered_on"),
 }
 STAFF_ACTIONS: tuple[CaseAction, ...] = tuple(ACTION_FIELDS)
 #: Actions that may carry files (division opinion, formal opinion, answered materials).

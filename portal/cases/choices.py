@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from portal.accounts.models import StaffUser
 from portal.cases.models import CaseEvent
@@ -33,14 +33,17 @@ from portal.cases.refusal_texts import standard_texts
 from portal.roles import ROLE_LABELS, Role
 from portal.workflow import (
     COMPLEXITY_LABELS,
+    DELIVERY_LABELS,
     EXTENSION_MAX_DAYS,
     OUTCOME_LABELS,
     REJECT_REASON_LABELS,
     CaseAction,
     Complexity,
     ContactParty,
+    DeliveryMethod,
     MaterialTarget,
     Outcome,
+    RejectReason,
     Step,
 )
 from tenants.models import UnitKind
@@ -157,6 +160,9 @@ def action_choices(session: Session, page: CasePage, user: StaffUser, action: Ca
         }
     if action is A.record_contact:
         return {"party": [Choice(str(p), CONTACT_PARTY_LABELS[p]) for p in ContactParty]}
+    if action is A.record_delivery:
+        # The office records post and hand-over; online and electronic delivery record themselves.
+        return {"method": [Choice(str(m), DELIVERY_LABELS[m]) for m in (DeliveryMethod.post, DeliveryMethod.in_person)]}
     return {}
 
 
@@ -239,7 +245,29 @@ def action_defaults(page: CasePage, action: CaseAction, today: date) -> dict[str
         return {"target": str(MaterialTarget.lower_bureau)}
     if action is A.record_contact:
         return {"contacted_on": today.isoformat()}
+    if action is A.record_delivery:
+        return {"method": str(DeliveryMethod.post), "delivered_on": today.isoformat()}
+    if action is A.reject:
+        return _reject_defaults(page)
     return {}
+
+
+def _reject_defaults(page: CasePage) -> dict[str, Any]:
+    """§四.14 and the 30-day window: the reason the intake found, pre-selected with the bureau's standard texts."""
+    case = page.case
+    if case.repeat_of_case_number:
+        reason = RejectReason.repeat_after_re_review
+    elif case.late_application:
+        reason = RejectReason.late
+    else:
+        return {}
+    session = object_session(case)
+    texts = standard_texts(session, case.tenant_id) if session is not None else {}
+    text = texts.get(str(reason))
+    out: dict[str, Any] = {"reason": str(reason)}
+    if text is not None:
+        out.update(explanation=text.explanation, remedy=text.remedy)
+    return out
 
 
 # --- What is being decided ----------------------------------------------------------------------------------

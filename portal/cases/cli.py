@@ -122,11 +122,19 @@ def case_history(number: str) -> None:
             f"State: {_label(STATE_LABELS, CaseState(case.state))}; intake {case.intake};"
             f" received {_day(case.received_on)}, accepted {_day(case.accepted_on)}, replied {_day(case.replied_on)}"
         )
+        if case.filed_on and case.filed_on != case.received_on:
+            click.echo(f"Filed by the petitioner (postmark or hand-in): {_day(case.filed_on)}")
+        if case.delivered_on:
+            click.echo(f"Formal opinion delivered: {_day(case.delivered_on)} ({case.delivery_method})")
+        elif case.state == CaseState.replied:
+            click.echo("Formal opinion delivered: not recorded (the petitioner's window has not started)")
         flags = []
         if case.late_application:
             flags.append("late application")
         if case.repeat_of_case_number:
             flags.append(f"repeat after re-review {case.repeat_of_case_number}")
+        if case.duplicate_of_case_number:
+            flags.append(f"duplicate of open case {case.duplicate_of_case_number}")
         if case.earlier_case_id:
             earlier = session.scalar(
                 select(Case.number).where(Case.tenant_id == case.earlier_tenant_id, Case.id == case.earlier_case_id)
@@ -186,21 +194,54 @@ def case_history(number: str) -> None:
 @case_group.command("verify")
 @click.argument("number", required=False)
 def case_verify(number: str | None) -> None:
-    """Verify the hash chain of one case, or of every case; exit 1 and name the first broken entry if any."""
+    """Verify the keyed hash chain of one case, or of every case, and compare with the signed anchors.
+
+    Exit 1 and name the first altered or missing entry if any, or an anchor whose signature fails.
+    """
+    from flask import current_app
+
+    from portal.cases.anchors import check_against_anchors
+
     session = db.session
+    session.expire_all()  # what the database holds now, not what this session read earlier
     with system_scope(session):
-        if number:
-            case = _find_case(number)
+        case = _find_case(number) if number else None
+        if case is not None:
             problems = [p for p in [verify_case(session, case)] if p is not None]
             checked, summary = 1, f"OK {case.number}: {case.event_count} entries, chain intact."
         else:
             problems = verify_all(session)
             checked = len(session.scalars(select(Case.id)).all())
             summary = f"OK: {checked} case histories, every chain intact."
+    anchors = check_against_anchors(session, current_app.extensions["portal.storage"], case=case)
     session.rollback()
+    broken = {p.case_id for p in problems}
+    problems += [p for p in anchors.problems if p.case_id not in broken]
     for problem in problems:
         click.echo(f"BROKEN {problem.case_number} entry {problem.seq}: {problem.problem}")
-    if problems:
+    for key in anchors.invalid:
+        click.echo(f"ANCHOR {key}: the signature does not verify")
+    if problems or anchors.invalid:
         click.echo(f"{len(problems)} of {checked} case histories are broken.", err=True)
         click.get_current_context().exit(1)
-    click.echo(summary)
+    click.echo(f"{summary} Agrees with {anchors.anchors} signed anchors.")
+
+
+@case_group.command("anchor")
+def case_anchor() -> None:
+    """Write a signed anchor of every case's head to object storage now (the worker does so periodically)."""
+    from flask import current_app
+
+    from portal.cases.anchors import write_anchor
+
+    key, cases = write_anchor(db.session, current_app.extensions["portal.storage"])
+    db.session.rollback()
+    click.echo(f"Anchor {key}: {cases} cases.")
+
+
+@case_group.command("anchor-key")
+def case_anchor_key() -> None:
+    """Print the public key that verifies the anchors (give it to the province's auditor)."""
+    from portal.cases.anchors import public_key_pem
+
+    click.echo(public_key_pem(), nl=False)

@@ -99,6 +99,8 @@ def case_view(session: Session, case: Case, staff: BureauStaff) -> CaseView:
         extension_days_granted=case.extension_days or 0,
         whole_review_due=open_due.get(Step.whole_review),
         replied_on=case.replied_on,
+        delivered_on=case.delivered_on,
+        electronic_delivery=case.electronic_delivery,
         escalation_due=open_due.get(Step.escalation_window),
         escalated=case.escalated,
         bureau_level=str(bureau.level),

@@ -2,12 +2,17 @@
 
 Each event's hash covers its content and the previous event's hash, so editing, removing or reordering any
 entry breaks every hash after it. The database also refuses UPDATE and DELETE on ``case_events`` (a trigger);
-``verify_chain`` finds what a privileged editor could still do.
+``verify_case`` finds what a privileged editor could still do.
+
+The hashes are HMAC-SHA256 under ``HISTORY_KEY``, a key that is not in the database: whoever owns the database can
+rewrite an event, but not compute the hashes that would hide it. Signed anchors of every case's head, written to
+object storage (``portal.cases.anchors``), also catch entries cut off the end of a history.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,8 +55,24 @@ def _canonical(event: CaseEvent) -> bytes:
     return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str).encode()
 
 
-def event_hash(event: CaseEvent) -> str:
-    return hashlib.sha256(_canonical(event)).hexdigest()
+_HISTORY_KEY: bytes | None = None
+
+
+def configure_history_key(key: str) -> None:
+    """Set the key of the hash chains (``create_app`` does, from ``HISTORY_KEY``)."""
+    global _HISTORY_KEY
+    _HISTORY_KEY = key.encode()
+
+
+def history_key() -> bytes:
+    if _HISTORY_KEY is None:
+        raise RuntimeError("The history key is not configured (HISTORY_KEY, portal.create_app).")
+    return _HISTORY_KEY
+
+
+def event_hash(event: CaseEvent, key: bytes | None = None) -> str:
+    """HMAC-SHA256 of the event's canonical content (which includes the previous event's hash)."""
+    return hmac.new(key or history_key(), _canonical(event), hashlib.sha256).hexdigest()
 
 
 def append_event(

@@ -20,9 +20,17 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from portal.cases.calendar import get_calendar, get_step_rules
+from portal.cases.matter import find_matter
 from portal.cases.operations import ApplicationInput, PartyInput, route_application
 from portal.idnumber import InvalidIdNumber, validate_id_number
-from portal.routing import OPINION_KIND_LABELS, OpinionKind, days_since_receipt, is_late
+from portal.routing import (
+    ESCALATION_WINDOW_DAYS,
+    OPINION_KIND_LABELS,
+    OpinionKind,
+    days_since_receipt,
+    is_late,
+    window_due,
+)
 from portal.workflow import CaseKind, Step
 from tenants.models import Bureau
 
@@ -358,6 +366,13 @@ def _check_dates(c: _Checker, issued: date | None, received: date | None, today:
             )
 
 
+def _flag(value: Any) -> bool:
+    """A yes/no of the form (a checkbox sends "1" or "on") or the API (true)."""
+    if isinstance(value, bool):
+        return value
+    return isinstance(value, str) and value.strip().lower() in ("1", "true", "on", "yes")
+
+
 def _joint_indices(raw: Mapping[str, Any]) -> list[int]:
     found = set()
     for key in raw:
@@ -459,6 +474,8 @@ def check_application(
         facts_and_reasons=facts,
         joint_petitioners=tuple(joint),
         representative=representative,
+        electronic_delivery=_flag(raw.get("electronic_delivery")),
+        confirm_duplicate=_flag(raw.get("confirm_duplicate")),
     )
     return data, c.out
 
@@ -481,26 +498,46 @@ class IntakePreview:
     acceptance_explanation: dict
     late: bool
     days_since_receipt: int | None
+    window_last_day: date | None = None
+    # §四.14 by matter (same petitioner, same disputed document): an open case, and final re-reviews.
+    open_case_number: str | None = None
+    re_review_numbers: tuple[str, ...] = ()
 
 
 def preview_application(
-    session: Session, bureau_id: int, opinion_kind: OpinionKind, received_on: date | None, today: date
+    session: Session,
+    bureau_id: int,
+    opinion_kind: OpinionKind,
+    received_on: date | None,
+    today: date,
+    *,
+    id_hash: str | None = None,
+    document_number: str | None = None,
 ) -> IntakePreview:
     """Route the application and compute the acceptance deadline if it were submitted today.
 
-    Raises ``IntakeRefused`` (to_committee, final, invalid) exactly as ``submit_application`` would.
+    Lateness follows the one rule of the 30-day window (``portal.routing.window_due``). With the petitioner's ID
+    hash and the document number, the same matter is looked up too (§四.14). Raises ``IntakeRefused``
+    (to_committee, final, invalid) exactly as ``submit_application`` would.
     """
     kind, handling = route_application(session, bureau_id, opinion_kind)
-    rule = get_step_rules(session)[Step.acceptance]
-    due = get_calendar(session).add(today, rule.amount, rule.unit)
+    rules = get_step_rules(session)
+    calendar = get_calendar(session)
+    rule = rules[Step.acceptance]
+    due = calendar.add(today, rule.amount, rule.unit)
     explanation = {**due.explanation.as_dict(), "ref": rule.ref}
+    window = rules[Step.escalation_window].amount or ESCALATION_WINDOW_DAYS
+    matches = find_matter(session, id_hash, bureau_id, document_number or "")
     return IntakePreview(
         kind=kind,
         handling_bureau=handling,
         acceptance_due=due.due,
         acceptance_explanation=explanation,
-        late=received_on is not None and is_late(received_on, today),
+        late=received_on is not None and is_late(calendar, received_on, today, window),
         days_since_receipt=days_since_receipt(received_on, today) if received_on else None,
+        window_last_day=window_due(calendar, received_on, window).due if received_on else None,
+        open_case_number=matches.open_case_number,
+        re_review_numbers=matches.re_review_numbers,
     )
 
 

@@ -58,6 +58,12 @@ class Case(TenantOwned, Base):
             ["earlier_tenant_id", "earlier_case_id"], ["cases.tenant_id", "cases.id"], name="fk_cases_earlier_case"
         ),
         CheckConstraint("extension_days IS NULL OR extension_days BETWEEN 1 AND 30", name="extension_cap"),
+        CheckConstraint(
+            "delivery_method IS NULL OR delivery_method IN ('online', 'electronic', 'post', 'in_person')",
+            name="delivery_method",
+        ),
+        CheckConstraint("(delivered_on IS NULL) = (delivery_method IS NULL)", name="delivery"),
+        Index("ix_cases_matter", "petitioner_id_hash", "disputed_bureau_id", "disputed_document_key"),
     )
 
     number: Mapped[str] = mapped_column(String(24))
@@ -74,6 +80,8 @@ class Case(TenantOwned, Base):
     disputed_document_number: Mapped[str] = mapped_column(String(100))
     disputed_issued_on: Mapped[date] = mapped_column(Date)
     disputed_received_on: Mapped[date] = mapped_column(Date)
+    # The document number normalised for matching the same matter (portal.cases.matter.document_key).
+    disputed_document_key: Mapped[str | None] = mapped_column(String(100))
 
     # The petitioner, denormalised for queues and search (the full parties are in case_parties).
     petitioner_name: Mapped[str] = mapped_column(String(100))
@@ -98,6 +106,8 @@ class Case(TenantOwned, Base):
     # Flags for the staff.
     late_application: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     repeat_of_case_number: Mapped[str | None] = mapped_column(String(24))
+    # §四.14: an open case of the same petitioner on the same disputed document, when the applicant confirmed.
+    duplicate_of_case_number: Mapped[str | None] = mapped_column(String(24))
 
     # The nearest open deadline that staff owe (the petitioner's own window left out) and its step: a copy of
     # min(deadlines.due_on) kept by portal.cases.operations, the only writer of deadlines, for the queue's order.
@@ -112,9 +122,16 @@ class Case(TenantOwned, Base):
     access_code_hash: Mapped[str | None] = mapped_column(String(64))
 
     # Dates.
+    # The day the bureau received the application (§四.1: the acceptance clock runs from it).
     received_on: Mapped[date] = mapped_column(Date)
+    # The day the petitioner filed it (postmark or hand-in date on paper); lateness is judged on it. NULL: received_on.
+    filed_on: Mapped[date | None] = mapped_column(Date)
     accepted_on: Mapped[date | None] = mapped_column(Date)
     replied_on: Mapped[date | None] = mapped_column(Date)
+    # 送达: how and when the formal opinion reached the petitioner; the escalation window runs from it.
+    delivered_on: Mapped[date | None] = mapped_column(Date)
+    delivery_method: Mapped[str | None] = mapped_column(String(20))
+    electronic_delivery: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = utcnow_column()
     updated_at: Mapped[datetime] = utcnow_column(onupdate=text("now()"))
@@ -160,6 +177,18 @@ class CaseParty(TenantOwned, Base):
     email_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     address_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = utcnow_column()
+
+    #: The encrypted columns; each ciphertext is bound to (table, column, tenant_id, id) (``portal.pii``).
+    SEALED = ("id_number_enc", "phone_enc", "email_enc", "address_enc")
+
+    def aad(self, column: str) -> bytes:
+        from portal.pii import context
+
+        return context("case_parties", column, self.tenant_id, self.id)
+
+    def reveal(self, pii, column: str) -> str | None:
+        """The plain value of an encrypted column (``id_number_enc``...)."""
+        return pii.decrypt(getattr(self, column), self.aad(column))
 
 
 class CaseEvent(TenantOwned, Base):

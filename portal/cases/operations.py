@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Select, select, tuple_, update
+from sqlalchemy import Select, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import StaffUser
@@ -19,8 +19,10 @@ from portal.approvers import NoApproverAvailable, choose_approver
 from portal.cases.calendar import get_calendar, get_step_rules
 from portal.cases.context import BureauStaff, case_view, staff_actor_view
 from portal.cases.history import Actor, append_event
+from portal.cases.matter import MatterMatches, document_key, find_matter
 from portal.cases.models import (
     Case,
+    CaseEvent,
     CaseNumber,
     CaseParty,
     ContactRecord,
@@ -33,11 +35,12 @@ from portal.notify.work import OUTBOX_KIND as WORK_OUTBOX_KIND
 from portal.notify.work import lands_on_someone
 from portal.pii import PersonalData
 from portal.roles import Role
-from portal.routing import BureauRef, OpinionKind, Refusal, is_late, route
+from portal.routing import ESCALATION_WINDOW_DAYS, BureauRef, OpinionKind, Refusal, is_late, route, window_due
 from portal.supervision.rollups import ClockState, RollupChange, case_contribution, clock_state
 from portal.workdays import WorkdayCalendar
 from portal.workflow import (
     ALL,
+    DELIVERY_LABELS,
     FINAL_STATES,
     INITIAL_STATES,
     INITIAL_STEPS,
@@ -45,8 +48,9 @@ from portal.workflow import (
     ActorView,
     CaseAction,
     CaseKind,
-    CaseState,
     Decision,
+    DeliveryMethod,
+    DocumentKind,
     IntakePath,
     MaterialTarget,
     Step,
@@ -66,6 +70,27 @@ class CaseConflict(Exception):
 
     message_zh = "该案件已被他人更新，请刷新页面查看最新状态后再操作。"
     message_en = "Someone else changed this case meanwhile. Reload it to see its current state, then try again."
+
+
+class DuplicateOpenCase(Exception):
+    """The petitioner already has an open case on the same disputed document (§四.14); the API answers 409.
+
+    Only the open case's number is told, never its access code. Submitting with ``confirm_duplicate`` goes ahead.
+    """
+
+    code = "duplicate_open_case"
+
+    def __init__(self, case_number: str):
+        super().__init__(f"duplicate_open_case: {case_number}")
+        self.case_number = case_number
+        self.message_zh = (
+            f"您就同一份意见书提出的申请（事项编号 {case_number}）正在办理中，无需重复申请，"
+            "可凭事项编号和查询码查询进度。如确需再次提交，请确认后提交。"
+        )
+        self.message_en = (
+            f"Your application on the same written opinion (case {case_number}) is still being handled; there is no "
+            "need to apply again, and you can follow it with its number and access code. Confirm to submit anyway."
+        )
 
 
 class IntakeRefused(Exception):
@@ -102,6 +127,12 @@ class ApplicationInput:
     representative: PartyInput | None = None
     committee_document_number: str | None = None
     kind: CaseKind | None = None  # only for committee transfers, which are not routed
+    # Paper: the day the bureau received the application (default: the day it is registered), and the day the
+    # petitioner filed it, by postmark or hand-in (default: the day received). Online both are the day submitted.
+    application_received_on: date | None = None
+    filed_on: date | None = None
+    electronic_delivery: bool = False  # the petitioner agreed to receive the formal opinion electronically
+    confirm_duplicate: bool = False  # the applicant confirmed a second application while one is open (§四.14)
 
 
 @dataclass
@@ -164,12 +195,26 @@ def submit_application(
             f"This application is handled by {handling.name}; refer the petitioner there.",
         )
 
+    received_on, filed_on = _receipt_dates(data, today)
+    calendar, rules = get_calendar(session), get_step_rules(session)
     warnings = []
-    late = data.intake is not IntakePath.committee_transfer and is_late(data.received_on, today)
+    late = data.intake is not IntakePath.committee_transfer and is_late(
+        calendar, data.received_on, filed_on, rules[Step.escalation_window].amount or ESCALATION_WINDOW_DAYS
+    )
     if late:
         warnings.append("late")
     id_hash = pii.hash(data.petitioner.id_number)
-    repeat = _earlier_re_review(session, id_hash) if id_hash else None
+    matches = (
+        find_matter(session, id_hash, data.disputed_bureau_id, data.document_number)
+        if data.intake is not IntakePath.committee_transfer
+        else MatterMatches()
+    )
+    if matches.open_case_number and data.intake is IntakePath.online and not data.confirm_duplicate:
+        raise DuplicateOpenCase(matches.open_case_number)
+    duplicate = matches.open_case_number
+    if duplicate:
+        warnings.append("duplicate_open_case")
+    repeat = matches.re_review_numbers[0] if matches.re_review_numbers else None
     if repeat:
         warnings.append("repeat_after_re_review")
 
@@ -198,6 +243,7 @@ def submit_application(
             disputed_document_number=data.document_number,
             disputed_issued_on=data.issued_on,
             disputed_received_on=data.received_on,
+            disputed_document_key=document_key(data.document_number),
             petitioner_name=data.petitioner.name,
             petitioner_id_hash=id_hash,
             request_text=data.request,
@@ -205,10 +251,13 @@ def submit_application(
             committee_document_number=data.committee_document_number,
             late_application=late,
             repeat_of_case_number=repeat,
+            duplicate_of_case_number=duplicate,
+            electronic_delivery=data.electronic_delivery,
             earlier_tenant_id=earlier.tenant_id if earlier else None,
             earlier_case_id=earlier.id if earlier else None,
             access_code_hash=pii.hash(access_code) if access_code else None,
-            received_on=today,
+            received_on=received_on,
+            filed_on=filed_on,
             accepted_on=today if data.intake is IntakePath.committee_transfer else None,
         )
         session.add(case)
@@ -218,12 +267,19 @@ def submit_application(
         parties += [("joint_petitioner", p) for p in data.joint_petitioners]
         if data.representative:
             parties.append(("representative", data.representative))
-        for role, party in parties:
-            session.add(_party(pii, case, role, party))
-        calendar, rules = get_calendar(session), get_step_rules(session)
+        ids = session.scalars(
+            text("SELECT nextval(pg_get_serial_sequence('case_parties', 'id')) FROM generate_series(1, :n)"),
+            {"n": len(parties)},
+        ).all()
+        for party_id, (role, party) in zip(ids, parties, strict=True):
+            session.add(_party(pii, case, role, party, party_id))
         staff = BureauStaff(session, case.tenant_id)
+        # §四.1: the acceptance clock runs from the day the bureau received the application.
         deadlines = [
-            _open_deadline(session, case, step, today, calendar, rules, staff) for step in INITIAL_STEPS[data.intake]
+            _open_deadline(
+                session, case, step, received_on if step is Step.acceptance else today, calendar, rules, staff
+            )
+            for step in INITIAL_STEPS[data.intake]
         ]
         _refresh_next_due(session, case)
         rollup = RollupChange()
@@ -242,7 +298,10 @@ def submit_application(
                 "intake": str(data.intake),
                 "kind": str(kind),
                 "late": late,
+                "received_on": received_on.isoformat(),
+                "filed_on": filed_on.isoformat(),
                 "repeat_of": repeat,
+                "duplicate_of": duplicate,
                 "escalated_from": earlier.number if earlier else None,
                 "committee_document_number": data.committee_document_number,
                 **handover,
@@ -256,6 +315,40 @@ def submit_application(
     return Submission(case=case, access_code=access_code, acceptance_due=acceptance, warnings=warnings)
 
 
+def _receipt_dates(data: ApplicationInput, today: date) -> tuple[date, date]:
+    """Return (the day the bureau received the application, the day the petitioner filed it); refuse bad dates.
+
+    Online, both are today. On paper the clerk gives them: not in the future, not before the petitioner received
+    the disputed opinion, and filed no later than received. Nothing is written before these checks.
+    """
+    if data.intake is not IntakePath.paper:
+        return today, today
+    received = data.application_received_on or today
+    filed = data.filed_on or received
+    opinion = data.received_on
+    for name, value, zh, en in (
+        ("application_received_on", received, "本局收到书面申请的日期", "date the bureau received the application"),
+        ("filed_on", filed, "信访人寄出或递交申请的日期", "date the petitioner posted or handed in the application"),
+    ):
+        if value > today:
+            raise ActionRefused("invalid", f"{zh}不能晚于今天。", f"The {en} cannot be in the future.", name)
+        if opinion is not None and value < opinion:
+            raise ActionRefused(
+                "invalid",
+                f"{zh}不能早于信访人收到原意见书的日期（{opinion.isoformat()}）。",
+                f"The {en} cannot be before the petitioner received the disputed opinion ({opinion.isoformat()}).",
+                name,
+            )
+    if filed > received:
+        raise ActionRefused(
+            "invalid",
+            "信访人寄出或递交申请的日期不能晚于本局收到申请的日期。",
+            "The application cannot have been posted or handed in after the bureau received it.",
+            "filed_on",
+        )
+    return received, filed
+
+
 def _unique_number(session: Session, kind: CaseKind, today: date) -> str:
     for _ in range(10):
         number = new_case_number(kind, today)
@@ -264,35 +357,19 @@ def _unique_number(session: Session, kind: CaseKind, today: date) -> str:
     raise RuntimeError("Could not draw a free case number.")
 
 
-def _party(pii: PersonalData, case: Case, role: str, party: PartyInput) -> CaseParty:
-    return CaseParty(
+def _party(pii: PersonalData, case: Case, role: str, party: PartyInput, party_id: int) -> CaseParty:
+    """A party row with its id drawn beforehand: each ciphertext is bound to its row and column."""
+    row = CaseParty(
         tenant_id=case.tenant_id,
+        id=party_id,
         case_id=case.id,
         role=role,
         name=party.name,
-        id_number_enc=pii.encrypt(party.id_number),
         id_number_hash=pii.hash(party.id_number),
-        phone_enc=pii.encrypt(party.phone),
-        email_enc=pii.encrypt(party.email),
-        address_enc=pii.encrypt(party.address),
     )
-
-
-def _earlier_re_review(session: Session, id_hash: str) -> str | None:
-    """§四.14: the number of a re-review this petitioner already has an opinion on, anywhere in the province."""
-    with system_scope(session):
-        return session.scalar(
-            select(Case.number)
-            .join(CaseParty, (CaseParty.tenant_id == Case.tenant_id) & (CaseParty.case_id == Case.id))
-            .where(
-                CaseParty.id_number_hash == id_hash,
-                CaseParty.role.in_(("petitioner", "joint_petitioner")),  # a representative is not the petitioner
-                Case.kind == CaseKind.re_review,
-                Case.state.in_([CaseState.replied, CaseState.reported]),
-            )
-            .order_by(Case.replied_on.desc())
-            .limit(1)
-        )
+    for column, value in zip(CaseParty.SEALED, (party.id_number, party.phone, party.email, party.address), strict=True):
+        setattr(row, column, pii.encrypt(value, row.aad(column)))
+    return row
 
 
 # --- Deadlines ---------------------------------------------------------------------------------------------
@@ -334,9 +411,14 @@ def _open_deadline(
         due, provisional = due_on, False
         explanation = {"start": start.isoformat(), "unit": "given", "due": due_on.isoformat(), "provisional": False}
     else:
-        computed = calendar.add(start, rule.amount, rule.unit)
+        if step is Step.escalation_window:
+            computed = window_due(calendar, start, rule.amount)  # the one rule of the 30-day window
+        else:
+            computed = calendar.add(start, rule.amount, rule.unit)
         due, provisional, explanation = computed.due, computed.provisional, computed.explanation.as_dict()
     explanation["ref"] = rule.ref
+    if (basis := _basis(case, step)) is not None:
+        explanation["basis"] = list(basis)
     deadline = Deadline(
         tenant_id=case.tenant_id,
         case_id=case.id,
@@ -355,6 +437,18 @@ def _open_deadline(
         deadline.owed_by = "addressee"
     session.add(deadline)
     return deadline
+
+
+def _basis(case: Case, step: Step) -> tuple[str, str] | None:
+    """What a clock's start day is, in words, where the regulation ties it to an event other than the action."""
+    if step is Step.acceptance and case.intake is IntakePath.paper:
+        return ("本局收到书面申请之日（§四.1）", "the day this bureau received the written application (§四.1)")
+    if step is Step.acceptance:
+        return ("网上提交申请之日", "the day the application was submitted online")
+    if step is Step.escalation_window and case.delivery_method:
+        zh, en = DELIVERY_LABELS[DeliveryMethod(case.delivery_method)]
+        return (f"复查意见书送达之日（{zh}）", f"the day the review opinion was delivered ({en.lower()})")
+    return None
 
 
 def nearest_staff_deadline(tenant_id, case_id) -> Select:
@@ -479,6 +573,8 @@ def recompute_provisional_deadlines(session: Session) -> int:
             computed = calendar.add(deadline.started_on, deadline.amount, deadline.unit)
             explanation = computed.explanation.as_dict()
             explanation["ref"] = deadline.explanation.get("ref")
+            if deadline.explanation.get("basis"):
+                explanation["basis"] = deadline.explanation["basis"]
             due, provisional = computed.due, computed.provisional
             if deadline.extended_days:
                 # Same shape as _extend_deadlines: the extension's own computation, and "due" the extended date.
@@ -677,6 +773,8 @@ _CASE_FIELDS = {
     "extension_used",
     "extension_days",
     "escalated",
+    "delivered_on",
+    "delivery_method",
 }
 
 
@@ -705,13 +803,25 @@ def _apply(
         case.closed_at = now
 
     fields = dict(decision.event_fields)
+    if DocumentKind.formal_opinion in decision.documents:
+        # The formal opinion's number (文号) is fixed when it is signed, so that the petitioner and a re-review can
+        # cite it at once; the worker renders the document under this number.
+        fields["doc_number"] = _reserve_document_number(session, case, DocumentKind.formal_opinion, today)
     request = _side_records(session, case, decision, actor, fields, now)
     _close_deadlines(session, case, decision, now, fields.get("request_id"))
     _extend_deadlines(session, case, decision, calendar)
     session.flush()
     for step in decision.opens:
         _open_deadline(
-            session, case, step, today, calendar, rules, staff, due_on=decision.due_on.get(step), request=request
+            session,
+            case,
+            step,
+            decision.starts_on.get(step, today),
+            calendar,
+            rules,
+            staff,
+            due_on=decision.due_on.get(step),
+            request=request,
         )
 
     _refresh_next_due(session, case)
@@ -806,8 +916,43 @@ def _side_records(
     return None
 
 
+def _reserve_document_number(session: Session, case: Case, kind: DocumentKind, today: date) -> str:
+    from portal.documents.numbering import format_number, next_number, series_for
+    from portal.documents.service import get_document_settings
+
+    series = series_for(kind, case.kind)
+    prefix = get_document_settings(session, case.tenant_id).number_prefix
+    return format_number(prefix, series, today.year, next_number(session, case.tenant_id, today.year, series))
+
+
+def formal_opinion_number(session: Session, case: Case) -> str | None:
+    """The 文号 of a case's formal opinion: fixed at signing (older cases: as rendered), None before signing."""
+    from portal.documents.models import GeneratedDocument
+
+    signed = session.scalar(
+        select(CaseEvent.fields["doc_number"].astext)
+        .where(CaseEvent.tenant_id == case.tenant_id, CaseEvent.case_id == case.id, CaseEvent.action == "sign_reply")
+        .order_by(CaseEvent.seq.desc())
+        .limit(1)
+    )
+    return signed or session.scalar(
+        select(GeneratedDocument.doc_number)
+        .where(
+            GeneratedDocument.tenant_id == case.tenant_id,
+            GeneratedDocument.case_id == case.id,
+            GeneratedDocument.kind == DocumentKind.formal_opinion,
+        )
+        .order_by(GeneratedDocument.event_seq.desc())
+        .limit(1)
+    )
+
+
 def _escalate(session: Session, pii: PersonalData, case: Case, actor: Actor, today: date, fields: dict) -> Submission:
-    """Open the re-review at the next bureau, carrying the petitioner and the history's link."""
+    """Open the re-review at the next bureau, carrying the petitioner and the history's link.
+
+    The re-review names what it disputes as any application does: the review opinion by its 文号 and issuer (this
+    case's bureau), issued the day it was signed and received the day it was delivered.
+    """
     petitioner = session.scalar(
         select(CaseParty).where(
             CaseParty.tenant_id == case.tenant_id, CaseParty.case_id == case.id, CaseParty.role == "petitioner"
@@ -816,18 +961,20 @@ def _escalate(session: Session, pii: PersonalData, case: Case, actor: Actor, tod
     data = ApplicationInput(
         petitioner=PartyInput(
             name=petitioner.name,
-            id_number=pii.decrypt(petitioner.id_number_enc),
-            phone=pii.decrypt(petitioner.phone_enc),
-            email=pii.decrypt(petitioner.email_enc),
-            address=pii.decrypt(petitioner.address_enc),
+            id_number=petitioner.reveal(pii, "id_number_enc"),
+            phone=petitioner.reveal(pii, "phone_enc"),
+            email=petitioner.reveal(pii, "email_enc"),
+            address=petitioner.reveal(pii, "address_enc"),
         ),
         disputed_bureau_id=case.tenant_id,
         opinion_kind=OpinionKind.review,
-        document_number=case.number,
+        document_number=formal_opinion_number(session, case) or case.number,
         issued_on=case.replied_on,
-        received_on=case.replied_on,
+        received_on=case.delivered_on or today,
         request=fields.get("request") or fields["reason"],
-        facts_and_reasons=fields["reason"],
+        facts_and_reasons=fields.get("facts_and_reasons") or fields["reason"],
+        electronic_delivery=case.electronic_delivery,
+        confirm_duplicate=True,  # the escalation itself is checked by the workflow (once per review)
     )
     previous = get_scope(session)
     try:
@@ -870,6 +1017,7 @@ __all__ = [
     "ApplicationInput",
     "CaseConflict",
     "CaseNotFound",
+    "DuplicateOpenCase",
     "IntakeRefused",
     "PartyInput",
     "Submission",

@@ -27,6 +27,7 @@ from portal.attachments.models import Attachment, AttachmentSource
 from portal.cases.calendar import get_calendar, get_step_rules
 from portal.cases.context import BureauStaff, case_view, staff_actor_view
 from portal.cases.history import list_events
+from portal.cases.matter import cases_on_the_same_matter
 from portal.cases.meetings import MEETING_EVENTS
 from portal.cases.models import (
     Case,
@@ -49,6 +50,7 @@ from portal.workflow import (
     ACTIVE_STATES,
     BUREAU_RULE_REF,
     COMPLEXITY_LABELS,
+    DELIVERY_LABELS,
     FIELD_LABELS,
     INTAKE_LABELS,
     KIND_LABELS,
@@ -61,6 +63,7 @@ from portal.workflow import (
     CaseState,
     Complexity,
     ContactParty,
+    DeliveryMethod,
     IntakePath,
     MaterialTarget,
     Outcome,
@@ -134,6 +137,10 @@ EXTRA_FIELD_LABELS: dict[str, Pair] = {
     "kind": ("事项类别", "kind"),
     "late": ("超过申请期限", "late application"),
     "repeat_of": ("此前复核事项", "earlier re-review"),
+    "duplicate_of": ("同一事项在办案件", "open case on the same matter"),
+    "received_on": ("本局收到申请日期", "received by the bureau on"),
+    "filed_on": ("寄出或递交申请日期", "posted or handed in on"),
+    "doc_number": ("文号", "document number"),
     "escalated_from": ("复查事项编号", "escalated from"),
     "committee_document_number": ("委员会转办文号", "committee document number"),
     "new_case_number": ("复核事项编号", "re-review case number"),
@@ -235,6 +242,9 @@ def explain_deadline(data: dict | None, lang: str = "zh") -> str:
         parts.append(
             "Recomputed after the year's holidays were loaded." if lang == "en" else "节假日安排录入后已重新计算。"
         )
+    basis = data.get("basis")
+    if isinstance(basis, list) and len(basis) == 2:
+        parts.append(f"Start: {basis[1]}." if lang == "en" else f"起算：{basis[0]}。")
     ref = data.get("ref")
     if ref and str(ref).startswith(BUREAU_RULE_REF):
         # A limit the regulation does not set (the signature, a meeting decision): say so.
@@ -315,10 +325,10 @@ def party_views(session: Session, pii: PersonalData, case: Case, *, masked: bool
     out = []
     for p in parties:
         values = {
-            "id_number": pii.decrypt(p.id_number_enc),
-            "phone": pii.decrypt(p.phone_enc),
-            "email": pii.decrypt(p.email_enc),
-            "address": pii.decrypt(p.address_enc),
+            "id_number": p.reveal(pii, "id_number_enc"),
+            "phone": p.reveal(pii, "phone_enc"),
+            "email": p.reveal(pii, "email_enc"),
+            "address": p.reveal(pii, "address_enc"),
         }
         if masked:
             maskers = {"id_number": mask_id_number, "phone": mask_phone, "email": mask_email, "address": mask_address}
@@ -793,6 +803,8 @@ class CasePage:
     bureaus: dict[int, str]
     lower_bureaus: list[Bureau]
     next_marks: Marks | None = None
+    # §四.14: other cases of the petitioner on the same disputed document, any bureau: (number, state, bureau).
+    same_matter: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def attachment_names(self) -> dict[int, str]:
@@ -974,6 +986,7 @@ def load_case_page(
         attachments=list(attachments),
         earlier=_chain(session, case, bureaus),
         later_number=later,
+        same_matter=cases_on_the_same_matter(session, case),
         allowed=allowed,
         staff=staff,
         units=units,
@@ -993,6 +1006,7 @@ _ENUM_LABELS: dict[str, tuple[type, dict]] = {
     "party": (ContactParty, CONTACT_PARTY_LABELS),
     "intake": (IntakePath, INTAKE_LABELS),
     "kind": (CaseKind, KIND_LABELS),
+    "method": (DeliveryMethod, DELIVERY_LABELS),
 }
 _PEOPLE_KEYS = ("approver_id", "approved_by_id", "on_behalf_of", "coordinating_leader_id", "leader_id")
 _UNIT_KEYS = ("lead_unit_id", "assisting_unit_ids", "unit_ids", "handed_to_unit_ids")

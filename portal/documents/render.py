@@ -20,7 +20,7 @@ artifacts. Rendering is deterministic: the same `DocumentData` gives the same by
 
 The DOCX carries the same text in the same order, names the same faces (with the usual Windows face as the
 alternative Word uses when they are not installed), sets headings as Word headings and lays the page on the
-official 22 x 28 grid.
+official 22 lines of 28 characters.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ RED = "#D40000"
 # Sizes in the Chinese 号 system: 三号 is 15.75 pt (Word rounds it to 16), which puts 28 characters on the
 # 156 mm line as GB/T 9704 asks.
 BODY_SIZE = 15.75  # 三号
-DOCX_BODY_SIZE = 16  # Word's 三号; its document grid squeezes 28 characters into the line
+DOCX_BODY_SIZE = 16  # Word's 三号, condensed by 0.25 pt so that 28 characters fill the line
 BODY_LEADING = 225 * mm / 22  # 22 lines in the 225 mm text block (28.99 pt)
 TITLE_SIZE = 22  # 二号
 LETTERHEAD_SIZE = 30
@@ -88,8 +88,8 @@ LANG = "zh-CN"
 
 # Characters that XML (DOCX) refuses and that PDF text should not carry.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
-# A first-level heading: "一、" and a short phrase without a full stop ("一、基本事实"); written inline, the
-# heading is the first sentence ("一、基本事实。信访人……").
+# A first-level heading: "一、" and a short phrase without a full stop or comma ("一、基本事实"); written
+# inline, the heading is the first sentence ("一、基本事实。信访人……").
 _HEADING = re.compile(r"^[一二三四五六七八九十]{1,3}、")
 _HEADING_MAX = 40
 
@@ -174,7 +174,7 @@ def heading_split(text: str) -> tuple[str, str] | None:
     """(heading, rest) when `text` is or starts with a first-level heading; None otherwise."""
     forced = isinstance(text, Heading)
     text = _clean(text).strip()
-    if forced or (_HEADING.match(text) and len(text) <= _HEADING_MAX and not re.search(r"[。；！？]", text[:-1])):
+    if forced or (_HEADING.match(text) and len(text) <= _HEADING_MAX and not re.search(r"[。；！？，]", text[:-1])):
         return text, ""
     if _HEADING.match(text):
         end = text.find("。")
@@ -867,13 +867,23 @@ def _font(run, size: float, face: Face = BODY[0], bold: bool = False, color: str
 
 
 def _paragraph(
-    document, text: str, size: float = DOCX_BODY_SIZE, *, align=None, indent: bool = False, style=None, **font
+    document,
+    text: str,
+    size: float = DOCX_BODY_SIZE,
+    *,
+    align=None,
+    indent: bool = False,
+    style=None,
+    leading: float | None = None,
+    **font,
 ):
     paragraph = document.add_paragraph(style=style)
     fmt = paragraph.paragraph_format
     fmt.line_spacing_rule, fmt.line_spacing = WD_LINE_SPACING.EXACTLY, Pt(max(size * 1.75, BODY_LEADING))
     if size < DOCX_BODY_SIZE:
         fmt.line_spacing = Pt(size * 1.5)
+    if leading:
+        fmt.line_spacing = Pt(leading)
     fmt.space_before = fmt.space_after = Pt(0)
     fmt.widow_control = True
     if align is not None:
@@ -963,14 +973,12 @@ def _page_number_footer(section) -> None:
 
 
 def _grid(section) -> None:
-    """The official grid: 22 lines of 28 characters (Word squeezes 16 pt characters to the 156 mm line)."""
+    """The official line pitch (22 lines); no character grid, which LibreOffice spreads over the whole line."""
     sect = section._sectPr
     for old in sect.findall(qn("w:docGrid")):
         sect.remove(old)
     grid = OxmlElement("w:docGrid")
-    grid.set(qn("w:type"), "linesAndChars")
     grid.set(qn("w:linePitch"), str(round(BODY_LEADING * 20)))
-    grid.set(qn("w:charSpace"), "-842")
     sect.append(grid)
 
 
@@ -1034,6 +1042,15 @@ def render_docx(data: DocumentData) -> bytes:
     normal.font.name, normal.font.size = BODY[0].family, Pt(DOCX_BODY_SIZE)
     rpr = normal.element.get_or_add_rPr()
     rpr.get_or_add_rFonts().set(qn("w:eastAsia"), BODY[0].family)
+    # 16 pt characters condensed by 0.25 pt: 28 of them on the 156 mm line, as GB/T 9704 asks
+    spacing = OxmlElement("w:spacing")
+    spacing.set(qn("w:val"), "-5")
+    later = ("w:w", "w:kern", "w:position", "w:sz", "w:szCs", "w:highlight", "w:u", "w:lang")
+    follower = next((child for child in rpr if child.tag in {qn(t) for t in later}), None)
+    if follower is None:
+        rpr.append(spacing)
+    else:
+        follower.addprevious(spacing)  # the schema's order: spacing before the size
     lang = OxmlElement("w:lang")
     lang.set(qn("w:val"), LANG)
     lang.set(qn("w:eastAsia"), LANG)
@@ -1046,6 +1063,9 @@ def render_docx(data: DocumentData) -> bytes:
     document.core_properties.subject = data.kind
     document.core_properties.language = LANG
     centre, right = WD_ALIGN_PARAGRAPH.CENTER, WD_ALIGN_PARAGRAPH.RIGHT
+    # A form (fields, attachments) sets its text on a tighter line, as the PDF does, to fit its page.
+    compact = bool(data.fields or data.attachments)
+    leading = DOCX_BODY_SIZE * 1.5 if compact else None
 
     if data.is_internal:
         _paragraph(document, data.bureau_name, align=centre, face=TITLE[0])
@@ -1067,7 +1087,8 @@ def render_docx(data: DocumentData) -> bytes:
             head = _paragraph(document, data.doc_number, align=centre)
         _bottom_border(head, RED)
     title = _paragraph(document, data.title, TITLE_SIZE, align=centre, face=TITLE[0], bold=True, style="Title")
-    title.paragraph_format.space_before, title.paragraph_format.space_after = Pt(24), Pt(14)
+    title.paragraph_format.space_before = Pt(10 if compact else 24)
+    title.paragraph_format.space_after = Pt(6 if compact else 14)
     if data.addressee:
         _paragraph(document, _addressee_line(data.addressee))
     body = []
@@ -1082,7 +1103,7 @@ def render_docx(data: DocumentData) -> bytes:
             _font(paragraph.add_run(_clean(split[1])), DOCX_BODY_SIZE)
             body.append(paragraph)
         else:
-            body.append(_paragraph(document, text, indent=True, align=WD_ALIGN_PARAGRAPH.JUSTIFY))
+            body.append(_paragraph(document, text, indent=True, align=WD_ALIGN_PARAGRAPH.JUSTIFY, leading=leading))
 
     ends_with_table = False
     if data.fields:
@@ -1160,12 +1181,12 @@ def render_docx(data: DocumentData) -> bytes:
             _keep_rows_together([row])
     elif data.signature:
         for text, indent in ((data.bureau_name, 2), (issued, 4)):
-            paragraph = _paragraph(document, text, align=right)
+            paragraph = _paragraph(document, text, align=right, leading=leading)
             paragraph.paragraph_format.right_indent = Pt(indent * DOCX_BODY_SIZE)
             paragraph.paragraph_format.keep_with_next = text == data.bureau_name or bool(data.footer_note)
     if data.footer_note:
         note = _paragraph(document, data.footer_note, NOTE_SIZE, indent=True)
-        note.paragraph_format.space_before = Pt(12)
+        note.paragraph_format.space_before = Pt(4 if compact else 12)
     _page_number_footer(section)
 
     buffer = BytesIO()

@@ -650,6 +650,7 @@ def _prepare(session: Session, tenant_id: int, request: _Request) -> _Prepared:
     elif kind is DocumentKind.formal_opinion:
         context.update(_opinion_values(session, case, request.seq))
         context["issued_on"] = case.replied_on or context["issued_on"]
+        reuse_number = (event.fields or {}).get("doc_number")  # fixed when it was signed
         if event.action == "sign_reply":
             # Who signed, and for whom when a stand-in declared for signing signed (代签, §四.4).
             context["signed_by"] = event.actor_name

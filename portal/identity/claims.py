@@ -146,7 +146,12 @@ class VerifiedIdentity:
 def read_citizen_claims(
     claims: Mapping, provider: ProviderSettings, *, verified_at: int, today: date | None = None
 ) -> VerifiedIdentity:
-    """Read a citizen's verified claims; an ID number that is not valid is left out rather than trusted."""
+    """Read a citizen's verified claims: the name and a valid ID number, or nothing at all.
+
+    A real-name identity is the two together: a missing name or ID number, or an ID number that is not valid, is
+    refused with the reason (``IdentityRefused``), so that nothing is locked half-way (a verified name beside an
+    ID number the person could type freely). Phone and e-mail are optional; a malformed one is left out.
+    """
     subject = text(claims.get("sub"), 255)
     if not subject:
         raise IdentityRefused("no_subject", "身份认证服务未提供用户标识。", "The identity service sent no subject.")
@@ -157,18 +162,32 @@ def read_citizen_claims(
 
     from portal.cases.intake import normalise_email, normalise_phone
 
+    name = claim("name", 100)
     id_number = claim("id_number", 30)
-    if id_number:
-        try:
-            id_number = validate_id_number(id_number, today=today)
-        except InvalidIdNumber:
-            id_number = None
+    if not name or not id_number:
+        missing = "、".join(z for z, v in (("姓名", name), ("身份证号码", id_number)) if not v)
+        missing_en = " and ".join(e for e, v in (("name", name), ("ID number", id_number)) if not v)
+        raise IdentityRefused(
+            "missing_claim",
+            f"身份认证服务未提供您的{missing}，无法完成实名认证。您仍可不经认证直接填写申请。",
+            f"The identity service did not provide your {missing_en}, so your identity is not verified. You can"
+            " still fill in the application yourself.",
+        )
+    try:
+        id_number = validate_id_number(id_number, today=today)
+    except InvalidIdNumber:
+        raise IdentityRefused(
+            "bad_claim",
+            "身份认证服务提供的身份证号码不是有效的号码，无法完成实名认证。您仍可不经认证直接填写申请。",
+            "The identity service gave an ID number that is not valid, so your identity is not verified. You can"
+            " still fill in the application yourself.",
+        ) from None
     phone = claim("phone", 30)
     email = claim("email", 200)
     return VerifiedIdentity(
         issuer=provider.issuer,
         subject=subject,
-        name=claim("name", 100),
+        name=name,
         id_number=id_number,
         phone=normalise_phone(phone) if phone else None,
         email=normalise_email(email) if email else None,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import RadioField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length
+from wtforms import PasswordField, RadioField, StringField
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length
 
 
 class CodeForm(FlaskForm):
@@ -33,4 +33,22 @@ class PolicyForm(FlaskForm):
             ("all_staff", _l("All staff of this bureau")),
         ],
         validators=[InputRequired(_l("Choose who must use a second factor."))],
+    )
+
+
+class PasswordChangeForm(FlaskForm):
+    current = PasswordField(
+        _l("Current password"),
+        validators=[DataRequired(_l("Enter your current password.")), Length(max=200, message=_l("That is too long."))],
+    )
+    new = PasswordField(
+        _l("New password"),
+        validators=[DataRequired(_l("Enter a new password.")), Length(max=200, message=_l("That is too long."))],
+    )
+    confirm = PasswordField(
+        _l("New password again"),
+        validators=[
+            DataRequired(_l("Enter the new password again.")),
+            EqualTo("new", message=_l("The two new passwords differ.")),
+        ],
     )

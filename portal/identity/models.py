@@ -32,7 +32,18 @@ from portal.db import Base, TenantOwned, utcnow_column
 #: The bureau's second-factor rule (the deployment's ``STAFF_2FA`` decides whether it is enforced at all).
 SECOND_FACTOR_POLICIES = ("leaders_and_admins", "all_staff")
 #: Why a session ended.
-END_REASONS = ("signed_out", "idle", "absolute", "ended_by_user", "everywhere", "account_changed")
+END_REASONS = (
+    "signed_out",
+    "idle",
+    "absolute",
+    "ended_by_user",
+    "everywhere",
+    "account_changed",
+    "password_changed",
+    "password_reset",
+    "deactivated",
+    "roles_changed",
+)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

@@ -13,7 +13,7 @@ import logging
 import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.flask_client import OAuth
-from flask import Flask
+from flask import Flask, request
 from joserfc.errors import JoseError
 
 from portal.identity.settings import ProviderSettings
@@ -62,8 +62,11 @@ def start(client, redirect_uri: str):
 def finish(client) -> tuple[dict, str]:
     """Complete the callback: check the state, redeem the code with the PKCE verifier, verify the ID token.
 
-    Return the identity's claims (ID token, plus UserInfo) and the raw ID token. Raise ``ProviderFailed``.
+    Return the identity's claims (ID token, plus UserInfo) and the raw ID token. Raise ``ProviderFailed``
+    (``cancelled`` when the person declined at the provider: ``error=access_denied``).
     """
+    if request.args.get("error") == "access_denied":
+        raise ProviderFailed("cancelled", str(request.args.get("error_description") or "access_denied")[:300])
     try:
         token = client.authorize_access_token()
     except requests.RequestException as exc:

@@ -23,6 +23,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import StaffUser
+from portal.accounts.tokens import TOUCH_EVERY as _TOUCH_EVERY
+from portal.accounts.tokens import is_idle, revoke_user_tokens
 from portal.identity import totp
 from portal.identity.claims import IdentityRefused, StaffClaims
 from portal.identity.models import (
@@ -40,8 +42,9 @@ from portal.pii import PersonalData
 from tenants.models import Bureau, Unit
 from tenants.scoping import TenantScope, scoped, system_scope
 
-#: A session's ``last_seen_at`` is written at most this often (the idle timeout is exact to this much).
-TOUCH_EVERY = timedelta(seconds=60)
+#: A session's ``last_seen_at`` is written at most this often; the idle timeout allows for it, so a session ends
+#: never early and at most this much late (``portal.accounts.tokens.is_idle``).
+TOUCH_EVERY = _TOUCH_EVERY
 #: A password hash no password matches: accounts made by single sign-on have no local password.
 NO_PASSWORD = "!sso-only"
 _USERNAME = re.compile(r"^[A-Za-z0-9._]{1,64}$")
@@ -445,11 +448,88 @@ def replace_recovery_codes(session: Session, pii: PersonalData, user: StaffUser)
     return codes
 
 
+#: Wrong second-factor codes (from any browser or client) before each further try of the account waits.
+SECOND_FACTOR_FREE_TRIES = 3
+SECOND_FACTOR_FIRST_WAIT = timedelta(seconds=30)
+SECOND_FACTOR_MAX_WAIT = timedelta(minutes=15)
+
+
+class SecondFactorDelayed(IdentityProblem):
+    """Too many wrong codes for this account: the next try must wait until ``until``."""
+
+    def __init__(self, until: datetime, now: datetime):
+        seconds = max(1, int((until - now).total_seconds() + 0.999))
+        super().__init__(
+            f"验证码错误次数过多，请于 {seconds} 秒后再试。",
+            f"Too many wrong codes: please try again in {seconds} seconds.",
+        )
+        self.until = until
+
+
+def second_factor_wait(session: Session, user_id: int, tenant_id: int, now: datetime) -> datetime | None:
+    """Until when the account's next second-factor try must wait, or None."""
+    with scoped(session, TenantScope.single(tenant_id)):
+        until = session.scalar(
+            select(StaffUser.second_factor_wait_until).where(StaffUser.tenant_id == tenant_id, StaffUser.id == user_id)
+        )
+    return until if until is not None and until > now else None
+
+
+def count_second_factor_failure(session: Session, *, user_id: int, tenant_id: int, now: datetime) -> datetime | None:
+    """Count a wrong code against the account (whatever browser or client sent it); return the new wait; flushes.
+
+    The first ``SECOND_FACTOR_FREE_TRIES`` cost nothing; then each wrong code doubles the wait (30 s, 1 min, ...
+    at most 15 min). A right code clears the count.
+    """
+    with scoped(session, TenantScope.single(tenant_id)):
+        failures = session.scalar(
+            select(StaffUser.second_factor_failures)
+            .where(StaffUser.tenant_id == tenant_id, StaffUser.id == user_id)
+            .with_for_update()
+        )
+        if failures is None:
+            return None
+        failures += 1
+        until = None
+        if failures >= SECOND_FACTOR_FREE_TRIES:
+            exponent = min(failures - SECOND_FACTOR_FREE_TRIES, 20)
+            until = now + min(SECOND_FACTOR_FIRST_WAIT * 2**exponent, SECOND_FACTOR_MAX_WAIT)
+        session.execute(
+            update(StaffUser)
+            .where(StaffUser.tenant_id == tenant_id, StaffUser.id == user_id)
+            .values(second_factor_failures=failures, second_factor_wait_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        session.flush()
+    return until
+
+
+def _second_factor_passed(session: Session, user: StaffUser) -> None:
+    session.execute(
+        update(StaffUser)
+        .where(StaffUser.tenant_id == user.tenant_id, StaffUser.id == user.id)
+        .values(second_factor_failures=0, second_factor_wait_until=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def verify_second_factor(session: Session, pii: PersonalData, user: StaffUser, code: str, *, now: datetime) -> str:
     """Check a TOTP code or a recovery code; return ``"totp"`` or ``"recovery"``; flushes.
 
-    A TOTP code is accepted once (its time step is stored); a recovery code is used up. Raise ``IdentityProblem``.
+    A TOTP code is accepted once (its time step is stored); a recovery code is used up. Raise ``IdentityProblem``
+    (the caller rolls back and calls ``count_second_factor_failure``), or ``SecondFactorDelayed`` without checking
+    the code while the account must wait.
     """
+    if until := second_factor_wait(session, user.id, user.tenant_id, now):
+        raise SecondFactorDelayed(until, now)
+    used = _verify_second_factor(session, pii, user, code, now=now)
+    with _own(session, user):
+        _second_factor_passed(session, user)
+        session.flush()
+    return used
+
+
+def _verify_second_factor(session: Session, pii: PersonalData, user: StaffUser, code: str, *, now: datetime) -> str:
     with _own(session, user):
         if totp.looks_like_totp(code):
             row = _totp_row(session, user)
@@ -559,7 +639,7 @@ def check_session(
         reason = None
         if now - row.created_at >= absolute:
             reason = "absolute"
-        elif now - row.last_seen_at >= idle:
+        elif is_idle(row.last_seen_at, now, idle):
             reason = "idle"
         if reason:
             row.ended_at, row.end_reason = now, reason
@@ -621,7 +701,12 @@ def end_own_session(session: Session, user: StaffUser, session_id: int, *, now: 
 def end_all_sessions(
     session: Session, user: StaffUser, *, now: datetime, reason: str = "everywhere", keep_key: str | None = None
 ) -> int:
-    """End every live session of the user (but the one of ``keep_key``); return how many; flushes."""
+    """End every live session of the user (but the one of ``keep_key``) and revoke all their API tokens; flushes.
+
+    Returns how many browser sessions ended. Called on sign-out everywhere, password change or reset, deactivation
+    and role change.
+    """
+    revoke_user_tokens(session, user, now=now, reason=reason)
     with _own(session, user):
         statement = (
             update(StaffSession)

@@ -14,8 +14,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from portal.accounts import tokens
 from portal.accounts.models import StaffUser
-from portal.extensions import db, limiter, login_limit
+from portal.accounts.operations import AccountError, change_own_password
+from portal.extensions import db, login_limit
 from portal.identity import oidc, web
 from portal.identity import operations as ops
 from portal.identity.claims import (
@@ -25,12 +27,13 @@ from portal.identity.claims import (
     read_staff_claims,
     second_factor_required,
 )
-from portal.identity.forms import CodeForm, EndSessionsForm, PolicyForm
+from portal.identity.forms import CodeForm, EndSessionsForm, PasswordChangeForm, PolicyForm
 from portal.identity.models import StaffTotp
 from portal.identity.totp import provisioning_uri
-from portal.roles import Role
+from portal.roles import SECURITY_ADMINS, Role
 from portal.web import localized_error, safe_next
 from staff_site.access import staff_required
+from staff_site.audit import audit_change
 from tenants.models import Bureau
 from tenants.scoping import load_scoped
 
@@ -80,7 +83,7 @@ def _provider_failed(realm: str, exc: oidc.ProviderFailed):
         detail=exc.detail,
     )
     db.session.commit()
-    status = 503 if exc.kind == "provider_unavailable" else 400
+    status = {"provider_unavailable": 503, "cancelled": 200}.get(exc.kind, 400)
     return _refused(realm, exc.kind, None, status)
 
 
@@ -135,7 +138,7 @@ def _pending_or_restart():
 
 
 @bp.route("/staff/2fa/verify", methods=["GET", "POST"])
-@limiter.limit(login_limit, methods=["POST"])
+@login_limit
 def verify():
     """The second step of a sign-in: an authenticator code or a recovery code."""
     pending = _pending_or_restart()
@@ -147,8 +150,13 @@ def verify():
     if form.validate_on_submit():
         try:
             used = ops.verify_second_factor(db.session, web.pii(), pending.user, form.code.data, now=web.now())
+        except ops.SecondFactorDelayed as exc:
+            db.session.rollback()
+            form.code.errors.append(localized_error(exc))
+            return render_template("identity/verify.html", form=form), 429
         except ops.IdentityProblem as exc:
             db.session.rollback()
+            web.count_second_factor_failure(pending.user_id, pending.tenant_id)
             if not web.second_factor_failed(pending, "second_factor_failed"):
                 flash(_("Too many wrong codes. Please sign in again."))
                 return redirect(url_for("staff.login"))
@@ -173,7 +181,7 @@ def _setup_user():
 
 
 @bp.route("/staff/2fa/setup", methods=["GET", "POST"])
-@limiter.limit(login_limit, methods=["POST"])
+@login_limit
 def setup():
     """Set up an authenticator app: scan the code, confirm with the first code, keep the recovery codes."""
     user, pending = _setup_user()
@@ -232,7 +240,7 @@ def security():
 
 @bp.post("/staff/2fa/recovery-codes")
 @staff_required
-@limiter.limit(login_limit)
+@login_limit
 def new_recovery_codes():
     """New recovery codes (the old ones stop working); confirmed with a current authenticator code."""
     user = current_user._get_current_object()
@@ -244,7 +252,10 @@ def new_recovery_codes():
             ops.verify_second_factor(db.session, web.pii(), user, form.code.data, now=web.now())
             codes = ops.replace_recovery_codes(db.session, web.pii(), user)
         except ops.IdentityProblem as exc:
+            ids = (user.id, user.tenant_id)
             db.session.rollback()
+            if not isinstance(exc, ops.SecondFactorDelayed):
+                web.count_second_factor_failure(*ids)
             form.code.errors.append(localized_error(exc))
         else:
             db.session.commit()
@@ -254,7 +265,7 @@ def new_recovery_codes():
 
 @bp.post("/staff/2fa/remove")
 @staff_required
-@limiter.limit(login_limit)
+@login_limit
 def remove():
     """Remove my authenticator (only where it is not required), confirmed with a current code."""
     user = current_user._get_current_object()
@@ -269,7 +280,10 @@ def remove():
             ops.verify_second_factor(db.session, web.pii(), user, form.code.data, now=web.now())
             ops.remove_own_second_factor(db.session, user)
         except ops.IdentityProblem as exc:
+            ids = (user.id, user.tenant_id)
             db.session.rollback()
+            if not isinstance(exc, ops.SecondFactorDelayed):
+                web.count_second_factor_failure(*ids)
             form.code.errors.append(localized_error(exc))
         else:
             db.session.commit()
@@ -300,7 +314,12 @@ def sessions():
     rows = ops.list_sessions(db.session, user)
     current = ops.find_session(db.session, session.get(web.SID))
     return render_template(
-        "identity/sessions.html", rows=rows, current_id=current.id if current else None, form=EndSessionsForm()
+        "identity/sessions.html",
+        rows=rows,
+        current_id=current.id if current else None,
+        form=EndSessionsForm(),
+        api_tokens=tokens.list_tokens(db.session, user, now=web.now()),
+        now=web.now(),
     )
 
 
@@ -328,7 +347,12 @@ def end_sessions():
         rows = ops.list_sessions(db.session, user)
         current = ops.find_session(db.session, session.get(web.SID))
         page = render_template(
-            "identity/sessions.html", rows=rows, current_id=current.id if current else None, form=form
+            "identity/sessions.html",
+            rows=rows,
+            current_id=current.id if current else None,
+            form=form,
+            api_tokens=tokens.list_tokens(db.session, user, now=web.now()),
+            now=web.now(),
         )
         return page, 422
     if form.which.data == "all":
@@ -339,12 +363,61 @@ def end_sessions():
     return redirect(url_for(".sessions"))
 
 
+@bp.post("/staff/sessions/tokens/<int:token_id>/revoke")
+@staff_required
+def revoke_token(token_id: int):
+    """Revoke one of my API tokens."""
+    user = current_user._get_current_object()
+    if tokens.revoke_own_token(db.session, user, token_id, now=web.now()) is None:
+        abort(404)
+    db.session.commit()
+    flash(_("The API token was revoked."))
+    return redirect(url_for(".sessions"))
+
+
+# --- Staff: my password -----------------------------------------------------------------------------------------
+
+
+@bp.route("/staff/password", methods=["GET", "POST"])
+@staff_required
+@login_limit
+def password():
+    """Change my password (the current one confirms it is me); my other sessions and my API tokens end."""
+    user = current_user._get_current_object()
+    form = PasswordChangeForm()
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate_on_submit():
+            try:
+                change_own_password(
+                    db.session, user, current=form.current.data, new=form.new.data, keep_key=session.get(web.SID)
+                )
+            except AccountError as exc:
+                db.session.rollback()
+                field = form.current if "current password is wrong" in exc.message_en else form.new
+                field.errors.append(localized_error(exc))
+            else:
+                db.session.commit()
+                flash(_("Your password was changed. Your other sessions and API tokens have ended."))
+                return redirect(url_for("staff.home"))
+    return render_template("identity/password.html", form=form, forced=user.must_change_password), status
+
+
 # --- Staff: administration --------------------------------------------------------------------------------------
 
 
 def _require_admin() -> StaffUser:
+    """The page is the system and security administrators'; changes are the security administrator's alone."""
     user = current_user._get_current_object()
-    if not user.has_role(*ADMINS):
+    if not user.has_role(*ADMINS, *SECURITY_ADMINS):
+        abort(403)
+    return user
+
+
+def _require_security_admin() -> StaffUser:
+    user = current_user._get_current_object()
+    if not user.has_role(*SECURITY_ADMINS):
         abort(403)
     return user
 
@@ -357,6 +430,8 @@ def admin():
     form = PolicyForm()
     status = 200
     if request.method == "POST":
+        _require_security_admin()
+        before = ops.get_policy(db.session, user.tenant_id)
         if not form.validate_on_submit():
             status = 422
         else:
@@ -369,6 +444,12 @@ def admin():
                 form.second_factor.errors.append(localized_error(exc))
                 status = 422
             else:
+                audit_change(
+                    "second_factor_rule_set",
+                    "identity-admin",
+                    before={"second_factor": before},
+                    after={"second_factor": form.second_factor.data},
+                )
                 db.session.commit()
                 flash(_("The second-factor rule of this bureau was saved."))
                 return redirect(url_for(".admin"))
@@ -406,11 +487,13 @@ def admin():
 @staff_required
 def reset_second_factor(user_id: int):
     """Remove a colleague's authenticator and recovery codes (lost phone); they set up a new one at next sign-in."""
-    admin_user = _require_admin()
+    admin_user = current_user._get_current_object()
     user = load_scoped(db.session, StaffUser, user_id)
     if user is None or user.tenant_id != admin_user.tenant_id:
         abort(404)  # another bureau's account, or a lower bureau's: not yours to change
+    _require_security_admin()  # separation of administrators: not the system administrator's
     ops.remove_second_factor(db.session, user)
+    audit_change("second_factor_reset", user.username)
     ops.record_staff_event(
         db.session,
         bureau_id=user.tenant_id,
@@ -459,6 +542,7 @@ def citizen_sso_callback():
         db.session.commit()
         return _refused("citizen", exc.reason, localized_error(exc), 403)
     web.remember_citizen(identity, id_token)
+    _open_petitioner_account(identity)
     ops.record_attempt(
         db.session,
         realm="citizen",
@@ -474,11 +558,43 @@ def citizen_sso_callback():
     return redirect(session.pop(web.NEXT, None) or url_for("public.home"))
 
 
+def _open_petitioner_account(identity) -> None:
+    """Sign the citizen in to their petitioner account (made or linked now), with their cases listed."""
+    from flask_login import login_user
+
+    from portal.petitioners.accounts import SESSION_VERSION, link_verified_citizen
+    from portal.petitioners.models import Petitioner
+
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    current = user if isinstance(user, Petitioner) else None
+    account = link_verified_citizen(
+        db.session,
+        web.pii(),
+        issuer=identity.issuer,
+        subject=identity.subject,
+        id_number=identity.id_number,
+        current=current,
+    )
+    session[SESSION_VERSION] = account.session_version or 0
+    login_user(account)
+
+
 @bp.post("/citizen/sso/logout")
 def citizen_sso_logout():
-    """Forget the verified identity in this browser, and end the provider's session when it supports that."""
+    """End the verified identity and the petitioner session in this browser, and the provider's session."""
+    from flask_login import logout_user
+
+    from portal.petitioners.accounts import SESSION_VERSION, end_petitioner_sessions
+    from portal.petitioners.models import Petitioner
+
     if web.state().citizen is None:
         abort(404)
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    if isinstance(user, Petitioner):
+        end_petitioner_sessions(db.session, user)
+        db.session.commit()
+        session.pop(SESSION_VERSION, None)
+        logout_user()
     id_token = web.forget_citizen()
     flash(_("Your verified identity was removed from this browser."))
     back = url_for("public.home", _external=True)

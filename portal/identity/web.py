@@ -75,6 +75,18 @@ def client_info() -> ops.Client:
     return ops.Client.of(request.remote_addr, request.headers.get("User-Agent"))
 
 
+def login_throttle():
+    """The throttle of failed password sign-ins (``portal.accounts.throttle``), shared by the web and the API."""
+    from portal.accounts.throttle import LoginThrottle
+
+    settings = _settings()
+    return LoginThrottle(
+        current_app.extensions["portal.redis"],
+        max_failures=settings.login_max_failures,
+        lock_minutes=settings.login_lock_minutes,
+    )
+
+
 def pii():
     return current_app.extensions["portal.pii"]
 
@@ -321,6 +333,12 @@ def pending_sign_in() -> Pending | None:
         tenant_id=user.tenant_id,
         username=user.username,
     )
+
+
+def count_second_factor_failure(user_id: int, tenant_id: int) -> None:
+    """Count a wrong code against the account (``operations.count_second_factor_failure``); commits."""
+    ops.count_second_factor_failure(db.session, user_id=user_id, tenant_id=tenant_id, now=now())
+    db.session.commit()
 
 
 def second_factor_failed(pending: Pending, outcome: str) -> bool:

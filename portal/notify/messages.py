@@ -203,9 +203,10 @@ def staff_text(kind: str, params: dict) -> tuple[str, str]:
         year = p.get("year", "")
         return (
             f"{year}年节假日安排尚未录入。请录入国务院办公厅公布的{year}年节假日安排；"
-            f"此前按周一至周五暂算的期限将在录入后重新计算。",
+            f"此前按法定节假日和周末（不含调休）暂算的期限将在录入后重新计算。",
             f"The {year} holiday schedule has not been loaded. Load the State Council's {year} schedule; deadlines"
-            " counted Monday to Friday for now are recomputed once it is loaded.",
+            " counted with the statutory holidays and weekends (no make-up days) for now are recomputed once it is"
+            " loaded.",
         )
     if kind == "delivery_failed":
         channel_zh, channel_en = {"email": ("电子邮件", "e-mail"), "sms": ("短信", "SMS")}.get(

@@ -10,11 +10,14 @@ is never told about their own action. No Flask here.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import StaffUser
+from portal.approvers import acting_for, is_away
 from portal.cases.context import BureauStaff, case_view
 from portal.cases.models import Case, CaseEvent, MaterialRequest
 from portal.notify.operations import notify_staff, users_with_roles
@@ -24,6 +27,7 @@ from tenants.models import Bureau
 
 A = CaseAction
 OUTBOX_KIND = "notify_staff"
+CHINA = ZoneInfo("Asia/Shanghai")
 
 #: The event -> the kind of notification it gives.
 WORK_EVENTS: dict[str, str] = {
@@ -59,6 +63,20 @@ def _users(session: Session, bureau_id: int, ids: Iterable[int | None]) -> list[
     return [(bureau_id, i) for i in found]
 
 
+def _with_stand_ins(staff: BureauStaff, leader_ids: Iterable[int], on: date) -> set[int]:
+    """The leaders; for one away today, whoever stands in (§四.4), who may take the step (else the leader)."""
+    views = {v.user_id: v for v in staff.leader_views}
+    out: set[int] = set()
+    for leader_id in leader_ids:
+        view = views.get(leader_id)
+        if view is None or not is_away(view, on):
+            out.add(leader_id)
+            continue
+        covering = {u.id for u in staff.leaders if leader_id in acting_for(u.id, on, staff.leader_views)}
+        out |= covering or {leader_id}
+    return out
+
+
 def _previous_submitter(session: Session, case: Case, action: CaseAction, before_seq: int) -> int | None:
     """Who submitted the draft that a return sends back (the latest such event before the return)."""
     return session.scalar(
@@ -88,6 +106,7 @@ def notify_work(session: Session, case_tenant_id: int, case_id: int, seq: int) -
     if case is None or event is None or not lands_on_someone(event.action, event.fields):
         return 0
     kind = WORK_EVENTS[event.action]
+    today = event.at.astimezone(CHINA).date()
     fields = event.fields
     params: dict = {"case_number": case.number, "event": event.action, "by": event.actor_name}
     bureau_id = case.tenant_id
@@ -99,10 +118,10 @@ def notify_work(session: Session, case_tenant_id: int, case_id: int, seq: int) -
     elif event.action == str(A.submit_opinion):
         recipients = _users(session, bureau_id, view.opinion_approver_ids)
     elif event.action == str(A.request_extension):
-        recipients = _users(session, bureau_id, view.signer_ids)
+        recipients = _users(session, bureau_id, _with_stand_ins(staff, view.signer_ids, today))
         params["days"] = fields.get("days")
     elif event.action == str(A.submit_reply):
-        recipients = _users(session, bureau_id, view.signer_ids)
+        recipients = _users(session, bureau_id, _with_stand_ins(staff, view.signer_ids, today))
     elif event.action == str(A.request_materials):
         target = fields.get("target_bureau_id")
         if isinstance(target, int):

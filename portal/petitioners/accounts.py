@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -93,11 +93,12 @@ def register_petitioner(session: Session, pii: PersonalData, login: str, passwor
     )
     if session.scalar(select(Petitioner.id).where(_hash_column(name) == key)):
         raise taken
-    account = Petitioner(password_hash=hash_password(password))
+    account_id = session.scalar(text("SELECT nextval(pg_get_serial_sequence('petitioners', 'id'))"))
+    account = Petitioner(id=account_id, password_hash=hash_password(password))
     if name.kind == "phone":
-        account.phone_hash, account.phone_enc = key, pii.encrypt(name.value)
+        account.phone_hash, account.phone_enc = key, pii.encrypt(name.value, account.aad("phone_enc"))
     else:
-        account.email_hash, account.email_enc = key, pii.encrypt(name.value)
+        account.email_hash, account.email_enc = key, pii.encrypt(name.value, account.aad("email_enc"))
     try:
         with session.begin_nested():
             session.add(account)
@@ -156,6 +157,16 @@ def authenticate_petitioner(
     return SignInOutcome(SignInResult.ok, account=account)
 
 
+#: The session key that holds the account's session version (``Petitioner.session_version``).
+SESSION_VERSION = "petitioner.sv"
+
+
+def end_petitioner_sessions(session: Session, account: Petitioner) -> None:
+    """Sign-out: raise the session version, so that no copy of any session cookie of the account works; flushes."""
+    account.session_version = (account.session_version or 0) + 1
+    session.flush()
+
+
 def load_petitioner(session: Session, account_id: int) -> Petitioner | None:
     """Load the signed-in petitioner of a request."""
     return session.scalar(select(Petitioner).where(Petitioner.id == account_id))
@@ -166,8 +177,10 @@ def sign_in_name(pii: PersonalData, account: Petitioner) -> str:
     from portal.idnumber import mask_phone
 
     if account.phone_enc:
-        return mask_phone(pii.decrypt(account.phone_enc) or "")
-    email = pii.decrypt(account.email_enc) or ""
+        return mask_phone(account.reveal(pii, "phone_enc") or "")
+    if not account.email_enc:
+        return "实名认证 / verified identity"
+    email = account.reveal(pii, "email_enc") or ""
     local, _, domain = email.partition("@")
     return f"{local[:2]}***@{domain}"
 
@@ -202,3 +215,40 @@ def list_linked(session: Session, account_id: int) -> list[CaseNumber]:
             .order_by(PetitionerCase.linked_at.desc(), CaseNumber.number)
         )
     )
+
+
+#: The password hash of an account opened by the citizens' identity provider: no password opens it.
+NO_PASSWORD = "!sso-only"
+
+
+def link_verified_citizen(
+    session: Session, pii: PersonalData, *, issuer: str, subject: str, id_number: str, current: Petitioner | None
+) -> Petitioner:
+    """The petitioner account of a verified citizen: theirs from before, the signed-in one, or a new one; flushes.
+
+    Every case whose petitioner has the verified ID number is put into the account's "my applications" (looked up
+    by the keyed hash of the ID number, in every bureau).
+    """
+    from portal.cases.models import CaseNumber, CaseParty
+    from tenants.scoping import system_scope
+
+    key = pii.hash(f"{issuer}|{subject}")
+    account = session.scalar(select(Petitioner).where(Petitioner.oidc_subject_hash == key))
+    if account is None and current is not None and current.oidc_subject_hash is None:
+        account = current
+        account.oidc_subject_hash = key
+    if account is None:
+        account_id = session.scalar(text("SELECT nextval(pg_get_serial_sequence('petitioners', 'id'))"))
+        account = Petitioner(id=account_id, password_hash=NO_PASSWORD, oidc_subject_hash=key)
+        session.add(account)
+    session.flush()
+    with system_scope(session):
+        numbers = session.scalars(
+            select(CaseNumber.number)
+            .join(CaseParty, (CaseParty.tenant_id == CaseNumber.tenant_id) & (CaseParty.case_id == CaseNumber.case_id))
+            .where(CaseParty.role == "petitioner", CaseParty.id_number_hash == pii.hash(id_number))
+        ).all()
+    for number in numbers:
+        link_case(session, account.id, number, "verified")
+    session.flush()
+    return account

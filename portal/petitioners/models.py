@@ -19,7 +19,11 @@ class Petitioner(Base):
     """
 
     __tablename__ = "petitioners"
-    __table_args__ = (CheckConstraint("phone_hash IS NOT NULL OR email_hash IS NOT NULL", name="has_sign_in"),)
+    __table_args__ = (
+        CheckConstraint(
+            "phone_hash IS NOT NULL OR email_hash IS NOT NULL OR oidc_subject_hash IS NOT NULL", name="has_sign_in"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     phone_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -31,6 +35,10 @@ class Petitioner(Base):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = utcnow_column()
+    # Stored in the session cookie at sign-in; signing out raises it, which ends every copy of the cookie.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Keyed hash of "issuer|subject" of the citizens' identity provider: a verified sign-in opens this account.
+    oidc_subject_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     # Flask-Login protocol, kept here so that the model stays free of Flask imports.
     is_authenticated = True
@@ -39,6 +47,16 @@ class Petitioner(Base):
 
     def get_id(self) -> str:
         return f"petitioner:{self.id}"
+
+    SEALED = ("phone_enc", "email_enc")
+
+    def aad(self, column: str) -> bytes:
+        from portal.pii import context
+
+        return context("petitioners", column, self.id)
+
+    def reveal(self, pii, column: str) -> str | None:
+        return pii.decrypt(getattr(self, column), self.aad(column))
 
     def __repr__(self) -> str:
         return f"<Petitioner {self.id}>"
@@ -53,7 +71,7 @@ class PetitionerCase(Base):
 
     __tablename__ = "petitioner_cases"
     __table_args__ = (
-        CheckConstraint("how IN ('submitted', 'escalated', 'claimed')", name="how"),
+        CheckConstraint("how IN ('submitted', 'escalated', 'claimed', 'verified')", name="how"),
         Index("ix_petitioner_cases_number", "number"),
     )
 

@@ -22,7 +22,7 @@ from portal.cases.operations import ActionResult, ApplicationInput, Submission, 
 from portal.petitioners.accounts import link_case
 from portal.pii import PersonalData
 from portal.storage import Storage
-from portal.workflow import ActionRefused, CaseAction, MaterialTarget, Step
+from portal.workflow import ActionRefused, CaseAction, CaseState, IntakePath, MaterialTarget, Step
 from tenants.scoping import TenantScope, scoped
 
 
@@ -152,6 +152,20 @@ class Escalated:
     attachments: list[Attachment]
 
 
+def record_online_delivery(session: Session, pii: PersonalData, case: Case, *, today: date) -> bool:
+    """送达 online: the first time the petitioner opens a replied case, record that day; True when recorded.
+
+    A replied case whose delivery is already recorded (by post, in person, electronically or an earlier opening)
+    is left alone; so is a committee transfer, whose result goes to the committee.
+    """
+    if case.state is not CaseState.replied or case.delivered_on is not None:
+        return False
+    if case.intake is IntakePath.committee_transfer:
+        return False
+    perform_action(session, pii, case.id, CaseAction.record_delivery, petitioner_actor(case), {}, today=today)
+    return True
+
+
 def escalate_case(
     session: Session,
     storage: Storage,
@@ -162,8 +176,12 @@ def escalate_case(
     *,
     today: date,
     account_id: int | None = None,
+    request: str | None = None,
+    facts_and_reasons: str | None = None,
 ) -> Escalated:
     """Apply for a re-review of the replied review ``case``: a new case at the next bureau, linked to this one.
+
+    The application states the request and the facts and reasons separately (``reason`` alone serves as both).
 
     The new case carries the files of the first: the petitioner's own and the notices and opinion sent to them,
     copied into the new bureau's storage; new uploads are added to them.
@@ -188,7 +206,7 @@ def escalate_case(
         case.id,
         CaseAction.escalate,
         petitioner_actor(case, account_id),
-        {"reason": reason},
+        {"reason": reason, "request": request, "facts_and_reasons": facts_and_reasons},
         today=today,
     )
     new_case = result.new_case

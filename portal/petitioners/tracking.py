@@ -24,6 +24,7 @@ from portal.documents.models import GeneratedDocument
 from portal.pii import PersonalData
 from portal.routing import OPINION_KIND_LABELS
 from portal.workflow import (
+    DELIVERY_LABELS,
     KIND_LABELS,
     REJECT_REASON_LABELS,
     STATE_PUBLIC,
@@ -33,6 +34,7 @@ from portal.workflow import (
     CaseAction,
     CaseState,
     CaseView,
+    DeliveryMethod,
     MaterialTarget,
     RejectReason,
     Step,
@@ -40,7 +42,7 @@ from portal.workflow import (
     decide,
 )
 from tenants.models import Bureau
-from tenants.scoping import TenantScope, scoped, set_scope
+from tenants.scoping import TenantScope, scoped, set_scope, system_scope
 
 NUMBER_MAX = 40
 CODE_MAX = 40
@@ -56,15 +58,22 @@ Pair = tuple[str, str]
 
 
 def find_by_code(session: Session, pii: PersonalData, number: str | None, code: str | None) -> CaseNumber | None:
-    """Return the registry row of case ``number`` if ``code`` is its access code, else None (for any reason)."""
+    """Return the registry row of case ``number`` if ``code`` is its access code, else None (for any reason).
+
+    The same work whatever the answer: one query (a number that cannot exist is looked up all the same) and one
+    constant-time comparison (against a dummy hash when there is no case), so that the time taken does not tell an
+    existing number with a wrong code from an unknown number.
+    """
     number = normalise_number(str(number or ""))[:NUMBER_MAX]
     code = normalise_code(str(code or ""))[:CODE_MAX]
-    row = session.get(CaseNumber, number) if number else None
-    expected = None
-    if row is not None:
-        with scoped(session, TenantScope.single(row.tenant_id)):
-            expected = session.scalar(select(Case.access_code_hash).where(Case.id == row.case_id))
-    matches = pii.matches(code, expected or _NO_HASH)  # constant time, and computed whether or not it exists
+    with system_scope(session):
+        found = session.execute(
+            select(CaseNumber, Case.access_code_hash)
+            .join(Case, (Case.tenant_id == CaseNumber.tenant_id) & (Case.id == CaseNumber.case_id))
+            .where(CaseNumber.number == (number or "-"))
+        ).first()
+    row, expected = found if found is not None else (None, None)
+    matches = pii.matches(code, expected or _NO_HASH)
     return row if row is not None and expected and matches else None
 
 
@@ -147,6 +156,7 @@ _EVENT_LABELS: dict[str, Pair] = {
     "sign_reply": ("作出书面意见并答复您", "The formal opinion was sent to you"),
     "withdraw": ("申请已撤回", "Application withdrawn"),
     "escalate": ("您已申请复核", "You applied for a re-review"),
+    "record_delivery": ("书面意见已送达", "The formal opinion reached you"),
 }
 
 
@@ -172,8 +182,17 @@ def _details(action: str, fields: dict) -> list[tuple[Pair, str]]:
             out.append((("请在此日期前提供", "Due"), str(fields["due_on"])))
     elif action == "provide_materials" and fields.get("content"):
         out.append((("您的说明", "Your note"), fields["content"]))
+    elif action == "escalate" and fields.get("request"):
+        out.append((("复核请求", "Request"), fields["request"]))
+        out.append((("事实和理由", "Facts and reasons"), fields.get("facts_and_reasons") or ""))
     elif action in ("withdraw", "escalate") and fields.get("reason"):
         out.append((("理由", "Reason"), fields["reason"]))
+    elif action == "record_delivery" and fields.get("delivered_on"):
+        method = fields.get("method")
+        label = DELIVERY_LABELS.get(DeliveryMethod(method)) if method in set(DeliveryMethod) else None
+        out.append((("送达日期", "Delivered on"), str(fields["delivered_on"])))
+        if label:
+            out.append((("送达方式", "How"), label[0]))
     if action == "escalate" and fields.get("new_case_number"):
         out.append((("复核申请编号", "Re-review number"), fields["new_case_number"]))
     return out
@@ -199,18 +218,20 @@ def escalation_window(session: Session, case: Case, view: CaseView, today: date)
     """Whether a re-review can be applied for online today, the last day, and the days left.
 
     ``view`` is the case's rules view, built once by the caller. The last day is the one the workflow judges by
-    (``CaseView.escalation_due``: the stored deadline, else the reply date plus the window of the time-limit table).
+    (``CaseView.escalation_due``: the stored deadline, else the delivery date plus the window of the time-limit
+    table; None while the delivery is not recorded: the window has not started).
     """
     if case.state is not CaseState.replied:
         return Escalation(False, None, None, None)
     window = get_step_rules(session)[Step.escalation_window].amount or 0
-    last_day = view.escalation_due or (case.replied_on + timedelta(days=window) if case.replied_on else None)
+    # Until the opinion is delivered (送达) the window has not started: no last day yet.
+    last_day = view.escalation_due or (case.delivered_on + timedelta(days=window) if case.delivered_on else None)
     try:
         decide(
             view,
             CaseAction.escalate,
             PETITIONER_VIEW,
-            {"today": today, "reason": "-"},
+            {"today": today, "request": "-", "facts_and_reasons": "-"},
             rules=get_step_rules(session),
         )
     except ActionRefused as exc:
@@ -321,10 +342,10 @@ def petitioner_party(session: Session, pii: PersonalData, case: Case) -> dict[st
         return {}
     return {
         "name": party.name,
-        "id_number": pii.decrypt(party.id_number_enc),
-        "phone": pii.decrypt(party.phone_enc),
-        "email": pii.decrypt(party.email_enc),
-        "address": pii.decrypt(party.address_enc),
+        "id_number": party.reveal(pii, "id_number_enc"),
+        "phone": party.reveal(pii, "phone_enc"),
+        "email": party.reveal(pii, "email_enc"),
+        "address": party.reveal(pii, "address_enc"),
     }
 
 

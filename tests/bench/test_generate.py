@@ -121,7 +121,11 @@ def test_states_and_clocks_agree_with_the_workflow(generated, dbs):
         assert all(a.state_after == b.state_before for a, b in pairwise(events) if b.state_before)
     # Open cases have work due: some overdue, some due soon, most later.
     today = local_today()
-    due = [d.due_on for d in dbs.scalars(select(Deadline).where(Deadline.closed_at.is_(None)))]
+    # (The petitioner's windows to escalate belong to replied cases and are nobody's work: left out.)
+    due = [
+        d.due_on
+        for d in dbs.scalars(select(Deadline).where(Deadline.closed_at.is_(None), Deadline.owed_by != "petitioner"))
+    ]
     assert any(d < today for d in due) and sum(d > today for d in due) > len(due) // 2
 
 

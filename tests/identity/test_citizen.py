@@ -59,11 +59,21 @@ def test_verified_claims_come_from_the_provider(sso_client, provider, owner_engi
     assert "citizen-1" not in attempt["identifier"] and len(attempt["identifier"]) == 64
 
 
-def test_an_invalid_id_number_is_not_passed_on_and_missing_claims_stay_editable(sso_client, provider):
-    sso_sign_in(sso_client, provider, "citizen-2", {"name": "李四", "id_number": "110105194912310021"}, realm="citizen")
+def test_an_invalid_id_number_is_refused_and_nothing_is_locked(sso_client, provider):
+    refused = sso_sign_in(
+        sso_client, provider, "citizen-2", {"name": "李四", "id_number": "110105194912310021"}, realm="citizen"
+    )
+    assert refused.status_code == 403 and "身份证号码不是有效的号码" in refused.get_data(as_text=True)
+    assert identity_of(sso_client) is None  # no name locked beside a free ID number
+    missing = sso_sign_in(sso_client, provider, "citizen-2b", {"name": "李四"}, realm="citizen")
+    assert missing.status_code == 403 and "身份证号码" in missing.get_data(as_text=True)
+    assert identity_of(sso_client) is None
+
+
+def test_missing_optional_claims_stay_editable(sso_client, provider):
+    sso_sign_in(sso_client, provider, "citizen-2c", {"name": "李四", "id_number": VALID_ID}, realm="citizen")
     identity = identity_of(sso_client)
-    assert identity.name == "李四" and identity.id_number is None and identity.phone is None
-    assert identity.locked_fields == {"name"}
+    assert identity.phone is None and identity.locked_fields == {"name", "id_number"}
 
 
 def test_hostile_claims_are_cleaned(sso_client, provider):
@@ -71,7 +81,7 @@ def test_hostile_claims_are_cleaned(sso_client, provider):
         sso_client,
         provider,
         "citizen-3",
-        {"name": "<script>alert(1)</script>\x00" + "x" * 500, "email": "nope"},
+        {"name": "<script>alert(1)</script>\x00" + "x" * 500, "email": "nope", "id_number": VALID_ID},
         realm="citizen",
     )
     identity = identity_of(sso_client)

@@ -58,9 +58,9 @@ def petitioner_of(client, dbs, number: str) -> dict:
     return {
         "case_name": case.petitioner_name,
         "name": party.name,
-        "id_number": pii.decrypt(party.id_number_enc),
-        "phone": pii.decrypt(party.phone_enc),
-        "address": pii.decrypt(party.address_enc),
+        "id_number": party.reveal(pii, "id_number_enc"),
+        "phone": party.reveal(pii, "phone_enc"),
+        "address": party.reveal(pii, "address_enc"),
     }
 
 
@@ -105,14 +105,14 @@ def test_a_tampered_post_cannot_change_the_verified_name_and_id(sso_client, prov
     assert got["address"] == PETITIONER["petitioner.address"]  # the free fields come from the form
 
 
-def test_an_invalid_provider_id_number_stays_editable(sso_client, provider, dbs):
-    sso_sign_in(
+def test_an_invalid_provider_id_number_locks_nothing(sso_client, provider, dbs):
+    """Refused with the reason: no verified name beside an ID number anyone could type (issue 18)."""
+    refused = sso_sign_in(
         sso_client, provider, "citizen-apply-3", {"name": "李四", "id_number": "110105194912310021"}, realm="citizen"
     )
+    assert refused.status_code == 403
     html = to_petitioner_step(sso_client, dbs)
-    assert " readonly" in re.search(r'<input id="f-petitioner-name"[^>]*>', html).group(0)
-    assert "readonly" not in re.search(r'<input id="f-petitioner-id_number"[^>]*>', html).group(0)
-    assert html.count(NOTE) == 1
+    assert "readonly" not in html and NOTE not in html
 
 
 def test_without_a_verified_identity_everything_is_editable_as_before(sso_client, dbs):

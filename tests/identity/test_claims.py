@@ -114,5 +114,12 @@ def test_citizen_claims():
         "A@example.cn",
     )
     assert identity.locked_fields == {"name", "id_number", "phone", "email"}
-    partial = read_citizen_claims({"sub": "c2", "id_number": "not a number"}, CITIZEN, verified_at=1)
-    assert partial.id_number is None and partial.locked_fields == frozenset()
+    # Nothing is locked half-way: without a name and a valid ID number there is no verified identity at all.
+    for claims, reason in (
+        ({"sub": "c2", "name": "李四", "id_number": "not a number"}, "bad_claim"),
+        ({"sub": "c3", "name": "李四"}, "missing_claim"),
+        ({"sub": "c4", "id_number": "11010519491231002x"}, "missing_claim"),
+    ):
+        with pytest.raises(IdentityRefused) as refused:
+            read_citizen_claims(claims, CITIZEN, verified_at=1)
+        assert refused.value.reason == reason

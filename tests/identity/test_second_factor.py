@@ -110,6 +110,7 @@ def test_too_many_wrong_codes_end_the_attempt(sso_client, dbs, clock):
     login(sso_client, "cc_principal_wrong")
     for _ in range(4):
         assert post(sso_client, "/staff/2fa/verify", {"code": "123456"}).status_code == 401
+        clock.advance(minutes=2)  # past the account's growing wait (tests/identity/test_credentials.py)
     fifth = post(sso_client, "/staff/2fa/verify", {"code": "123456"})
     assert location(fifth) == "/staff/login"
     # The pending sign-in is gone: even the right code now needs the password again.
@@ -173,8 +174,9 @@ def test_new_recovery_codes_replace_the_old_ones(sso_client, dbs, clock):
 
 def test_bureau_policy_all_staff_and_admin_reset(sso_client, sso_app, dbs, clock, owner_engine):
     make_staff(dbs, CITY, Role.division_staff, unit="pension", username="cc_division_policy")
-    make_staff(dbs, CITY, Role.bureau_admin, username="cc_admin_policy")
-    make_staff(dbs, "220102", Role.bureau_admin, username="ng_admin_policy")
+    make_staff(dbs, CITY, Role.security_admin, username="cc_admin_policy")  # second factors: the security admin's
+    make_staff(dbs, CITY, Role.bureau_admin, username="cc_system_admin")
+    make_staff(dbs, "220102", Role.security_admin, username="ng_admin_policy")
 
     admin = sso_app.test_client()
     login(admin, "cc_admin_policy")
@@ -198,6 +200,14 @@ def test_bureau_policy_all_staff_and_admin_reset(sso_client, sso_app, dbs, clock
 
     # Lost phone: the administrator resets it; the next sign-in sets one up again.
     user_id = rows(owner_engine, "SELECT id FROM staff_users WHERE username = 'cc_division_policy'")[0]["id"]
+    system = sso_app.test_client()  # the system administrator may not (separation of administrators)
+    login(system, "cc_system_admin")
+    enrol(system, clock)
+    assert (
+        post(system, f"/staff/identity-admin/users/{user_id}/reset-2fa", form_page="/staff/identity-admin").status_code
+        == 403
+    )
+    assert post(system, "/staff/identity-admin", {"second_factor": "leaders_and_admins"}).status_code == 403
     reset = post(admin, f"/staff/identity-admin/users/{user_id}/reset-2fa", form_page="/staff/identity-admin")
     assert location(reset) == "/staff/identity-admin"
     sign_out(member)

@@ -9,6 +9,7 @@ from portal.config import ConfigError, config_table, load_settings
 BASE = {
     "SECRET_KEY": "s" * 32,
     "PII_KEY": "p" * 32,
+    "HISTORY_KEY": "h" * 32,
     "DATABASE_URL": "postgresql://u@h/db",
     "REDIS_URL": "redis://localhost:6379/0",
 }

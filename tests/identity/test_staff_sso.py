@@ -255,7 +255,9 @@ def test_provider_error_answer_is_refused(sso_client, provider):
     response = provider.http.post(url, data={"action": "deny"}, allow_redirects=False, timeout=10)
     back = response.headers["Location"]
     assert "error=access_denied" in back
-    assert sso_client.get(back).status_code == 400
+    cancelled = sso_client.get(back + "&lang=en")
+    assert cancelled.status_code == 200  # the person's own choice, not a tampered answer
+    assert "You cancelled the sign-in at the identity service" in cancelled.get_data(as_text=True)
     assert signed_in_as(sso_client) is None
 
 

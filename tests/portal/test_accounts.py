@@ -127,33 +127,39 @@ def test_success_resets_the_failure_count(dbs, owner_engine):
     assert sign_in(dbs, "cc_clerk", "Wrong-horse-42").result == LoginResult.bad_credentials
 
 
-def test_lockout_after_max_failures_then_unlock(dbs, owner_engine):
+def test_failures_make_the_source_wait_not_the_account(app, dbs, owner_engine):
+    from portal.accounts.throttle import LoginThrottle
+
     make_staff(dbs, "220100", username="cc_clerk")
+    throttle = LoginThrottle(app.extensions["portal.redis"], max_failures=MAX_FAILURES, lock_minutes=LOCK_MINUTES)
+
+    def attempt(password=PASSWORD, source="10.9.9.9", username="cc_clerk"):
+        outcome = authenticate(
+            dbs, username, password, max_failures=MAX_FAILURES, lock_minutes=LOCK_MINUTES, throttle=throttle,
+            source=source,
+        )  # fmt: skip
+        dbs.commit()
+        return outcome
+
     for _ in range(MAX_FAILURES - 1):
-        assert sign_in(dbs, "cc_clerk", "Wrong-horse-42").result == LoginResult.bad_credentials
+        assert attempt("Wrong-horse-42").result == LoginResult.bad_credentials
     before = datetime.now(UTC)
-    locked = sign_in(dbs, "cc_clerk", "Wrong-horse-42")
-    assert locked.result == LoginResult.locked
-    assert locked.user is None
-    expected = before + timedelta(minutes=LOCK_MINUTES)
-    assert abs(locked.locked_until - expected) < timedelta(seconds=30)
-    assert stored_row(owner_engine, "cc_clerk").locked_until == locked.locked_until
-
-    # While locked even the right password is refused.
-    refused = sign_in(dbs, "cc_clerk")
-    assert refused.result == LoginResult.locked
-    assert refused.user is None
-    assert refused.locked_until == locked.locked_until
-
-    with owner_engine.begin() as conn:
-        conn.execute(
-            text("UPDATE staff_users SET locked_until = now() - interval '1 minute' WHERE username = 'cc_clerk'")
-        )
-    dbs.expire_all()
-    unlocked = sign_in(dbs, "cc_clerk")
-    assert unlocked.result == LoginResult.ok
-    assert unlocked.user.username == "cc_clerk"
+    waiting = attempt("Wrong-horse-42")
+    assert waiting.result == LoginResult.locked and waiting.user is None
+    assert abs(waiting.locked_until - (before + timedelta(seconds=30))) < timedelta(seconds=5)
+    # The source waits, even with the right password; an unknown username answers exactly alike.
+    assert attempt().result == LoginResult.locked
+    for _ in range(MAX_FAILURES):
+        last = attempt("Wrong-horse-42", username="cc_nobody")
+    assert last.result == LoginResult.locked
+    # Another source is not held up, and its success makes it a known source.
+    assert attempt(source="10.1.1.1").result == LoginResult.ok
     assert stored_row(owner_engine, "cc_clerk").locked_until is None
+    # Failures spread over many sources delay unknown sources only.
+    for n in range(3 * MAX_FAILURES):
+        attempt("Wrong-horse-42", source=f"10.50.0.{n}")
+    assert attempt(source="10.60.0.1").result == LoginResult.locked
+    assert attempt(source="10.1.1.1").result == LoginResult.ok
 
 
 def test_inactive_user_is_refused(dbs, owner_engine):

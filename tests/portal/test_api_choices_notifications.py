@@ -322,3 +322,30 @@ def test_a_letter_awaiting_signature_tells_the_signer_and_reaches_the_digest(app
     assert any(f"案件{case.number}的正式意见待您签发" in line for line in digest["items"])
     assert "另有" in digest["text"]
     assert case_row(dbs, case.id).state.value == "awaiting_signature"
+
+
+def test_an_away_leaders_stand_in_hears_of_the_letter(app, dbs, pii, city):
+    """The leader in charge of petitions is away with a declared stand-in: the stand-in is told, not the away one."""
+    from datetime import timedelta
+
+    from portal.cases.models import StaffAbsence
+
+    today = local_today()
+    with scoped(dbs, TenantScope.single(city.bureau_id)):
+        dbs.add(
+            StaffAbsence(
+                tenant_id=city.bureau_id,
+                user_id=city.petitions_leader.id,
+                starts_on=today,
+                ends_on=today + timedelta(days=10),
+                stand_in_id=city.principal.id,
+            )
+        )
+        dbs.commit()
+    case = submit_case(dbs, pii)
+    clerk = Api(app, city.clerk)
+    clerk.act(case.id, "accept")
+    clerk.act(case.id, "request_extension", days=10, reason="需调取材料。")
+    deliver_staff_notices(dbs, pii)
+    assert [n["kind"] for n in notices(Api(app, city.principal))["notifications"]] == ["extension_requested"]
+    assert notices(Api(app, city.petitions_leader))["notifications"] == []

@@ -91,11 +91,12 @@ def test_wrong_password_is_401_and_counts_towards_the_lockout(app, dbs, city, se
         assert response.get_json()["error"]["code"] == "bad_credentials"
     response = browser.post("/api/v1/auth/token", json={"username": "cc_clerk", "password": "Wrong-horse-42"})
     assert response.status_code == 401 and response.get_json()["error"]["code"] == "locked"
-    # Locked: the right password does not open it either (the web sign-in shares the lock).
+    # This address waits: the right password does not help either (the web sign-in shares the wait).
     response = browser.post("/api/v1/auth/token", json={"username": "cc_clerk", "password": PASSWORD})
     assert response.status_code == 401 and response.get_json()["error"]["code"] == "locked"
+    assert response.get_json()["error"]["locked_until"]
     with owner_engine.connect() as conn:
-        assert conn.scalar(text("SELECT locked_until FROM staff_users WHERE username = 'cc_clerk'")) is not None
+        assert conn.scalar(text("SELECT failed_logins FROM staff_users WHERE username = 'cc_clerk'")) == 5
 
 
 def test_token_request_needs_both_fields(app, dbs, city):

@@ -228,7 +228,7 @@ def test_seed_demo(run, sql, client):
         "220100": every_role - {"province_admin"},
         "220102": every_role - {"province_admin"},
     }
-    assert len(rows) == 8 + 7 + 7
+    assert len(rows) == 10 + 9 + 9
     # Plausible people, not role titles; each name once, and the printed list shows it beside the username.
     names = {r.username: r.display_name for r in sql("SELECT username, display_name FROM staff_users")}
     assert names["cc_petitions_leader"] == "郑海峰" and "郑海峰" in out

@@ -7,6 +7,7 @@ from portal.config import VARIABLES, ConfigError, config_table, load_settings
 GOOD = {
     "SECRET_KEY": "s" * 32,
     "PII_KEY": "p" * 32,
+    "HISTORY_KEY": "h" * 32,
     "DATABASE_URL": "postgresql://app:pw@db.example:5432/portal",
     "REDIS_URL": "redis://cache.example:6379/0",
 }
@@ -27,10 +28,24 @@ def test_every_missing_required_variable_is_listed_in_one_error():
         load_settings({})
     required = [v.name for v in VARIABLES if v.required]
     assert sorted(required) == ["DATABASE_URL", "PII_KEY", "REDIS_URL", "SECRET_KEY"]
-    assert len(excinfo.value.problems) == len(required)
+    # HISTORY_KEY is required in production only (the default environment); elsewhere it may be derived.
+    assert len(excinfo.value.problems) == len(required) + 1
+    assert any(p.startswith("HISTORY_KEY is not set") for p in excinfo.value.problems)
     for name in required:
         assert any(p.startswith(f"{name} is not set") for p in excinfo.value.problems), name
         assert name in str(excinfo.value)
+
+
+def test_history_key_outside_production_is_derived_and_in_production_required():
+    assert problems_of(env(HISTORY_KEY="")) == [
+        "HISTORY_KEY is not set: production keys the case histories with a key of its own."
+    ]
+    settings = load_settings(env(HISTORY_KEY="", PORTAL_ENV="development"))
+    assert len(settings.history_key) == 64 and settings.history_key != settings.secret_key
+    assert problems_of(env(HISTORY_KEY="short")) == ["HISTORY_KEY must be at least 32 characters long."]
+    assert problems_of(env(AUDIT_RETENTION_DAYS="90")) == [
+        "AUDIT_RETENTION_DAYS must be at least 180 (the Cybersecurity Law keeps logs six months)."
+    ]
 
 
 def test_blank_values_count_as_missing():
@@ -108,6 +123,9 @@ def test_explicit_psycopg_url_is_kept():
         ("LOGIN_MAX_FAILURES", "-1", "LOGIN_MAX_FAILURES must be positive"),
         ("RATELIMIT_LOGIN", "lots", "RATELIMIT_LOGIN must be a rate such as '20 per minute'"),
         ("RATELIMIT_LOGIN", "20 per fortnight", "RATELIMIT_LOGIN must be a rate"),
+        ("S3_PUBLIC_ENDPOINT_URL", "files.example:9443", "S3_PUBLIC_ENDPOINT_URL must start with one of http://"),
+        ("PROXY_HOPS", "one", "PROXY_HOPS must be a whole number"),
+        ("PROXY_HOPS", "9", "PROXY_HOPS must be from 0 to 5"),
     ],
 )
 def test_wrong_value_is_reported(name, value, expected):

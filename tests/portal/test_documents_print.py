@@ -19,7 +19,7 @@ from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
 from portal.documents import KINDS, RECEIPT, DocumentData, build_document, render_docx, render_pdf
 from portal.documents import fonts as faces
-from portal.documents.render import Heading, chinese_date
+from portal.documents.render import Heading, chinese_date, heading_split
 from portal.workflow import DocumentKind, Outcome
 from tests.portal.test_documents import context, squash
 
@@ -305,6 +305,16 @@ def test_the_pdf_is_tagged_with_language_and_structure(rendered, name):
         assert page["/StructParents"] == index
         assert len(resolve(nums[2 * index + 1])) == len(mcids)
         assert content.count("BDC") + content.count("BMC") == content.count("EMC")
+
+
+def test_first_level_headings_are_recognised():
+    assert heading_split("一、本局查明的事实") == ("一、本局查明的事实", "")
+    assert heading_split("十二、其他") == ("十二、其他", "")
+    assert heading_split(Heading("结论")) == ("结论", "")
+    assert heading_split("一、基本事实。信访人于1985年参加工作。") == ("一、基本事实。", "信访人于1985年参加工作。")
+    assert heading_split("一、经查，信访人于1985年参加工作") is None  # a sentence, not a heading
+    assert heading_split("信访人于1985年参加工作。") is None
+    assert heading_split("（一）第二层标题") is None
 
 
 def test_rendering_is_deterministic_and_dated_by_the_document():

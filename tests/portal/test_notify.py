@@ -26,6 +26,7 @@ from tests.mail_server import MailServer, free_port
 BASE = {
     "SECRET_KEY": "s" * 32,
     "PII_KEY": "p" * 32,
+    "HISTORY_KEY": "h" * 32,
     "DATABASE_URL": "postgresql://app:pw@db.example:5432/portal",
     "REDIS_URL": "redis://cache.example:6379/0",
 }

@@ -8,7 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from portal.routing import BureauRef, OpinionKind, Refusal, Route, days_since_receipt, is_late, route
+from portal.routing import (
+    BureauRef,
+    OpinionKind,
+    Refusal,
+    Route,
+    days_since_receipt,
+    is_late,
+    route,
+    window_due,
+)
+from portal.workdays import WorkdayCalendar
 from portal.workflow import CaseKind
 
 PROVINCE = BureauRef(1, "province", None, "吉林省社会保险局")
@@ -102,9 +112,26 @@ def test_every_jilin_bureau_routes_to_its_parent():
 
 
 def test_the_window_is_30_days_from_receipt():
+    cal = WorkdayCalendar()
     received = date(2024, 1, 31)
     assert days_since_receipt(received, received) == 0
     assert days_since_receipt(received, date(2024, 3, 1)) == 30
-    assert not is_late(received, received + timedelta(days=30))
-    assert is_late(received, received + timedelta(days=31))
-    assert not is_late(received, received + timedelta(days=40), window_days=60)
+    assert not is_late(cal, received, received + timedelta(days=30))
+    assert is_late(cal, received, received + timedelta(days=31))
+    assert not is_late(cal, received, received + timedelta(days=40), window_days=60)
+
+
+def test_the_window_moves_off_a_holiday_for_intake_and_escalation_alike():
+    """One rule: a window whose 30th day is a day off ends on the next working day (National Day 2026)."""
+    cal = WorkdayCalendar()
+    # Received Tue 2026-09-01: the 30th day is Thu 10-01 (国庆节); 10-01..07 off, so the last day is Thu 10-08.
+    assert window_due(cal, date(2026, 9, 1)).due == date(2026, 10, 8)
+    assert not is_late(cal, date(2026, 9, 1), date(2026, 10, 8))
+    assert is_late(cal, date(2026, 9, 1), date(2026, 10, 9))
+    # Spring Festival 2027 (not published yet: statutory 02-05..08 off): received 01-06, the 30th day is Fri 02-05.
+    due = window_due(cal, date(2027, 1, 6))
+    assert (due.due, due.provisional) == (date(2027, 2, 9), True)
+    assert not is_late(cal, date(2027, 1, 6), date(2027, 2, 9))
+    # New Year 2027: received 2026-12-02, the 30th day is Fri 2027-01-01 (元旦): the last day is Mon 01-04.
+    assert not is_late(cal, date(2026, 12, 2), date(2027, 1, 4))
+    assert is_late(cal, date(2026, 12, 2), date(2027, 1, 5))

@@ -242,7 +242,7 @@ def test_calendar_warning_from_first_november_then_loading_the_year_recomputes(d
     case = submit(dbs, pii, today=date(2026, 12, 21)).case
     with system_scope(dbs):
         deadline = dbs.scalar(select(Deadline).where(Deadline.case_id == case.id))
-    assert deadline.provisional and deadline.due_on == date(2027, 1, 11)  # Monday to Friday only
+    assert deadline.provisional and deadline.due_on == date(2027, 1, 12)  # 元旦 off, as the law fixes it
 
     year_file = (
         '{"year": 2027, "source": "国务院办公厅关于2027年部分节假日安排的通知（测试）",'

@@ -26,6 +26,7 @@ from portal.workdays import (
     holiday_name_en,
     load_year_file,
     parse_year_file,
+    statutory_year_table,
 )
 
 EXAMPLE_FILE = Path(__file__).resolve().parents[2] / "portal" / "holidays" / "example-2027.json"
@@ -75,9 +76,10 @@ def test_day_kind(cal):
     assert cal.day_kind(date(2026, 10, 10)) == DayKind(True, True, REASON_MAKEUP)  # Saturday
     assert cal.day_kind(date(2026, 10, 11)) == DayKind(False, True, REASON_WEEKEND)
     assert cal.day_kind(date(2026, 10, 12)) == DayKind(True, True, None)
-    # uncovered year: weekday rule, not known
-    assert cal.day_kind(date(2027, 1, 1)) == DayKind(True, False, None)
+    # uncovered year: statutory holidays and weekends, not known
+    assert cal.day_kind(date(2027, 1, 1)) == DayKind(False, False, "元旦")
     assert cal.day_kind(date(2027, 1, 2)) == DayKind(False, False, REASON_WEEKEND)
+    assert cal.day_kind(date(2027, 1, 4)) == DayKind(True, False, None)
     with pytest.raises(TypeError):
         cal.day_kind(datetime(2026, 10, 1, 9, 0))
 
@@ -190,19 +192,20 @@ def test_amount_must_be_positive(cal):
 
 
 def test_crossing_into_uncovered_year_is_provisional_then_recomputed(cal):
-    # Thu 2026-12-17 + 15 working days, 2027 unknown (weekday rule):
-    # 12-18 #1, 12-21..25 #2-#6, 12-28..31 #7-#10, Fri 2027-01-01 #11 (weekday rule), 01-04..07 #12-#15.
+    # Thu 2026-12-17 + 15 working days, 2027 unknown (statutory holidays, provisional):
+    # 12-18 #1, 12-21..25 #2-#6, 12-28..31 #7-#10, Fri 2027-01-01 元旦 off, 01-04..08 #11-#15.
     r = cal.add(date(2026, 12, 17), 15, WD)
-    assert r.due == date(2027, 1, 7)
+    assert r.due == date(2027, 1, 8)
     assert r.provisional
     assert r.explanation.uncovered_years == (2027,)
     assert r.explanation.text() == (
-        "自2026年12月17日起算15个工作日，跳过周末6天，于2027年1月7日届满。"
-        "2027年节假日安排尚未录入，暂按周一至周五计算，录入后将重新计算。"
+        "自2026年12月17日起算15个工作日，跳过周末6天、节假日（元旦）1天，于2027年1月8日届满。"
+        "2027年节假日安排尚未录入，暂按《全国年节及纪念日放假办法》规定的法定节假日和周末计算（不含调休），"
+        "录入后将重新计算。"
     )
     assert r.explanation.text("en").endswith(
-        "due 2027-01-07. The holiday schedule has not been loaded for 2027: "
-        "counted Monday to Friday for now, "
+        "due 2027-01-08. The holiday schedule has not been loaded for 2027: "
+        "counted with the statutory public holidays and weekends for now (no make-up days), "
         "to be recomputed once loaded."
     )
     # With 2027 loaded, 01-01 is off: 01-04..08 are #11-#15.
@@ -216,6 +219,43 @@ def test_crossing_into_uncovered_year_is_provisional_then_recomputed(cal):
     assert cal.add(date(2026, 12, 17), 15, WD).provisional
 
 
+def test_an_unpublished_year_counts_the_statutory_holidays_provisionally(cal):
+    """《全国年节及纪念日放假办法》 (2024): lunar dates computed, weekends off, no make-up days, provisional."""
+    table = statutory_year_table(2027)
+    assert table.workdays == {}
+    by_name: dict[str, list[date]] = {}
+    for d, name in sorted(table.holidays.items()):
+        by_name.setdefault(name, []).append(d)
+    assert by_name == {
+        "元旦": [date(2027, 1, 1)],
+        # 正月初一 is Sat 2027-02-06: 除夕 Fri 02-05 to 初三 Mon 02-08.
+        "春节": [date(2027, 2, 5), date(2027, 2, 6), date(2027, 2, 7), date(2027, 2, 8)],
+        "清明节": [date(2027, 4, 5)],
+        "劳动节": [date(2027, 5, 1), date(2027, 5, 2)],
+        "端午节": [date(2027, 6, 9)],
+        "中秋节": [date(2027, 9, 15)],
+        "国庆节": [date(2027, 10, 1), date(2027, 10, 2), date(2027, 10, 3)],
+    }
+    # The 2024 revision gives 13 days; the published 2025 and 2026 schedules have them all among their days off.
+    assert len(statutory_year_table(2026).holidays) == 13
+    assert set(statutory_year_table(2025).holidays) <= set(builtin_year_table(2025).holidays)
+    assert set(statutory_year_table(2026).holidays) <= set(builtin_year_table(2026).holidays)
+    # Working days across Spring Festival 2027: Thu 02-04 + 1 -> Tue 02-09 (02-05..08 off), provisional.
+    r = cal.add(date(2027, 2, 4), 1, WD)
+    assert (r.due, r.provisional) == (date(2027, 2, 9), True)
+    assert [n for _, n in r.explanation.skipped] == ["春节", "春节", "春节", "春节"]
+    # National Day 2027: Thu 09-30 + 1 working day -> Mon 10-04 (10-01..03 off; no bridge days assumed).
+    assert cal.add(date(2027, 9, 30), 1, WD).due == date(2027, 10, 4)
+    # A 30-day limit ending on 2027-10-02 moves to Mon 10-04.
+    assert cal.add(date(2027, 9, 2), 30, DAYS).due == date(2027, 10, 4)
+    # A loaded year replaces the statutory estimate entirely (the test table has only 元旦 off).
+    loaded = cal.with_table(table_2027())
+    assert (loaded.add(date(2027, 2, 4), 1, WD).due, loaded.add(date(2027, 2, 4), 1, WD).provisional) == (
+        date(2027, 2, 5),
+        False,
+    )
+
+
 def test_makeup_day_from_loaded_table(cal):
     # Fri 2027-01-08 + 1 working day: Sat 01-09 is a make-up workday in the test table.
     loaded = cal.with_table(table_2027())
@@ -227,9 +267,9 @@ def test_makeup_day_from_loaded_table(cal):
 
 
 def test_days_rule_in_uncovered_year(cal):
-    # 2026-12-25 + 7 days = Fri 2027-01-01: a working day by the weekday rule, but provisional.
+    # 2026-12-25 + 7 days = Fri 2027-01-01, 元旦 by the statutory rule: moves to Mon 01-04, provisional.
     r = cal.add(date(2026, 12, 25), 7, DAYS)
-    assert (r.due, r.provisional) == (date(2027, 1, 1), True)
+    assert (r.due, r.provisional, r.explanation.shifted_from) == (date(2027, 1, 4), True, date(2027, 1, 1))
     # Loaded: 01-01 off, 01-02/03 weekend -> Mon 01-04.
     r2 = cal.with_table(table_2027()).add(date(2026, 12, 25), 7, DAYS)
     assert (r2.due, r2.provisional, r2.explanation.shifted_from) == (
@@ -275,11 +315,11 @@ def test_working_days_between(cal):
 def test_explanation_as_dict_is_json(cal):
     r = cal.add(date(2026, 12, 17), 15, WD)
     d = json.loads(json.dumps(r.explanation.as_dict()))
-    assert d["start"] == "2026-12-17" and d["due"] == "2027-01-07"
+    assert d["start"] == "2026-12-17" and d["due"] == "2027-01-08"
     assert d["unit"] == "working_days" and d["amount"] == 15
     assert d["provisional"] is True and d["uncovered_years"] == [2027]
     assert {"date": "2026-12-19", "reason": "weekend"} in d["skipped"]
-    assert len(d["skipped"]) == 6  # complete, unlike the text
+    assert len(d["skipped"]) == 7  # complete, unlike the text
     d = cal.add(date(2026, 9, 24), 7, DAYS).explanation.as_dict()
     assert d["shifted_from"] == "2026-10-01" and d["working_days"] is None
     assert d["skipped"][0] == {"date": "2026-10-01", "reason": "国庆节"}

@@ -108,6 +108,7 @@ WHO = {
     A.record_contact: OFFICE,
     A.withdraw: {"petitioner"},
     A.escalate: {"petitioner"},
+    A.record_delivery: OFFICE | {"petitioner"},
 }
 
 ACTIVE = {
@@ -141,6 +142,7 @@ FROM = {
     A.record_contact: ACTIVE | {S.submitted},
     A.withdraw: ACTIVE | {S.submitted},
     A.escalate: {S.replied},
+    A.record_delivery: {S.replied},
 }
 TO = {
     A.accept: S.accepted,
@@ -173,6 +175,10 @@ def make_case(state=S.in_review, action=None, **overrides):
         "opinion_approver_ids": frozenset({BUS_LEADER}),
         "signer_ids": frozenset({PET_LEADER}),
         "replied_on": REPLIED_ON if state in (S.replied, S.reported) else None,
+        # Delivered the day after signing, except where the action is to record the delivery.
+        "delivered_on": REPLIED_ON + timedelta(days=1)
+        if state is S.replied and action is not A.record_delivery
+        else None,
         "material_requests": (
             MaterialRequestView(id=PETITIONER_REQUEST, target=MaterialTarget.petitioner),
             MaterialRequestView(id=LOWER_REQUEST, target=MaterialTarget.lower_bureau, target_bureau_id=LOWER_BUREAU),
@@ -220,6 +226,11 @@ def payload(action, actor_name="clerk"):
         A.record_contact: {"party": "petitioner", "contacted_on": "2024-04-01", "summary": "电话核实情况"},
         A.withdraw: {"reason": "问题已解决"},
         A.escalate: {"today": REPLIED_ON + timedelta(days=10), "reason": "不服复查意见"},
+        A.record_delivery: {
+            "method": "post",
+            "delivered_on": REPLIED_ON + timedelta(days=3),
+            "today": REPLIED_ON + timedelta(days=5),
+        },
     }[action]
 
 
@@ -515,7 +526,8 @@ def test_reply_drafting_and_signature_are_two_clocks():
 def test_sign_reply_to_the_petitioner():
     d = run(A.sign_reply, actor="pet_leader")
     assert d.state_after is S.replied
-    assert d.opens == (Step.escalation_window,)
+    assert d.opens == ()  # the window starts when the opinion is delivered (送达), not when it is signed
+    assert d.case_changes == {}
     assert set(d.closes) == {Step.reply, Step.signature, Step.whole_review}
     assert d.documents == (DocumentKind.formal_opinion,)
     assert d.notify_petitioner and d.public
@@ -523,7 +535,11 @@ def test_sign_reply_to_the_petitioner():
     assert d.state_after is S.replied
     assert d.opens == ()  # a re-review is final: no window
     d = run(A.sign_reply, actor="pet_leader", intake=IntakePath.paper)
-    assert d.state_after is S.replied and d.opens == (Step.escalation_window,)
+    assert d.state_after is S.replied and d.opens == ()
+    # The petitioner chose electronic delivery: delivered the day it is sent, and the window runs from then.
+    d = run(A.sign_reply, S.awaiting_signature, "pet_leader", {"today": "2024-03-01"}, electronic_delivery=True)
+    assert d.opens == (Step.escalation_window,)
+    assert d.case_changes == {"delivered_on": date(2024, 3, 1), "delivery_method": "electronic"}
 
 
 # --- Extension ----------------------------------------------------------------------------------------
@@ -699,21 +715,74 @@ def test_withdraw_recorded_by_the_office_only_for_offline_petitioners():
 
 
 def test_escalate_within_the_window():
-    d = run(A.escalate, S.replied, "petitioner", {"today": REPLIED_ON + timedelta(days=30), "reason": "不服"})
+    # Delivered the day after signing: the window runs from delivery (30 days after REPLIED_ON + 1).
+    d = run(A.escalate, S.replied, "petitioner", {"today": REPLIED_ON + timedelta(days=31), "reason": "不服"})
     assert d.closes == (Step.escalation_window,)
     assert d.case_changes == {"escalated": True}
     assert d.public
-    assert d.event_fields["applied_on"] == "2024-03-31"
+    assert d.event_fields["applied_on"] == "2024-04-01"
     error = refused(
         "wrong_state",
         make_case(S.replied),
         A.escalate,
         ACTORS["petitioner"],
-        {"today": REPLIED_ON + timedelta(days=31), "reason": "不服"},
+        {"today": REPLIED_ON + timedelta(days=32), "reason": "不服"},
     )
     assert "30日" in error.message_zh
     refused("invalid", make_case(S.replied), A.escalate, ACTORS["petitioner"], {"reason": "不服"}, field="today")
-    refused("invalid", make_case(S.replied), A.escalate, ACTORS["petitioner"], {"today": "2024-03-05"}, "reason")
+    refused("invalid", make_case(S.replied), A.escalate, ACTORS["petitioner"], {"today": "2024-03-05"}, "request")
+    only_request = {"today": "2024-03-05", "request": "撤销复查意见"}
+    refused("invalid", make_case(S.replied), A.escalate, ACTORS["petitioner"], only_request, "facts_and_reasons")
+    both = {**only_request, "facts_and_reasons": "复查意见认定事实不清"}
+    d = decide(make_case(S.replied), A.escalate, ACTORS["petitioner"], both)
+    assert (d.event_fields["request"], d.event_fields["facts_and_reasons"]) == ("撤销复查意见", "复查意见认定事实不清")
+
+
+def test_the_escalation_window_has_not_started_before_delivery():
+    """§送达: until the opinion is delivered the window has not started, and escalation online stays open."""
+    undelivered = make_case(S.replied, delivered_on=None)
+    d = decide(undelivered, A.escalate, ACTORS["petitioner"], {"today": REPLIED_ON + timedelta(days=90), "reason": "x"})
+    assert d.case_changes == {"escalated": True}
+    late = make_case(S.replied, delivered_on=REPLIED_ON + timedelta(days=20))
+    assert decide(late, A.escalate, ACTORS["petitioner"], {"today": REPLIED_ON + timedelta(days=50), "reason": "x"})
+    refused("wrong_state", late, A.escalate, ACTORS["petitioner"], {"today": REPLIED_ON + timedelta(days=51)})
+
+
+def test_recording_the_delivery_starts_the_window():
+    case = make_case(S.replied, A.record_delivery)
+    d = decide(case, A.record_delivery, ACTORS["clerk"], payload(A.record_delivery))
+    assert d.opens == (Step.escalation_window,)
+    assert d.starts_on == {Step.escalation_window: REPLIED_ON + timedelta(days=3)}
+    assert d.case_changes == {"delivered_on": REPLIED_ON + timedelta(days=3), "delivery_method": "post"}
+    assert d.public and d.state_after is S.replied
+    # The petitioner's first opening online: delivered today, whatever the payload says.
+    today = REPLIED_ON + timedelta(days=7)
+    d = decide(case, A.record_delivery, ACTORS["petitioner"], {"today": today, "method": "post", "delivered_on": "x"})
+    assert d.case_changes == {"delivered_on": today, "delivery_method": "online"}
+    # A re-review is final: delivery is recorded, no window opens.
+    d = decide(
+        make_case(S.replied, A.record_delivery, kind=CaseKind.re_review),
+        A.record_delivery,
+        ACTORS["clerk"],
+        payload(A.record_delivery),
+    )
+    assert d.opens == () and d.case_changes["delivery_method"] == "post"
+
+
+def test_a_delivery_date_before_signing_or_in_the_future_is_refused():
+    case = make_case(S.replied, A.record_delivery)
+    today = REPLIED_ON + timedelta(days=5)
+    before = {"method": "in_person", "delivered_on": REPLIED_ON - timedelta(days=1), "today": today}
+    error = refused("invalid", case, A.record_delivery, ACTORS["clerk"], before, field="delivered_on")
+    assert "签发日期" in error.message_zh
+    future = {"method": "post", "delivered_on": today + timedelta(days=1), "today": today}
+    refused("invalid", case, A.record_delivery, ACTORS["clerk"], future, field="delivered_on")
+    refused("invalid", case, A.record_delivery, ACTORS["clerk"], {"method": "post", "today": today}, "delivered_on")
+    refused("invalid", case, A.record_delivery, ACTORS["clerk"], {"method": "pigeon", "today": today}, "method")
+    electronic = {"method": "electronic", "delivered_on": today, "today": today}
+    refused("invalid", case, A.record_delivery, ACTORS["clerk"], electronic, field="method")
+    # Once recorded, not again.
+    refused("wrong_state", make_case(S.replied), A.record_delivery, ACTORS["clerk"], payload(A.record_delivery))
 
 
 def test_a_re_review_cannot_be_escalated():
@@ -734,7 +803,7 @@ def test_escalation_window_follows_the_rules_table():
         **DEFAULT_STEP_RULES,
         Step.escalation_window: dataclasses.replace(DEFAULT_STEP_RULES[Step.escalation_window], amount=60),
     }
-    data = {"today": REPLIED_ON + timedelta(days=45), "reason": "不服"}
+    data = {"today": REPLIED_ON + timedelta(days=46), "reason": "不服"}
     assert decide(make_case(S.replied), A.escalate, ACTORS["petitioner"], data, rules=rules)
     refused("wrong_state", make_case(S.replied), A.escalate, ACTORS["petitioner"], data)
 
@@ -765,7 +834,10 @@ def test_allowed_actions_for_the_ui():
     assert allowed_actions(pending, ACTORS["principal"]) == [A.approve_extension, A.deny_extension]
     replied = make_case(S.replied)
     assert allowed_actions(replied, ACTORS["petitioner"]) == [A.escalate]
-    assert allowed_actions(replied, ACTORS["petitioner"], today=REPLIED_ON + timedelta(days=31)) == []
+    assert allowed_actions(replied, ACTORS["petitioner"], today=REPLIED_ON + timedelta(days=32)) == []
+    undelivered = make_case(S.replied, A.record_delivery)
+    assert allowed_actions(undelivered, ACTORS["clerk"]) == [A.record_delivery]
+    assert allowed_actions(undelivered, ACTORS["petitioner"]) == [A.escalate, A.record_delivery]
     assert allowed_actions(make_case(S.replied, kind=CaseKind.re_review), ACTORS["petitioner"]) == []
 
 

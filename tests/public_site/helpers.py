@@ -82,6 +82,9 @@ def application_json(session, attachments=(), **changes) -> dict:
         "request": "请求撤销处理意见，重新核定养老金。",
         "facts_and_reasons": "处理意见认定事实不清。",
         "attachments": list(attachments),
+        # Tests submit this same application many times: confirmed, as a petitioner may (§四.14 duplicates are
+        # tested with confirm_duplicate=False).
+        "confirm_duplicate": True,
     }
     for path, value in changes.items():
         target = body

@@ -405,3 +405,50 @@ def test_a_forged_review_step_is_checked_like_any_other(client, dbs):
     assert "复查复核委员会" in stopped and "Submit" not in stopped
     submitted = client.post("/apply/submit", data={**province, "go": "submit"})
     assert "复查复核委员会" in page(submitted) and counts(dbs)["cases"] == 0
+
+
+def test_a_second_application_on_the_same_opinion_asks_before_it_is_submitted(client, dbs):
+    """§四.14: an open case of the same petitioner on the same document is named in plain words; confirm to go on."""
+    first = submit(client, to_review(client, dbs))
+    assert first.status_code == 302
+    number = re.search(r'id="case-number">([^<]+)<', page(client.get("/apply/receipt"))).group(1)
+
+    review = to_review(client, dbs)
+    assert 'id="duplicate-warning"' in review and number in review and "无需重复申请" in review
+    before = counts(dbs)
+    refused = submit(client, review)
+    html = page(refused, 409)
+    assert number in html and 'name="confirm_duplicate"' in html
+    assert counts(dbs) == before  # nothing submitted, nothing lost: the review page again
+    confirmed = fill(client, html, {"confirm_duplicate": "1"}, go="submit")
+    assert confirmed.status_code == 302
+    second = re.search(r'id="case-number">([^<]+)<', page(client.get("/apply/receipt"))).group(1)
+    assert case_by_number(dbs, second).duplicate_of_case_number == number
+
+
+def test_sending_the_review_page_twice_submits_once_and_shows_the_same_receipt(client, dbs):
+    # A double click, or "resend" after the answer was lost: the page carries one Idempotency-Key per attempt.
+    review = to_review(client, dbs)
+    assert re.search(r'name="idempotency_key" value="[0-9a-f-]{36}"', review)
+    first = submit(client, review)
+    first_receipt = page(client.get(first.headers["Location"]))  # the browser never showed this one
+    again = submit(client, review)
+    assert again.status_code == 302 and again.headers["Location"].endswith("/apply/receipt")
+    receipt = page(client.get("/apply/receipt"))
+    code = re.search(r'id="access-code">([^<]+)<', receipt).group(1)
+    assert code == re.search(r'id="access-code">([^<]+)<', first_receipt).group(1)
+    assert counts(dbs)["cases"] == 1
+    # A fresh review page is a new attempt: a second application (on the same opinion: confirmed, §四.14).
+    assert fill(client, to_review(client, dbs), {"confirm_duplicate": "1"}, go="submit").status_code == 302
+    assert counts(dbs)["cases"] == 2
+
+
+def test_a_page_key_sent_again_with_other_answers_is_refused_and_nothing_is_submitted(client, dbs):
+    review = to_review(client, dbs)
+    assert submit(client, review).status_code == 302
+    client.get("/apply/receipt")
+    changed = fill(client, review, {"request": "请求重新核定缴费年限。"}, go="submit")
+    html = page(changed, 422)
+    assert "此页面已用于提交另一份内容不同的申请" in html
+    assert re.search(r'name="idempotency_key" value="[0-9a-f-]{36}"', html)  # a fresh key for the new attempt
+    assert counts(dbs)["cases"] == 1

@@ -203,16 +203,30 @@ def test_escalate_a_replied_review_on_the_page(client, dbs, pii, city, province)
     form_page = client.get(f"/track/{body['number']}/escalate").get_data(as_text=True)
     assert f"{last_day.year}年{last_day.month}月{last_day.day}日" in form_page and "30" in form_page
     assert "张三" in form_page and "证据.pdf" in form_page and "13800138000" in form_page  # prefilled, files carried
-    missing = fill(client, form_page, {"reason": ""}, go=None, files=[])
-    assert missing.status_code == 422 and "请写明您不服复查意见的理由" in missing.get_data(as_text=True)
+    # The disputed opinion is named by its 文号 (fixed when signed) and issuer, not by the case number.
+    signed = case_by_number(dbs, body["number"])
+    assert "长社保信复〔" in form_page and "长春市社会保险局" in form_page
+    assert f"复查意见书（{signed.number}）" not in form_page
+    # The request and the facts and reasons are asked separately.
+    missing = fill(client, form_page, {"request": "撤销复查意见。", "facts_and_reasons": ""}, go=None, files=[])
+    assert missing.status_code == 422 and "请写明事实和理由" in missing.get_data(as_text=True)
+    assert "撤销复查意见。" in missing.get_data(as_text=True)  # nothing typed is lost
+    missing = fill(client, form_page, {"request": "", "facts_and_reasons": "事实不清。"}, go=None, files=[])
+    assert missing.status_code == 422 and "请写明您的复核请求" in missing.get_data(as_text=True)
     response = fill(
-        client, form_page, {"reason": "复查意见适用政策错误。"}, go=None, files=[(png_bytes(), "新证据.png")]
+        client,
+        form_page,
+        {"request": "撤销复查意见，重新核定。", "facts_and_reasons": "复查意见适用政策错误。"},
+        go=None,
+        files=[(png_bytes(), "新证据.png")],
     )
     assert response.status_code == 302 and response.headers["Location"].endswith("/apply/receipt")
     receipt = client.get("/apply/receipt").get_data(as_text=True)
     number = re.search(r'id="case-number">([^<]+)<', receipt).group(1)
     new_case = case_by_number(dbs, number)
     assert new_case.kind is CaseKind.re_review and new_case.earlier_case_id == case.id
+    assert (new_case.request_text, new_case.facts_text) == ("撤销复查意见，重新核定。", "复查意见适用政策错误。")
+    assert new_case.disputed_document_number.startswith("长社保信复〔")
     assert sorted(f.filename for f in case_files(dbs, new_case)) == ["新证据.png", "证据.pdf"]
     old_page = client.get(f"/track/{body['number']}").get_data(as_text=True)
     assert number in old_page and "您已申请复核" in old_page

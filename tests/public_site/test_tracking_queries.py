@@ -48,6 +48,9 @@ def test_the_tracking_page_of_a_replied_case_runs_a_bounded_number_of_statements
     granted = browser.post("/track", data={"csrf_token": token, "number": body["number"], "code": body["access_code"]})
     assert granted.status_code == 302
 
+    # The first opening records the delivery (送达, a write of its own, once); every later view is the read below.
+    first = statements_of(app, browser, f"/track/{body['number']}")
+    assert any("INSERT INTO deadlines" in " ".join(x.split()) for x in first)
     statements = statements_of(app, browser, f"/track/{body['number']}")
     # A replied case takes the longest path (the re-review window); its rules view is built once.
     assert reads(statements, "FROM step_rules") == 1

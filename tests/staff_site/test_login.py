@@ -89,11 +89,11 @@ def test_lockout_after_repeated_failures(client, staff, settings):
         assert alert_text(response) == "用户名或密码错误。"
     response = login(client, USERNAME, "Wrong-horse-42")
     assert response.status_code == 401
-    assert alert_text(response).startswith("登录失败次数过多，该账号已锁定至")
-    # The right password does not open a locked account.
+    assert alert_text(response).startswith("登录失败次数过多，请稍候")
+    # While this address waits, the right password does not help either.
     response = login(client, USERNAME)
     assert response.status_code == 401
-    assert alert_text(response).startswith("登录失败次数过多，该账号已锁定至")
+    assert alert_text(response).startswith("登录失败次数过多，请稍候")
     assert not signed_in(client)
 
 
@@ -101,7 +101,7 @@ def test_lockout_message_in_english(client, staff, settings):
     client.get("/staff/login?lang=en")
     for _ in range(settings.login_max_failures):
         response = login(client, USERNAME, "Wrong-horse-42")
-    assert alert_text(response).startswith("Too many failed attempts: this account is locked until ")
+    assert alert_text(response).startswith("Too many failed attempts: please wait and try again after ")
 
 
 def test_login_posts_are_rate_limited_per_client(app, client, settings):

@@ -103,10 +103,13 @@ def test_failed_messages_are_shown_to_administrators_who_can_retry_them(app, dbs
 
 
 def test_queue_monitoring_for_administrators(app, dbs, pii, city):
-    admin_user = make_staff(dbs, "220100", Role.bureau_admin, username="cc_admin_q")
+    admin_user = make_staff(dbs, "220000", Role.province_admin, username="pv_admin_q")
+    city_admin = make_staff(dbs, "220100", Role.bureau_admin, username="cc_admin_q")
     submit(dbs, pii, today=RECEIVED)  # one delivery job waits in the notifications queue
     sweep(dbs, date(2026, 9, 28))
     assert sign_in(app, city.clerk).get("/staff/ops/queues").status_code == 403
+    # The workers, the gateway and failed jobs are the deployment's: not a city's (or a county's) administrator's.
+    assert sign_in(app, city_admin).get("/staff/ops/queues").status_code == 403
     html = sign_in(app, admin_user).get("/staff/ops/queues?lang=en").get_data(as_text=True)
     assert re.search(r"<td>notifications</td><td>1</td>", html)
     assert "<td>deadlines</td>" in html and "2026-09-28" in html  # the last sweep, from PostgreSQL

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import create_engine, pool, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from portal.cases.history import verify_case
@@ -30,8 +30,8 @@ from portal.supervision.operations import (
 )
 from portal.supervision.queries import count_open_orders, list_case_orders, list_inbox, list_issued
 from portal.workflow import ActionRefused, CaseState
-from tenants.scoping import TenantScope, get_scope, scope_for_bureau, scoped, set_scope, system_scope
-from tests.helpers import make_staff
+from tenants.scoping import TenantScope, apply_scope, get_scope, scope_for_bureau, scoped, set_scope, system_scope
+from tests.helpers import EVERY_ROLE, app_role_engine, make_staff
 from tests.portal.cases.conftest import act, case_events, drive, load_case, submit
 from tests.supervision.helpers import CHANGCHUN, CHAOYANG, NANGUAN, PROVINCE, Spec, insert
 
@@ -45,7 +45,12 @@ def people(dbs):
         "cc_div": make_staff(dbs, CHANGCHUN, Role.division_staff, unit="pension", username="sv_cc_div"),
         "ng": make_staff(dbs, NANGUAN, Role.petition_office_head, unit="petition_office", username="sv_ng_head"),
         "ng_admin": make_staff(dbs, NANGUAN, Role.bureau_admin, username="sv_ng_admin"),
-        "cy": make_staff(dbs, CHAOYANG, *[r for r in Role if r != Role.province_admin], username="sv_cy_all"),
+        "cy": make_staff(
+            dbs,
+            CHAOYANG,
+            *EVERY_ROLE,
+            username="sv_cy_all",
+        ),
         "pv": make_staff(dbs, PROVINCE, Role.petition_office_head, unit="petition_office", username="sv_pv_head"),
     }
 
@@ -110,13 +115,12 @@ def test_order_rows_are_walled_by_row_level_security(dbs, settings, ids, people)
     with as_user(dbs, people["cc"]):
         issue_order(dbs, case_id, people["cc"], "督办", date(2026, 9, 30), today=TODAY)
         dbs.commit()
-    engine = create_engine(settings.database_url, poolclass=pool.NullPool)
+    engine = app_role_engine(settings)
     try:
         for reader, expected in ((CHAOYANG, 0), (NANGUAN, 1), (CHANGCHUN, 1)):
             with engine.begin() as conn:
                 scope = TenantScope(acting=ids[reader], readable=frozenset(_subtree(dbs, ids[reader])))
-                for name, value in scope.gucs().items():
-                    conn.execute(text("SELECT set_config(:n, :v, true)"), {"n": name, "v": value})
+                apply_scope(conn, scope)
                 assert conn.scalar(text("SELECT count(*) FROM supervision_orders")) == expected, reader
                 # Only the case's bureau may change the row: the issuing city cannot rewrite it afterwards.
                 changed = conn.execute(text("UPDATE supervision_orders SET instruction = 'x'")).rowcount

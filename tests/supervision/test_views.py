@@ -15,7 +15,7 @@ from portal.cases.queries import local_today
 from portal.roles import Role
 from portal.supervision.models import Satisfaction
 from portal.workflow import CaseState, Outcome
-from tests.helpers import csrf_token, login, make_staff
+from tests.helpers import EVERY_ROLE, csrf_token, login, make_staff
 from tests.portal.cases.conftest import case_events, load_case
 from tests.supervision.helpers import CHANGCHUN, CHAOYANG, JILIN_CITY, NANGUAN, PROVINCE, Spec, insert
 
@@ -178,7 +178,13 @@ def test_supervision_order_round_trip_on_the_web(app, dbs, ids, data):
     due = (local_today() + timedelta(days=7)).isoformat()
     city = signed_in(app.test_client(), dbs, CHANGCHUN, "w_cc", Role.petitions_leader)
     county = signed_in(app.test_client(), dbs, NANGUAN, "w_ng")
-    sibling = signed_in(app.test_client(), dbs, CHAOYANG, "w_cy", *[r for r in Role if r != Role.province_admin])
+    sibling = signed_in(
+        app.test_client(),
+        dbs,
+        CHAOYANG,
+        "w_cy",
+        *EVERY_ROLE,
+    )
 
     path = f"/staff/supervision/cases/{case_id}/order"
     form = city.get(path)

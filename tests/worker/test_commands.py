@@ -131,12 +131,26 @@ def test_housekeeping_purges_stale_uploads_old_tokens_and_sessions(app, dbs, own
             ),
             values,
         )
+        conn.execute(
+            text(
+                "INSERT INTO idempotency_keys (scope, key_hash, request_hash, created_at) VALUES"
+                " ('upload', repeat('e', 64), repeat('0', 64), now() - interval '25 hours'),"
+                " ('upload', repeat('f', 64), repeat('0', 64), now() - interval '23 hours')"
+            )
+        )
     result = housekeeping.__wrapped__()
     dbs.commit()
-    assert result == {"uploads_purged": 1, "tokens_cleared": 1, "sessions_cleared": 1}
+    assert result == {
+        "audit_entries_purged": 0,
+        "uploads_purged": 1,
+        "tokens_cleared": 1,
+        "sessions_cleared": 1,
+        "idempotency_keys_purged": 1,
+    }
+    tables = ("uploads", "api_tokens", "staff_sessions", "idempotency_keys")
     with owner_engine.connect() as conn:
-        left = [conn.scalar(text(f"SELECT count(*) FROM {t}")) for t in ("uploads", "api_tokens", "staff_sessions")]
-    assert left == [1, 1, 1]
+        left = [conn.scalar(text(f"SELECT count(*) FROM {t}")) for t in tables]
+    assert left == [1, 1, 1, 1]
     with system_scope(dbs):
         assert dbs.get(SweepRun, "housekeeping").last_result["uploads_purged"] == 1
 

@@ -50,6 +50,7 @@ def process_env(settings, **extra: str) -> dict[str, str]:
             "PORTAL_ENV": "test",
             "SECRET_KEY": settings.secret_key,
             "PII_KEY": settings.pii_key,
+            "HISTORY_KEY": settings.history_key,
             "DATABASE_URL": settings.database_url,
             "DATABASE_ADMIN_URL": settings.database_admin_url,
             "REDIS_URL": settings.redis_url,

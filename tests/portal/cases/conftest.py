@@ -120,6 +120,9 @@ PETITIONER = Actor("petitioner", None, "张三")
 
 
 def submit(dbs, pii, today=date(2026, 9, 10), **overrides):
+    # Most tests submit the same application many times: confirmed, as a petitioner may (§四.14 duplicates are
+    # tested with confirm_duplicate=False).
+    overrides.setdefault("confirm_duplicate", True)
     result = submit_application(dbs, pii, application(dbs, **overrides), actor=PETITIONER, today=today)
     dbs.commit()
     return result

@@ -55,6 +55,8 @@ def replied(dbs, pii, city):
     act(dbs, pii, city.clerk, case_id, "request_extension", days=10, reason="需调取材料。")
     act(dbs, pii, city.petitions_leader, case_id, "approve_extension")
     drive(dbs, pii, city, case_id, CaseState.replied)
+    # Handed to the petitioner the day it was signed: the window runs from then.
+    act(dbs, pii, city.clerk, case_id, "record_delivery", method="in_person", delivered_on="2026-09-11")
     return load_case(dbs, case_id)
 
 
@@ -63,7 +65,7 @@ def test_case_history_prints_every_event_and_every_deadline_explained(run, repli
     assert f"Case {replied.number}" in out and "复查 / Review" in out and "长春市社会保险局" in out
     assert "State: 已答复 / Replied" in out and "extended 10 days" in out
     events = [line for line in out.splitlines() if line.startswith("  ") and " -> " in line]
-    assert len(events) == replied.event_count == 12
+    assert len(events) == replied.event_count == 13
     assert "    1  2026-" in out and "张三 (petitioner)  submit: - -> submitted" in out
     assert "cc_clerk (staff, 长春市社会保险局)  accept: submitted -> accepted" in out
     assert "sign_reply: awaiting_signature -> replied" in out
@@ -101,7 +103,7 @@ def test_case_history_of_an_unknown_case(run):
 
 def test_case_verify_one_and_all(run, dbs, pii, city, owner_engine, replied):
     other = submit(dbs, pii).case
-    assert ok(run("case", "verify", replied.number)) == f"OK {replied.number}: 12 entries, chain intact.\n"
+    assert ok(run("case", "verify", replied.number)) == f"OK {replied.number}: 13 entries, chain intact.\n"
     assert ok(run("case", "verify")) == "OK: 2 case histories, every chain intact.\n"
 
     with owner_engine.begin() as conn:
@@ -125,8 +127,8 @@ def test_calendar_load_refuses_the_example_and_recomputes_provisional_deadlines(
     case_id = submit(dbs, pii, today=date(2026, 12, 14)).case.id
     act(dbs, pii, city.clerk, case_id, "accept", today=date(2026, 12, 15))
     history = ok(run("case", "history", load_case(dbs, case_id).number))
-    assert "due 2027-01-26 PROVISIONAL, open" in history
-    assert "2027年节假日安排尚未录入，暂按周一至周五计算" in history
+    assert "due 2027-01-27 PROVISIONAL, open" in history
+    assert "2027年节假日安排尚未录入，暂按《全国年节及纪念日放假办法》规定的法定节假日和周末计算" in history
     assert "The holiday schedule has not been loaded for 2027" in history
 
     result = run("calendar", "load", "portal/holidays/example-2027.json")
@@ -148,7 +150,7 @@ def test_calendar_load_refuses_the_example_and_recomputes_provisional_deadlines(
     history = ok(run("case", "history", load_case(dbs, case_id).number))
     whole = next(line for line in history.splitlines() if "Whole review: due" in line)
     assert whole.endswith("due 2027-01-28, open; owed by bureau")
-    assert "due 2027-01-04 PROVISIONAL, closed" in history  # the closed acceptance clock stays as it was
+    assert "due 2027-01-05 PROVISIONAL, closed" in history  # the closed acceptance clock stays as it was
     assert "节假日安排录入后已重新计算" in history and "Recomputed after" in history
     # Loading the same year again changes nothing further.
     assert "0 provisional deadlines changed" in ok(run("calendar", "load", str(good)))

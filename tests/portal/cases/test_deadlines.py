@@ -200,28 +200,28 @@ def test_a_deadline_in_an_unloaded_year_is_provisional_and_recomputed_when_it_is
 ):
     assert not get_calendar(dbs).covers(2027)
     # A: accepted Tue 2026-12-15. 30 working days: 12-16..18 (1-3), 12-21..25 (4-8), 12-28..31 (9-12); 2027 is not
-    # covered, so Monday to Friday count: Fri 01-01 (13), 01-04..08 (14-18), 01-11..15 (19-23), 01-18..22 (24-28),
-    # 01-25 (29), 01-26 (30): Tue 2027-01-26, provisional.
+    # covered, so its statutory holidays count: [Fri 01-01 元旦], 01-04..08 (13-17), 01-11..15 (18-22),
+    # 01-18..22 (23-27), 01-25..27 (28-30): Wed 2027-01-27, provisional.
     plain = submit(dbs, pii, today=date(2026, 12, 14)).case.id
     act(dbs, pii, city.clerk, plain, "accept", today=date(2026, 12, 15))
     whole = open_deadline(dbs, plain, "whole_review")
-    assert (whole.due_on, whole.provisional) == (date(2027, 1, 26), True)
+    assert (whole.due_on, whole.provisional) == (date(2027, 1, 27), True)
     assert whole.explanation["uncovered_years"] == [2027] and whole.explanation["provisional"] is True
     slip = open_deadline(dbs, plain, "slip")
     assert (slip.due_on, slip.provisional) == (date(2026, 12, 16), False)
 
-    # B: the same, extended by 30 days: 2027-01-26 + 30 days = Thu 2027-02-25, provisional too.
+    # B: the same, extended by 30 days: 2027-01-27 + 30 days = Fri 2027-02-26, provisional too.
     extended = submit(dbs, pii, today=date(2026, 12, 14)).case.id
     act(dbs, pii, city.clerk, extended, "accept", today=date(2026, 12, 15))
     act(dbs, pii, city.clerk, extended, "request_extension", today=date(2026, 12, 15), days=30, reason="r")
     act(dbs, pii, city.petitions_leader, extended, "approve_extension", today=date(2026, 12, 15))
     long = open_deadline(dbs, extended, "whole_review")
-    assert (long.due_on, long.provisional, long.extended_days) == (date(2027, 2, 25), True, 30)
+    assert (long.due_on, long.provisional, long.extended_days) == (date(2027, 2, 26), True, 30)
 
     # C: a committee transfer at the province, registered Mon 2026-12-21: 12-22..25 (1-4), 12-28..31 (5-8),
-    # 01-01 (9), 01-04..08 (10-14), 01-11..15 (15-19), 01-18..22 (20-24), 01-25..29 (25-29), 02-01 (30).
+    # [01-01], 01-04..08 (9-13), 01-11..15 (14-18), 01-18..22 (19-23), 01-25..29 (24-28), 02-01..02 (29-30).
     transferred = transfer(dbs, pii, province, today=date(2026, 12, 21)).case.id
-    assert open_deadline(dbs, transferred, "whole_review").due_on == date(2027, 2, 1)
+    assert open_deadline(dbs, transferred, "whole_review").due_on == date(2027, 2, 2)
 
     # The example file is not a schedule: refused, nothing stored, nothing recomputed.
     with system_scope(dbs), pytest.raises(CalendarLoadError):
@@ -275,7 +275,7 @@ def test_a_closed_provisional_deadline_is_left_as_it_was(dbs, pii, city, year_20
         assert recompute_provisional_deadlines(dbs) == 0
         dbs.commit()
     closed = next(d for d in case_deadlines(dbs, case_id) if d.step == Step.whole_review)
-    assert (closed.due_on, closed.provisional, closed.close_reason) == (date(2027, 1, 26), True, "withdraw")
+    assert (closed.due_on, closed.provisional, closed.close_reason) == (date(2027, 1, 27), True, "withdraw")
 
 
 def test_the_office_forms_the_opinion_in_2_working_days_and_the_signature_is_a_clock_of_its_own(dbs, pii, city):

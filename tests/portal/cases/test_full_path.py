@@ -77,7 +77,20 @@ def test_review_from_submission_to_reply_and_escalation(dbs, pii, city, province
         ).all()
     assert kinds[0] == "submit" and kinds[-1] == "sign_reply" and len(kinds) == 13
     assert {d["document"] for d in docs} == {"acceptance_notice", "reading_slip", "extension_notice", "formal_opinion"}
+    assert _open_steps(dbs, case.id) == []  # signed; the window starts when it reaches the petitioner (送达)
+    act(
+        dbs,
+        pii,
+        city.clerk,
+        case.id,
+        "record_delivery",
+        today=date(2026, 10, 23),
+        method="post",
+        delivered_on="2026-10-22",
+    )
     assert _open_steps(dbs, case.id) == ["escalation_window"]
+    with system_scope(dbs):
+        case = dbs.scalar(select(Case).where(Case.id == case.id))
     assert verify_case(dbs, case) is None
 
     from portal.cases.history import Actor

@@ -175,6 +175,7 @@ ACTORS = {
     "record_contact": "clerk",
     "withdraw": "petitioner",
     "escalate": "petitioner",
+    "record_delivery": "clerk",
 }
 # Actions that need another one first (in the same transaction): (action, who, payload).
 PREPARE = {
@@ -206,6 +207,7 @@ def _payload(action: str, staffed: Staffed, prepared: dict | None = None) -> dic
         "record_contact": {"party": "petitioner", "contacted_on": "2026-09-14", "summary": "电话沟通。"},
         "withdraw": {"reason": "不再申请。"},
         "escalate": {"reason": "不服复查意见。"},
+        "record_delivery": {"method": "post", "delivered_on": TODAY.isoformat()},
     }[action]
 
 
@@ -313,6 +315,7 @@ WRONG_ROLES = {
     "record_contact": (CaseState.in_review, ["division", "petitions_leader", "petitioner"]),
     "withdraw": (CaseState.in_review, ["clerk", "division", "petitions_leader"]),
     "escalate": (CaseState.replied, ["clerk", "petitions_leader", "division"]),
+    "record_delivery": (CaseState.replied, ["division", "petitions_leader", "business_leader"]),
 }
 WRONG = [(action, who) for action, (_, people) in WRONG_ROLES.items() for who in people]
 assert set(WRONG_ROLES) == set(CaseAction)

@@ -175,8 +175,23 @@ def earlier_re_review(dbs, pii, province):
     return drive(dbs, pii, province, submission.case.id, CaseState.replied)
 
 
-def test_a_new_application_after_a_re_review_opinion_is_flagged_with_that_case(dbs, pii, city, earlier_re_review):
-    submission = submit(dbs, pii, today=date(2026, 10, 1), document_number="南社保信〔2026〕9号")
+def test_a_new_application_after_a_re_review_opinion_is_flagged_with_that_case(
+    dbs, pii, city, province, earlier_re_review
+):
+    """§四.14 by matter: the same petitioner on the same disputed document (issuer + 文号, normalised)."""
+    # Another document of the same petitioner: a different matter, not a repeat.
+    other = submit(dbs, pii, today=date(2026, 10, 1), document_number="南社保信〔2026〕9号")
+    assert load_case(dbs, other.case.id).repeat_of_case_number is None
+    assert "repeat_after_re_review" not in other.warnings
+    # The same document again (written with other brackets and spaces): flagged with the earlier re-review.
+    submission = submit(
+        dbs,
+        pii,
+        today=date(2026, 10, 1),
+        disputed_bureau_id=_bureau_id(dbs, "220100"),
+        opinion_kind=OpinionKind.review,
+        document_number="南社保信[2026] 3号",
+    )
     case = load_case(dbs, submission.case.id)
     assert case.repeat_of_case_number == earlier_re_review.number
     assert "repeat_after_re_review" in submission.warnings
@@ -185,7 +200,7 @@ def test_a_new_application_after_a_re_review_opinion_is_flagged_with_that_case(d
     act(
         dbs,
         pii,
-        city.clerk,
+        province.clerk,
         case.id,
         "reject",
         reason="repeat_after_re_review",
@@ -205,9 +220,10 @@ def test_repeat_detection_needs_the_same_petitioner_and_a_re_review_opinion(dbs,
 
     # Reply the re-review: another person's application is not flagged; the same person's is.
     drive(dbs, pii, province, in_progress.case.id, CaseState.replied)
+    same = {"disputed_bureau_id": _bureau_id(dbs, "220100"), "opinion_kind": OpinionKind.review}
     other = PartyInput(name="李四", id_number=OTHER_ID)
-    assert submit(dbs, pii, petitioner=other).case.repeat_of_case_number is None
-    assert submit(dbs, pii).case.repeat_of_case_number == in_progress.case.number
+    assert submit(dbs, pii, petitioner=other, **same).case.repeat_of_case_number is None
+    assert submit(dbs, pii, **same).case.repeat_of_case_number == in_progress.case.number
 
 
 def test_the_representative_of_an_earlier_re_review_is_not_its_petitioner(dbs, pii, province):
@@ -227,7 +243,13 @@ def test_the_representative_of_an_earlier_re_review_is_not_its_petitioner(dbs, p
         joint_petitioners=(PartyInput(name="赵五", id_number="110105194912310054"),),
     )
     drive(dbs, pii, province, joint.case.id, CaseState.replied)
-    again = submit(dbs, pii, petitioner=PartyInput(name="赵五", id_number="110105194912310054"))
+    again = submit(
+        dbs,
+        pii,
+        petitioner=PartyInput(name="赵五", id_number="110105194912310054"),
+        disputed_bureau_id=_bureau_id(dbs, "220100"),
+        opinion_kind=OpinionKind.review,
+    )
     assert again.case.repeat_of_case_number == joint.case.number
 
 
@@ -790,6 +812,19 @@ def test_withdrawal_closes_every_open_deadline(dbs, pii, city):
 def test_escalation_opens_the_linked_re_review_at_the_province(dbs, pii, city, province):
     case = drive(dbs, pii, city, submit(dbs, pii).case.id, CaseState.replied)
     assert case.replied_on == date(2026, 9, 11)
+    # Signed, not yet delivered: the window has not started.
+    assert [d for d in case_deadlines(dbs, case.id) if d.step == Step.escalation_window] == []
+    # Handed over the same day, signed for (送达 in person): the window runs from then.
+    act(
+        dbs,
+        pii,
+        city.clerk,
+        case.id,
+        "record_delivery",
+        date(2026, 9, 12),
+        method="in_person",
+        delivered_on="2026-09-11",
+    )
     window = open_deadline(dbs, case.id, "escalation_window")
     assert window.due_on == date(2026, 10, 12)  # 09-11 + 30 days = Sun 10-11, moved to Mon 10-12
 
@@ -800,20 +835,34 @@ def test_escalation_opens_the_linked_re_review_at_the_province(dbs, pii, city, p
         assert "30" in refused.message_zh
         _reset(dbs)
 
-    result = act(dbs, pii, PETITIONER, case.id, "escalate", date(2026, 10, 11), reason="不服复查意见。")
+    result = act(
+        dbs,
+        pii,
+        PETITIONER,
+        case.id,
+        "escalate",
+        date(2026, 10, 11),
+        request="撤销复查意见。",
+        facts_and_reasons="复查意见认定事实不清。",
+    )
     new = load_case(dbs, result.new_case.id)
     assert (new.kind, new.tenant_id, new.state) == (CaseKind.re_review, province.bureau_id, CaseState.submitted)
     assert (new.earlier_tenant_id, new.earlier_case_id) == (city.bureau_id, case.id)
+    # The re-review names what it disputes: the review opinion's 文号 (fixed when signed) and its issuer.
+    signed = next(e for e in case_events(dbs, case.id) if e.action == "sign_reply")
+    assert signed.fields["doc_number"].startswith("长社保信复〔2026〕")
     assert (new.disputed_bureau_id, new.disputed_kind, new.disputed_document_number) == (
         city.bureau_id,
         OpinionKind.review,
-        case.number,
+        signed.fields["doc_number"],
     )
+    assert (new.disputed_issued_on, new.disputed_received_on) == (date(2026, 9, 11), date(2026, 9, 11))
+    assert (new.request_text, new.facts_text) == ("撤销复查意见。", "复查意见认定事实不清。")
     assert new.late_application is False and new.petitioner_id_hash == case.petitioner_id_hash
     assert result.access_code and new.access_code_hash
     with system_scope(dbs):
         party = dbs.scalar(select(CaseParty).where(CaseParty.case_id == new.id, CaseParty.role == "petitioner"))
-    assert pii.decrypt(party.id_number_enc) == VALID_ID and party.name == "张三"
+    assert party.reveal(pii, "id_number_enc") == VALID_ID and party.name == "张三"
     assert case_events(dbs, new.id)[0].fields["escalated_from"] == case.number
     old = load_case(dbs, case.id)
     assert old.escalated and old.state is CaseState.replied
@@ -846,6 +895,7 @@ def test_a_review_decided_by_the_province_cannot_be_escalated_here(dbs, pii, pro
 def test_escalation_is_allowed_on_the_window_s_last_day_moved_past_a_weekend(dbs, pii, city, province):
     """Civil Code art. 203: the window ends Sun 10-11, so Mon 10-12 is still in time (deadline and rule agree)."""
     case = drive(dbs, pii, city, submit(dbs, pii).case.id, CaseState.replied)
+    act(dbs, pii, city.clerk, case.id, "record_delivery", date(2026, 9, 15), method="post", delivered_on="2026-09-11")
     assert open_deadline(dbs, case.id, "escalation_window").due_on == date(2026, 10, 12)
     result = act(dbs, pii, PETITIONER, case.id, "escalate", date(2026, 10, 12), reason="不服复查意见。")
     assert load_case(dbs, result.new_case.id).kind is CaseKind.re_review

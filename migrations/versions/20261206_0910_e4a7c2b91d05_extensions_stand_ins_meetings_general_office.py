@@ -10,8 +10,8 @@
 - ``cases.coordinating_leader_id``: the leader who coordinates a case confirmed major (§二.4).
 
 Revision ID: e4a7c2b91d05
-Revises: e3a9c4d2b715
-Create Date: 2026-12-06 08:50:00+00:00
+Revises: e3f1a9c4d2b7
+Create Date: 2026-12-06 09:10:00+00:00
 """
 
 import sqlalchemy as sa
@@ -19,7 +19,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "e4a7c2b91d05"
-down_revision = "e3a9c4d2b715"
+down_revision = "e3f1a9c4d2b7"
 branch_labels = None
 depends_on = None
 
