@@ -299,7 +299,8 @@ def test_the_office_forms_the_opinion_in_2_working_days_and_the_signature_is_a_c
     assert open_deadline(dbs, case.id, "reply").due_on == date(2026, 9, 17)
     act(dbs, pii, city.clerk, case.id, "submit_reply", today=date(2026, 9, 16), text="维持。", outcome="upheld")
     act(dbs, pii, city.petitions_leader, case.id, "sign_reply", today=date(2026, 9, 17))
-    assert [d.step for d in case_deadlines(dbs, case.id, open_only=True)] == ["escalation_window"]
+    # Signed: no staff clock is left (the petitioner's window starts at delivery, 送达).
+    assert [d.step for d in case_deadlines(dbs, case.id, open_only=True)] == []
 
 
 def test_the_signature_limit_is_configurable_in_step_rules(dbs, pii, city):
