@@ -156,9 +156,6 @@ COLUMNS: dict[str, str] = {
         "tenant_id, id, case_id, target, target_bureau_id, body_name, content, due_on, requested_by_id, "
         "answered_at, answer_text, answered_by, created_at"
     ),
-    "meetings": (
-        "tenant_id, id, case_id, topic, meeting_on, unit_ids, approved_by_id, minutes, recorded_at, created_at"
-    ),
     "contact_records": (
         "tenant_id, id, case_id, party, body_name, contacted_on, channel, summary, recorded_by_id, created_at"
     ),
@@ -427,8 +424,6 @@ _TEXT = {
     "approve_extension": {"days": 30},
     "deny_extension": {"reason": "现有材料足以作出结论，请按期办结。"},
     "record_contact": {"party": "petitioner", "channel": "电话", "summary": "向信访人了解诉求，信访人补充说明了情况。"},
-    "convene_meeting": {"topic": "研究该事项涉及的跨处室政策适用问题"},
-    "record_meeting": {"minutes": "会议明确由主办单位牵头，协办单位提供意见。"},
     "provide_materials": {"content": "相关材料已提供。"},
     "withdraw": {"reason": "问题已协商解决，申请撤回。", "document_note": "信访人提交的书面撤回申请。"},
     "escalate": {"reason": "对复查意见不服，申请复核。"},
@@ -509,16 +504,6 @@ class _Paths:
             decision = "approve_extension" if spec.extension == "approve" else "deny_extension"
             plan.append((decision, "signer", _wd(0, 2), _TEXT[decision]))
             first = _wd(1, 3)
-        if spec.meeting:
-            meeting = {
-                **_TEXT["convene_meeting"],
-                "meeting_on": _M_DAY + timedelta(days=3),
-                "unit_ids": [lead, *assisting],
-                "approved_by_id": _M_PETITIONS,
-            }
-            plan.append(("convene_meeting", "office", first, meeting))
-            plan.append(("record_meeting", "office", _days(3, 6), {**_TEXT["record_meeting"], "meeting_id": 1}))
-            first = _wd(1, 3)
         if spec.materials is not None:
             answerer = {
                 MaterialTarget.lower_bureau: "lower",
@@ -572,8 +557,6 @@ class _Paths:
             fields = json.loads(json.dumps(decision.event_fields, ensure_ascii=False, default=str))
             if action == "request_materials":
                 fields["request_id"] = 1  # added by ``_side_records``
-            elif action == "convene_meeting":
-                fields["meeting_id"] = 1
             own = set(fields) & _CASE_FIELDS or action in ("reject", "submit_reply")  # reason, outcome vary
             steps.append(PathStep(action, role, gap, decision, fields, None if own else _json(fields)))
             view = _advance(view, decision, on)
@@ -602,10 +585,6 @@ def _advance(view: CaseView, decision: Decision, on: date) -> CaseView:
         changes["material_requests"] = (MaterialRequestView(id=1, target=target, target_bureau_id=bureau),)
     elif action is _A.provide_materials:
         changes["material_requests"] = ()
-    elif action is _A.convene_meeting:
-        changes["open_meeting_ids"] = frozenset({1})
-    elif action is _A.record_meeting:
-        changes["open_meeting_ids"] = frozenset()
     return replace(view, **changes)
 
 
@@ -757,7 +736,6 @@ ID_STRIDES = {
     "case_events": 32,
     "deadlines": 32,
     "material_requests": 1,
-    "meetings": 1,
     "contact_records": 1,
     "attachments": 4,
     "generated_documents": 1,
@@ -948,8 +926,6 @@ class _Generator:
         extension = None
         if rng.random() < 0.06:
             extension = "approve" if rng.random() < 0.8 else "deny"
-        # A meeting needs a leader's approval (NOT NULL); a bureau without one holds none.
-        has_leader = bool(bureau.leaders_with(Role.petitions_leader) or bureau.leaders_with(Role.business_leader))
         spec = PathSpec(
             intake=intake,
             kind=kind,
@@ -961,7 +937,7 @@ class _Generator:
             extension=extension,
             materials=materials,
             contact=rng.random() < 0.08,
-            meeting=complexity is Complexity.major and has_leader and rng.random() < 0.4,
+            # Coordination meetings are not case actions (issue 14: a meeting may concern no case); none generated.
         )
         if fate == "withdraw":
             length = len(self.paths.get(replace(spec, fate="reply")))
@@ -1381,13 +1357,6 @@ class _Case:
             contact = (str(self.tenant), str(self.gen._take("contact_records")), str(self.id), fields["party"], NULL)
             contact += (fields["contacted_on"], _text(fields.get("channel")), _text(fields["summary"]))
             out.lines["contact_records"].append("\t".join((*contact, str(actor.id or 0), _moment(at))))
-        elif action is _A.convene_meeting:
-            self.meeting_row = [str(self.tenant), str(self.meeting), str(self.id), _text(fields["topic"])]
-            self.meeting_row += [fields["meeting_on"], _ids(fields["unit_ids"]), str(fields["approved_by_id"])]
-            self.meeting_row += [NULL, NULL, _moment(at)]
-            out.lines["meetings"].append(self.meeting_row)
-        elif action is _A.record_meeting:
-            self.meeting_row[7:9] = [_text(fields["minutes"]), _moment(at)]
 
         # Clocks, as ``_close_deadlines``, ``_extend_deadlines`` and then the new ones.
         if d.closes:
@@ -1452,10 +1421,6 @@ class _Case:
             self.request = fields["request_id"] = self.gen._take("material_requests")  # as ``_side_records``
         elif action == "provide_materials":
             fields["request_id"] = self.request
-        elif action == "convene_meeting":
-            self.meeting = fields["meeting_id"] = self.gen._take("meetings")
-        elif action == "record_meeting":
-            fields["meeting_id"] = self.meeting
         elif action == "record_delivery":
             fields["delivered_on"] = day.isoformat()
         elif action == "escalate":

@@ -2,7 +2,8 @@
 
 Pure module: no Flask, no SQLAlchemy. §四.4: the slip goes to the leader in charge of petitions; if that
 leader is away (不在单位), to a leader in charge of the business; a major, complex, difficult case that spans
-several leaders may go to the principal leader.
+several leaders may go to the principal leader. That stand-in power covers approving the slip only: signing the
+formal opinion (§四.10) needs the petitions leader, or a stand-in the absent leader declared for signing.
 """
 
 from __future__ import annotations
@@ -17,11 +18,17 @@ from portal.workflow import Complexity
 
 
 class Absence(NamedTuple):
-    """A period (both days included) when a leader is away, and who stands in, if declared."""
+    """A period (both days included) when a leader is away, and who stands in, if declared, and for what.
+
+    `slip`: the stand-in approves in the leader's stead (the reading slip, a division's opinion);
+    `signing`: the stand-in signs the formal opinion in the leader's stead (代签).
+    """
 
     start: date
     end: date
     stand_in_id: int | None = None
+    slip: bool = True
+    signing: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,7 @@ def _absence_on(leader: LeaderView, on: date) -> Absence | None:
     for absence in leader.absences:
         start, end, *rest = absence
         if start <= on <= end:
-            return Absence(start, end, rest[0] if rest else None)
+            return Absence(start, end, *rest)
     return None
 
 
@@ -65,10 +72,12 @@ def is_away(leader: LeaderView, on: date) -> bool:
     return _absence_on(leader, on) is not None
 
 
-def stand_in_for(leader: LeaderView, on: date) -> int | None:
-    """Return the stand-in the leader declared for the absence covering that day, if any."""
+def stand_in_for(leader: LeaderView, on: date, power: str = "slip") -> int | None:
+    """Return the stand-in the leader declared for the absence covering that day, for `power` (slip | signing)."""
     absence = _absence_on(leader, on)
-    return absence.stand_in_id if absence else None
+    if absence is None or not getattr(absence, power):
+        return None
+    return absence.stand_in_id
 
 
 def _present_stand_in(leader: LeaderView, on: date, by_id: Mapping[int, LeaderView]) -> int | None:
@@ -78,11 +87,18 @@ def _present_stand_in(leader: LeaderView, on: date, by_id: Mapping[int, LeaderVi
     return stand_in
 
 
-def acting_for(user_id: int, on: date, leaders: Iterable[LeaderView]) -> frozenset[int]:
-    """Return the ids of the leaders this user stands in for on that day (for `ActorView.acting_for`).
+def acting_for(
+    user_id: int,
+    on: date,
+    leaders: Iterable[LeaderView],
+    *,
+    lead_unit_overseers: frozenset[int] | set[int] | None = None,
+) -> frozenset[int]:
+    """Return the ids of the leaders this user stands in for on that day to approve (`ActorView.acting_for`).
 
-    A user stands in for an away leader who declared them. A present leader in charge of a business also
-    stands in for an away leader in charge of petitions who has no present declared stand-in (§四.4).
+    A user stands in for an away leader who declared them for approving the slip. A present leader in charge of a
+    business also stands in for an away leader in charge of petitions who has no present declared stand-in
+    (§四.4); when the case's lead unit has overseers (`lead_unit_overseers`), only they do: the "有关" leader.
     """
     by_id = {leader.user_id: leader for leader in leaders}
     me = by_id.get(user_id)
@@ -99,10 +115,27 @@ def acting_for(user_id: int, on: date, leaders: Iterable[LeaderView]) -> frozens
             and _present_stand_in(leader, on, by_id) is None
             and me is not None
             and Role.business_leader in me.roles
+            and (not lead_unit_overseers or user_id in lead_unit_overseers)
         )
         if declared or covers:
             out.add(leader.user_id)
     return frozenset(out)
+
+
+def signing_for(user_id: int, on: date, leaders: Iterable[LeaderView]) -> frozenset[int]:
+    """Return the ids of the away leaders this user signs for on that day (`ActorView.signing_for`).
+
+    Only a stand-in the absent leader declared for signing (§四.4 gives the slip's stand-in no power to sign).
+    """
+    by_id = {leader.user_id: leader for leader in leaders}
+    me = by_id.get(user_id)
+    if me is None or is_away(me, on):
+        return frozenset()
+    return frozenset(
+        leader.user_id
+        for leader in by_id.values()
+        if leader.user_id != user_id and stand_in_for(leader, on, "signing") == user_id
+    )
 
 
 def choose_approver(

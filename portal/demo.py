@@ -64,6 +64,8 @@ DEMO_NAMES = {
         Role.audit_admin: "许秀英",
     },
 }
+# The province's general office (办公室) registers the committee's transfers (§四.3): one demo account there.
+GENERAL_OFFICE_NAME = "曹文博"
 # Division staff work in a unit; the petition office's people in the petition office.
 _UNITS = {
     Role.petition_clerk: "petition_office",
@@ -104,6 +106,21 @@ def seed_demo_accounts(session: Session) -> list[DemoAccount]:
                     unit_code=_UNITS.get(role),
                 )
             accounts.append(DemoAccount(username, bureau.name, role, DEMO_NAMES[prefix][role]))
+        if bureau.parent_id is None:
+            # The province's general office registers the committee's transfers (§四.3).
+            username = f"{prefix}_general_office"
+            name = GENERAL_OFFICE_NAME
+            if username not in existing:
+                create_user(
+                    session,
+                    bureau=bureau,
+                    username=username,
+                    password=DEMO_PASSWORD,
+                    roles=[Role.division_staff],
+                    display_name=name,
+                    unit_code="general_office",
+                )
+            accounts.append(DemoAccount(username, bureau.name, Role.division_staff, name))
     return accounts
 
 

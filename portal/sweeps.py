@@ -123,6 +123,11 @@ def owners(people: _People, deadline: Deadline, case: Case) -> tuple[list[StaffU
         found = [u for u in staff if u.id == deadline.owed_user_id]
         if found:
             return found, (found[0].display_name, found[0].display_name)
+    if deadline.owed_by == "petitions_leader":
+        # The signature (a bureau rule) when the bureau has several petitions leaders: all of them.
+        found = people.with_roles(bureau_id, Role.petitions_leader)
+        if found:
+            return found, ("分管信访工作的局领导", "the petitions leader")
     if deadline.owed_by == "business_leader" and case.lead_unit_id is not None:
         unit_id = case.lead_unit_id
         found = [u for u in staff if Role.business_leader in u.roles and unit_id in (u.oversees_unit_ids or [])]

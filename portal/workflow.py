@@ -22,12 +22,12 @@ from datetime import date, datetime, timedelta
 from enum import Enum, StrEnum
 from typing import Any, Literal, TypeVar
 
-from portal.roles import PETITION_OFFICE, Role
+from portal.roles import LEADERS, PETITION_OFFICE, Role
 
 LONG_TEXT_MAX = 10_000
 LETTER_TEXT_MAX = 20_000  # the formal opinion the clerk writes (a whole letter)
 SHORT_TEXT_MAX = 200
-EXTENSION_MAX_DAYS = 30  # §三: at most 30 days more, once per case
+EXTENSION_MAX_DAYS = 30  # §三: at most 30 days more in all, over one or more requests
 
 
 # --- States, actions and the words around them -----------------------------------------------------------
@@ -75,8 +75,6 @@ class CaseAction(StrEnum):
     request_materials = "request_materials"
     provide_materials = "provide_materials"
     record_contact = "record_contact"
-    convene_meeting = "convene_meeting"
-    record_meeting = "record_meeting"
     withdraw = "withdraw"
     escalate = "escalate"
     record_delivery = "record_delivery"
@@ -246,8 +244,6 @@ ACTION_LABELS: dict[CaseAction, tuple[str, str]] = {
     CaseAction.request_materials: ("调取材料", "Request materials"),
     CaseAction.provide_materials: ("提供材料", "Provide materials"),
     CaseAction.record_contact: ("记录沟通情况", "Record a contact"),
-    CaseAction.convene_meeting: ("召开协调会议", "Convene a coordination meeting"),
-    CaseAction.record_meeting: ("记录会议纪要", "Record the meeting minutes"),
     CaseAction.withdraw: ("撤回申请", "Withdraw"),
     CaseAction.escalate: ("申请复核", "Apply for re-review"),
     CaseAction.record_delivery: ("记录送达", "Record delivery"),
@@ -334,8 +330,10 @@ class Step(StrEnum):
     approval = "approval"
     revision = "revision"
     reply = "reply"
+    signature = "signature"  # the petitions leader's signature: a bureau rule, the regulation sets no limit
     material_request = "material_request"  # one clock per request
     escalation_window = "escalation_window"
+    meeting_decision = "meeting_decision"  # the leader decides a proposed coordination meeting (§四.13)
 
 
 STEP_LABELS: dict[Step, tuple[str, str]] = {
@@ -347,9 +345,11 @@ STEP_LABELS: dict[Step, tuple[str, str]] = {
     Step.division_review: ("承办部门审查", "Division review"),
     Step.approval: ("分管领导审定", "Approval"),
     Step.revision: ("修改审查意见", "Revision"),
-    Step.reply: ("形成正式意见并签批", "Formal opinion and signature"),
+    Step.reply: ("形成正式书面意见", "Formal opinion"),
+    Step.signature: ("领导签批", "Signature"),
     Step.material_request: ("提供材料", "Materials due"),
     Step.escalation_window: ("申请复核期限", "Window to apply for re-review"),
+    Step.meeting_decision: ("审批协调会议", "Decision on a coordination meeting"),
 }
 
 
@@ -378,6 +378,10 @@ Owner = Literal[
 ]
 
 
+#: The `ref` of a time limit the bureau sets itself where the regulation sets none (shown as such).
+BUREAU_RULE_REF = "本局规定"
+
+
 @dataclass(frozen=True)
 class StepRule:
     """One row of the time-limit table.
@@ -402,11 +406,21 @@ DEFAULT_STEP_RULES: dict[Step, StepRule] = {
     Step.division_review: StepRule(15, "working_days", "handling_unit", "§四.7"),
     Step.approval: StepRule(2, "working_days", "business_leader", "§四.8"),
     Step.revision: StepRule(5, "working_days", "handling_unit", "§四.9"),
-    # Covers both drafting by the office and the petitions leader's signature.
+    # §四.10: the office's 2 working days cover forming the formal opinion only; the signature follows.
     Step.reply: StepRule(2, "working_days", "petition_office", "§四.10"),
+    # The regulation gives the signature no limit; this one is the bureau's own rule (see `is_bureau_rule`).
+    Step.signature: StepRule(2, "working_days", "petitions_leader", BUREAU_RULE_REF),
     Step.material_request: StepRule(None, "days", "addressee", "§四.11"),
     Step.escalation_window: StepRule(30, "days", "petitioner", "《信访工作条例》第三十五条、第三十六条"),
+    # §四.13 sets no limit for the leader's decision on a meeting: a bureau rule too. The due date is kept on the
+    # meeting itself (a meeting may concern no case), not as a case clock.
+    Step.meeting_decision: StepRule(2, "working_days", "petitions_leader", BUREAU_RULE_REF),
 }
+
+
+def is_bureau_rule(rule: StepRule) -> bool:
+    """Tell whether a time limit is the bureau's own rule rather than the regulation's."""
+    return rule.ref.startswith(BUREAU_RULE_REF)
 
 
 class _AllSteps:
@@ -453,11 +467,16 @@ class CaseView:
       cannot be escalated inside the system (the petitioner goes to the provincial government committee).
     - `lead_unit_is_petition_office`: the handling unit is the petition office itself (simple case, §二.2);
       then petition-office staff submit the opinion.
+    - `approver_is_principal`: the slip went to the principal leader (§四.4: a major case spanning several
+      leaders); a case confirmed major is then coordinated by them, else by the petitions leader (§二.4).
+    - `coordinating_leader_id`: the leader coordinating a case confirmed major.
     - `opinion_approver_ids`: the business leaders overseeing the lead unit; empty means any business leader.
-    - `signer_id`, `signer_ids`: the leader(s) in charge of petitions whose signature and decisions count
-      (sign/return the reply, decide an extension). A stand-in acts through `ActorView.acting_for`.
+    - `signer_id`, `signer_ids`: the leader(s) in charge of petitions whose signature counts (sign/return the
+      reply). A stand-in signs only through `ActorView.signing_for` (declared for signing, §四.4).
       Both empty: any petitions leader of the bureau, but then no stand-in can be recognised.
     - `pending_extension_days`: days asked for by the pending extension request.
+    - `extension_days_granted`: days of extension granted so far, over all requests (§三: at most 30 in all).
+    - `whole_review_due`: the whole review's due date as it stands; an extension can be asked for only up to it.
     - `replied_on`: date the formal opinion was signed and sent.
     - `delivered_on`: date it reached the petitioner (送达); the escalation window runs from it. None: not yet
       recorded, and the window has not started. `electronic_delivery`: the petitioner chose it, so the opinion
@@ -466,7 +485,6 @@ class CaseView:
       working day, Civil Code art. 203); None: not started, or `delivered_on` plus the window in calendar days.
     - `escalated`: a re-review case has already been opened from this case.
     - `material_requests`: the open (unanswered) materials requests.
-    - `open_meeting_ids`: coordination meetings convened on this case whose minutes are not recorded yet.
     - `lower_bureau_ids`: bureaus below this one that materials may be requested from; None: not checked
       here (the database layer checks the tree).
     """
@@ -477,6 +495,8 @@ class CaseView:
     bureau_id: int
     complexity: Complexity | None = None
     approver_id: int | None = None
+    approver_is_principal: bool = False
+    coordinating_leader_id: int | None = None
     lead_unit_id: int | None = None
     assisting_unit_ids: frozenset[int] = frozenset()
     lead_unit_is_petition_office: bool = False
@@ -487,6 +507,8 @@ class CaseView:
     extension_used: bool = False
     pending_extension: bool = False
     pending_extension_days: int | None = None
+    extension_days_granted: int = 0
+    whole_review_due: date | None = None
     replied_on: date | None = None
     delivered_on: date | None = None
     electronic_delivery: bool = False
@@ -494,7 +516,6 @@ class CaseView:
     escalated: bool = False
     bureau_level: Literal["province", "city", "county"] | None = None
     material_requests: tuple[MaterialRequestView, ...] = ()
-    open_meeting_ids: frozenset[int] = frozenset()
     lower_bureau_ids: frozenset[int] | None = None
 
 
@@ -506,7 +527,10 @@ class ActorView:
       (jobs; no case action is open to it).
     - `bureau_id`, `unit_id`: the staff member's bureau and unit (None for a petitioner).
     - `is_petition_office_unit`: the staff member's unit is the bureau's petition office.
-    - `acting_for`: user ids this actor stands in for today (see `portal.approvers.acting_for`).
+    - `acting_for`: user ids this actor stands in for today to approve (the reading slip, a division's opinion;
+      see `portal.approvers.acting_for`).
+    - `signing_for`: user ids this actor stands in for today to sign the formal opinion: only an absent leader's
+      stand-in declared for signing (§四.4: approving the slip in their stead gives no power to sign).
     """
 
     kind: Literal["staff", "petitioner", "system"]
@@ -516,6 +540,7 @@ class ActorView:
     roles: frozenset[Role] = frozenset()
     is_petition_office_unit: bool = False
     acting_for: frozenset[int] = frozenset()
+    signing_for: frozenset[int] = frozenset()
 
 
 class ActionRefused(Exception):
@@ -577,6 +602,7 @@ class Party(Enum):
     opinion_approver = "a leader in charge of the business overseeing the lead unit"
     signer = "the leader in charge of petitions, or their stand-in"
     principal_leader = "the principal leader"
+    bureau_leader = "a bureau leader (局领导: petitions, business or principal leader)"
     petitioner = "the petitioner of the case"
     addressee = "the addressee of an open materials request"
 
@@ -635,11 +661,15 @@ def _signer(case: CaseView, actor: ActorView) -> bool:
     ids = _designated_signers(case)
     if Role.petitions_leader in actor.roles and (not ids or actor.user_id in ids):
         return True
-    return bool(ids & actor.acting_for)
+    return bool(ids & actor.signing_for)
 
 
 def _principal(case: CaseView, actor: ActorView) -> bool:
     return _is_staff(actor) and Role.principal_leader in actor.roles
+
+
+def _bureau_leader(case: CaseView, actor: ActorView) -> bool:
+    return _is_staff(actor) and bool(actor.roles & LEADERS)
 
 
 def _petitioner(case: CaseView, actor: ActorView) -> bool:
@@ -676,6 +706,7 @@ _PARTY_CHECKS: dict[Party, Callable[[CaseView, ActorView], bool]] = {
     Party.opinion_approver: _opinion_approver,
     Party.signer: _signer,
     Party.principal_leader: _principal,
+    Party.bureau_leader: _bureau_leader,
     Party.petitioner: _petitioner,
     Party.addressee: _addressee,
 }
@@ -740,13 +771,12 @@ ACTION_RULES: dict[CaseAction, ActionRule] = {
             (_S.replied, _S.reported),
         ),
         ActionRule(CaseAction.request_extension, ACTIVE_STATES, (_P.petition_office, _P.lead_handler)),
-        ActionRule(CaseAction.approve_extension, ACTIVE_STATES, (_P.signer, _P.principal_leader)),
-        ActionRule(CaseAction.deny_extension, ACTIVE_STATES, (_P.signer, _P.principal_leader)),
+        # §三: "经局领导批准": any bureau leader decides an extension.
+        ActionRule(CaseAction.approve_extension, ACTIVE_STATES, (_P.bureau_leader,)),
+        ActionRule(CaseAction.deny_extension, ACTIVE_STATES, (_P.bureau_leader,)),
         ActionRule(CaseAction.request_materials, _MATERIAL_STATES, (_P.petition_office, _P.handling_unit)),
         ActionRule(CaseAction.provide_materials, _MATERIAL_STATES, (_P.addressee, _P.petition_office)),
         ActionRule(CaseAction.record_contact, _MATERIAL_STATES, (_P.petition_office,)),
-        ActionRule(CaseAction.convene_meeting, ACTIVE_STATES, (_P.petition_office,)),
-        ActionRule(CaseAction.record_meeting, ACTIVE_STATES, (_P.petition_office,)),
         ActionRule(
             CaseAction.withdraw,
             OPEN_STATES,
@@ -831,12 +861,14 @@ def _check_conditions(case: CaseView, action: CaseAction, today: date | None, wi
             "Cases transferred by the committee enter as accepted; there is no acceptance decision.",
         )
     if action is CaseAction.request_extension:
-        if case.extension_used:
+        if extension_days_left(case) <= 0:
             raise _refuse(
                 "wrong_state",
-                "该事项已延期一次，不能再次延期。",
-                "This case has already been extended once; it cannot be extended again.",
+                f"该事项已延期{case.extension_days_granted}日，延长期限合计不得超过{EXTENSION_MAX_DAYS}日（§三）。",
+                f"This case has been extended by {case.extension_days_granted} days; extensions may not exceed "
+                f"{EXTENSION_MAX_DAYS} days in all (§三).",
             )
+        _check_extension_in_time(case, today)
         if case.pending_extension:
             raise _refuse(
                 "wrong_state",
@@ -847,12 +879,6 @@ def _check_conditions(case: CaseView, action: CaseAction, today: date | None, wi
         raise _refuse("wrong_state", "没有待审批的延期申请。", "There is no extension request waiting for a decision.")
     if action is CaseAction.provide_materials and not case.material_requests:
         raise _refuse("wrong_state", "没有待提供的材料。", "There is no open request for materials.")
-    if action is CaseAction.record_meeting and not case.open_meeting_ids:
-        raise _refuse(
-            "wrong_state",
-            "没有待记录纪要的协调会议。",
-            "There is no coordination meeting waiting for minutes.",
-        )
     if action is CaseAction.escalate:
         _check_escalation(case, today, window_days)
     if action is CaseAction.record_delivery and case.delivered_on is not None:
@@ -861,6 +887,23 @@ def _check_conditions(case: CaseView, action: CaseAction, today: date | None, wi
             f"正式意见书已于{case.delivered_on.isoformat()}送达，送达记录不能重复登记。",
             f"The formal opinion was already delivered on {case.delivered_on.isoformat()}.",
         )
+
+
+def extension_days_left(case: CaseView) -> int:
+    """Days of extension that may still be granted on this case (§三: 30 in all)."""
+    return max(0, EXTENSION_MAX_DAYS - case.extension_days_granted)
+
+
+def _check_extension_in_time(case: CaseView, today: date | None) -> None:
+    """§三: an extension is asked for before the whole review's time runs out; after that the case is overdue."""
+    due = case.whole_review_due
+    if today is None or due is None or today <= due:
+        return
+    raise _refuse(
+        "wrong_state",
+        f"办结期限（{due.isoformat()}）已过，不能再申请延期；该事项已超期。",
+        f"The whole review was due on {due.isoformat()}; an extension can no longer be asked for. The case is overdue.",
+    )
 
 
 def _check_escalation(case: CaseView, today: date | None, window_days: int) -> None:
@@ -1212,6 +1255,9 @@ def _instruct(c: _Ctx) -> Decision:
     changes: dict[str, Any] = {}
     if complexity is not None and complexity != c.case.complexity:
         changes["complexity"] = complexity
+    coordinator = _coordinating_leader(c.case, complexity or c.case.complexity)
+    if coordinator != c.case.coordinating_leader_id:
+        changes["coordinating_leader_id"] = coordinator
     if final_lead != c.case.lead_unit_id:
         changes["lead_unit_id"] = final_lead
     if frozenset(final_assisting) != c.case.assisting_unit_ids:
@@ -1228,8 +1274,20 @@ def _instruct(c: _Ctx) -> Decision:
             "lead_unit_id": final_lead,
             "assisting_unit_ids": final_assisting,
             "on_behalf_of": c.case.approver_id if c.actor.user_id != c.case.approver_id else None,
+            "coordinating_leader_id": coordinator,
         },
     )
+
+
+def _coordinating_leader(case: CaseView, complexity: Complexity | None) -> int | None:
+    """§二.4: who coordinates a case confirmed major: the principal leader when the slip went to them under §四.4's
+    rule, else the leader in charge of petitions. None for a case that is not major."""
+    if complexity is not Complexity.major:
+        return None
+    if case.approver_is_principal and case.approver_id is not None:
+        return case.approver_id
+    signers = _designated_signers(case)
+    return min(signers) if signers else None
 
 
 def _dispatch(c: _Ctx) -> Decision:
@@ -1300,6 +1358,8 @@ def _submit_reply(c: _Ctx) -> Decision:
     # The database layer adds the stored draft (its PDF, DOCX, SHA-256 and number) when it renders one.
     return c.decision(
         _S.awaiting_signature,
+        opens=(Step.signature,),
+        closes=(Step.reply,),
         case_changes={"outcome": outcome},
         event_fields={"text": text, "outcome": outcome, "attachment_ids": attachments},
     )
@@ -1307,14 +1367,20 @@ def _submit_reply(c: _Ctx) -> Decision:
 
 def _return_reply(c: _Ctx) -> Decision:
     reason = c.payload.text("reason")
-    return c.decision(_S.drafting_reply, event_fields={"reason": reason})
+    return c.decision(
+        _S.drafting_reply,
+        opens=(Step.reply,),
+        closes=(Step.signature,),
+        event_fields={"reason": reason},
+    )
 
 
-def _on_behalf(c: _Ctx, ids: frozenset[int]) -> int | None:
-    """Return whom the actor stands in for, if they act as a stand-in."""
-    if c.actor.user_id in ids or not ids & c.actor.acting_for:
+def _on_behalf(c: _Ctx, ids: frozenset[int], powers: frozenset[int] | None = None) -> int | None:
+    """Return whom the actor stands in for, if they act as a stand-in (`powers`: default `acting_for`)."""
+    powers = c.actor.acting_for if powers is None else powers
+    if c.actor.user_id in ids or not ids & powers:
         return None
-    return min(ids & c.actor.acting_for)
+    return min(ids & powers)
 
 
 def _sign_reply(c: _Ctx) -> Decision:
@@ -1335,13 +1401,14 @@ def _sign_reply(c: _Ctx) -> Decision:
         state_after,
         opens=opens,
         case_changes=changes,
-        closes=(Step.reply, Step.whole_review),
+        closes=(Step.reply, Step.signature, Step.whole_review),
         documents=(DocumentKind.formal_opinion,),
         notify_petitioner=c.facing,
         public=c.facing,
+        # 代签: a stand-in declared for signing signs in the absent leader's stead; the document shows both.
         event_fields={
             "comment": comment,
-            "on_behalf_of": _on_behalf(c, _designated_signers(c.case)),
+            "on_behalf_of": _on_behalf(c, _designated_signers(c.case), c.actor.signing_for),
             # The draft signed (set by the database layer from the submitted draft): what is issued.
             "draft_sha256": c.payload.short("draft_sha256", required=False),
             "doc_number": c.payload.short("doc_number", required=False),
@@ -1349,20 +1416,45 @@ def _sign_reply(c: _Ctx) -> Decision:
     )
 
 
+def _extension_days(c: _Ctx, cap: int, *, required: bool) -> int | None:
+    """Read `days`, refusing more than the 30 days left in all (§三) with a field error that says how many."""
+    days = c.payload.integer("days", low=1, high=None, required=required)
+    if days is None:
+        return None
+    left = extension_days_left(c.case)
+    if days > left:
+        granted = c.case.extension_days_granted
+        raise _invalid(
+            "days",
+            f"延长期限合计不得超过{EXTENSION_MAX_DAYS}日：本案已延期{granted}日，最多还可延期{left}日。",
+            f"Extensions may not exceed {EXTENSION_MAX_DAYS} days in all: {granted} already granted, "
+            f"at most {left} left.",
+        )
+    if days > cap:
+        raise _invalid(
+            "days",
+            f"批准的延期天数不能超过申请的{cap}日。",
+            f"The days granted cannot exceed the {cap} days asked for.",
+        )
+    return days
+
+
 def _request_extension(c: _Ctx) -> Decision:
-    days = c.payload.integer("days", low=1, high=EXTENSION_MAX_DAYS)
+    _check_extension_in_time(c.case, c.payload.day("today", required=False))
+    days = _extension_days(c, EXTENSION_MAX_DAYS, required=True)
     reason = c.payload.text("reason")
     return c.decision(
         case_changes={"pending_extension": True, "pending_extension_days": days},
-        event_fields={"days": days, "reason": reason},
+        event_fields={"days": days, "reason": reason, "granted_before": c.case.extension_days_granted},
     )
 
 
 def _approve_extension(c: _Ctx) -> Decision:
-    requested = c.case.pending_extension_days or EXTENSION_MAX_DAYS
-    cap = min(requested, EXTENSION_MAX_DAYS)
-    days = c.payload.integer("days", low=1, high=cap, required=False) or cap
+    requested = c.case.pending_extension_days or extension_days_left(c.case)
+    cap = min(requested, extension_days_left(c.case))
+    days = _extension_days(c, requested, required=False) or cap
     comment = c.payload.text("comment", required=False)
+    total = c.case.extension_days_granted + days
     return c.decision(
         documents=(DocumentKind.extension_notice,),
         notify_petitioner=c.facing,
@@ -1372,13 +1464,15 @@ def _approve_extension(c: _Ctx) -> Decision:
             "pending_extension": False,
             "pending_extension_days": None,
             "extension_used": True,
-            "extension_days": days,
+            "extension_days": total,
         },
         event_fields={
             "days": days,
             "requested_days": c.case.pending_extension_days,
+            "total_days": total,
             "comment": comment,
-            "on_behalf_of": _on_behalf(c, _designated_signers(c.case)),
+            # §三 tells the petitioner; a committee case's notice goes to the committee instead (§四.3, §四.10).
+            "notice_to": "petitioner" if c.facing else "committee",
         },
     )
 
@@ -1482,32 +1576,6 @@ def _record_contact(c: _Ctx) -> Decision:
     )
 
 
-def _convene_meeting(c: _Ctx) -> Decision:
-    p = c.payload
-    topic = p.short("topic")
-    meeting_on = p.day("meeting_on")
-    units = p.ids("unit_ids")
-    approved_by = p.integer("approved_by_id")  # §四.13: the leader's approval; the DB layer checks the role
-    related = p.ids("case_ids", required=False)
-    return c.decision(
-        event_fields={
-            "topic": topic,
-            "meeting_on": meeting_on,
-            "unit_ids": units,
-            "approved_by_id": approved_by,
-            "case_ids": related,
-        }
-    )
-
-
-def _record_meeting(c: _Ctx) -> Decision:
-    meeting = c.payload.integer("meeting_id")
-    if meeting not in c.case.open_meeting_ids:
-        raise _invalid("meeting_id", "没有找到该协调会议。", "No open coordination meeting with this id.")
-    minutes = c.payload.text("minutes")
-    return c.decision(event_fields={"meeting_id": meeting, "minutes": minutes})
-
-
 def _record_delivery(c: _Ctx) -> Decision:
     p = c.payload
     today = p.day("today")
@@ -1602,8 +1670,6 @@ _HANDLERS: dict[CaseAction, Callable[[_Ctx], Decision]] = {
     CaseAction.request_materials: _request_materials,
     CaseAction.provide_materials: _provide_materials,
     CaseAction.record_contact: _record_contact,
-    CaseAction.convene_meeting: _convene_meeting,
-    CaseAction.record_meeting: _record_meeting,
     CaseAction.withdraw: _withdraw,
     CaseAction.escalate: _escalate,
     CaseAction.record_delivery: _record_delivery,

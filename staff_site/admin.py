@@ -356,6 +356,8 @@ def absence_list():
                 starts_on=form.starts_on.data,
                 ends_on=form.ends_on.data,
                 stand_in_id=form.stand_in_id.data,
+                stand_in_slip="slip" in (form.stand_in_powers.data or ()),
+                stand_in_signing="signing" in (form.stand_in_powers.data or ()),
                 note=form.note.data,
             )
         except absences.AbsenceError as exc:

@@ -90,6 +90,15 @@ class AbsenceForm(FlaskForm):
     starts_on = DateField(_l("First day away"), validators=[InputRequired(_l("Enter a date (YYYY-MM-DD)."))])
     ends_on = DateField(_l("Last day away"), validators=[InputRequired(_l("Enter a date (YYYY-MM-DD)."))])
     stand_in_id = SelectField(_l("Stand-in"), coerce=_optional_int, validators=[Optional()])
+    stand_in_powers = MultiCheckboxField(
+        _l("The stand-in may"),
+        choices=[
+            ("slip", _l("approve the reading slip")),
+            ("signing", _l("sign the formal opinion (代签)")),
+        ],
+        default=["slip"],
+        description=_l("§四.4: standing in for the slip gives no power to sign unless declared here."),
+    )
     note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])
 
     def prepare(self, leaders) -> None:

@@ -285,7 +285,7 @@ class RequestExtensionForm(ActionForm):
     days = IntegerField(
         _l("Days"),
         validators=[InputRequired(REQUIRED), NumberRange(1, EXTENSION_MAX_DAYS)],
-        description=_l("At most 30 days, once per case (§三)."),
+        description=_l("At most 30 days in all, over one or more requests, before the deadline passes (§三)."),
     )
     reason = _long(_l("Reason"))
 
@@ -326,23 +326,6 @@ class ContactForm(ActionForm):
     summary = _long(_l("What was said"))
 
 
-class ConveneMeetingForm(ActionForm):
-    action = A.convene_meeting
-    topic = _short(_l("Topic"))
-    meeting_on = _date(_l("Meeting date"))
-    unit_ids = MultiCheckboxField(_l("Units attending"), validators=[InputRequired(REQUIRED)])
-    approved_by_id = SelectField(_l("Approving leader"), validators=[InputRequired(REQUIRED)])
-    case_numbers = _short(
-        _l("Related cases"), required=False, description=_l("Numbers of other cases of this bureau, if any.")
-    )
-
-
-class RecordMeetingForm(ActionForm):
-    action = A.record_meeting
-    meeting_id = SelectField(_l("Meeting"), validators=[InputRequired(REQUIRED)])
-    minutes = _long(_l("Minutes"), render_kw={"rows": 10})
-
-
 class WithdrawForm(ActionForm):
     action = A.withdraw
     reason = _long(_l("Reason given by the petitioner"))
@@ -377,8 +360,6 @@ FORMS: dict[CaseAction, type[ActionForm]] = {
     A.request_materials: RequestMaterialsForm,
     A.provide_materials: ProvideMaterialsForm,
     A.record_contact: ContactForm,
-    A.convene_meeting: ConveneMeetingForm,
-    A.record_meeting: RecordMeetingForm,
     A.withdraw: WithdrawForm,
     A.record_delivery: RecordDeliveryForm,
 }

@@ -15,8 +15,10 @@ from flask_login import current_user
 
 from portal.attachments.models import uploader_label
 from portal.attachments.operations import download_url
-from portal.cases.actions import IncomingFile, staff_action, take_action
+from portal.cases.actions import IncomingFile, in_general_office, staff_action, take_action
 from portal.cases.choices import action_choices, action_defaults, decision_subject, returned_work
+from portal.cases.meetings import STATUS_LABELS as MEETING_STATUS_LABELS
+from portal.cases.meetings import list_meetings_to_decide
 from portal.cases.operations import CaseConflict, CaseNotFound
 from portal.cases.privacy import reveal_personal_data
 from portal.cases.queries import (
@@ -39,7 +41,6 @@ from portal.cases.queries import (
 from portal.documents.service import get_reply_desk, get_reply_draft, preview_reply
 from portal.documents.templates import TemplateError
 from portal.extensions import db
-from portal.roles import PETITION_OFFICE
 from portal.routing import OPINION_KIND_LABELS
 from portal.web import current_lang, localized, localized_error
 from portal.workflow import (
@@ -97,8 +98,12 @@ def queue():
     user = _user()
     today = local_today()
     page = list_queue(db.session, _pii(), user, parse_filters(request.args), today)
-    addressed = list_addressed_requests(db.session, user.tenant_id, today) if page.filters.view == "mine" else []
-    return render_template("staff/queue.html", page=page, addressed=addressed, today=today)
+    mine = page.filters.view == "mine"
+    addressed = list_addressed_requests(db.session, user.tenant_id, today) if mine else []
+    to_decide = list_meetings_to_decide(db.session, user, today) if mine else []
+    return render_template(
+        "staff/queue.html", page=page, addressed=addressed, meetings_to_decide=to_decide, today=today
+    )
 
 
 @bp.get("/cases/<int:case_id>")
@@ -333,6 +338,7 @@ def _labels() -> dict:
         "opinion_kind_labels": OPINION_KIND_LABELS,
         "delivery_labels": DELIVERY_LABELS,
         "target_labels": TARGET_LABELS,
+        "meeting_status_labels": MEETING_STATUS_LABELS,
         "contact_party_labels": CONTACT_PARTY_LABELS,
         "party_role_labels": PARTY_ROLE_LABELS,
         "describe_fields": describe_fields,
@@ -343,9 +349,9 @@ def _labels() -> dict:
 
 
 def _registers_transfers() -> bool:
-    """The petition office of the province registers the committee's transfers (the nav shows the link)."""
+    """The province's general office registers the committee's transfers (§四.3; the nav shows the link)."""
     user = current_user._get_current_object()
-    if not getattr(user, "is_authenticated", False) or not set(getattr(user, "roles", ())) & PETITION_OFFICE:
+    if not getattr(user, "is_authenticated", False) or not in_general_office(db.session, user):
         return False
     bureau = db.session.get(Bureau, user.tenant_id)
     return bureau is not None and bureau.parent_id is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, current_app, render_template
 from flask_login import current_user
 
-from portal.cases.actions import register_application
+from portal.cases.actions import in_general_office, register_application
 from portal.cases.operations import ApplicationInput, IntakeRefused
 from portal.cases.queries import local_today
 from portal.extensions import db
@@ -23,7 +23,10 @@ from tenants.tree import list_bureaus
 
 def _register(form: ApplicationForm, intake: IntakePath, template: str):
     user = current_user._get_current_object()
-    if not set(user.roles) & PETITION_OFFICE:
+    if intake is IntakePath.committee_transfer:
+        if not in_general_office(db.session, user):
+            abort(403)  # §四.3: the general office registers transfers
+    elif not set(user.roles) & PETITION_OFFICE:
         abort(403)
     form.prepare(list_bureaus(db.session))
     status, error = 200, None

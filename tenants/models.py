@@ -20,6 +20,8 @@ class BureauLevel(enum.StrEnum):
 class UnitKind(enum.StrEnum):
     petition_office = "petition_office"
     division = "division"
+    # 省局办公室: registers the committee's transfers by the document procedure (§四.3) and hands them over.
+    general_office = "general_office"
 
 
 class Bureau(Base):
@@ -68,6 +70,9 @@ class Unit(TenantOwned, Base):
 
 
 #: The units every bureau starts with: (code, Chinese name, kind).
+#: Units the province has besides the default ones: its general office registers the committee's transfers (§四.3).
+PROVINCE_UNITS: tuple[tuple[str, str, UnitKind], ...] = (("general_office", "办公室", UnitKind.general_office),)
+
 DEFAULT_UNITS: tuple[tuple[str, str, UnitKind], ...] = (
     ("petition_office", "信访办", UnitKind.petition_office),
     ("pension", "养老保险处", UnitKind.division),

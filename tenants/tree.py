@@ -6,7 +6,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from portal.memo import memoized
-from tenants.models import DEFAULT_UNITS, Bureau, BureauLevel, Unit
+from tenants.models import DEFAULT_UNITS, PROVINCE_UNITS, Bureau, BureauLevel, Unit
 
 BUREAU_SUFFIX = "社会保险局"
 
@@ -137,11 +137,15 @@ def _check_parent_level(level: BureauLevel, parent: Bureau) -> None:
 
 
 def add_default_units(session: Session, bureau: Bureau) -> None:
-    """Give ``bureau`` its petition office and the standard business divisions (written as that bureau)."""
+    """Give ``bureau`` its petition office and the standard business divisions (written as that bureau).
+
+    The province also gets its general office (``PROVINCE_UNITS``).
+    """
     from tenants.scoping import TenantScope, scoped
 
+    units = DEFAULT_UNITS + (PROVINCE_UNITS if bureau.level == BureauLevel.province else ())
     with scoped(session, TenantScope.single(bureau.id)):
-        for code, name, kind in DEFAULT_UNITS:
+        for code, name, kind in units:
             session.add(Unit(tenant_id=bureau.id, code=code, name=name, kind=kind))
         session.flush()
 

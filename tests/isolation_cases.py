@@ -82,7 +82,7 @@ CASE_MODEL_FACTORIES = {
         Deadline, step=Step.acceptance, started_on=_DAY, amount=15, unit="working_days", due_on=_DAY, owed_by=str
     ),
     MaterialRequest: _child(MaterialRequest, target="petitioner", content=str, due_on=_DAY, requested_by_id=1),
-    Meeting: _child(Meeting, topic=str, meeting_on=_DAY, unit_ids=[1], approved_by_id=1),
+    Meeting: lambda s, b, m: _commit(s, b, Meeting(tenant_id=b, topic=m, meeting_on=_DAY, unit_ids=[1])),
     ContactRecord: _child(ContactRecord, party="petitioner", contacted_on=_DAY, summary=str, recorded_by_id=1),
     Outbox: _child(Outbox, kind=str, channel="email", payload={}, dedupe_key=str),
     StaffAbsence: lambda s, b, m: _commit(

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from portal.accounts.models import StaffUser
 from portal.attachments.models import Attachment, AttachmentSource
-from portal.cases.models import StaffAbsence
+from portal.cases.models import Meeting, StaffAbsence
 from portal.documents.models import DocumentSequence, DocumentSettings, DocumentTemplate, GeneratedDocument
 from portal.notify.models import DeadlineAlert, StaffNotification
 from portal.roles import Role
@@ -223,6 +223,7 @@ def _register_staff_site() -> None:
     ROUTE_PARAMS.setdefault("case_id", lambda s, b, m: make_case(s, b, m).id)
     ROUTE_PARAMS.setdefault("attachment_id", lambda s, b, m: make_attachment(s, b, m).id)
     ROUTE_PARAMS.setdefault("request_id", _make_material_request_id)
+    ROUTE_PARAMS.setdefault("meeting_id", lambda s, b, m: CASE_MODEL_FACTORIES[Meeting](s, b, m).id)
     # An action name is not an object id: a real action, so that the 404 has to come from the other bureau's case.
     ROUTE_PARAMS.setdefault("action", lambda s, b, m: "accept")
 

@@ -73,11 +73,14 @@ def add_absence(
     starts_on: date,
     ends_on: date,
     stand_in_id: int | None = None,
+    stand_in_slip: bool = True,
+    stand_in_signing: bool = False,
     note: str | None = None,
 ) -> StaffAbsence:
     """Record that a leader of the bureau is away from ``starts_on`` to ``ends_on`` (both included); flushes.
 
-    The stand-in, if any, must be another active leader of the same bureau. Raise ``AbsenceError`` (with the
+    The stand-in, if any, must be another active leader of the same bureau, declared for approving the slip
+    and/or signing the formal opinion (§四.4: the first gives no power to sign). Raise ``AbsenceError`` (with the
     field at fault) and change nothing otherwise.
     """
     leader = _leader(session, bureau_id, user_id)
@@ -98,6 +101,12 @@ def add_absence(
             raise AbsenceError(
                 "The stand-in must be a leader of this bureau.", "代理人必须是本单位的领导。", "stand_in_id"
             )
+    if stand_in_id is not None and not (stand_in_slip or stand_in_signing):
+        raise AbsenceError(
+            "Say what the stand-in may do: approve the slip, sign the formal opinion, or both.",
+            "请选择代理人的代理事项：审批阅办单、签批正式意见，或两者。",
+            "stand_in_powers",
+        )
     note = (note or "").strip() or None
     if note is not None and (len(note) > NOTE_MAX or any(ord(ch) < 32 for ch in note)):
         raise AbsenceError(
@@ -111,6 +120,8 @@ def add_absence(
         starts_on=starts_on,
         ends_on=ends_on,
         stand_in_id=stand_in_id,
+        stand_in_slip=stand_in_id is not None and stand_in_slip,
+        stand_in_signing=stand_in_id is not None and stand_in_signing,
         note=note,
     )
     session.add(absence)

@@ -31,4 +31,4 @@ def _refuse_unknown_fields():
     return jsonify(errors=dict.fromkeys(unknown, text)), 422
 
 
-from portal.api import applications, auth, bureaus, meta, notifications, staff, uploads  # noqa: E402,F401  (routes register on import)
+from portal.api import applications, auth, bureaus, meetings, meta, notifications, staff, uploads  # noqa: E402,F401  (routes register on import)

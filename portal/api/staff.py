@@ -48,6 +48,7 @@ from portal.routing import OpinionKind
 from portal.web import current_lang
 from portal.workflow import (
     ACTION_LABELS,
+    EXTENSION_MAX_DAYS,
     LONG_TEXT_MAX,
     STATE_LABELS,
     STEP_LABELS,
@@ -179,9 +180,16 @@ def case_detail(page: CasePage) -> dict:
         "lead_unit": unit(c.lead_unit_id),
         "assisting_units": [unit(u) for u in c.assisting_unit_ids or ()],
         "approver": {"id": c.approver_id, "name": page.people.get(c.approver_id)} if c.approver_id else None,
+        # §二.4: the leader who coordinates a case confirmed major.
+        "coordinating_leader": (
+            {"id": c.coordinating_leader_id, "name": page.people.get(c.coordinating_leader_id)}
+            if c.coordinating_leader_id
+            else None
+        ),
         "extension": {
             "used": c.extension_used,
             "days": c.extension_days,
+            "days_left": max(0, EXTENSION_MAX_DAYS - (c.extension_days or 0)),
             "pending_days": c.pending_extension_days,
         },
         "petitioner_name": c.petitioner_name,
@@ -239,7 +247,10 @@ def case_detail(page: CasePage) -> dict:
                 "topic": m.topic,
                 "meeting_on": _d(m.meeting_on),
                 "units": [unit(u) for u in m.unit_ids],
-                "approved_by": page.people.get(m.approved_by_id),
+                "status": m.status,
+                "leader": page.people.get(m.leader_id),
+                "decision_due_on": _d(m.decision_due_on),
+                "decided_by": page.people.get(m.decided_by_id),
                 "related_case_ids": list(m.case_ids or ()),
                 "minutes": m.minutes,
             }

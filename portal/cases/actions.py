@@ -9,29 +9,29 @@ Operations flush; the request commits once, and a refusal rolls everything back,
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, BinaryIO
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import StaffUser
 from portal.attachments.models import AttachmentSource
 from portal.attachments.operations import MAX_FILES, UploadError, claim_uploads, store_upload
 from portal.cases.context import actor_of
-from portal.cases.numbers import normalise_number
 from portal.cases.operations import ActionResult, ApplicationInput, Submission, perform_action, submit_application
-from portal.cases.queries import case_ids_by_number
 from portal.pii import PersonalData
 from portal.roles import PETITION_OFFICE
 from portal.storage import Storage
 from portal.workflow import ActionRefused, CaseAction, IntakePath
+from tenants.models import Unit, UnitKind
 
 A = CaseAction
 
-#: The fields each staff action takes (the workflow's payload keys, plus ``case_numbers`` for meetings).
+#: The fields each staff action takes (the workflow's payload keys). Coordination meetings are not a case action:
+#: a meeting may concern no case (``portal.cases.meetings``).
 #: Files come separately; they become the event's ``attachment_ids``. ``escalate`` is the petitioner's.
 ACTION_FIELDS: dict[CaseAction, tuple[str, ...]] = {
     A.accept: ("note",),
@@ -58,8 +58,6 @@ ACTION_FIELDS: dict[CaseAction, tuple[str, ...]] = {
     A.request_materials: ("target", "target_bureau_id", "body_name", "content", "due_on"),
     A.provide_materials: ("request_id", "content"),
     A.record_contact: ("party", "body_name", "contacted_on", "channel", "summary"),
-    A.convene_meeting: ("topic", "meeting_on", "unit_ids", "approved_by_id", "case_numbers"),
-    A.record_meeting: ("meeting_id", "minutes"),
     A.withdraw: ("reason", "document_note"),
     A.record_delivery: ("method", "delivered_on"),
 }
@@ -100,16 +98,6 @@ def check_fields(action: CaseAction, data: Mapping[str, Any]) -> dict[str, Any]:
                 f"This action takes no field {str(key)[:40]!r}.",
             )
     return dict(data)
-
-
-def _case_numbers(value: Any) -> list[str]:
-    if value in (None, ""):
-        return []
-    if isinstance(value, str):
-        return [n for n in re.split(r"[\s,，、;；]+", value) if n]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return [v for v in value if v.strip()]
-    raise _invalid("case_numbers", "相关事项应为事项编号。", "Related cases must be case numbers.")
 
 
 def _attach(
@@ -165,18 +153,6 @@ def take_action(
     data = check_fields(chosen, payload)
     if (files or upload_ids) and chosen not in FILE_ACTIONS:
         raise _invalid("files", "该操作不能附文件。", "This action takes no files.")
-    if chosen is A.convene_meeting:
-        numbers = _case_numbers(data.pop("case_numbers", None))
-        found = case_ids_by_number(session, user.tenant_id, numbers)
-        unknown = [n for n in numbers if normalise_number(n) not in found]
-        if unknown:
-            raise _invalid(
-                "case_numbers",
-                f"本局没有编号为{'、'.join(unknown[:5])}的事项。",
-                f"This bureau has no case numbered {', '.join(unknown[:5])}.",
-            )
-        if found:
-            data["case_ids"] = sorted(set(found.values()) - {case_id})
     attachment_ids = _attach(
         session,
         storage,
@@ -202,6 +178,14 @@ def take_action(
     )
 
 
+def in_general_office(session: Session, user: StaffUser) -> bool:
+    """Tell whether the user works in their bureau's general office (办公室), the unit that registers transfers."""
+    if user.unit_id is None:
+        return False
+    kind = session.scalar(select(Unit.kind).where(Unit.tenant_id == user.tenant_id, Unit.id == user.unit_id))
+    return kind == UnitKind.general_office
+
+
 def register_application(
     session: Session,
     pii: PersonalData,
@@ -215,14 +199,24 @@ def register_application(
 ) -> Submission:
     """Register a paper application (with at least one scan) or a committee transfer; flushes.
 
-    Only the petition office registers applications. Raises ``ActionRefused`` (forbidden, or a missing scan)
-    and what ``submit_application`` raises (``IntakeRefused`` when the application belongs elsewhere).
+    The petition office registers paper applications; the province's general office (省局办公室) registers the
+    committee's transfers by the document procedure and hands them to the petition office in the same step (§四.3).
+    Raises ``ActionRefused`` (forbidden, or a missing scan) and what ``submit_application`` raises
+    (``IntakeRefused`` when the application belongs elsewhere).
     """
     if data.intake not in (IntakePath.paper, IntakePath.committee_transfer):
         raise _invalid(
             "intake", "工作人员只登记书面申请和省政府转交的事项。", "Staff register paper or transferred cases."
         )
-    if not set(user.roles) & PETITION_OFFICE:
+    if data.intake is IntakePath.committee_transfer:
+        if not in_general_office(session, user):
+            raise ActionRefused(
+                "forbidden",
+                "省政府复查复核委员会转交的事项由省局办公室按公文程序登记后转信访办（§四.3）。",
+                "Committee transfers are registered by the province's general office, which hands them to the "
+                "petition office (§四.3).",
+            )
+    elif not set(user.roles) & PETITION_OFFICE:
         raise ActionRefused("forbidden", "申请由信访办登记。", "Applications are registered by the petition office.")
     upload_ids = list(upload_ids)
     if data.intake is IntakePath.paper and not files and not upload_ids:

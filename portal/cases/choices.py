@@ -163,16 +163,6 @@ def action_choices(session: Session, page: CasePage, user: StaffUser, action: Ca
     if action is A.record_delivery:
         # The office records post and hand-over; online and electronic delivery record themselves.
         return {"method": [Choice(str(m), DELIVERY_LABELS[m]) for m in (DeliveryMethod.post, DeliveryMethod.in_person)]}
-    if action is A.convene_meeting:
-        return {"unit_ids": _units(page), "approved_by_id": _leaders(page)}
-    if action is A.record_meeting:
-        return {
-            "meeting_id": [
-                Choice(m.id, (f"{m.meeting_on.isoformat()} {m.topic}",) * 2)
-                for m in page.meetings
-                if m.recorded_at is None
-            ]
-        }
     return {}
 
 
@@ -247,7 +237,8 @@ def action_defaults(page: CasePage, action: CaseAction, today: date) -> dict[str
     if action is A.submit_reply:
         return {"outcome": str(Outcome.upheld)}
     if action is A.request_extension:
-        return {"days": EXTENSION_MAX_DAYS}
+        # §三: 30 days in all over one or more requests; offer what is left.
+        return {"days": max(1, EXTENSION_MAX_DAYS - (case.extension_days or 0))}
     if action is A.approve_extension:
         return {"days": case.pending_extension_days} if case.pending_extension_days else {}
     if action is A.request_materials:

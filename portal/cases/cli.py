@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from portal.accounts.models import StaffUser
 from portal.cases.history import list_events, verify_all, verify_case
-from portal.cases.models import Case, CaseNumber, Deadline
+from portal.cases.models import Case, CaseNumber, Deadline, Meeting
 from portal.cases.numbers import normalise_number
 from portal.extensions import db
 from portal.workflow import KIND_LABELS, STATE_LABELS, STEP_LABELS, CaseKind, CaseState, Step
@@ -93,6 +93,20 @@ def _echo_deadline(deadline: Deadline) -> None:
         click.echo(f"      {lang}: {text}")
 
 
+def _echo_meeting(meeting: Meeting) -> None:
+    """A meeting linked to the case, and how the leader's decision clock was computed (§四.13, a bureau rule)."""
+    from portal.cases.meetings import STATUS_LABELS
+    from portal.cases.queries import explain_deadline
+
+    click.echo(
+        f"  #{meeting.id} {meeting.topic}: meeting {_day(meeting.meeting_on)}, {_label(STATUS_LABELS, meeting.status)};"
+        f" decision due {_day(meeting.decision_due_on)}"
+    )
+    for lang in ("zh", "en"):
+        text = explain_deadline(meeting.decision_explanation, lang) or "(no explanation stored)"
+        click.echo(f"      {lang}: {text}")
+
+
 @case_group.command("history")
 @click.argument("number")
 def case_history(number: str) -> None:
@@ -155,6 +169,18 @@ def case_history(number: str) -> None:
         click.echo(f"\nDeadlines ({len(deadlines)}):")
         for deadline in deadlines:
             _echo_deadline(deadline)
+
+        meetings = list(
+            session.scalars(
+                select(Meeting)
+                .where(Meeting.tenant_id == case.tenant_id, Meeting.case_ids.any_() == case.id)
+                .order_by(Meeting.id)
+            )
+        )
+        if meetings:
+            click.echo(f"\nCoordination meetings ({len(meetings)}):")
+            for meeting in meetings:
+                _echo_meeting(meeting)
 
         problem = verify_case(session, case)
         click.echo("")

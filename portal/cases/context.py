@@ -8,9 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import StaffUser
-from portal.approvers import Absence, LeaderView, acting_for
+from portal.approvers import Absence, LeaderView, acting_for, signing_for
 from portal.cases.history import Actor
-from portal.cases.models import Case, Deadline, MaterialRequest, Meeting, StaffAbsence
+from portal.cases.models import Case, Deadline, MaterialRequest, StaffAbsence
 from portal.roles import LEADERS, Role
 from portal.workflow import ActorView, CaseView, MaterialRequestView, MaterialTarget, Step
 from tenants.models import Bureau, Unit, UnitKind
@@ -37,7 +37,9 @@ class BureauStaff:
         )
         absences: dict[int, list[Absence]] = {}
         for row in session.scalars(select(StaffAbsence).where(StaffAbsence.tenant_id == bureau_id)):
-            absences.setdefault(row.user_id, []).append(Absence(row.starts_on, row.ends_on, row.stand_in_id))
+            absences.setdefault(row.user_id, []).append(
+                Absence(row.starts_on, row.ends_on, row.stand_in_id, row.stand_in_slip, row.stand_in_signing)
+            )
         self.leader_views = [LeaderView(u.id, frozenset(u.roles), tuple(absences.get(u.id, ()))) for u in self.leaders]
 
     @property
@@ -64,19 +66,16 @@ def case_view(session: Session, case: Case, staff: BureauStaff) -> CaseView:
             MaterialRequest.answered_at.is_(None),
         )
     ).all()
-    open_meetings = session.scalars(
-        select(Meeting.id).where(
-            Meeting.tenant_id == case.tenant_id, Meeting.case_id == case.id, Meeting.recorded_at.is_(None)
-        )
-    ).all()
     bureau = session.get(Bureau, case.tenant_id)
-    escalation_due = session.scalar(
-        select(Deadline.due_on).where(
-            Deadline.tenant_id == case.tenant_id,
-            Deadline.case_id == case.id,
-            Deadline.step == Step.escalation_window,
-            Deadline.closed_at.is_(None),
-        )
+    open_due = dict(
+        session.execute(
+            select(Deadline.step, Deadline.due_on).where(
+                Deadline.tenant_id == case.tenant_id,
+                Deadline.case_id == case.id,
+                Deadline.step.in_((Step.escalation_window, Step.whole_review)),
+                Deadline.closed_at.is_(None),
+            )
+        ).all()
     )
     return CaseView(
         state=case.state,
@@ -85,6 +84,9 @@ def case_view(session: Session, case: Case, staff: BureauStaff) -> CaseView:
         bureau_id=case.tenant_id,
         complexity=case.complexity,
         approver_id=case.approver_id,
+        approver_is_principal=case.approver_id is not None
+        and case.approver_id in {v.user_id for v in staff.leaders_with(Role.principal_leader)},
+        coordinating_leader_id=case.coordinating_leader_id,
         lead_unit_id=case.lead_unit_id,
         assisting_unit_ids=frozenset(case.assisting_unit_ids or ()),
         lead_unit_is_petition_office=case.lead_unit_id is not None and case.lead_unit_id == staff.petition_office_id,
@@ -94,25 +96,37 @@ def case_view(session: Session, case: Case, staff: BureauStaff) -> CaseView:
         extension_used=case.extension_used,
         pending_extension=case.pending_extension_days is not None,
         pending_extension_days=case.pending_extension_days,
+        extension_days_granted=case.extension_days or 0,
+        whole_review_due=open_due.get(Step.whole_review),
         replied_on=case.replied_on,
         delivered_on=case.delivered_on,
         electronic_delivery=case.electronic_delivery,
-        escalation_due=escalation_due,
+        escalation_due=open_due.get(Step.escalation_window),
         escalated=case.escalated,
         bureau_level=str(bureau.level),
         material_requests=tuple(
             MaterialRequestView(id=r.id, target=MaterialTarget(r.target), target_bureau_id=r.target_bureau_id)
             for r in open_requests
         ),
-        open_meeting_ids=frozenset(open_meetings),
         lower_bureau_ids=frozenset(subtree_ids(session, case.tenant_id)) - {case.tenant_id},
     )
 
 
-def staff_actor_view(user: StaffUser, staff_of_case: BureauStaff, on: date, units: dict[int, Unit]) -> ActorView:
-    """The rules' view of a staff member; ``acting_for`` only makes sense inside their own bureau."""
+def staff_actor_view(
+    user: StaffUser,
+    staff_of_case: BureauStaff,
+    on: date,
+    units: dict[int, Unit],
+    lead_unit_id: int | None = None,
+) -> ActorView:
+    """The rules' view of a staff member; ``acting_for`` only makes sense inside their own bureau.
+
+    ``lead_unit_id``: the case's lead unit; for an absent petitions leader, its overseers are the "有关" business
+    leaders who approve in their stead (§四.4).
+    """
     unit = units.get(user.unit_id) if user.unit_id else None
     same_bureau = user.tenant_id == staff_of_case.bureau_id
+    overseers = staff_of_case.overseers_of(lead_unit_id) if lead_unit_id is not None else None
     return ActorView(
         kind="staff",
         user_id=user.id,
@@ -120,7 +134,12 @@ def staff_actor_view(user: StaffUser, staff_of_case: BureauStaff, on: date, unit
         unit_id=user.unit_id,
         roles=frozenset(user.roles),
         is_petition_office_unit=unit is not None and unit.kind == UnitKind.petition_office,
-        acting_for=acting_for(user.id, on, staff_of_case.leader_views) if same_bureau else frozenset(),
+        acting_for=(
+            acting_for(user.id, on, staff_of_case.leader_views, lead_unit_overseers=overseers)
+            if same_bureau
+            else frozenset()
+        ),
+        signing_for=signing_for(user.id, on, staff_of_case.leader_views) if same_bureau else frozenset(),
     )
 
 

@@ -97,6 +97,8 @@ class Case(TenantOwned, Base):
     lead_unit_id: Mapped[int | None] = mapped_column(BigInteger)
     assisting_unit_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), default=list, server_default="{}")
     approver_id: Mapped[int | None] = mapped_column(BigInteger)
+    # §二.4: the leader who coordinates a case confirmed major (the petitions leader, or the principal leader).
+    coordinating_leader_id: Mapped[int | None] = mapped_column(BigInteger)
     opinion_needs_approval: Mapped[bool | None] = mapped_column(Boolean)
     extension_used: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     extension_days: Mapped[int | None] = mapped_column(Integer)
@@ -275,18 +277,36 @@ class MaterialRequest(TenantOwned, Base):
 
 
 class Meeting(TenantOwned, Base):
-    """A coordination meeting (§四.13): cases, units, date, the approving leader and the minutes."""
+    """A coordination meeting (§四.13): proposed by the petition office, decided by the leader, then held.
+
+    It may concern zero or more of the bureau's cases (a common problem may have no open case); each linked case's
+    history records the proposal, the decision and the minutes. ``status``: proposed -> approved | declined;
+    approved -> held (minutes recorded).
+    """
 
     __tablename__ = "meetings"
-    __table_args__ = (ForeignKeyConstraint(["tenant_id", "case_id"], ["cases.tenant_id", "cases.id"]),)
+    __table_args__ = (
+        CheckConstraint("status IN ('proposed', 'approved', 'declined', 'held')", name="status"),
+        CheckConstraint("cardinality(unit_ids) > 0", name="units"),
+        Index("ix_meetings_tenant_id_status", "tenant_id", "status"),
+    )
 
-    case_id: Mapped[int] = mapped_column(BigInteger)
     topic: Mapped[str] = mapped_column(String(200))
     meeting_on: Mapped[date] = mapped_column(Date)
     unit_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
     case_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), default=list, server_default="{}")
-    approved_by_id: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="proposed", server_default="proposed")
+    proposed_by_id: Mapped[int | None] = mapped_column(BigInteger)
+    proposed_on: Mapped[date | None] = mapped_column(Date)
+    leader_id: Mapped[int | None] = mapped_column(BigInteger)  # the leader asked to decide
+    decision_due_on: Mapped[date | None] = mapped_column(Date)
+    decision_explanation: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")
+    decided_by_id: Mapped[int | None] = mapped_column(BigInteger)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_comment: Mapped[str | None] = mapped_column(Text)
     minutes: Mapped[str | None] = mapped_column(Text)
+    minutes_by_id: Mapped[int | None] = mapped_column(BigInteger)
     recorded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = utcnow_column()
 
@@ -317,6 +337,9 @@ class StaffAbsence(TenantOwned, Base):
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)
     stand_in_id: Mapped[int | None] = mapped_column(BigInteger)
+    # What the stand-in may do in the leader's stead (§四.4): approve the reading slip, sign the formal opinion.
+    stand_in_slip: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    stand_in_signing: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     note: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = utcnow_column()
 

@@ -28,7 +28,6 @@ from portal.cases.models import (
     ContactRecord,
     Deadline,
     MaterialRequest,
-    Meeting,
     Outbox,
 )
 from portal.cases.numbers import new_access_code, new_case_number
@@ -69,7 +68,7 @@ from portal.workflow import (
     StepRule,
     decide,
 )
-from tenants.models import Bureau, Unit
+from tenants.models import Bureau, Unit, UnitKind
 from tenants.scoping import TenantScope, get_scope, scoped, set_scope, system_scope
 
 
@@ -231,6 +230,18 @@ def submit_application(
     if repeat:
         warnings.append("repeat_after_re_review")
 
+    handover: dict = {}
+    if data.intake is IntakePath.committee_transfer:
+        # §四.3: the general office registers the transfer by the document procedure and, in the same step, hands
+        # it to the petition office, whose reading-slip clock starts now.
+        units = session.scalars(select(Unit).where(Unit.tenant_id == handling.id)).all()
+        office = next((u for u in units if u.kind == UnitKind.petition_office), None)
+        general = next((u for u in units if u.kind == UnitKind.general_office), None)
+        handover = {
+            "registered_by_unit": general.name if general else None,
+            "handed_to_unit_id": office.id if office else None,
+            "handed_to_unit": office.name if office else None,
+        }
     access_code = new_access_code() if data.intake is not IntakePath.committee_transfer else None
     with scoped(session, TenantScope.single(handling.id)):
         case = Case(
@@ -306,6 +317,7 @@ def submit_application(
                 "duplicate_of": duplicate,
                 "escalated_from": earlier.number if earlier else None,
                 "committee_document_number": data.committee_document_number,
+                **handover,
             },
             public=data.intake is not IntakePath.committee_transfer,
         )
@@ -384,6 +396,9 @@ def _owner(case: Case, rule: StepRule, staff: BureauStaff) -> dict:
         owner["owed_unit_id"] = case.lead_unit_id
     elif rule.owed_by == "approver":
         owner["owed_user_id"] = case.approver_id
+    elif rule.owed_by == "petitions_leader":
+        signers = staff.leaders_with(Role.petitions_leader)
+        owner["owed_user_id"] = signers[0].user_id if len(signers) == 1 else None
     elif rule.owed_by == "business_leader":
         overseers = staff.overseers_of(case.lead_unit_id)
         owner["owed_user_id"] = next(iter(overseers)) if len(overseers) == 1 else None
@@ -534,12 +549,22 @@ def _extend_deadlines(session: Session, case: Case, decision: Decision, calendar
         days = decision.extends.get(deadline.step)
         if not days:
             continue
-        # §三: the extension adds calendar days to the original limit; a last day off moves to the next working day.
-        extended = calendar.add(deadline.due_on, days, "days")
-        deadline.extended_days += days
+        # §三: the extensions add calendar days to the original limit, at most 30 in all over one or more approvals;
+        # a last day off moves to the next working day. Counted from the original due date with the total, as
+        # ``recompute_provisional_deadlines`` does, so the stored explanation stays one computation.
+        previous = (deadline.explanation or {}).get("extension") or {}
+        original = date.fromisoformat(previous["from"]) if previous.get("from") else deadline.due_on
+        total = deadline.extended_days + days
+        extended = calendar.add(original, total, "days")
+        deadline.extended_days = total
         deadline.explanation = {
             **deadline.explanation,
-            "extension": {"days": days, "from": deadline.due_on.isoformat(), **extended.explanation.as_dict()},
+            "extension": {
+                "days": total,
+                "from": original.isoformat(),
+                "approvals": int(previous.get("approvals", 1 if previous else 0)) + 1,
+                **extended.explanation.as_dict(),
+            },
             "due": extended.due.isoformat(),
         }
         deadline.due_on = extended.due
@@ -662,7 +687,7 @@ def perform_action(
             raise CaseConflict()
         staff = BureauStaff(session, case.tenant_id)
         view = case_view(session, case, staff)
-        actor_view = _actor_view(session, actor, staff, today)
+        actor_view = _actor_view(session, actor, staff, today, case.lead_unit_id)
         payload["today"] = today  # the server's date, never one sent with the input (escalation window, due dates)
         _prepare_payload(session, case, action, payload, staff, today)
         decision = decide(view, action, actor_view, payload, rules=get_step_rules(session))
@@ -677,7 +702,9 @@ def perform_action(
     return result
 
 
-def _actor_view(session: Session, actor: Actor, staff: BureauStaff, today: date) -> ActorView:
+def _actor_view(
+    session: Session, actor: Actor, staff: BureauStaff, today: date, lead_unit_id: int | None = None
+) -> ActorView:
     if actor.kind != "staff":
         return ActorView(kind=actor.kind if actor.kind in ("petitioner", "system") else "system", user_id=actor.id or 0)
     user = session.scalar(select(StaffUser).where(StaffUser.id == actor.id))
@@ -688,7 +715,7 @@ def _actor_view(session: Session, actor: Actor, staff: BureauStaff, today: date)
         if user.tenant_id == staff.bureau_id
         else {u.id: u for u in session.scalars(select(Unit).where(Unit.tenant_id == user.tenant_id))}
     )
-    return staff_actor_view(user, staff, today, units)
+    return staff_actor_view(user, staff, today, units, lead_unit_id)
 
 
 def _prepare_payload(
@@ -700,19 +727,10 @@ def _prepare_payload(
             raise ActionRefused(
                 "invalid", "所选承办单位不属于本局。", "The chosen unit is not one of this bureau's.", key
             )
-    for key in ("assisting_unit_ids", "unit_ids"):
+    for key in ("assisting_unit_ids",):
         values = payload.get(key) or []
         if isinstance(values, (list, tuple)) and any(_as_int(v) not in staff.units for v in values):
             raise ActionRefused("invalid", "所选单位不属于本局。", "A chosen unit is not one of this bureau's.", key)
-    if action is CaseAction.convene_meeting and payload.get("approved_by_id") not in (None, ""):
-        leader_ids = {u.id for u in staff.leaders}
-        if _as_int(payload["approved_by_id"]) not in leader_ids:
-            raise ActionRefused(
-                "invalid",
-                "批准召开协调会议的须为本局领导。",
-                "The meeting must be approved by a leader of this bureau.",
-                "approved_by_id",
-            )
     if action is CaseAction.submit_slip:
         _choose_slip_approver(case, payload, staff, today)
     if action is CaseAction.submit_reply and isinstance(payload.get("text"), str):
@@ -825,6 +843,7 @@ _CASE_FIELDS = {
     "lead_unit_id",
     "assisting_unit_ids",
     "approver_id",
+    "coordinating_leader_id",
     "reject_reason",
     "opinion_needs_approval",
     "outcome",
@@ -972,25 +991,6 @@ def _side_records(
                 summary=fields["summary"],
                 recorded_by_id=actor.id or 0,
             )
-        )
-    elif action is CaseAction.convene_meeting:
-        meeting = Meeting(
-            tenant_id=case.tenant_id,
-            case_id=case.id,
-            topic=fields["topic"],
-            meeting_on=fields["meeting_on"],
-            unit_ids=list(fields["unit_ids"]),
-            case_ids=list(fields.get("case_ids") or []),
-            approved_by_id=fields["approved_by_id"],
-        )
-        session.add(meeting)
-        session.flush()
-        fields["meeting_id"] = meeting.id
-    elif action is CaseAction.record_meeting:
-        session.execute(
-            update(Meeting)
-            .where(Meeting.tenant_id == case.tenant_id, Meeting.id == fields["meeting_id"])
-            .values(minutes=fields["minutes"], recorded_at=now)
         )
     return None
 

@@ -22,12 +22,13 @@ from sqlalchemy import BigInteger, ColumnElement, and_, any_, exists, false, fun
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import StaffUser
-from portal.approvers import ApproverChoice, NoApproverAvailable, acting_for, choose_approver
+from portal.approvers import ApproverChoice, NoApproverAvailable, acting_for, choose_approver, signing_for
 from portal.attachments.models import Attachment, AttachmentSource
 from portal.cases.calendar import get_calendar, get_step_rules
 from portal.cases.context import BureauStaff, case_view, staff_actor_view
 from portal.cases.history import list_events
 from portal.cases.matter import cases_on_the_same_matter
+from portal.cases.meetings import MEETING_EVENTS
 from portal.cases.models import (
     Case,
     CaseEvent,
@@ -47,11 +48,13 @@ from portal.workdays import Unit as DayUnit
 from portal.workflow import (
     ACTION_LABELS,
     ACTIVE_STATES,
+    BUREAU_RULE_REF,
     COMPLEXITY_LABELS,
     DELIVERY_LABELS,
     FIELD_LABELS,
     INTAKE_LABELS,
     KIND_LABELS,
+    OPEN_STATES,
     OUTCOME_LABELS,
     REJECT_REASON_LABELS,
     ActionRefused,
@@ -86,6 +89,7 @@ Pair = tuple[str, str]
 
 EVENT_LABELS: dict[str, Pair] = {
     **{str(a): label for a, label in ACTION_LABELS.items()},
+    **MEETING_EVENTS,
     "submit": ("提交申请", "Application submitted"),
     "register_transfer": ("登记省政府转交事项", "Committee transfer registered"),
     "reveal_personal_data": ("查看个人信息", "Personal data revealed"),
@@ -216,11 +220,16 @@ def explain_deadline(data: dict | None, lang: str = "zh") -> str:
     if extension:
         days = extension.get("days")
         ext = _explanation(extension)
+        times = extension.get("approvals") or 1
+        if times > 1:  # §三: several approvals, 30 days at most in all
+            days_en, days_zh = f"{days} days in all ({times} approvals)", f"{days}日（共{times}次批准）"
+        else:
+            days_en, days_zh = f"{days} days", f"{days}日"
         if ext is not None:
             parts.append(
-                f"Extended by {days} days with approval: {ext.text('en')}"
+                f"Extended by {days_en} with approval: {ext.text('en')}"
                 if lang == "en"
-                else f"经批准延期{days}日：{ext.text('zh')}"
+                else f"经批准延期{days_zh}：{ext.text('zh')}"
             )
         else:
             due = data.get("due", "")
@@ -236,8 +245,16 @@ def explain_deadline(data: dict | None, lang: str = "zh") -> str:
     basis = data.get("basis")
     if isinstance(basis, list) and len(basis) == 2:
         parts.append(f"Start: {basis[1]}." if lang == "en" else f"起算：{basis[0]}。")
-    if data.get("ref"):
-        parts.append(f"(Rule: {data['ref']})" if lang == "en" else f"（依据：{data['ref']}）")
+    ref = data.get("ref")
+    if ref and str(ref).startswith(BUREAU_RULE_REF):
+        # A limit the regulation does not set (the signature, a meeting decision): say so.
+        parts.append(
+            "(Rule: the bureau's own time limit, not the regulation's)"
+            if lang == "en"
+            else f"（依据：{ref}，非《办法》规定的时限）"
+        )
+    elif ref:
+        parts.append(f"(Rule: {ref})" if lang == "en" else f"（依据：{ref}）")
     return " ".join(parts) if lang == "en" else "".join(parts)
 
 
@@ -491,14 +508,15 @@ def duties_of(user: StaffUser, staff: BureauStaff, today: date) -> Duties:
         if (overseers & user_ids) or (business and not overseers)
     )
     petitions_leaders = {v.user_id for v in staff.leaders_with(Role.petitions_leader)}
-    signer = Role.petitions_leader in roles or bool(petitions_leaders & stand_in_for)
+    signs_for = signing_for(user.id, today, staff.leader_views)
+    signer = Role.petitions_leader in roles or bool(petitions_leaders & signs_for)
     return Duties(
         user_ids=user_ids,
         unit_id=user.unit_id,
         petition_office=is_petition_office(user, staff),
         approvable_unit_ids=approvable,
         signer=signer,
-        decides_extensions=signer or Role.principal_leader in roles,
+        decides_extensions=bool(roles & LEADERS),  # §三: any bureau leader (局领导) decides
     )
 
 
@@ -524,6 +542,8 @@ def _mine(duties: Duties, bureau_id: int) -> ColumnElement[bool]:
             or_(*owed),
         ),
         and_(Case.state == CaseState.awaiting_instruction, Case.approver_id.in_(duties.user_ids)),
+        # §二.4: a major case stays with the leader who coordinates it until it is replied (or otherwise closed).
+        and_(Case.coordinating_leader_id.in_(duties.user_ids), Case.state.in_(OPEN_STATES)),
     ]
     if duties.approvable_unit_ids:
         conditions.append(
@@ -890,7 +910,9 @@ def load_case_page(
         .order_by(MaterialRequest.id)
     ).all()
     meetings = session.scalars(
-        select(Meeting).where(Meeting.tenant_id == case.tenant_id, Meeting.case_id == case.id).order_by(Meeting.id)
+        select(Meeting)
+        .where(Meeting.tenant_id == case.tenant_id, Meeting.case_ids.any_() == case.id)
+        .order_by(Meeting.id)
     ).all()
     contacts = session.scalars(
         select(ContactRecord)
@@ -911,9 +933,10 @@ def load_case_page(
     units = {u.id: u.name for u in staff.units.values()}
     person_ids = {case.approver_id, *(u.id for u in staff.leaders)}
     person_ids |= {d.owed_user_id for d in deadlines} | {r.requested_by_id for r in requests}
-    person_ids |= {m.approved_by_id for m in meetings} | {c.recorded_by_id for c in contacts}
+    person_ids |= {m.decided_by_id for m in meetings} | {m.leader_id for m in meetings}
+    person_ids |= {c.recorded_by_id for c in contacts} | {case.coordinating_leader_id}
     for event in events:
-        for key in ("approver_id", "approved_by_id", "on_behalf_of"):
+        for key in _PEOPLE_KEYS:
             if isinstance(event.fields.get(key), int):
                 person_ids.add(event.fields[key])
     person_ids.discard(None)
@@ -936,7 +959,7 @@ def load_case_page(
     allowed: list[CaseAction] = []
     if own:
         view = case_view(session, case, staff)
-        actor = staff_actor_view(user, staff, today, staff.units)
+        actor = staff_actor_view(user, staff, today, staff.units, case.lead_unit_id)
         allowed = [
             a
             for a in allowed_actions(view, actor, today=today, rules=get_step_rules(session))
@@ -985,7 +1008,7 @@ _ENUM_LABELS: dict[str, tuple[type, dict]] = {
     "kind": (CaseKind, KIND_LABELS),
     "method": (DeliveryMethod, DELIVERY_LABELS),
 }
-_PEOPLE_KEYS = ("approver_id", "approved_by_id", "on_behalf_of")
+_PEOPLE_KEYS = ("approver_id", "approved_by_id", "on_behalf_of", "coordinating_leader_id", "leader_id")
 _UNIT_KEYS = ("lead_unit_id", "assisting_unit_ids", "unit_ids", "handed_to_unit_ids")
 _HIDDEN_KEYS = {"today"}
 
@@ -1109,7 +1132,7 @@ def action_refusal(
     Judged by the workflow itself with an empty payload; missing input ("invalid") does not count.
     """
     view = case_view(session, page.case, page.staff)
-    actor = staff_actor_view(user, page.staff, today, page.staff.units)
+    actor = staff_actor_view(user, page.staff, today, page.staff.units, page.case.lead_unit_id)
     try:
         decide(view, action, actor, {"today": today}, rules=get_step_rules(session))
     except ActionRefused as exc:

@@ -127,10 +127,19 @@ class DocumentData:
     signer: str | None = None  # 签发人 of an upward document (报告): printed beside the document number
     annexes: list[str] = field(default_factory=list)  # 附件说明: the title of each annex, in order
     internal: bool | None = None  # an internal form: no red letterhead, no document number (default: by kind)
+    # 代签 (§四.4): the leader signed for and the stand-in who signed, printed above the signature when both are set.
+    signed_for: str | None = None
+    signed_by: str | None = None
 
     @property
     def is_internal(self) -> bool:
         return self.kind in INTERNAL_KINDS if self.internal is None else self.internal
+
+    @property
+    def signer_note(self) -> str | None:
+        if not (self.signed_for and self.signed_by):
+            return None
+        return f"签批：{self.signed_for}（{self.signed_by}代签）"
 
 
 def chinese_date(value: date) -> str:
@@ -720,7 +729,10 @@ class _Story:
         leading = BODY_SIZE * 1.5 if self.compact else BODY_LEADING
         signature = _Signature(data.bureau_name, chinese_date(data.issued_on), data.seal, self.tagger, elem, leading)
         # the seal's top within one line under the text (GB/T 9704-2012 7.3.5.1)
-        return [Spacer(1, 4 if self.compact else 8), signature]
+        ending: list[Flowable] = [Spacer(1, 4 if self.compact else 8), signature]
+        if data.signer_note:
+            ending.insert(0, self.paragraph(data.signer_note, "form_body" if self.compact else "body"))
+        return ending
 
     def note(self) -> list[Flowable]:
         if not self.data.footer_note:
@@ -1149,6 +1161,8 @@ def render_docx(data: DocumentData) -> bytes:
             if lines >= TAIL_LINES:
                 break
     issued = chinese_date(data.issued_on)
+    if data.signature and data.signer_note:
+        _paragraph(document, data.signer_note).paragraph_format.keep_with_next = True
     if data.signature and data.seal:
         # Word cannot lay a circle over text without floating shapes: the name and the date sit in a dashed box
         # that marks where the seal goes, at the right as in the PDF.

@@ -693,6 +693,11 @@ def _prepare(session: Session, tenant_id: int, request: _Request) -> _Prepared:
         # A reply submitted without a stored draft (not through the pages or the API): composed now.
         data = compose_reply(session, case, str(reply.fields.get("text") or ""), issued_on=case.replied_on, check=False)
         data.doc_number = None
+        if event.action == "sign_reply":
+            # Who signed, and for whom when a stand-in declared for signing signed (代签, §四.4).
+            data.signed_by = event.actor_name
+            if event.fields.get("on_behalf_of"):
+                data.signed_for = _leader_text(session, case, event.fields["on_behalf_of"], None).split("（")[0]
         return _Prepared(
             case=case,
             data=data,

@@ -665,6 +665,8 @@ def build_document(kind: str, context: Mapping[str, Any], overrides: Mapping[str
         seal=template.seal,
         signature=template.signature,
         signer=(str(context.get("signer") or "") or None) if template.upward else None,
+        signed_for=context.get("signed_for") or None,
+        signed_by=context.get("signed_by") or None,
     )
 
 

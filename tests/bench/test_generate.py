@@ -44,7 +44,7 @@ OPEN_CLOCKS = {
     CaseState.awaiting_approval: {Step.whole_review, Step.approval},
     CaseState.in_revision: {Step.whole_review, Step.revision},
     CaseState.drafting_reply: {Step.whole_review, Step.reply},
-    CaseState.awaiting_signature: {Step.whole_review, Step.reply},
+    CaseState.awaiting_signature: {Step.whole_review, Step.signature},  # issue 14: the signature is its own step
 }
 
 

@@ -13,10 +13,11 @@ from portal.cases.history import Actor
 from portal.cases.models import CaseEvent
 from portal.cases.operations import perform_action
 from portal.cases.queries import local_today
+from portal.roles import Role
 from portal.workflow import CaseState
 from tenants.scoping import system_scope
 from tenants.tree import get_bureau
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, make_staff
 from tests.portal.cases.conftest import Staffed, staff_bureau
 from tests.staff_site.conftest import Browser, case_row, pdf_bytes, submit_case
 
@@ -242,7 +243,7 @@ def test_both_paths_through_the_api(app, dbs, pii, city, county, province):
     c = business.act(case.id, "return_opinion", reason="请补充政策依据。")
     c = clerk.act(case.id, "request_extension", days=20, reason="需向下级调取材料。")
     c = leader.act(case.id, "approve_extension")
-    assert c["extension"] == {"used": True, "days": 20, "pending_days": None}
+    assert c["extension"] == {"used": True, "days": 20, "days_left": 10, "pending_days": None}  # 30 days in all (§三)
     c = division.act(
         case.id,
         "request_materials",
@@ -304,7 +305,9 @@ def test_both_paths_through_the_api(app, dbs, pii, city, county, province):
 
 
 def test_committee_transfer_and_paper_intake_through_the_api(app, dbs, pii, city, province):
-    pv = Api(app, province.clerk)
+    # §四.3 (issue 14): the province's general office registers transfers and hands them to the petition office.
+    general = make_staff(dbs, "220000", Role.division_staff, unit="general_office", username="pv_general_api")
+    pv = Api(app, general)
     body = {
         "intake": "committee_transfer",
         "kind": "re_review",
@@ -323,9 +326,13 @@ def test_committee_transfer_and_paper_intake_through_the_api(app, dbs, pii, city
     created = response.get_json()
     assert created["case"]["state"] == "accepted" and created["access_code"] is None
     assert created["case"]["committee_document_number"] == "吉信复委转〔2026〕8号"
-    # A city cannot register committee transfers, and a paper application needs its scan.
+    handed = [e for e in created["case"]["events"] if e["action"] == "register_transfer"]
+    assert handed and handed[0]["actor"] == general.display_name
+    # The petition office registers no transfer; a city cannot either; a paper application needs its scan.
+    refused = Api(app, province.clerk).post("/staff/applications", body)
+    assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "forbidden"
     cc = Api(app, city.clerk)
-    assert cc.post("/staff/applications", body).status_code == 422
+    assert cc.post("/staff/applications", body).status_code == 403
     paper = {**body, "intake": "paper", "disputed_bureau_id": get_bureau(dbs, "220102").id, "opinion_kind": "handling"}
     missing_scan = cc.post("/staff/applications", paper)
     assert missing_scan.status_code == 422 and set(missing_scan.get_json()["errors"]) == {"upload_ids"}

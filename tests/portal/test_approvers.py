@@ -13,6 +13,7 @@ from portal.approvers import (
     acting_for,
     choose_approver,
     is_away,
+    signing_for,
     stand_in_for,
 )
 from portal.roles import Role
@@ -128,3 +129,33 @@ def test_acting_for():
     # A declared non-leader stand-in (e.g. a deputy) also counts.
     deputy_pl = leader(1, Role.petitions_leader, Absence(*TRIP, stand_in_id=77))
     assert acting_for(77, ON, (deputy_pl,)) == {1}
+
+
+def test_the_slip_stand_in_does_not_sign_unless_declared_for_signing():
+    """§四.4: standing in to approve the slip gives no power to sign the formal opinion (代签 needs a declaration)."""
+    slip_only = leader(1, Role.petitions_leader, Absence(*TRIP, stand_in_id=2))
+    leaders = (slip_only, BL_PENSION, BL_INJURY, PRINCIPAL)
+    assert acting_for(2, ON, leaders) == {1}
+    assert signing_for(2, ON, leaders) == frozenset()
+    both = leader(1, Role.petitions_leader, Absence(*TRIP, stand_in_id=2, slip=True, signing=True))
+    assert signing_for(2, ON, (both, BL_PENSION)) == {1}
+    assert signing_for(3, ON, (both, BL_PENSION, BL_INJURY)) == frozenset()
+    assert signing_for(2, date(2024, 4, 20), (both, BL_PENSION)) == frozenset()  # the leader is back
+    # Declared for signing only: the stand-in signs but does not approve the slip in the leader's stead.
+    signing_only = leader(1, Role.petitions_leader, Absence(*TRIP, stand_in_id=4, slip=False, signing=True))
+    leaders = (signing_only, BL_PENSION, BL_INJURY, PRINCIPAL)
+    assert signing_for(4, ON, leaders) == {1}
+    assert acting_for(4, ON, leaders) == frozenset()
+    assert stand_in_for(signing_only, ON) is None and stand_in_for(signing_only, ON, "signing") == 4
+    # ... and the slip goes to the business leader over the lead unit instead (有关).
+    choice = choose_approver(ON, Complexity.complex, (signing_only,), (BL_PENSION, BL_INJURY), (), OVERSEERS, (INJURY,))
+    assert (choice.leader_id, choice.rule) == (3, "lead_unit_business_leader")
+
+
+def test_only_the_business_leader_over_the_lead_unit_covers_when_it_has_one():
+    """§四.4 "有关分管业务工作的局领导": the leader overseeing the case's lead unit, not any business leader."""
+    pl_alone = leader(1, Role.petitions_leader, Absence(*TRIP))
+    leaders = (pl_alone, BL_PENSION, BL_INJURY, PRINCIPAL)
+    assert acting_for(2, ON, leaders, lead_unit_overseers={2}) == {1}
+    assert acting_for(3, ON, leaders, lead_unit_overseers={2}) == frozenset()
+    assert acting_for(3, ON, leaders, lead_unit_overseers=set()) == {1}  # a unit nobody oversees: any present one

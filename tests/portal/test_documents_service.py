@@ -651,3 +651,32 @@ def test_process_row_skips_rows_that_are_not_pending(dbs, pii, storage, city):
         dbs.commit()
     assert process_row(dbs, storage, pii, row.tenant_id, row.id) is None
     assert documents(dbs, case.id) == []
+
+
+def test_a_formal_opinion_signed_by_a_declared_stand_in_says_daiqian_with_both_names(dbs, pii, storage, city, run_job):
+    """§四.4 (issue 14): the stand-in declared for signing signs; the document shows 代签 with both names."""
+    from portal.accounts.absences import add_absence
+
+    case = drive(dbs, pii, city, submit(dbs, pii).case.id, CaseState.awaiting_signature)
+    with scoped(dbs, scope_for_bureau(dbs, city.bureau_id)):
+        add_absence(
+            dbs,
+            city.bureau_id,
+            user_id=city.petitions_leader.id,
+            starts_on=date(2026, 9, 11),
+            ends_on=date(2026, 9, 11),
+            stand_in_id=city.business_leader.id,
+            stand_in_slip=False,
+            stand_in_signing=True,
+        )
+        dbs.commit()
+    act(dbs, pii, city.business_leader, case.id, "sign_reply")
+    run_job()
+    (opinion,) = [d for d in documents(dbs, case.id) if d.kind is DocumentKind.formal_opinion]
+    signer, absent = city.business_leader.display_name, city.petitions_leader.display_name
+    assert_says(dbs, storage, opinion, f"签批：{absent}（{signer}代签）")
+    # Signed by the leader in person: no 代签 line.
+    other = drive(dbs, pii, city, submit(dbs, pii).case.id, CaseState.replied, today=date(2026, 9, 14))
+    run_job()
+    (own,) = [d for d in documents(dbs, other.id) if d.kind is DocumentKind.formal_opinion]
+    assert "代签" not in squash(texts(dbs, storage, own)[0])

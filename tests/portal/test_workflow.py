@@ -47,11 +47,12 @@ OFFICE_UNIT, LEAD_UNIT, ASSIST_UNIT, OTHER_UNIT = 10, 11, 12, 13
 CLERK, HEAD, PET_LEADER, BUS_LEADER, STAND_IN, PRINCIPAL = 100, 101, 200, 201, 202, 203
 LEAD_STAFF, ASSIST_STAFF, OTHER_STAFF, LOWER_STAFF, ADMIN, OTHER_CLERK = 300, 301, 302, 400, 500, 600
 PETITIONER = 900
+SIGNING_STAND_IN = 204
 REPLIED_ON = date(2024, 3, 1)
-PETITIONER_REQUEST, LOWER_REQUEST, MEETING = 5, 6, 7
+PETITIONER_REQUEST, LOWER_REQUEST = 5, 6
 
 
-def staff(user_id, *roles, unit=None, bureau=BUREAU, acting_for=(), office=False):
+def staff(user_id, *roles, unit=None, bureau=BUREAU, acting_for=(), office=False, signing_for=()):
     return ActorView(
         kind="staff",
         user_id=user_id,
@@ -60,6 +61,7 @@ def staff(user_id, *roles, unit=None, bureau=BUREAU, acting_for=(), office=False
         roles=frozenset(roles),
         is_petition_office_unit=office,
         acting_for=frozenset(acting_for),
+        signing_for=frozenset(signing_for),
     )
 
 
@@ -70,6 +72,8 @@ ACTORS = {
     "bus_leader": staff(BUS_LEADER, Role.business_leader),
     # A second business leader who stands in for the petitions leader today.
     "stand_in": staff(STAND_IN, Role.business_leader, acting_for={PET_LEADER}),
+    # A leader the absent petitions leader declared to sign in their stead (代签, §四.4).
+    "signing_stand_in": staff(SIGNING_STAND_IN, Role.business_leader, signing_for={PET_LEADER}),
     "principal": staff(PRINCIPAL, Role.principal_leader),
     "lead_staff": staff(LEAD_STAFF, Role.division_staff, unit=LEAD_UNIT),
     "assist_staff": staff(ASSIST_STAFF, Role.division_staff, unit=ASSIST_UNIT),
@@ -92,16 +96,16 @@ WHO = {
     A.approve_opinion: {"bus_leader"},
     A.return_opinion: {"bus_leader"},
     A.submit_reply: OFFICE,
-    A.return_reply: {"pet_leader", "stand_in"},
-    A.sign_reply: {"pet_leader", "stand_in"},
+    # §四.4: the slip's stand-in gives no power to sign; only a stand-in declared for signing signs.
+    A.return_reply: {"pet_leader", "signing_stand_in"},
+    A.sign_reply: {"pet_leader", "signing_stand_in"},
     A.request_extension: OFFICE | {"lead_staff"},
-    A.approve_extension: {"pet_leader", "stand_in", "principal"},
-    A.deny_extension: {"pet_leader", "stand_in", "principal"},
+    # §三: any bureau leader (局领导) decides an extension.
+    A.approve_extension: {"pet_leader", "bus_leader", "stand_in", "signing_stand_in", "principal"},
+    A.deny_extension: {"pet_leader", "bus_leader", "stand_in", "signing_stand_in", "principal"},
     A.request_materials: OFFICE | {"lead_staff", "assist_staff"},
     A.provide_materials: OFFICE | {"petitioner", "lower_staff"},
     A.record_contact: OFFICE,
-    A.convene_meeting: OFFICE,
-    A.record_meeting: OFFICE,
     A.withdraw: {"petitioner"},
     A.escalate: {"petitioner"},
     A.record_delivery: OFFICE | {"petitioner"},
@@ -136,8 +140,6 @@ FROM = {
     A.request_materials: ACTIVE | {S.submitted},
     A.provide_materials: ACTIVE | {S.submitted},
     A.record_contact: ACTIVE | {S.submitted},
-    A.convene_meeting: ACTIVE,
-    A.record_meeting: ACTIVE,
     A.withdraw: ACTIVE | {S.submitted},
     A.escalate: {S.replied},
     A.record_delivery: {S.replied},
@@ -181,7 +183,6 @@ def make_case(state=S.in_review, action=None, **overrides):
             MaterialRequestView(id=PETITIONER_REQUEST, target=MaterialTarget.petitioner),
             MaterialRequestView(id=LOWER_REQUEST, target=MaterialTarget.lower_bureau, target_bureau_id=LOWER_BUREAU),
         ),
-        "open_meeting_ids": frozenset({MEETING}),
         "lower_bureau_ids": frozenset({LOWER_BUREAU}),
     }
     if action in (A.approve_extension, A.deny_extension):
@@ -223,13 +224,6 @@ def payload(action, actor_name="clerk"):
             "content": "材料已上传",
         },
         A.record_contact: {"party": "petitioner", "contacted_on": "2024-04-01", "summary": "电话核实情况"},
-        A.convene_meeting: {
-            "topic": "养老金待遇共性问题",
-            "meeting_on": "2024-04-10",
-            "unit_ids": [LEAD_UNIT, ASSIST_UNIT],
-            "approved_by_id": PET_LEADER,
-        },
-        A.record_meeting: {"meeting_id": MEETING, "minutes": "会议纪要"},
         A.withdraw: {"reason": "问题已解决"},
         A.escalate: {"today": REPLIED_ON + timedelta(days=10), "reason": "不服复查意见"},
         A.record_delivery: {
@@ -343,8 +337,11 @@ def test_signer_rules():
     designated = make_case(S.awaiting_signature, signer_ids=frozenset(), signer_id=PET_LEADER)
     refused("forbidden", designated, A.sign_reply, other_pl)
     assert decide(designated, A.sign_reply, actor, {}).event_fields.get("on_behalf_of") is None
-    decision = decide(designated, A.sign_reply, ACTORS["stand_in"], {})
-    assert decision.event_fields["on_behalf_of"] == PET_LEADER
+    decision = decide(designated, A.sign_reply, ACTORS["signing_stand_in"], {})
+    assert decision.event_fields["on_behalf_of"] == PET_LEADER  # 代签: the document shows both names
+    # §四.4: standing in to approve the slip gives no power to sign the formal opinion.
+    error = refused("forbidden", designated, A.sign_reply, ACTORS["stand_in"])
+    assert "签批" in error.message_zh
     # A principal leader decides extensions but does not sign the reply.
     refused("forbidden", designated, A.sign_reply, ACTORS["principal"])
 
@@ -407,6 +404,8 @@ def test_committee_transfer_enters_accepted_and_reports():
     d = run(A.approve_extension, actor="principal", intake=transfer)
     assert d.documents == (DocumentKind.extension_notice,)
     assert not d.notify_petitioner
+    assert d.event_fields["notice_to"] == "committee"  # the notice goes to the committee, not the petitioner
+    assert run(A.approve_extension, actor="pet_leader").event_fields["notice_to"] == "petitioner"
 
 
 def test_submit_slip_records_the_proposal():
@@ -447,7 +446,12 @@ def test_instruct_confirms_or_changes_complexity_and_units():
         data={"instruction": "改由工伤处主办", "complexity": "major", "lead_unit_id": ASSIST_UNIT},
     )
     # The new lead was assisting: it stops assisting.
-    assert d.case_changes == {"complexity": Complexity.major, "lead_unit_id": ASSIST_UNIT, "assisting_unit_ids": ()}
+    assert d.case_changes == {
+        "complexity": Complexity.major,
+        "lead_unit_id": ASSIST_UNIT,
+        "assisting_unit_ids": (),
+        "coordinating_leader_id": PET_LEADER,  # §二.4: a case confirmed major names its coordinating leader
+    }
     case = make_case(S.awaiting_instruction, lead_unit_id=None)
     refused("invalid", case, A.instruct, ACTORS["pet_leader"], {"instruction": "同意"}, field="lead_unit_id")
     refused("invalid", make_case(S.awaiting_instruction), A.instruct, ACTORS["pet_leader"], {}, "instruction")
@@ -506,12 +510,13 @@ def test_opinion_approval_and_return():
     refused("invalid", make_case(S.awaiting_approval), A.return_opinion, ACTORS["bus_leader"], {}, field="reason")
 
 
-def test_reply_drafting_and_signature_share_one_clock():
+def test_reply_drafting_and_signature_are_two_clocks():
+    # Issue 14 (§四.10): the office's 2 working days end when it submits; the signature has its own clock.
     d = run(A.submit_reply)
     assert d.case_changes == {"outcome": Outcome.upheld}
-    assert (d.opens, d.closes) == ((), ())
+    assert (d.opens, d.closes) == ((Step.signature,), (Step.reply,))
     d = run(A.return_reply, actor="pet_leader")
-    assert (d.opens, d.closes) == ((), ())
+    assert (d.opens, d.closes) == ((Step.reply,), (Step.signature,))
     case = make_case(S.drafting_reply)
     refused("invalid", case, A.submit_reply, ACTORS["clerk"], {"text": "正文", "outcome": "won"}, field="outcome")
     refused("invalid", case, A.submit_reply, ACTORS["clerk"], {"outcome": "changed"}, field="text")
@@ -523,7 +528,7 @@ def test_sign_reply_to_the_petitioner():
     assert d.state_after is S.replied
     assert d.opens == ()  # the window starts when the opinion is delivered (送达), not when it is signed
     assert d.case_changes == {}
-    assert set(d.closes) == {Step.reply, Step.whole_review}
+    assert set(d.closes) == {Step.reply, Step.signature, Step.whole_review}
     assert d.documents == (DocumentKind.formal_opinion,)
     assert d.notify_petitioner and d.public
     d = run(A.sign_reply, actor="pet_leader", kind=CaseKind.re_review)
@@ -549,9 +554,42 @@ def test_extension_request_guards():
     for days in (0, 31, -1, "x", 1.5):
         refused("invalid", case, A.request_extension, clerk, {"days": days, "reason": "r"}, field="days")
     refused("invalid", case, A.request_extension, clerk, {"days": 5}, field="reason")
-    error = refused("wrong_state", make_case(S.in_review, extension_used=True), A.request_extension, clerk)
-    assert "一次" in error.message_zh
     refused("wrong_state", make_case(S.in_review, pending_extension=True), A.request_extension, clerk)
+
+
+def test_extensions_total_at_most_30_days_over_several_requests():
+    """§三: "延长期限不得超过30日" caps the total, not the number of requests."""
+    clerk = ACTORS["clerk"]
+    once = make_case(S.in_review, extension_used=True, extension_days_granted=10)
+    d = decide(once, A.request_extension, clerk, {"days": 20, "reason": "仍需调取材料"})
+    assert d.case_changes["pending_extension_days"] == 20
+    assert d.event_fields["granted_before"] == 10
+    error = refused("invalid", once, A.request_extension, clerk, {"days": 21, "reason": "r"}, field="days")
+    assert "最多还可延期20日" in error.message_zh and "at most 20 left" in error.message_en
+    full = make_case(S.in_review, extension_used=True, extension_days_granted=30)
+    error = refused("wrong_state", full, A.request_extension, clerk, {"days": 1, "reason": "r"})
+    assert "30日" in error.message_zh
+    assert A.request_extension not in allowed_actions(full, clerk)
+    # The approval adds to the total and cannot take it past 30 either.
+    pending = make_case(S.in_review, extension_days_granted=10, pending_extension=True, pending_extension_days=20)
+    d = decide(pending, A.approve_extension, ACTORS["bus_leader"], {})
+    assert d.extends == {Step.whole_review: 20}
+    assert d.case_changes["extension_days"] == 30 and d.event_fields["total_days"] == 30
+    stale = make_case(S.in_review, extension_days_granted=25, pending_extension=True, pending_extension_days=20)
+    refused("invalid", stale, A.approve_extension, ACTORS["pet_leader"], {"days": 6}, field="days")
+    assert decide(stale, A.approve_extension, ACTORS["pet_leader"], {}).extends == {Step.whole_review: 5}
+
+
+def test_extension_only_before_the_whole_review_deadline():
+    """§三: asked for while the 30 working days run; after that the case is overdue and stays so."""
+    clerk = ACTORS["clerk"]
+    case = make_case(S.in_review, whole_review_due=date(2026, 10, 9))
+    ok = {"days": 10, "reason": "材料多", "today": date(2026, 10, 9)}
+    assert decide(case, A.request_extension, clerk, ok).case_changes["pending_extension_days"] == 10
+    error = refused("wrong_state", case, A.request_extension, clerk, {**ok, "today": date(2026, 10, 10)})
+    assert "2026-10-09" in error.message_zh and "overdue" in error.message_en
+    assert A.request_extension in allowed_actions(case, clerk, today=date(2026, 10, 9))
+    assert A.request_extension not in allowed_actions(case, clerk, today=date(2026, 10, 12))
 
 
 def test_extension_decision():
@@ -652,21 +690,6 @@ def test_record_contact():
     refused("invalid", case, A.record_contact, ACTORS["clerk"], body, field="body_name")
     refused("invalid", case, A.record_contact, ACTORS["clerk"], {**body, "body_name": "x" * 201}, field="body_name")
     assert decide(case, A.record_contact, ACTORS["clerk"], {**body, "body_name": "x" * 200})
-
-
-def test_meetings():
-    d = run(A.convene_meeting)
-    assert d.event_fields["unit_ids"] == [LEAD_UNIT, ASSIST_UNIT]
-    case = make_case(S.in_review)
-    good = payload(A.convene_meeting)
-    refused("invalid", case, A.convene_meeting, ACTORS["clerk"], {**good, "unit_ids": []}, field="unit_ids")
-    refused("invalid", case, A.convene_meeting, ACTORS["clerk"], {**good, "unit_ids": [0]}, field="unit_ids")
-    refused("invalid", case, A.convene_meeting, ACTORS["clerk"], {**good, "approved_by_id": None}, "approved_by_id")
-    refused("invalid", case, A.convene_meeting, ACTORS["clerk"], {**good, "topic": "x" * 201}, field="topic")
-    d = run(A.record_meeting)
-    assert d.event_fields == {"meeting_id": MEETING, "minutes": "会议纪要"}
-    refused("invalid", case, A.record_meeting, ACTORS["clerk"], {"meeting_id": 8, "minutes": "m"}, "meeting_id")
-    refused("wrong_state", make_case(S.in_review, open_meeting_ids=frozenset()), A.record_meeting, ACTORS["clerk"])
 
 
 # --- Withdraw and escalate ----------------------------------------------------------------------------
@@ -789,7 +812,7 @@ def test_escalation_window_follows_the_rules_table():
 
 
 def test_allowed_actions_for_the_ui():
-    submitted = make_case(S.submitted, material_requests=(), open_meeting_ids=frozenset())
+    submitted = make_case(S.submitted, material_requests=())
     assert allowed_actions(submitted, ACTORS["clerk"]) == [
         A.accept,
         A.reject,
@@ -839,6 +862,9 @@ def test_time_limit_table():
         Step.reply: (2, "working_days", "§四.10"),
         Step.material_request: (None, "days", "§四.11"),
         Step.escalation_window: (30, "days", "《信访工作条例》第三十五条、第三十六条"),
+        # Issue 14: limits the regulation does not set, marked as the bureau's own rules.
+        Step.signature: (2, "working_days", "本局规定"),
+        Step.meeting_decision: (2, "working_days", "本局规定"),
     }
     assert {s: (r.amount, r.unit, r.ref) for s, r in DEFAULT_STEP_RULES.items()} == expected
     assert EXTENSION_MAX_DAYS == 30
@@ -860,3 +886,41 @@ def test_transitions_list_every_edge():
     assert (S.in_revision, A.submit_opinion, S.drafting_reply) in edges
     assert (S.in_review, A.request_extension, S.in_review) in edges
     assert not any(before in FINAL_STATES and after != before for before, _, after in edges)
+
+
+# --- Issue 14: the reply clock, major cases ---------------------------------------------------------------
+
+
+def test_the_offices_two_days_cover_forming_the_opinion_and_the_signature_is_its_own_step():
+    """§四.10: 2 working days to form the formal opinion; the signature follows, tracked by a bureau rule."""
+    from portal.workflow import is_bureau_rule
+
+    d = run(A.submit_reply)
+    assert (d.closes, d.opens) == ((Step.reply,), (Step.signature,))
+    d = run(A.return_reply, actor="pet_leader")
+    assert (d.closes, d.opens) == ((Step.signature,), (Step.reply,))
+    d = run(A.sign_reply, actor="pet_leader")
+    assert Step.signature in d.closes and Step.whole_review in d.closes
+    assert DEFAULT_STEP_RULES[Step.reply].ref == "§四.10" and not is_bureau_rule(DEFAULT_STEP_RULES[Step.reply])
+    signature = DEFAULT_STEP_RULES[Step.signature]
+    assert (signature.amount, signature.unit, signature.owed_by) == (2, "working_days", "petitions_leader")
+    assert is_bureau_rule(signature)
+
+
+def test_a_case_confirmed_major_names_its_coordinating_leader():
+    """§二.4: the petitions leader coordinates; the principal leader when §四.4 sent the slip to them."""
+    case = make_case(S.awaiting_instruction, complexity=Complexity.complex)
+    d = decide(case, A.instruct, ACTORS["pet_leader"], {"instruction": "重大事项", "complexity": "major"})
+    assert d.case_changes["coordinating_leader_id"] == PET_LEADER
+    assert d.event_fields["coordinating_leader_id"] == PET_LEADER
+    by_principal = make_case(
+        S.awaiting_instruction, complexity=Complexity.major, approver_id=PRINCIPAL, approver_is_principal=True
+    )
+    d = decide(by_principal, A.instruct, ACTORS["principal"], {"instruction": "由我协调"})
+    assert d.case_changes["coordinating_leader_id"] == PRINCIPAL
+    # Confirmed not major after all: no coordinating leader.
+    was_major = make_case(S.awaiting_instruction, complexity=Complexity.major, coordinating_leader_id=PET_LEADER)
+    d = decide(was_major, A.instruct, ACTORS["pet_leader"], {"instruction": "一般事项", "complexity": "complex"})
+    assert d.case_changes["coordinating_leader_id"] is None
+    d = run(A.instruct, actor="pet_leader")
+    assert "coordinating_leader_id" not in d.case_changes

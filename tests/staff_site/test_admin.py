@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.accounts.models import StaffUser
-from portal.approvers import acting_for
+from portal.approvers import acting_for, signing_for
 from portal.cases.context import BureauStaff
 from portal.cases.models import StaffAbsence
 from portal.documents.models import DocumentSettings, DocumentTemplate
@@ -287,19 +287,22 @@ def test_an_absence_with_a_stand_in_lets_the_stand_in_act_for_the_leader(browser
             "starts_on": start.isoformat(),
             "ends_on": (start + timedelta(days=4)).isoformat(),
             "stand_in_id": str(city.principal.id),
+            "stand_in_powers": ["slip", "signing"],
             "note": "出差",
         },
     )
     assert response.status_code == 302
     [row] = _rows(dbs, StaffAbsence, tenant_id=city.bureau_id)
     assert (row.user_id, row.stand_in_id, row.note) == (city.petitions_leader.id, city.principal.id, "出差")
+    assert (row.stand_in_slip, row.stand_in_signing) == (True, True)
     page = _html(browser.get(A + "/absences"))
-    assert "出差" in page and start.isoformat() in page
+    assert "出差" in page and start.isoformat() in page and "代签" in page
 
     with scoped(dbs, TenantScope.single(city.bureau_id)):
         staff = BureauStaff(dbs, city.bureau_id)
     assert acting_for(city.principal.id, start + timedelta(days=2), staff.leader_views) == {city.petitions_leader.id}
     assert acting_for(city.principal.id, start + timedelta(days=5), staff.leader_views) == frozenset()
+    assert signing_for(city.principal.id, start + timedelta(days=2), staff.leader_views) == {city.petitions_leader.id}
 
     token = csrf_token(browser, A + "/absences")
     assert browser.post(A + f"/absences/{row.id}/delete", data={"csrf_token": token}).status_code == 302
@@ -317,10 +320,12 @@ def test_an_absence_with_a_stand_in_lets_the_stand_in_act_for_the_leader(browser
         ({"starts_on": "tomorrow"}, "不是有效的日期值"),
         ({"ends_on": "2028-01-01"}, "366"),
         ({"note": "x" * 201}, "200"),
+        # §四.4 (issue 14): a declared stand-in needs a declared power: the slip, signing, or both.
+        ({"stand_in_id": "PRINCIPAL"}, "请选择代理人的代理事项"),
     ],
 )
 def test_a_bad_absence_changes_nothing(browser, dbs, city, change, message):
-    ids = {"LEADER": str(city.petitions_leader.id), "CLERK": str(city.clerk.id)}
+    ids = {"LEADER": str(city.petitions_leader.id), "CLERK": str(city.clerk.id), "PRINCIPAL": str(city.principal.id)}
     data = {
         "user_id": str(city.petitions_leader.id),
         "starts_on": "2026-10-12",

@@ -9,10 +9,11 @@ from sqlalchemy import select
 
 from portal.attachments.models import Attachment
 from portal.cases.models import Case
+from portal.roles import Role
 from portal.workflow import CaseState, IntakePath
 from tenants.scoping import system_scope
 from tenants.tree import get_bureau
-from tests.helpers import csrf_token
+from tests.helpers import csrf_token, make_staff
 from tests.staff_site.conftest import pdf_bytes, sign_in
 
 
@@ -90,6 +91,11 @@ def test_paper_application_refusals(app, dbs, city):
 
 def test_committee_transfer_at_the_province_only(app, dbs, city, province):
     assert sign_in(app, city.clerk).get("/staff/intake/transfer").status_code == 404
+    # §四.3 (issue 14): the province's general office registers transfers, not the petition office.
+    assert sign_in(app, province.clerk).get("/staff/intake/transfer").status_code == 403
+    general = make_staff(dbs, "220000", Role.division_staff, unit="general_office", username="pv_general")
+    go = sign_in(app, general)
+    assert "/staff/intake/transfer" in go.get("/staff/cases").get_data(as_text=True)  # the nav offers it
     pv = sign_in(app, province.clerk)
     data = _form(
         dbs,
@@ -98,7 +104,7 @@ def test_committee_transfer_at_the_province_only(app, dbs, city, province):
         kind="re_review",
         committee_document_number="吉信复委转〔2026〕12号",
     )
-    done = _post(pv, "/staff/intake/transfer", data, files=[("转办函.pdf", pdf_bytes("committee"))])
+    done = _post(go, "/staff/intake/transfer", data, files=[("转办函.pdf", pdf_bytes("committee"))])
     assert done.status_code == 200, done.get_data(as_text=True)
     assert 'class="code"' not in done.get_data(as_text=True)  # no petitioner tracking for transfers
     (case,) = _cases(dbs)

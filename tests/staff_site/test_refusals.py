@@ -76,19 +76,6 @@ def test_each_action_is_refused_to_a_role_that_may_not_take_it(app, dbs, pii, ci
         "record_contact",
         {"party": "petitioner", "contacted_on": today.isoformat(), "summary": "x"},
     )
-    _refused_everywhere(
-        app,
-        dbs,
-        cid,
-        city.petitions_leader,
-        "convene_meeting",
-        {
-            "topic": "协调",
-            "meeting_on": today.isoformat(),
-            "unit_ids": [str(city.pension_unit)],
-            "approved_by_id": str(city.petitions_leader.id),
-        },
-    )
     run(city.clerk, "submit_slip", proposal="建议。", complexity="complex", lead_unit_id=city.pension_unit)
     _refused_everywhere(app, dbs, cid, city.clerk, "instruct", {"instruction": "同意。"})
     _refused_everywhere(app, dbs, cid, city.business_leader, "instruct", {"instruction": "同意。"})
@@ -126,16 +113,6 @@ def test_each_action_is_refused_to_a_role_that_may_not_take_it(app, dbs, pii, ci
     _refused_everywhere(
         app, dbs, cid, city.division, "provide_materials", {"request_id": str(request_id), "content": "x"}
     )
-    run(
-        city.clerk,
-        "convene_meeting",
-        topic="协调",
-        meeting_on=today.isoformat(),
-        unit_ids=[city.pension_unit],
-        approved_by_id=city.petitions_leader.id,
-    )
-    meeting_id = _open_meeting(dbs, cid)
-    _refused_everywhere(app, dbs, cid, city.division, "record_meeting", {"meeting_id": str(meeting_id), "minutes": "x"})
     run(city.division, "submit_opinion", opinion="意见。", needs_approval=True)
     _refused_everywhere(app, dbs, cid, city.clerk, "approve_opinion", {})
     _refused_everywhere(app, dbs, cid, city.petitions_leader, "approve_opinion", {})
@@ -145,6 +122,7 @@ def test_each_action_is_refused_to_a_role_that_may_not_take_it(app, dbs, pii, ci
     run(city.clerk, "submit_reply", text="维持。", outcome="upheld")
     _refused_everywhere(app, dbs, cid, city.clerk, "return_reply", {"reason": "x"})
     _refused_everywhere(app, dbs, cid, city.business_leader, "sign_reply", {})
+    _refused_everywhere(app, dbs, cid, city.principal, "sign_reply", {})
     assert case_row(dbs, cid).state is CaseState.awaiting_signature
 
 
@@ -156,16 +134,6 @@ def _open_request(dbs, case_id):
 
     with system_scope(dbs):
         return dbs.scalar(select(MaterialRequest.id).where(MaterialRequest.case_id == case_id))
-
-
-def _open_meeting(dbs, case_id):
-    from sqlalchemy import select
-
-    from portal.cases.models import Meeting
-    from tenants.scoping import system_scope
-
-    with system_scope(dbs):
-        return dbs.scalar(select(Meeting.id).where(Meeting.case_id == case_id))
 
 
 def test_withdraw_on_paper_is_the_offices_but_not_on_an_online_case(app, dbs, pii, city):

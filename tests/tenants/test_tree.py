@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import func, select
 
-from tenants.models import DEFAULT_UNITS, Bureau, BureauLevel, Unit, UnitKind
+from tenants.models import DEFAULT_UNITS, PROVINCE_UNITS, Bureau, BureauLevel, Unit, UnitKind
 from tenants.tree import (
     TreeError,
     add_bureau,
@@ -64,14 +64,16 @@ def test_every_bureau_has_its_display_name_and_path(dbs):
 
 def test_every_bureau_has_the_petition_office_and_five_divisions(dbs):
     units = dbs.execute(select(Unit.tenant_id, Unit.code, Unit.name, Unit.kind)).all()
-    assert len(units) == 71 * 6
+    assert len(units) == 71 * 6 + 1  # and the province's general office (§四.3)
     expected = sorted((code, name, kind) for code, name, kind in DEFAULT_UNITS)
+    province = bureau(dbs, "220000").id
     per_bureau: dict[int, list] = {}
     for tenant_id, code, name, kind in units:
         per_bureau.setdefault(tenant_id, []).append((code, name, kind))
     assert len(per_bureau) == 71
-    for tenant_units in per_bureau.values():
-        assert sorted(tenant_units) == expected
+    for tenant_id, tenant_units in per_bureau.items():
+        extra = list(PROVINCE_UNITS) if tenant_id == province else []
+        assert sorted(tenant_units) == sorted(expected + extra)
     kinds = [kind for _code, _name, kind in DEFAULT_UNITS]
     assert kinds.count(UnitKind.petition_office) == 1
     assert kinds.count(UnitKind.division) == 5

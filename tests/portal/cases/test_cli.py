@@ -83,7 +83,11 @@ def test_case_history_prints_every_event_and_every_deadline_explained(run, repli
     zh = [line for line in out.splitlines() if line.strip().startswith("zh:")]
     en = [line for line in out.splitlines() if line.strip().startswith("en:")]
     heads = [line for line in out.splitlines() if line.startswith("  ") and line[2] != " " and ": due " in line]
-    assert len(zh) == len(en) == len(heads) == 10  # acceptance, whole review, slip, ..., materials, window
+    # acceptance, whole review, slip, ..., reply, signature (issue 14: a clock of its own), materials, window
+    assert len(zh) == len(en) == len(heads) == 11
+    assert "领导签批 / Signature: due" in out and "(sign_reply); owed by petitions_leader (cc_pl)" in out
+    assert any("本局规定，非《办法》规定的时限" in line for line in zh)
+    assert any("the bureau's own time limit, not the regulation's" in line for line in en)
     assert any("国庆节" in line and "调休工作日" in line for line in zh)  # National Day skipped, 10-10 counted
     assert any("National Day" in line for line in en)
     assert any("经批准延期10日" in line for line in zh) and any("Extended by 10 days" in line for line in en)
@@ -160,3 +164,30 @@ def test_case_history_shows_a_withdrawn_case_with_its_closed_clocks(run, dbs, pi
     assert "withdraw: accepted -> withdrawn" in out
     assert out.count("(withdraw)") == 2 and ", open" not in out
     assert json.dumps({"on_behalf": False, "reason": "已协商解决。"}, ensure_ascii=False, sort_keys=True) in out
+
+
+def test_case_history_explains_a_linked_meetings_decision_clock(run, dbs, pii, city):
+    """Issue 14: the meeting decision clock (a bureau rule) is explained with its start, unit and skipped days."""
+    from portal.cases.meetings import propose_meeting
+    from tenants.scoping import scope_for_bureau, scoped
+
+    case = submit(dbs, pii).case
+    with scoped(dbs, scope_for_bureau(dbs, city.bureau_id)):
+        propose_meeting(
+            dbs,
+            city.clerk,
+            topic="共性问题",
+            meeting_on=date(2026, 10, 9),
+            unit_ids=[city.pension_unit],
+            case_numbers=[case.number],
+            today=date(2026, 9, 30),  # Wed: 2 working days skip National Day (10-01..07): Thu 10-08, Fri 10-09
+        )
+        dbs.commit()
+    out = ok(run("case", "history", case.number))
+    assert "meeting_proposed" in out and "Coordination meetings (1):" in out
+    assert "decision due 2026-10-09" in out
+    lines = out.split("Coordination meetings (1):")[1].splitlines()
+    zh = next(line for line in lines if line.strip().startswith("zh:"))
+    en = next(line for line in lines if line.strip().startswith("en:"))
+    assert "自2026年9月30日起算2个工作日" in zh and "国庆节" in zh and "本局规定，非《办法》规定的时限" in zh
+    assert "National Day" in en and "not the regulation's" in en

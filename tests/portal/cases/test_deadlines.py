@@ -278,10 +278,37 @@ def test_a_closed_provisional_deadline_is_left_as_it_was(dbs, pii, city, year_20
     assert (closed.due_on, closed.provisional, closed.close_reason) == (date(2027, 1, 27), True, "withdraw")
 
 
-def test_the_reply_clock_runs_through_drafting_and_signature(dbs, pii, city):
-    """§四.10: 2 working days for the formal opinion and its signature; a returned reply keeps the same clock."""
-    case = drive(dbs, pii, city, submit(dbs, pii).case.id, CaseState.awaiting_signature)
-    assert sorted(d.step for d in case_deadlines(dbs, case.id, open_only=True)) == ["reply", "whole_review"]
+def test_the_office_forms_the_opinion_in_2_working_days_and_the_signature_is_a_clock_of_its_own(dbs, pii, city):
+    """§四.10: the petition office's 2 working days cover forming the formal opinion only; the leader's signature
+    follows as a separate step owed by the signer, with the bureau's own limit from ``step_rules``."""
+    case = drive(dbs, pii, city, submit(dbs, pii).case.id, CaseState.drafting_reply)
     reply = open_deadline(dbs, case.id, "reply")
-    act(dbs, pii, city.petitions_leader, case.id, "return_reply", today=date(2026, 9, 14), reason="请修改。")
-    assert open_deadline(dbs, case.id, "reply").id == reply.id
+    assert (reply.owed_by, reply.amount, reply.unit) == ("petition_office", 2, "working_days")
+    act(dbs, pii, city.clerk, case.id, "submit_reply", today=date(2026, 9, 14), text="维持。", outcome="upheld")
+    assert sorted(d.step for d in case_deadlines(dbs, case.id, open_only=True)) == ["signature", "whole_review"]
+    closed = next(d for d in case_deadlines(dbs, case.id) if d.id == reply.id)
+    assert closed.close_reason == "submit_reply"
+    signature = open_deadline(dbs, case.id, "signature")
+    # Mon 09-14 + 2 working days = Wed 09-16; owed by the bureau's one petitions leader; a bureau rule.
+    assert (signature.started_on, signature.due_on) == (date(2026, 9, 14), date(2026, 9, 16))
+    assert (signature.owed_by, signature.owed_user_id) == ("petitions_leader", city.petitions_leader.id)
+    assert signature.explanation["ref"] == "本局规定"
+    # Returned: the signature clock stops, the office gets a new 2 working days to form the opinion again.
+    act(dbs, pii, city.petitions_leader, case.id, "return_reply", today=date(2026, 9, 15), reason="请修改。")
+    assert sorted(d.step for d in case_deadlines(dbs, case.id, open_only=True)) == ["reply", "whole_review"]
+    assert open_deadline(dbs, case.id, "reply").due_on == date(2026, 9, 17)
+    act(dbs, pii, city.clerk, case.id, "submit_reply", today=date(2026, 9, 16), text="维持。", outcome="upheld")
+    act(dbs, pii, city.petitions_leader, case.id, "sign_reply", today=date(2026, 9, 17))
+    # Signed: no staff clock is left (the petitioner's window starts at delivery, 送达).
+    assert [d.step for d in case_deadlines(dbs, case.id, open_only=True)] == []
+
+
+def test_the_signature_limit_is_configurable_in_step_rules(dbs, pii, city):
+    with system_scope(dbs):
+        seed_step_rules(dbs)
+        dbs.scalar(select(StepRuleRow).where(StepRuleRow.step == Step.signature)).amount = 5
+        dbs.commit()
+    case = drive(dbs, pii, city, submit(dbs, pii).case.id, CaseState.drafting_reply)
+    act(dbs, pii, city.clerk, case.id, "submit_reply", today=date(2026, 9, 14), text="维持。", outcome="upheld")
+    # Mon 09-14 + 5 working days: 09-15..18 and the make-up working Sunday 09-20.
+    assert open_deadline(dbs, case.id, "signature").due_on == date(2026, 9, 20)

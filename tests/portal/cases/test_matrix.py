@@ -173,8 +173,6 @@ ACTORS = {
     "request_materials": "clerk",
     "provide_materials": "clerk",
     "record_contact": "clerk",
-    "convene_meeting": "clerk",
-    "record_meeting": "clerk",
     "withdraw": "petitioner",
     "escalate": "petitioner",
     "record_delivery": "clerk",
@@ -184,7 +182,6 @@ PREPARE = {
     "approve_extension": ("request_extension", "clerk"),
     "deny_extension": ("request_extension", "clerk"),
     "provide_materials": ("request_materials", "clerk"),
-    "record_meeting": ("convene_meeting", "clerk"),
 }
 
 
@@ -208,13 +205,6 @@ def _payload(action: str, staffed: Staffed, prepared: dict | None = None) -> dic
         "request_materials": {"target": "petitioner", "content": "请提供缴费凭证。", "due_on": "2026-09-30"},
         "provide_materials": {"request_id": prepared.get("request_id", 1), "content": "已收到书面材料。"},
         "record_contact": {"party": "petitioner", "contacted_on": "2026-09-14", "summary": "电话沟通。"},
-        "convene_meeting": {
-            "topic": "协调会",
-            "meeting_on": "2026-09-20",
-            "unit_ids": [staffed.pension_unit],
-            "approved_by_id": staffed.petitions_leader.id,
-        },
-        "record_meeting": {"meeting_id": prepared.get("meeting_id", 1), "minutes": "会议纪要。"},
         "withdraw": {"reason": "不再申请。"},
         "escalate": {"reason": "不服复查意见。"},
         "record_delivery": {"method": "post", "delivered_on": TODAY.isoformat()},
@@ -241,7 +231,7 @@ def _prepare(dbs, pii, world: World, state: CaseState, action: str) -> tuple[Sta
         before, who = PREPARE[action]
         perform(dbs, pii, _who(staffed, who), case_id, before, TODAY, **_payload(before, staffed))
         fields = case_events(dbs, case_id)[-1].fields
-        prepared = {k: fields[k] for k in ("request_id", "meeting_id") if k in fields}
+        prepared = {k: fields[k] for k in ("request_id",) if k in fields}
     return staffed, case_id, prepared
 
 
@@ -317,13 +307,12 @@ WRONG_ROLES = {
     "return_reply": (CaseState.awaiting_signature, ["business_leader", "clerk", "principal"]),
     "sign_reply": (CaseState.awaiting_signature, ["business_leader", "clerk", "principal", "petitioner"]),
     "request_extension": (CaseState.in_review, ["business_leader", "petitions_leader", "audit_division", "petitioner"]),
-    "approve_extension": (CaseState.in_review, ["clerk", "business_leader", "division", "petitioner"]),
-    "deny_extension": (CaseState.in_review, ["clerk", "division", "business_leader"]),
+    # §三: any bureau leader decides an extension (issue 14), so no leader is a wrong role here.
+    "approve_extension": (CaseState.in_review, ["clerk", "division", "petitioner"]),
+    "deny_extension": (CaseState.in_review, ["clerk", "division", "audit_division"]),
     "request_materials": (CaseState.in_review, ["business_leader", "petitions_leader", "petitioner"]),
     "provide_materials": (CaseState.in_review, ["division", "business_leader", "petitions_leader"]),
     "record_contact": (CaseState.in_review, ["division", "petitions_leader", "petitioner"]),
-    "convene_meeting": (CaseState.in_review, ["division", "principal", "petitioner"]),
-    "record_meeting": (CaseState.in_review, ["division", "petitions_leader"]),
     "withdraw": (CaseState.in_review, ["clerk", "division", "petitions_leader"]),
     "escalate": (CaseState.replied, ["clerk", "petitions_leader", "division"]),
     "record_delivery": (CaseState.replied, ["division", "petitions_leader", "business_leader"]),

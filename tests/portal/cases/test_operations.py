@@ -12,6 +12,7 @@ from portal.cases.context import actor_of
 from portal.cases.history import verify_case
 from portal.cases.models import Case, CaseEvent, CaseParty, MaterialRequest, StaffAbsence
 from portal.cases.operations import CaseNotFound, IntakeRefused, PartyInput, perform_action, submit_application
+from portal.cases.queries import explain_deadline
 from portal.roles import Role
 from portal.routing import OpinionKind
 from portal.workflow import ActionRefused, CaseKind, CaseState, IntakePath, Step
@@ -472,32 +473,6 @@ def test_units_and_leaders_of_another_bureau_are_refused(dbs, pii, city, provinc
         slip = {"lead_unit_id": city.pension_unit, **SLIP, field: value}
         assert _refused("invalid", perform, dbs, pii, city.clerk, case_id, "submit_slip", **slip).field == field
         _reset(dbs)
-    meeting = {"topic": "协调", "meeting_on": "2026-09-20", "unit_ids": [city.pension_unit]}
-    refused = _refused(
-        "invalid",
-        perform,
-        dbs,
-        pii,
-        city.clerk,
-        case_id,
-        "convene_meeting",
-        approved_by_id=province.petitions_leader.id,
-        **meeting,
-    )
-    assert refused.field == "approved_by_id"
-    _reset(dbs)
-    refused = _refused(
-        "invalid",
-        perform,
-        dbs,
-        pii,
-        city.clerk,
-        case_id,
-        "convene_meeting",
-        approved_by_id=city.petitions_leader.id,
-        **{**meeting, "unit_ids": [province.pension_unit]},
-    )
-    assert refused.field == "unit_ids"
 
 
 def test_hostile_input_is_refused_and_changes_nothing(dbs, pii, city):
@@ -534,7 +509,7 @@ def test_hostile_input_is_refused_and_changes_nothing(dbs, pii, city):
 # --- Extensions (§三) -----------------------------------------------------------------------------------------
 
 
-def test_one_extension_of_at_most_30_days(dbs, pii, city, owner_engine):
+def test_extensions_up_to_30_days_in_all(dbs, pii, city, owner_engine):
     case_id = drive(dbs, pii, city, submit(dbs, pii).case.id, CaseState.in_review).id
     due = open_deadline(dbs, case_id, "whole_review").due_on
     # Accepted Fri 2026-09-11: 30 working days (see the committee transfer test) end on Wed 10-28... plus one:
@@ -561,25 +536,76 @@ def test_one_extension_of_at_most_30_days(dbs, pii, city, owner_engine):
     assert (case.pending_extension_days, case.extension_used) == (None, False)
     assert open_deadline(dbs, case_id, "whole_review").due_on == due
 
-    # After a denial the unit may ask again; the leader grants the full 30 days asked for.
-    act(dbs, pii, city.division, case_id, "request_extension", days=30, reason="需召开协调会议。")
-    act(dbs, pii, city.petitions_leader, case_id, "approve_extension")
+    # After a denial the unit may ask again. §三 caps the total, not the number of requests (issue 14): a business
+    # leader (any 局领导) grants 10 days, then the principal leader 20 more.
+    act(dbs, pii, city.division, case_id, "request_extension", days=10, reason="需召开协调会议。")
+    act(dbs, pii, city.business_leader, case_id, "approve_extension")
+    case = load_case(dbs, case_id)
+    assert (case.extension_used, case.extension_days, case.pending_extension_days) == (True, 10, None)
+    assert open_deadline(dbs, case_id, "whole_review").due_on == date(2026, 11, 9)  # Sun 11-08 -> Mon 11-09
+    refused = _refused("invalid", perform, dbs, pii, city.clerk, case_id, "request_extension", days=21, reason="r")
+    assert refused.field == "days" and "最多还可延期20日" in refused.message_zh
+    _reset(dbs)
+    act(dbs, pii, city.clerk, case_id, "request_extension", days=20, reason="材料仍未到齐。")
+    act(dbs, pii, city.principal, case_id, "approve_extension")
     case = load_case(dbs, case_id)
     assert (case.extension_used, case.extension_days, case.pending_extension_days) == (True, 30, None)
     deadline = open_deadline(dbs, case_id, "whole_review")
-    # Thu 10-29 + 30 days = Sat 11-28, not a working day: the limit ends on Mon 11-30.
+    # Counted from the original due date with the total: Thu 10-29 + 30 days = Sat 11-28, so Mon 11-30.
     assert (deadline.due_on, deadline.extended_days) == (date(2026, 11, 30), 30)
-    assert deadline.explanation["extension"]["shifted_from"] == "2026-11-28"
+    extension = deadline.explanation["extension"]
+    assert (extension["from"], extension["days"], extension["approvals"]) == ("2026-10-29", 30, 2)
+    assert extension["shifted_from"] == "2026-11-28"
+    assert "经批准延期30日（共2次批准）" in explain_deadline(deadline.explanation, "zh")
     assert [o.payload["document"] for o in outbox_rows(dbs, case_id) if o.kind == "render_document"][-1] == (
         "extension_notice"
     )
-    # Once per case.
+    # 30 days in all: nothing more can be asked for.
     refused = _refused("wrong_state", perform, dbs, pii, city.clerk, case_id, "request_extension", days=1, reason="r")
-    assert "一次" in refused.message_zh
+    assert "合计不得超过30日" in refused.message_zh
     _reset(dbs)
     # The cap holds in the database too.
     with pytest.raises(IntegrityError), owner_engine.begin() as conn:
         conn.execute(text("UPDATE cases SET extension_days = 31 WHERE id = :id"), {"id": case_id})
+
+
+def test_no_extension_once_the_whole_review_deadline_has_passed(dbs, pii, city):
+    """§三: asked for before the 30 working days run out; afterwards the case is overdue and stays so."""
+    case_id = drive(dbs, pii, city, submit(dbs, pii).case.id, CaseState.in_review).id
+    due = open_deadline(dbs, case_id, "whole_review").due_on
+    assert due == date(2026, 10, 29)
+    before = len(case_events(dbs, case_id))
+    refused = _refused(
+        "wrong_state",
+        perform,
+        dbs,
+        pii,
+        city.clerk,
+        case_id,
+        "request_extension",
+        today=date(2026, 10, 30),
+        days=10,
+        reason="来不及了。",
+    )
+    assert "2026-10-29" in refused.message_zh and "已超期" in refused.message_zh
+    assert len(case_events(dbs, case_id)) == before
+    deadline = open_deadline(dbs, case_id, "whole_review")
+    assert (deadline.due_on, deadline.closed_at, deadline.extended_days) == (due, None, 0)  # still open, overdue
+    # On the last day it is still possible.
+    act(dbs, pii, city.clerk, case_id, "request_extension", today=due, days=10, reason="需调取材料。")
+    assert load_case(dbs, case_id).pending_extension_days == 10
+
+
+def test_a_committee_cases_extension_notice_goes_to_the_committee(dbs, pii, province):
+    case_id = drive(dbs, pii, province, transfer(dbs, pii, province).case.id, CaseState.in_review).id
+    act(dbs, pii, province.clerk, case_id, "request_extension", days=15, reason="需调取材料。")
+    act(dbs, pii, province.business_leader, case_id, "approve_extension")
+    event = case_events(dbs, case_id)[-1]
+    assert event.action == "approve_extension" and event.fields["notice_to"] == "committee"
+    assert not event.public
+    kinds = [(o.kind, o.payload.get("document")) for o in outbox_rows(dbs, case_id)]
+    assert ("render_document", "extension_notice") in kinds
+    assert not [k for k in kinds if k[0] == "notify_petitioner"]
 
 
 # --- Materials (§四.11) -----------------------------------------------------------------------------------
