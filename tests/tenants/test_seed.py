@@ -35,7 +35,7 @@ def test_the_divisions_file():
 
 def test_seeding_again_creates_nothing(dbs):
     before = counts(dbs)
-    assert before == (71, 71 * 6)
+    assert before == (71, 71 * 6 + 1)  # six units each, and the province's general office (§四.3)
     assert seed_bureaus(dbs) == 0
     dbs.commit()
     assert counts(dbs) == before
@@ -45,7 +45,7 @@ def test_renamed_bureaus_are_not_seeded_again(dbs):
     rename_bureau(dbs, get_bureau(dbs, "220102"), "南关区社保局")
     rename_bureau(dbs, get_bureau(dbs, "长白山保护开发区"), "长白山社保局")
     assert seed_bureaus(dbs) == 0
-    assert counts(dbs) == (71, 71 * 6)
+    assert counts(dbs) == (71, 71 * 6 + 1)
 
 
 def test_seed_adds_only_the_missing_rows(dbs, tmp_path):
@@ -62,5 +62,5 @@ def test_seed_adds_only_the_missing_rows(dbs, tmp_path):
     assert new_county.level == BureauLevel.county
     assert new_zone.parent_id == province.id  # a city-level row without a parent goes under the province
     assert new_zone.path == f"{province.path}{new_zone.id}/"
-    assert counts(dbs) == (73, 73 * 6)
+    assert counts(dbs) == (73, 73 * 6 + 1)
     assert seed_bureaus(dbs, extra) == 0
