@@ -62,8 +62,7 @@ def staff_pages(world) -> dict[str, list[str]]:
             "/staff/admin/contact",
             "/staff/admin/refusal-texts",
             "/staff/admin/refusal-texts/edit?reason=litigation",
-            "/staff/ops/messages",
-            "/staff/ops/queues",
+            "/staff/ops/messages",  # the queue monitor is the province's alone (issue 18)
         ],
     }
 
