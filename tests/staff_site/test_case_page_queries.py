@@ -18,7 +18,9 @@ def test_the_case_page_reads_each_reference_table_once(app, dbs, pii, city):
     assert reads(statements, "bureaus.path LIKE") == 1
     assert reads(statements, "FROM step_rules") == 1
     assert reads(statements, "FROM calendar_years") == 1
-    assert len(statements) <= 26, "\n".join(statements)  # 27 before
+    # 27 before issue 9, 26 after; then the header's unread count, the other cases on the same disputed document,
+    # the meetings that name the case and the signing stand-ins came with issues 14 and 15.
+    assert len(statements) <= 30, "\n".join(statements)
 
 
 def test_the_queue_reads_the_subtree_and_the_own_bureau_once(app, dbs, pii, city):
@@ -27,4 +29,5 @@ def test_the_queue_reads_the_subtree_and_the_own_bureau_once(app, dbs, pii, city
     statements = statements_of(app, clerk, "/staff/cases?view=all")
     assert reads(statements, "bureaus.path LIKE") == 1
     assert reads(statements, "SELECT bureaus.name FROM bureaus") == 0  # named from the subtree already loaded
-    assert len(statements) <= 15, "\n".join(statements)  # 17 before
+    # 17 before issue 9, 15 after; the header's unread count (issue 15) is one more.
+    assert len(statements) <= 16, "\n".join(statements)
