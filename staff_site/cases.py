@@ -13,6 +13,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from portal.accounts.models import StaffUser
 from portal.attachments.models import uploader_label
 from portal.attachments.operations import download_url
 from portal.cases.actions import IncomingFile, in_general_office, staff_action, take_action
@@ -351,7 +352,7 @@ def _labels() -> dict:
 def _registers_transfers() -> bool:
     """The province's general office registers the committee's transfers (§四.3; the nav shows the link)."""
     user = current_user._get_current_object()
-    if not getattr(user, "is_authenticated", False) or not in_general_office(db.session, user):
+    if not isinstance(user, StaffUser) or not in_general_office(db.session, user):
         return False
     bureau = db.session.get(Bureau, user.tenant_id)
     return bureau is not None and bureau.parent_id is None

@@ -9,6 +9,7 @@ from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from portal.accounts.models import StaffUser
 from portal.accounts.operations import LoginResult, authenticate
 from portal.extensions import db, login_limit
 from portal.identity.web import login_throttle, sign_out_staff, staff_password_signed_in
@@ -35,6 +36,16 @@ def _idle_seconds() -> dict:
     """How long a staff page may sit idle before the session ends, for the warning that comes before it."""
     settings = current_app.config["PORTAL_SETTINGS"]
     return {"staff_idle_seconds": settings.session_idle_minutes * 60}
+
+
+@bp.app_context_processor
+def _staff_signed_in() -> dict:
+    """The staff header and idle warning are for staff only: a signed-in petitioner is not signed in as staff."""
+
+    def signed_in() -> bool:
+        return isinstance(current_user._get_current_object(), StaffUser)
+
+    return {"staff_signed_in": signed_in}
 
 
 @bp.route("/login", methods=["GET", "POST"])

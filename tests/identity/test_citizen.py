@@ -45,8 +45,10 @@ def test_verified_claims_come_from_the_provider(sso_client, provider, owner_engi
     )
     assert identity.locked_fields == {"name", "id_number", "phone", "email"}
     assert identity.issuer == provider.issuer and identity.subject == "citizen-1"
-    # Nobody is signed in as staff, and no personal data is readable in the (signed, not encrypted) cookie.
-    assert sso_client.get("/staff/").status_code == 302
+    # The citizen is signed in to a petitioner account, which is not staff (staff pages answer 404, as in
+    # test_petitioners_and_staff_never_mix), and no personal data is readable in the (signed, not encrypted) cookie.
+    assert sso_client.get("/staff/").status_code == 404
+    assert "staff-nav" not in sso_client.get("/staff/login").get_data(as_text=True)
     cookie = sso_client.get_cookie("session").value
     payload = cookie.split(".")[1] if cookie.startswith(".") else cookie.split(".")[0]
     raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))

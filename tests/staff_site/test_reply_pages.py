@@ -112,8 +112,15 @@ def test_a_bad_letter_gets_a_field_error_in_either_language_and_changes_nothing(
         clerk.get(f"/staff/?lang={lang}")  # the language is remembered in the session
         response = act_page(clerk, case.id, "submit_reply", {"text": text, "outcome": "upheld"})
         assert response.status_code == 422, alert(response)
-        field = response.get_data(as_text=True).split('name="text"', 1)[1]
-        error = re.search(r'<p class="error">(.*?)</p>', field, re.S).group(1)
+        body = response.get_data(as_text=True)
+        # The error sits beside the field (above it, since the accessibility walk) and the field points to it.
+        textarea = re.search(r'<textarea[^>]*\bname="text"[^>]*>', body).group(0)
+        assert 'aria-invalid="true"' in textarea, textarea
+        described_by = re.search(r'aria-describedby="([^"]*)"', textarea).group(1).split()
+        assert "text-error" in described_by, textarea
+        field = re.search(r'<div class="field[^"]*has-error">(.*?)</div>', body, re.S).group(1)
+        assert 'name="text"' in field
+        error = re.search(r'<p class="error" id="text-error">(.*?)</p>', field, re.S).group(1)
         assert expected in html.unescape(error), error
     assert _counts(dbs, case.id) == before and case_row(dbs, case.id).state is CaseState.drafting_reply
 
