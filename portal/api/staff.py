@@ -783,6 +783,20 @@ document(
                             "document_number": {"type": "string", "maxLength": 100},
                             "issued_on": _DATE_FIELD,
                             "received_on": _DATE_FIELD,
+                            "application_received_on": {
+                                **_DATE_FIELD,
+                                "description": (
+                                    "Paper only: the day this bureau received the written application (default"
+                                    " today; not in the future, not before `received_on`)."
+                                ),
+                            },
+                            "filed_on": {
+                                **_DATE_FIELD,
+                                "description": (
+                                    "Paper only: the postmark or hand-in date where it differs from"
+                                    " `application_received_on` (the default); lateness is judged on it."
+                                ),
+                            },
                             "request": {"type": "string"},
                             "facts_and_reasons": {"type": "string"},
                             "upload_ids": {"type": "array", "items": {"type": "string", "format": "uuid"}},

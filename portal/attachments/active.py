@@ -15,14 +15,19 @@ or None.
 
 from __future__ import annotations
 
+import io
+import mmap
 import re
 import zipfile
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
 
 MAX_SCAN_BYTES = 64 * 1024 * 1024  # decompressed PDF streams or DOCX parts read at most (a bomb is refused)
 _TRAILER_SLACK = 1024  # bytes tolerated after the last %%EOF (whitespace, scanner padding)
+_MAP_FROM = 1024 * 1024  # larger files are scanned through a memory map, not read into memory
+_WHITESPACE = b" \t\n\r\x0b\x0c"  # what bytes.strip() removes
 
 _PDF_NAMES = {
     "javascript": "pdf_javascript",
@@ -87,13 +92,35 @@ def active_content(fileobj: BinaryIO, file_type) -> ActiveContent | None:
         if file_type is FileType.docx:
             code = _docx_problem(fileobj)
         else:
-            data = fileobj.read()
-            code = _pdf_problem(data) if file_type is FileType.pdf else None
-            if code is None and _MARKUP.search(data):
-                code = "markup"
+            with _contents(fileobj) as data:
+                code = _pdf_problem(data) if file_type is FileType.pdf else None
+                if code is None and _MARKUP.search(data):
+                    code = "markup"
         return _problem(code) if code else None
     finally:
         fileobj.seek(0)
+
+
+@contextmanager
+def _contents(fileobj: BinaryIO):
+    """The bytes of ``fileobj``: a read-only memory map for a large file on disk (a 20 MB upload is not copied
+    into memory), else the bytes read."""
+    size = fileobj.seek(0, io.SEEK_END)
+    fileobj.seek(0)
+    mapped = None
+    if size >= _MAP_FROM:
+        try:
+            fileobj.flush()
+            mapped = mmap.mmap(fileobj.fileno(), 0, access=mmap.ACCESS_READ)
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            mapped = None
+    if mapped is None:
+        yield fileobj.read()
+        return
+    try:
+        yield mapped
+    finally:
+        mapped.close()
 
 
 def _names(data: bytes) -> set[str]:
@@ -104,28 +131,50 @@ def _names(data: bytes) -> set[str]:
     return found
 
 
-def _pdf_problem(data: bytes) -> str | None:
+def _dangerous_name(data) -> str | None:
+    for name in _names(data):
+        if name in _PDF_NAMES:
+            return _PDF_NAMES[name]
+    return None
+
+
+def _trailing_length(data, start: int) -> int:
+    """``len(data[start:].strip())`` without copying the tail."""
+    first = start
+    while first < len(data) and data[first] in _WHITESPACE:
+        first += 1
+    last = len(data)
+    while last > first and data[last - 1] in _WHITESPACE:
+        last -= 1
+    return last - first
+
+
+def _pdf_problem(data) -> str | None:
+    """``data`` is bytes or a memory map: no copy of the whole file is made, and each stream is inflated and
+    checked in turn (the raw bytes first, then the streams in order)."""
     end = data.rfind(b"%%EOF")
-    if end != -1 and len(data[end + 5 :].strip()) > _TRAILER_SLACK:
+    if end != -1 and _trailing_length(data, end + 5) > _TRAILER_SLACK:
         return "pdf_trailing_data"
-    texts = [data]
+    if found := _dangerous_name(data):
+        return found
+    view = memoryview(data)
     budget = MAX_SCAN_BYTES
-    for match in _STREAM.finditer(data):
-        try:
-            inflater = zlib.decompressobj()
-            text = inflater.decompress(match.group(1), budget)
-        except zlib.error:
-            continue
-        if inflater.unconsumed_tail:
-            return "too_complex"
-        budget -= len(text)
-        texts.append(text)
-        if budget <= 0:
-            return "too_complex"
-    for text in texts:
-        for name in _names(text):
-            if name in _PDF_NAMES:
-                return _PDF_NAMES[name]
+    try:
+        for match in _STREAM.finditer(data):
+            try:
+                inflater = zlib.decompressobj()
+                text = inflater.decompress(view[match.start(1) : match.end(1)], budget)
+            except zlib.error:
+                continue
+            if inflater.unconsumed_tail:
+                return "too_complex"
+            budget -= len(text)
+            if found := _dangerous_name(text):
+                return found
+            if budget <= 0:
+                return "too_complex"
+    finally:
+        view.release()
     return None
 
 

@@ -152,7 +152,7 @@ def test_a_client_runs_the_whole_procedure_with_only_what_the_api_returns(app, d
     act_from(leader, case.id, "approve_extension")
 
     reply = entry(clerk, case.id, "submit_reply")
-    assert [c["value"] for c in reply["choices"]["outcome"]] == ["upheld", "changed", "partly_changed"]
+    assert [c["value"] for c in reply["choices"]["outcome"]] == ["upheld", "revoked", "changed", "partly_changed"]
     act_from(
         clerk,
         case.id,

@@ -175,3 +175,20 @@ def test_the_staff_queue_marks_duplicates_and_repeats(app, dbs, pii, city):
     assert rows[first.number]["duplicate_of_case_number"] is None
     detail = Api(app, city.clerk).get(f"/staff/cases/{second.id}").get_json()
     assert [m["number"] for m in detail["same_matter"]] == [first.number]
+
+
+def test_openapi_documents_the_new_intake_escalation_and_delivery_fields(client):
+    """The unknown-field guard takes only what ``openapi.json`` declares: every field issue 14 added is there."""
+    document = client.get("/api/v1/openapi.json").get_json()
+    schemas = document["components"]["schemas"]
+
+    def body(path: str) -> dict:
+        schema = document["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        return schemas[schema["$ref"].rsplit("/", 1)[-1]] if "$ref" in schema else schema
+
+    paper = body("/staff/applications")["properties"]
+    for name in ("application_received_on", "filed_on"):
+        assert paper[name]["type"] == "string" and paper[name]["format"] == "date" and paper[name]["description"]
+    assert body("/applications")["properties"]["confirm_duplicate"]["type"] == "boolean"
+    assert {"request", "facts_and_reasons"} <= set(body("/applications/{number}/escalate")["properties"])
+    assert {"method", "delivered_on"} <= set(schemas["Action_record_delivery"]["properties"])

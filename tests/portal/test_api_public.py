@@ -432,3 +432,17 @@ def test_answer_a_material_request(client, dbs, pii, city):
     assert "工资单.pdf" in [f.filename for f in case_files(dbs, case)]
     again = client.post(url, json={"content": "again"}, headers=headers)
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "wrong_state"
+
+
+def test_escalate_with_a_request_and_facts_and_reasons(client, dbs, pii, city, province):
+    body = submitted(client, dbs)
+    case = case_by_number(dbs, body["number"])
+    drive(dbs, pii, city, case.id, CaseState.replied, today=local_today())
+    response = client.post(
+        f"/api/v1/applications/{body['number']}/escalate",
+        json={"request": "请求撤销复查意见。", "facts_and_reasons": "复查意见适用政策错误。"},
+        headers={"X-Access-Code": body["access_code"]},
+    )
+    assert response.status_code == 201, response.get_json()
+    new_case = case_by_number(dbs, response.get_json()["number"])
+    assert (new_case.request_text, new_case.facts_text) == ("请求撤销复查意见。", "复查意见适用政策错误。")

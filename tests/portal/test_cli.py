@@ -150,7 +150,7 @@ def test_units_refusals(run, sql):
     fails(run("units", "rename", "220102", "nothing", "x"), "has no unit 'nothing'")
     fails(run("units", "rename", "220102", "pension", "  "), "The new name is empty")
     fails(run("units", "list", "229999"), "no bureau", 2)
-    assert sql("SELECT count(*) AS n FROM units")[0].n == 71 * 6
+    assert sql("SELECT count(*) AS n FROM units")[0].n == 71 * 6 + 1  # and the province's general office (§四.3)
 
 
 def test_users_create(run, sql, client):
@@ -228,7 +228,8 @@ def test_seed_demo(run, sql, client):
         "220100": every_role - {"province_admin"},
         "220102": every_role - {"province_admin"},
     }
-    assert len(rows) == 10 + 9 + 9
+    assert len(rows) == 10 + 9 + 9 + 1  # every role, and the province's general office (§四.3)
+    assert "prov_general_office" in {r.username for r in rows}
     # Plausible people, not role titles; each name once, and the printed list shows it beside the username.
     names = {r.username: r.display_name for r in sql("SELECT username, display_name FROM staff_users")}
     assert names["cc_petitions_leader"] == "郑海峰" and "郑海峰" in out
