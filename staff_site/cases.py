@@ -239,7 +239,8 @@ def case_action(case_id: int, action: str):
                 abort(404)
             status = REFUSAL_STATUS.get(exc.code, 422)
             field = form._fields.get(exc.field) if exc.field else None
-            if field is not None and exc.code == "invalid":
+            # A hidden field (the draft's digest) shows no error beside it: say it at the top of the page.
+            if field is not None and exc.code == "invalid" and field.type != "HiddenField":
                 field.errors = [*field.errors, localized_error(exc)]
             else:
                 error = localized_error(exc)

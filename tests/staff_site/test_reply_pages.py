@@ -149,7 +149,7 @@ def test_the_leader_reads_the_stored_draft_returns_it_and_signs_what_was_read(ap
 
     # A sign form opened before the new draft (the old digest) is refused; a fresh one signs.
     stale = act_page(leader, case.id, "sign_reply", {"draft_sha256": first.headers["X-Content-SHA256"]})
-    assert stale.status_code == 422 and "签发稿" in stale.get_data(as_text=True)
+    assert stale.status_code == 422 and "您查看的签发稿不是当前待签发的正式意见" in alert(stale)
     draft = leader.get(f"/staff/cases/{case.id}/reply-draft.pdf")
     assert draft.data != first.data and "依据《社会保险法》第十六条" in pdf_text(draft.data)
     assert act_page(leader, case.id, "sign_reply", {"comment": "同意。"}).status_code == 302
@@ -212,7 +212,7 @@ def test_a_stand_in_declared_for_signing_reads_and_signs_the_draft_with_daiqian(
 
     # The stored draft's digest (the leader's page) is not what the stand-in signs.
     refused = act_page(stand_in, case.id, "sign_reply", {"draft_sha256": stored.headers["X-Content-SHA256"]})
-    assert refused.status_code == 422 and "代签" in refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "您代签的正式意见应注明“代签”及双方姓名" in alert(refused)
     assert case_row(dbs, case.id).state is CaseState.awaiting_signature
     signed = act_page(stand_in, case.id, "sign_reply", {"comment": "同意。", "draft_sha256": digest})
     assert signed.status_code == 302
