@@ -957,6 +957,7 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "text": ("正式意见", "formal opinion"),
     "draft_sha256": ("签发稿摘要", "draft digest"),
     "draft": ("签发稿", "draft"),
+    "signed_copy": ("代签稿", "copy signed by the stand-in"),
     "doc_number": ("发文字号", "document number"),
     "outcome": ("办理结果", "outcome"),
     "days": ("延期天数", "days"),
@@ -1375,12 +1376,12 @@ def _return_reply(c: _Ctx) -> Decision:
     )
 
 
-def _on_behalf(c: _Ctx, ids: frozenset[int], powers: frozenset[int] | None = None) -> int | None:
-    """Return whom the actor stands in for, if they act as a stand-in (`powers`: default `acting_for`)."""
-    powers = c.actor.acting_for if powers is None else powers
-    if c.actor.user_id in ids or not ids & powers:
+def signs_on_behalf_of(case: CaseView, actor: ActorView) -> int | None:
+    """The absent leader a stand-in declared for signing signs for (代签, §四.4); None: the actor signs as themself."""
+    ids = _designated_signers(case)
+    if actor.user_id in ids or not ids & actor.signing_for:
         return None
-    return min(ids & powers)
+    return min(ids & actor.signing_for)
 
 
 def _sign_reply(c: _Ctx) -> Decision:
@@ -1408,7 +1409,7 @@ def _sign_reply(c: _Ctx) -> Decision:
         # 代签: a stand-in declared for signing signs in the absent leader's stead; the document shows both.
         event_fields={
             "comment": comment,
-            "on_behalf_of": _on_behalf(c, _designated_signers(c.case), c.actor.signing_for),
+            "on_behalf_of": signs_on_behalf_of(c.case, c.actor),
             # The draft signed (set by the database layer from the submitted draft): what is issued.
             "draft_sha256": c.payload.short("draft_sha256", required=False),
             "doc_number": c.payload.short("doc_number", required=False),

@@ -12,7 +12,7 @@ from portal.approvers import Absence, LeaderView, acting_for, signing_for
 from portal.cases.history import Actor
 from portal.cases.models import Case, Deadline, MaterialRequest, StaffAbsence
 from portal.roles import LEADERS, Role
-from portal.workflow import ActorView, CaseView, MaterialRequestView, MaterialTarget, Step
+from portal.workflow import ActorView, CaseView, MaterialRequestView, MaterialTarget, Step, signs_on_behalf_of
 from tenants.models import Bureau, Unit, UnitKind
 from tenants.tree import subtree_ids
 
@@ -141,6 +141,18 @@ def staff_actor_view(
         ),
         signing_for=signing_for(user.id, on, staff_of_case.leader_views) if same_bureau else frozenset(),
     )
+
+
+def stand_in_signing_for(session: Session, case: Case, user: StaffUser, on: date) -> int | None:
+    """The absent leader ``user`` would sign ``case``'s formal opinion for on ``on`` (代签, §四.4); None: in their
+    own name, or not a stand-in declared for signing."""
+    if user.tenant_id != case.tenant_id:
+        return None
+    staff = BureauStaff(session, case.tenant_id)
+    actor = staff_actor_view(user, staff, on, staff.units, case.lead_unit_id)
+    if not actor.signing_for:
+        return None  # the common case: no need to build the case's view
+    return signs_on_behalf_of(case_view(session, case, staff), actor)
 
 
 def actor_of(user: StaffUser) -> Actor:

@@ -1059,8 +1059,9 @@ def describe_fields(
                 shown = APPROVER_RULE_LABELS.get(text, text)
         elif key in ("request_id", "meeting_id"):
             shown = f"#{value}"
-        elif key == "draft" and isinstance(value, dict):
-            # The formal opinion as rendered and stored at submission: what signing issues.
+        elif key in ("draft", "signed_copy") and isinstance(value, dict):
+            # The formal opinion as rendered and stored at submission (or with 代签, as a stand-in signed it):
+            # what signing issues.
             number, digest = value.get("doc_number", ""), value.get("sha256", "")
             shown = (f"{value.get('title', '')}（{number}），SHA-256：{digest}", f"{number}, SHA-256: {digest}")
         elif isinstance(value, list):

@@ -454,6 +454,74 @@ def test_the_formal_opinion_through_the_api_preview_draft_and_signature(app, dbs
     assert {"label": "签发稿摘要", "value": digest} in sign["fields"]
 
 
+def test_a_stand_in_declared_for_signing_reads_and_signs_the_daiqian_copy_through_the_api(
+    app, dbs, pii, city, monkeypatch
+):
+    """§四.4: `reply-desk` and `reply-draft` give the stand-in the draft with 代签 and both names; its digest is what
+    `sign_reply` takes and issues; the stored draft's digest is refused."""
+    import hashlib
+    import re
+
+    import worker.queues
+    from portal.accounts.absences import add_absence
+    from portal.attachments.models import Attachment
+    from portal.documents.models import GeneratedDocument
+    from portal.workflow import DocumentKind
+    from tenants.scoping import scope_for_bureau, scoped
+    from tests.portal.cases.conftest import drive
+    from tests.portal.test_documents import pdf_text
+    from worker.tasks.documents import render_pending_documents
+
+    case = drive(dbs, pii, city, submit_case(dbs, pii).id, CaseState.drafting_reply)
+    clerk, stand_in = Api(app, city.clerk), Api(app, city.business_leader)
+    desk = clerk.get(f"/staff/cases/{case.id}/reply-desk").get_json()
+    letter = re.sub(r"【[^【】]*】", "经本局查明，信访人1985年参加工作。", desk["prefill"]["upheld"])
+    clerk.act(case.id, "submit_reply", text=letter, outcome="upheld")
+    stored = clerk.get(f"/staff/cases/{case.id}/reply-desk").get_json()["draft"]
+    assert stored["signed_for"] is None
+    # Before any declaration the business leader cannot sign.
+    stand_in.act(case.id, "sign_reply", expect=403)
+    with scoped(dbs, scope_for_bureau(dbs, city.bureau_id)):
+        add_absence(
+            dbs,
+            city.bureau_id,
+            user_id=city.petitions_leader.id,
+            starts_on=local_today(),
+            ends_on=local_today(),
+            stand_in_id=city.business_leader.id,
+            stand_in_slip=False,
+            stand_in_signing=True,
+        )
+        dbs.commit()
+    mine = stand_in.get(f"/staff/cases/{case.id}/reply-desk").get_json()["draft"]
+    assert mine["signed_for"] == city.petitions_leader.display_name and mine["sha256"] != stored["sha256"]
+    copy = stand_in.get(f"/staff/cases/{case.id}/reply-draft")
+    digest = hashlib.sha256(copy.data).hexdigest()
+    assert copy.headers["X-Content-SHA256"] == digest == mine["sha256"]
+    daiqian = f"签批：{city.petitions_leader.display_name}（{city.business_leader.display_name}代签）"
+    assert daiqian in pdf_text(copy.data) and mine["doc_number"] in pdf_text(copy.data)
+
+    refused = stand_in.act(case.id, "sign_reply", expect=422, draft_sha256=stored["sha256"])
+    assert set(refused["errors"]) == {"draft_sha256"} and "代签" in refused["errors"]["draft_sha256"]
+    assert case_row(dbs, case.id).state is CaseState.awaiting_signature
+    signed = stand_in.act(case.id, "sign_reply", draft_sha256=digest)
+    assert signed["state"] == "replied"
+    sign = next(e for e in signed["events"] if e["action"] == "sign_reply")
+    assert {"label": "签发稿摘要", "value": digest} in sign["fields"]
+    assert {"label": "代理", "value": city.petitions_leader.display_name} in sign["fields"]
+
+    monkeypatch.setattr(worker.queues, "_app", app)
+    render_pending_documents()
+    with system_scope(dbs):
+        document = dbs.scalar(
+            select(GeneratedDocument).where(
+                GeneratedDocument.case_id == case.id, GeneratedDocument.kind == DocumentKind.formal_opinion
+            )
+        )
+        pdf = dbs.get(Attachment, (document.tenant_id, document.pdf_attachment_id))
+    assert app.extensions["portal.storage"].get(pdf.storage_key) == copy.data
+
+
 def test_openapi_documents_the_formal_opinion_routes(app, client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     assert "application/pdf" in paths["/staff/cases/{case_id}/reply-preview"]["post"]["responses"]["200"]["content"]

@@ -426,6 +426,38 @@ def test_a_second_application_on_the_same_opinion_asks_before_it_is_submitted(cl
     assert case_by_number(dbs, second).duplicate_of_case_number == number
 
 
+def test_after_a_final_re_review_the_same_matter_is_announced_as_not_accepted_again_and_may_still_be_sent(
+    app, client, dbs
+):
+    """§四.14 (b): the petitioner's re-review of the city's review opinion was answered; applying again on that
+    opinion, the review page says it will not be accepted again, and it can still be submitted (flagged)."""
+    from tests.portal.cases.conftest import drive, staff_bureau
+    from tests.portal.cases.conftest import submit as submit_case
+
+    city = get_bureau(dbs, "220100")
+    re_review = submit_case(
+        dbs,
+        app.extensions["portal.pii"],
+        disputed_bureau_id=city.id,
+        opinion_kind="review",
+        document_number="长社保信复〔2026〕1号",
+    ).case
+    drive(dbs, app.extensions["portal.pii"], staff_bureau(dbs, "220000", "pv"), re_review.id, CaseState.replied)
+
+    html = page(client.get("/apply"))
+    html = page(fill(client, html, {"disputed.bureau_id": str(city.id), "disputed.opinion_kind": "review"}))
+    html = page(fill(client, html, PETITIONER))
+    html = page(fill(client, html, {**opinion(), "disputed.document_number": "长社保信复〔2026〕1号"}))
+    html = page(fill(client, html, REQUEST))
+    review = page(fill(client, html))
+    assert step_of(review) == "review"
+    warning = re.search(r'<p class="warning" id="repeat-warning">(.*?)</p>', review, re.S)
+    assert warning and re_review.number in warning.group(1) and "不再受理" in warning.group(1)
+    assert submit(client, review).status_code == 302  # told, not stopped
+    number = re.search(r'id="case-number">([^<]+)<', page(client.get("/apply/receipt"))).group(1)
+    assert case_by_number(dbs, number).repeat_of_case_number == re_review.number
+
+
 def test_sending_the_review_page_twice_submits_once_and_shows_the_same_receipt(client, dbs):
     # A double click, or "resend" after the answer was lost: the page carries one Idempotency-Key per attempt.
     review = to_review(client, dbs)
