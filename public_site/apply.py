@@ -258,6 +258,7 @@ def _render(step: str, draft: Draft, *, preview=None):
         "max_files": MAX_FILES,
         "max_joint": MAX_JOINT_PETITIONERS,
         "joint_rows": _joint_rows(values, draft.joint_rows),
+        "has_draft": session.get(DRAFT) == str(draft.id),
         "joint_open": draft.joint_rows > 1
         or any(k.startswith("joint_petitioners.") and (values.get(k) or "").strip() for k in values)
         or any(k.startswith("joint_petitioners") for k in errors),
@@ -395,6 +396,23 @@ def apply_step():
     target = _navigate(draft, step, request.form.get("go", "next"))
     _keep(draft)
     return _to(target)
+
+
+@bp.post("/apply/discard")
+def apply_discard():
+    """Delete the application in progress (a shared computer: nothing of it stays for the next person)."""
+    discard_draft()
+    db.session.commit()
+    flash(_("What you entered was deleted."))
+    return redirect(url_for("public.apply"), 303)
+
+
+def discard_draft() -> None:
+    """Forget this browser's draft and delete its row (also on signing out). Flushes; the caller commits."""
+    draft = _draft()
+    session.pop(DRAFT, None)
+    if draft is not None:
+        delete_draft(db.session, draft.id)
 
 
 @bp.post("/apply/files")

@@ -152,3 +152,26 @@ def test_a_link_to_a_step_without_an_application_starts_at_the_beginning(client)
         assert client.get(path).headers["Location"] == "/apply", path
     assert client.get("/apply/stopped").headers["Location"] == "/apply"
     assert client.get("/apply/nonsense").status_code == 404
+
+
+def test_the_petitioner_can_delete_what_was_entered(client, dbs):
+    review = to_review(client, dbs)
+    assert "删除我填写的内容" in review and draft_rows(dbs) == 1
+    response = client.post("/apply/discard", data={"csrf_token": page_csrf(review)})
+    assert (response.status_code, response.headers["Location"]) == (303, "/apply")
+    assert "您填写的内容已删除。" in page(client.get("/apply"))
+    assert draft_rows(dbs) == 0 and client.get("/apply/petitioner").headers["Location"] == "/apply"
+    # Nothing to delete on a fresh start; without the page's token nothing happens.
+    assert "删除我填写的内容" not in page(client.get("/apply"))
+    to_review(client, dbs)
+    assert client.post("/apply/discard").status_code == 400 and draft_rows(dbs) == 1
+
+
+def test_signing_out_deletes_the_application_in_progress(client, dbs):
+    from tests.public_site.test_accounts import register, sign_out
+
+    assert register(client).status_code == 302
+    to_review(client, dbs)
+    assert draft_rows(dbs) == 1
+    assert sign_out(client).status_code == 302
+    assert draft_rows(dbs) == 0 and client.get("/apply/review").headers["Location"] == "/apply"
