@@ -386,13 +386,7 @@ def user_sessions_end(user_id: int):
         after={"live_sessions": 0, "live_api_tokens": 0},
     )
     db.session.commit()
-    flash(
-        _(
-            "Every session and API token of %(username)s has ended (%(num)d sessions).",
-            username=user.username,
-            num=ended,
-        )
-    )
+    flash(_("Every session and API token of %(username)s has ended.", username=user.username))
     return redirect(url_for("admin.user_detail", user_id=user_id))
 
 
