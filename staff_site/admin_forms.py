@@ -43,15 +43,26 @@ class ActionForm(FlaskForm):
 
 
 class UserRolesForm(FlaskForm):
+    """The security administrator's: which roles an account holds."""
+
     roles = MultiCheckboxField(_l("Roles"), validators=[DataRequired(_l("Choose at least one role."))])
+
+    def prepare(self, *, province: bool) -> None:
+        self.roles.choices = _role_choices(province)
+
+
+class UserUnitForm(FlaskForm):
+    """The system administrator's: which unit of the bureau an account belongs to."""
+
     unit_id = SelectField(_l("Unit"), coerce=_optional_int, validators=[Optional()])
 
-    def prepare(self, units, *, province: bool) -> None:
-        self.roles.choices = _role_choices(province)
+    def prepare(self, units) -> None:
         self.unit_id.choices = [(None, _l("(no unit)"))] + [(u.id, u.name) for u in units]
 
 
-class NewUserForm(UserRolesForm):
+class NewUserForm(UserUnitForm):
+    """The system administrator opens an account; the security administrator then gives it its roles."""
+
     username = StringField(
         _l("Username"),
         validators=[
@@ -179,6 +190,7 @@ __all__ = [
     "RenameUnitForm",
     "TemplateForm",
     "UserRolesForm",
+    "UserUnitForm",
 ]
 
 

@@ -30,12 +30,15 @@ def world(dbs, app):
     drive(dbs, pii, city, replied.case.id, CaseState.replied, today=local_today())
     fresh = submit(dbs, pii)
     admin = make_staff(dbs, "220100", Role.bureau_admin, username="a11y_admin")
+    security = make_staff(dbs, "220100", Role.security_admin, username="a11y_security")
     return {
         "replied": replied,
         "fresh": fresh,
         "clerk": city.clerk.username,
         "leader": city.petitions_leader.username,
         "admin": admin.username,
+        "security": security.username,
+        "clerk_id": city.clerk.id,
     }
 
 
@@ -63,7 +66,10 @@ def staff_pages(world) -> dict[str, list[str]]:
             "/staff/admin/refusal-texts",
             "/staff/admin/refusal-texts/edit?reason=litigation",
             "/staff/ops/messages",  # the queue monitor is the province's alone (issue 18)
+            f"/staff/admin/users/{world['clerk_id']}",
         ],
+        # The security administrator's account page: roles, sessions and tokens, resets.
+        "security": ["/staff/admin/users", f"/staff/admin/users/{world['clerk_id']}", "/staff/identity-admin"],
     }
 
 
@@ -122,7 +128,7 @@ def test_axe_finds_no_violation_on_any_page(live_server, world, device, lang):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         try:
-            for who in (None, "clerk", "leader", "admin"):
+            for who in (None, "clerk", "leader", "admin", "security"):
                 context = browser.new_context(**(PHONE if device == "phone" else DESKTOP))
                 page = context.new_page()
                 page.goto(f"{live_server}/?lang={lang}")
@@ -181,7 +187,7 @@ def test_no_horizontal_scroll_and_every_table_keeps_its_labels(live_server, worl
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         try:
-            for who in (None, "clerk", "leader", "admin"):
+            for who in (None, "clerk", "leader", "admin", "security"):
                 context = browser.new_context(viewport={"width": width, "height": 800})
                 page = context.new_page()
                 if who is None:
