@@ -1,14 +1,14 @@
 """Sessions ended by the security administrator: a reason of their own (``ended_by_admin``).
 
 Revision ID: b8e2d4f6a1c3
-Revises: e4a7c2b91d05
+Revises: b7d3e5a1c9f2
 Create Date: 2026-12-06 10:00:00+00:00
 """
 
 from alembic import op
 
 revision = "b8e2d4f6a1c3"
-down_revision = "e4a7c2b91d05"
+down_revision = "b7d3e5a1c9f2"
 branch_labels = None
 depends_on = None
 
