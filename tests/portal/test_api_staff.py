@@ -243,7 +243,13 @@ def test_both_paths_through_the_api(app, dbs, pii, city, county, province):
     c = business.act(case.id, "return_opinion", reason="请补充政策依据。")
     c = clerk.act(case.id, "request_extension", days=20, reason="需向下级调取材料。")
     c = leader.act(case.id, "approve_extension")
-    assert c["extension"] == {"used": True, "days": 20, "days_left": 10, "pending_days": None}  # 30 days in all (§三)
+    assert c["extension"] == {  # 30 days in all (§三)
+        "used": True,
+        "days": 20,
+        "days_left": 10,
+        "pending_days": None,
+        "pending_lapsed": False,
+    }
     c = division.act(
         case.id,
         "request_materials",
@@ -527,3 +533,58 @@ def test_openapi_documents_the_formal_opinion_routes(app, client):
     assert "application/pdf" in paths["/staff/cases/{case_id}/reply-preview"]["post"]["responses"]["200"]["content"]
     assert "get" in paths["/staff/cases/{case_id}/reply-draft"]
     assert "committee_report" in paths["/staff/cases/{case_id}/reply-desk"]["get"]["description"]
+
+
+# --- Issue 14 follow-ups: a lapsed extension request ------------------------------------------------------------
+
+
+def _move_whole_review_due(dbs, case_id: int, due_on) -> None:
+    """Let the days pass: the whole review's open deadline falls due on ``due_on`` (behind the workflow's back)."""
+    from portal.cases.models import Deadline
+    from portal.workflow import Step
+
+    with system_scope(dbs):
+        dbs.execute(
+            update(Deadline)
+            .where(Deadline.case_id == case_id, Deadline.step == Step.whole_review, Deadline.closed_at.is_(None))
+            .values(due_on=due_on)
+        )
+        dbs.commit()
+
+
+def test_an_extension_request_not_decided_by_the_deadline_lapses_through_the_api(app, dbs, pii, city):
+    """§三 (issue 14, rule 4): asked for on the last day but not approved that day, it lapses; the case stays
+    overdue; the API says so, refuses approval and denial alike, and no leader finds it waiting any more."""
+    case = submit_case(dbs, pii)
+    clerk, leader = Api(app, city.clerk), Api(app, city.principal)
+    clerk.act(case.id, "accept", note="材料齐全。")
+    _move_whole_review_due(dbs, case.id, local_today())
+    clerk.act(case.id, "request_extension", days=10, reason="需调取材料。")
+    detail = leader.get(f"/staff/cases/{case.id}").get_json()
+    assert detail["extension"]["pending_days"] == 10 and detail["extension"]["pending_lapsed"] is False
+    assert "approve_extension" in [a["action"] for a in detail["allowed_actions"]]
+    assert [c["number"] for c in leader.get("/staff/cases").get_json()["cases"]] == [case.number]
+
+    yesterday = local_today() - timedelta(days=1)
+    _move_whole_review_due(dbs, case.id, yesterday)
+    detail = leader.get(f"/staff/cases/{case.id}").get_json()
+    assert detail["extension"] == {
+        "used": False,
+        "days": None,
+        "days_left": 30,
+        "pending_days": 10,
+        "pending_lapsed": True,
+    }
+    assert not {"approve_extension", "deny_extension"} & {a["action"] for a in detail["allowed_actions"]}
+    for action, fields in (("approve_extension", {}), ("deny_extension", {"reason": "不需要。"})):
+        body = leader.act(case.id, action, expect=409, **fields)
+        assert body["error"]["code"] == "wrong_state" and "已失效" in body["error"]["message"]
+    english = Api(app, city.principal, lang="en").act(case.id, "approve_extension", expect=409)
+    assert "lapsed" in english["error"]["message"] and yesterday.isoformat() in english["error"]["message"]
+    # Nothing moved: the deadline is still yesterday's, the case overdue; the queue marks the request lapsed.
+    detail = leader.get(f"/staff/cases/{case.id}").get_json()
+    whole = next(d for d in detail["deadlines"] if d["step"] == "whole_review")
+    assert whole["due_on"] == yesterday.isoformat() and whole["overdue"] is True
+    assert leader.get("/staff/cases").get_json()["cases"] == []  # nothing left for a leader to decide
+    (row,) = clerk.get("/staff/cases?view=all").get_json()["cases"]
+    assert (row["pending_extension_days"], row["extension_lapsed"]) == (10, True)
