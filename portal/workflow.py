@@ -474,6 +474,8 @@ class CaseView:
     - `signer_id`, `signer_ids`: the leader(s) in charge of petitions whose signature counts (sign/return the
       reply). A stand-in signs only through `ActorView.signing_for` (declared for signing, §四.4).
       Both empty: any petitions leader of the bureau, but then no stand-in can be recognised.
+    - `named_signer_id`: the 签发人 a report's draft names (committee cases); a stand-in declared for signing by
+      several absent leaders signs the report for that one.
     - `pending_extension_days`: days asked for by the pending extension request.
     - `extension_days_granted`: days of extension granted so far, over all requests (§三: at most 30 in all).
     - `whole_review_due`: the whole review's due date as it stands; an extension is asked for and granted only up to
@@ -505,6 +507,7 @@ class CaseView:
     opinion_approver_ids: frozenset[int] = frozenset()
     signer_id: int | None = None
     signer_ids: frozenset[int] = frozenset()
+    named_signer_id: int | None = None
     extension_used: bool = False
     pending_extension: bool = False
     pending_extension_days: int | None = None
@@ -1414,6 +1417,8 @@ def signs_on_behalf_of(case: CaseView, actor: ActorView) -> int | None:
     ids = _designated_signers(case)
     if actor.user_id in ids or not ids & actor.signing_for:
         return None
+    if case.named_signer_id in ids & actor.signing_for:
+        return case.named_signer_id  # a report names its 签发人: sign for them, whoever else is away too
     return min(ids & actor.signing_for)
 
 

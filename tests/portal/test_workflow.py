@@ -347,6 +347,23 @@ def test_signer_rules():
     refused("forbidden", designated, A.sign_reply, ACTORS["principal"])
 
 
+def test_a_stand_in_for_two_absent_signers_signs_for_the_one_the_report_names():
+    """A report names its 签发人; a stand-in both absent petitions leaders declared for signing signs for that one,
+    not for whichever has the lower id (issue 14, rule 5)."""
+    second = PET_LEADER + 1  # a second leader in charge of petitions, also away
+    both = staff(SIGNING_STAND_IN, Role.business_leader, signing_for={PET_LEADER, second})
+    leaders = frozenset({PET_LEADER, second})
+    report = make_case(S.awaiting_signature, intake=IntakePath.committee_transfer, signer_ids=leaders)
+    assert decide(report, A.sign_reply, both, {}).event_fields["on_behalf_of"] == PET_LEADER  # none named: lowest
+    named = make_case(
+        S.awaiting_signature, intake=IntakePath.committee_transfer, signer_ids=leaders, named_signer_id=second
+    )
+    assert decide(named, A.sign_reply, both, {}).event_fields["on_behalf_of"] == second
+    # A stand-in declared by the other leader only signs for them (the database layer then refuses the report).
+    only_first = staff(SIGNING_STAND_IN, Role.business_leader, signing_for={PET_LEADER})
+    assert decide(named, A.sign_reply, only_first, {}).event_fields["on_behalf_of"] == PET_LEADER
+
+
 def test_system_actor_may_take_no_action():
     for action in CaseAction:
         case = make_case(state_for(action), action)
