@@ -502,7 +502,7 @@ def absence_list():
     form.prepare(leaders)
     if form.validate_on_submit():
         try:
-            absences.add_absence(
+            absence = absences.add_absence(
                 db.session,
                 _bureau_id(),
                 user_id=form.user_id.data,
@@ -516,6 +516,8 @@ def absence_list():
         except absences.AbsenceError as exc:
             _fail(form, exc.field, exc)
         else:
+            after = absences.describe(db.session, absence)
+            audit_change("absence_recorded", after["leader"], after=after)
             db.session.commit()
             flash(_("The out-of-office period is recorded."))
             return redirect(url_for("admin.absence_list"))
@@ -540,7 +542,9 @@ def absence_delete(absence_id: int):
     _require(*ADMINS)
     if not ActionForm().validate_on_submit():
         abort(400)
+    before = absences.describe(db.session, absence)
     absences.remove_absence(db.session, absence)
+    audit_change("absence_removed", before["leader"], before=before)
     db.session.commit()
     flash(_("The out-of-office period is removed."))
     return redirect(url_for("admin.absence_list"))

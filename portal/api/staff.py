@@ -117,6 +117,7 @@ def case_summary(row) -> dict:
         "petitioner_name": case.petitioner_name,
         "lead_unit": {"id": case.lead_unit_id, "name": row.lead_unit_name} if case.lead_unit_id else None,
         "pending_extension_days": case.pending_extension_days,
+        "extension_lapsed": row.extension_lapsed,  # §三: pending, not decided by the whole review's last day
         "received_on": _d(case.received_on),
         # §四.14 and the 30-day window, marked in the queue as on the page.
         "late_application": case.late_application,
@@ -191,6 +192,8 @@ def case_detail(page: CasePage) -> dict:
             "days": c.extension_days,
             "days_left": max(0, EXTENSION_MAX_DAYS - (c.extension_days or 0)),
             "pending_days": c.pending_extension_days,
+            # §三: the pending request was not decided by the whole review's last day; it can no longer be.
+            "pending_lapsed": page.extension_lapsed_on is not None,
         },
         "petitioner_name": c.petitioner_name,
         "personal_data_masked": bool(page.parties) and page.parties[0].masked,
@@ -381,6 +384,10 @@ SCHEMAS["StaffCaseSummary"] = {
         "petitioner_name": {"type": "string"},
         "lead_unit": {"type": ["object", "null"]},
         "pending_extension_days": {"type": ["integer", "null"]},
+        "extension_lapsed": {
+            "type": "boolean",
+            "description": "The pending extension request was not decided by the whole review's last day (§三).",
+        },
         "version": {"type": "integer"},
         "next_deadline": {
             "type": ["object", "null"],
@@ -403,6 +410,14 @@ SCHEMAS["StaffCase"] = {
         "supervision": {"type": "boolean", "description": "A lower bureau's case, read-only for the caller."},
         "parties": {"type": "array", "items": {"type": "object"}},
         "deadlines": {"type": "array", "items": {"type": "object"}, "description": "Open deadlines, explained."},
+        "extension": {
+            "type": "object",
+            "description": (
+                "Extensions (§三): `used`, `days` granted in all (at most 30), `days_left`, `pending_days` asked for"
+                " and waiting for a leader, `pending_lapsed`: that request was not decided by the whole review's"
+                " last day, so it can no longer be approved or denied and the case stays overdue."
+            ),
+        },
         "material_requests": {"type": "array", "items": {"type": "object"}},
         "meetings": {"type": "array", "items": {"type": "object"}},
         "contacts": {"type": "array", "items": {"type": "object"}},

@@ -10,9 +10,19 @@ from sqlalchemy.orm import Session
 from portal.accounts.models import StaffUser
 from portal.approvers import Absence, LeaderView, acting_for, signing_for
 from portal.cases.history import Actor
-from portal.cases.models import Case, Deadline, MaterialRequest, StaffAbsence
+from portal.cases.models import Case, CaseEvent, Deadline, MaterialRequest, StaffAbsence
 from portal.roles import LEADERS, Role
-from portal.workflow import ActorView, CaseView, MaterialRequestView, MaterialTarget, Step, signs_on_behalf_of
+from portal.workflow import (
+    ActorView,
+    CaseAction,
+    CaseState,
+    CaseView,
+    IntakePath,
+    MaterialRequestView,
+    MaterialTarget,
+    Step,
+    signs_on_behalf_of,
+)
 from tenants.models import Bureau, Unit, UnitKind
 from tenants.tree import subtree_ids
 
@@ -58,6 +68,31 @@ class BureauStaff:
         return {unit_id: set(self.overseers_of(unit_id)) for unit_id in self.units}
 
 
+def named_signer_id(session: Session, case: Case, staff: BureauStaff) -> int | None:
+    """The 签发人 named by the draft of a report waiting for signature (a committee case, §四.3); else None.
+
+    A draft stored before ids were kept names them only: the bureau's petitions leader of that name, if one.
+    """
+    if case.state is not CaseState.awaiting_signature or case.intake is not IntakePath.committee_transfer:
+        return None
+    draft = session.scalar(
+        select(CaseEvent.fields["draft"])
+        .where(
+            CaseEvent.tenant_id == case.tenant_id,
+            CaseEvent.case_id == case.id,
+            CaseEvent.action == str(CaseAction.submit_reply),
+        )
+        .order_by(CaseEvent.seq.desc())
+        .limit(1)
+    )
+    if not isinstance(draft, dict) or not draft.get("signer"):
+        return None
+    if isinstance(draft.get("signer_id"), int):
+        return draft["signer_id"]
+    named = [u.id for u in staff.leaders if Role.petitions_leader in u.roles and u.display_name == draft["signer"]]
+    return named[0] if len(named) == 1 else None
+
+
 def case_view(session: Session, case: Case, staff: BureauStaff) -> CaseView:
     open_requests = session.scalars(
         select(MaterialRequest).where(
@@ -93,6 +128,7 @@ def case_view(session: Session, case: Case, staff: BureauStaff) -> CaseView:
         opinion_needs_approval=case.opinion_needs_approval,
         opinion_approver_ids=staff.overseers_of(case.lead_unit_id),
         signer_ids=frozenset(v.user_id for v in staff.leaders_with(Role.petitions_leader)),
+        named_signer_id=named_signer_id(session, case, staff),
         extension_used=case.extension_used,
         pending_extension=case.pending_extension_days is not None,
         pending_extension_days=case.pending_extension_days,

@@ -704,7 +704,7 @@ def perform_action(
         if decision.action is CaseAction.submit_reply and storage is not None:
             decision.event_fields["draft"] = _store_draft(session, storage, case, decision, today)
         if decision.action is CaseAction.sign_reply:
-            _check_report_signer(session, case, actor, stood_in_for)
+            _check_report_signer(session, case, actor, stood_in_for, view.named_signer_id)
             if copy is not None and storage is not None:
                 decision.event_fields["signed_copy"] = _store_signed_copy(session, storage, case, copy)
         result = _apply(session, pii, case, decision, actor, staff, today, now)
@@ -803,14 +803,21 @@ def _store_signed_copy(session: Session, storage: Storage, case: Case, copy: Sta
     return store_stand_in_copy(session, storage, case, copy)
 
 
-def _check_report_signer(session: Session, case: Case, actor: Actor, stood_in_for: int | None) -> None:
+def _check_report_signer(
+    session: Session, case: Case, actor: Actor, stood_in_for: int | None, named_id: int | None
+) -> None:
     """A report names its 签发人 in its header: only that leader signs the draft that names them, or the stand-in
-    they declared for signing (代签, §四.4)."""
+    they declared for signing (代签, §四.4). ``named_id``: that leader's id (``CaseView.named_signer_id``)."""
     reply = _latest_reply(session, case)
     signer = ((reply.fields.get("draft") or {}) if reply is not None else {}).get("signer")
-    if not signer or actor.name == signer:
+    if not signer:
         return
-    if stood_in_for is not None:
+    if named_id is not None:
+        if named_id in (actor.id, stood_in_for):
+            return
+    elif actor.name == signer:
+        return  # a draft that names its 签发人 by name only (stored before ids were kept)
+    elif stood_in_for is not None:
         absent = session.scalar(
             select(StaffUser.display_name).where(StaffUser.tenant_id == case.tenant_id, StaffUser.id == stood_in_for)
         )

@@ -814,17 +814,19 @@ def _next_body(session: Session, case: Case) -> str:
     return parent.name if parent else COMMITTEE_NAME
 
 
-def _report_signer(session: Session, case: Case) -> str | None:
+def _report_signer(session: Session, case: Case) -> StaffUser | None:
     """签发人 of a report: the bureau's leader in charge of petitions, who signs the formal opinion (§四.10)."""
     leaders = session.scalars(
         select(StaffUser)
         .where(StaffUser.tenant_id == case.tenant_id, StaffUser.active.is_(True))
         .order_by(StaffUser.id)
     ).all()
-    for user in leaders:
-        if Role.petitions_leader in user.roles:
-            return user.display_name
-    return None
+    return next((user for user in leaders if Role.petitions_leader in user.roles), None)
+
+
+def _report_signer_name(session: Session, case: Case) -> str | None:
+    signer = _report_signer(session, case)
+    return signer.display_name if signer is not None else None
 
 
 def _letter_context(session: Session, case: Case) -> dict:
@@ -911,7 +913,7 @@ def get_reply_desk(session: Session, case: Case) -> ReplyDesk:
         title=letter_title(kind, case.kind, context["petitioner_name"]),
         addressee=COMMITTEE_NAME if report else context["petitioner_name"],
         remedy=None if report else remedy_text(case.kind, _next_body(session, case)),
-        signer=_report_signer(session, case) if report else None,
+        signer=_report_signer_name(session, case) if report else None,
         prefill=prefill,
         references=references,
         reserved_number=_reserved_number(session, case),
@@ -959,7 +961,7 @@ def compose_reply(
         issued_on=issued_on or date.today(),
         doc_number=doc_number,
         next_bureau_name=None if report else _next_body(session, case),
-        signer=_report_signer(session, case) if report else None,
+        signer=_report_signer_name(session, case) if report else None,
         annexes=annexes,
         check=check,
     )
@@ -1041,6 +1043,8 @@ def store_reply_draft(
         _delete_quietly(storage, uploaded)
         raise
     _defer(session, _ON_ROLLBACK, storage, uploaded)
+    # A report's 签发人 by id too: they sign it, or the stand-in they declared for signing (代签, §四.4).
+    signer = _report_signer(session, case) if data.signer is not None else None
     return {
         "pdf_attachment_id": pdf.id,
         "docx_attachment_id": docx.id,
@@ -1050,6 +1054,7 @@ def store_reply_draft(
         "issued_on": data.issued_on.isoformat(),
         "title": data.title,
         "signer": data.signer,
+        "signer_id": signer.id if signer is not None else None,
     }
 
 

@@ -56,7 +56,12 @@ def staff_pages(world) -> dict[str, list[str]]:
             "/staff/sessions",
             "/staff/2fa",
         ],
-        "leader": ["/staff/supervision/", "/staff/supervision/warnings", "/staff/supervision/orders"],
+        "leader": [
+            "/staff/absences",
+            "/staff/supervision/",
+            "/staff/supervision/warnings",
+            "/staff/supervision/orders",
+        ],
         "admin": [
             "/staff/admin/users",
             "/staff/admin/units",
