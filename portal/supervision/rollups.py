@@ -26,10 +26,8 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from portal.supervision.models import CaseRollup, DeadlineRollup
 from portal.workflow import OPEN_STATES, CaseState, IntakePath
 
 CASE_METRICS = (
@@ -148,44 +146,54 @@ class RollupChange:
             if not any(counters.values()):
                 continue
             for grain, at in (("day", day), ("month", day.replace(day=1))):
-                row = dict.fromkeys(CASE_METRICS, 0) | dict(counters)
-                case_rows.append({"tenant_id": tenant_id, "grain": grain, "day": at, "dim": dim, "value": value, **row})
+                case_rows.append((tenant_id, grain, at, dim, value, *(counters.get(m, 0) for m in CASE_METRICS)))
         if case_rows:
-            case_rows.sort(key=lambda r: (r["tenant_id"], r["grain"], r["day"], r["dim"], r["value"]))
-            statement = insert(CaseRollup).values(case_rows)
-            session.execute(
-                statement.on_conflict_do_update(
-                    constraint="uq_case_rollups_tenant_id_grain_day_dim_value",
-                    set_={m: getattr(CaseRollup, m) + getattr(statement.excluded, m) for m in CASE_METRICS},
-                )
-            )
+            case_rows.sort(key=lambda r: r[:5])
+            session.execute(_CASE_UPSERT, _columns(_CASE_COLUMNS, case_rows))
         clock_rows = []
         for (tenant_id, day, step, status, due_on), n in self.clocks.items():
             if not n:
                 continue
             for grain, at in (("day", day), ("month", day.replace(day=1))):
-                clock_rows.append(
-                    {
-                        "tenant_id": tenant_id,
-                        "grain": grain,
-                        "day": at,
-                        "step": step,
-                        "status": status,
-                        "due_on": due_on,
-                        "n": n,
-                    }
-                )
+                clock_rows.append((tenant_id, grain, at, step, status, due_on, n))
         if clock_rows:
-            clock_rows.sort(key=lambda r: (r["tenant_id"], r["grain"], r["day"], r["step"], r["status"], r["due_on"]))
-            statement = insert(DeadlineRollup).values(clock_rows)
-            session.execute(
-                statement.on_conflict_do_update(
-                    constraint="uq_deadline_rollups_tenant_id_grain_day_step_status_due_on",
-                    set_={"n": DeadlineRollup.n + statement.excluded.n},
-                )
-            )
+            clock_rows.sort(key=lambda r: r[:6])
+            session.execute(_CLOCK_UPSERT, _columns(_CLOCK_COLUMNS, clock_rows))
         self.cases.clear()
         self.clocks.clear()
+
+
+def _unnest_upsert(table: str, columns: dict[str, str], constraint: str, counters: tuple[str, ...]):
+    """One fixed statement per table, whatever the number of rows: each column arrives as one array, unnested in
+    order, and the counters of an existing row are added to. (A multi-row VALUES built per call was compiled anew
+    each time: the largest cost of a submission.) Row-level security checks the rows as for any insert or update."""
+    arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in columns.items())
+    added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in counters)
+    return text(
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+        f" ON CONFLICT ON CONSTRAINT {constraint} DO UPDATE SET {added}"
+    )
+
+
+_KEY_COLUMNS = {"tenant_id": "integer", "grain": "text", "day": "date"}
+_CASE_COLUMNS = {
+    **_KEY_COLUMNS,
+    "dim": "text",
+    "value": "text",
+    **{m: "bigint" if m in ("extension_days", "sum_days") else "integer" for m in CASE_METRICS},
+}
+_CASE_UPSERT = _unnest_upsert(
+    "case_rollups", _CASE_COLUMNS, "uq_case_rollups_tenant_id_grain_day_dim_value", CASE_METRICS
+)
+_CLOCK_COLUMNS = {**_KEY_COLUMNS, "step": "text", "status": "text", "due_on": "date", "n": "integer"}
+_CLOCK_UPSERT = _unnest_upsert(
+    "deadline_rollups", _CLOCK_COLUMNS, "uq_deadline_rollups_tenant_id_grain_day_step_status_due_on", ("n",)
+)
+
+
+def _columns(names, rows: list[tuple]) -> dict[str, list]:
+    """Rows as one list per column, named for the statement's parameters."""
+    return dict(zip(names, map(list, zip(*rows, strict=True)), strict=True))
 
 
 # --- Rebuilding from the raw tables --------------------------------------------------------------------------
