@@ -433,7 +433,7 @@ def apply_submit():
         error = FieldError(exc.zh, exc.en)
         return _render("files", values, uploads, errors={"files": error}, status=422)
     except Exception:
-        db.session.rollback()  # removes the rows, and the attachments module removes the objects copied so far
+        db.session.rollback()  # removes every row; the uploads stay unclaimed with their files, ready for a retry
         log.exception("submission failed")
         notice = _(
             "Your application could not be saved just now. Nothing was submitted and nothing you entered is lost:"

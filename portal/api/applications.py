@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, date, datetime
 
-from botocore.exceptions import BotoCoreError, ClientError
 from flask import abort, current_app, jsonify, request
 from flask_limiter.util import get_remote_address
 
@@ -146,16 +145,6 @@ def _action_refused(exc: ActionRefused):
 
 def _upload_refused(exc: UploadError):
     return jsonify(errors={"attachments": exc.message("en" if is_english() else "zh")}), 422
-
-
-def _storage_down():
-    """Object storage failed mid-way: the rollback removed every row and object of the attempt."""
-    message = (
-        "File storage is unavailable just now; nothing was saved. Please try again later."
-        if is_english()
-        else "文件存储暂时不可用，本次提交没有保存任何内容，请稍后再试。"
-    )
-    return _refusal("storage_unavailable", message, 503)
 
 
 def _file_json(attachment: Attachment, *, url: bool) -> dict:
@@ -473,10 +462,6 @@ document(
                 },
             },
             "429": _TOO_MANY,
-            "503": {
-                "description": "File storage unavailable; nothing saved (`storage_unavailable`).",
-                "content": _json("Error"),
-            },
         },
     },
 )
@@ -667,9 +652,6 @@ def create_application():
     except UploadError as exc:
         db.session.rollback()
         return _upload_refused(exc)
-    except (BotoCoreError, ClientError):
-        db.session.rollback()
-        return _storage_down()
     except Exception:
         db.session.rollback()
         raise
