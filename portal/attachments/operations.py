@@ -162,13 +162,11 @@ def store_upload(
             storage_key=f"uploads/{upload_id}",  # kept as it is by the attachment that claims it
         )
         spool.seek(0)
-        storage.client.upload_fileobj(
-            spool,
-            storage.bucket,
-            upload.storage_key,
-            ExtraArgs={"ContentType": upload.content_type, "Metadata": {"sha256": upload.sha256}},
-            Config=TRANSFER,
-        )
+        extra = {"ContentType": upload.content_type, "Metadata": {"sha256": upload.sha256}}
+        if size < TRANSFER.multipart_threshold:  # one PUT: without the transfer manager's machinery around it
+            storage.client.put_object(Bucket=storage.bucket, Key=upload.storage_key, Body=spool, **extra)
+        else:
+            storage.client.upload_fileobj(spool, storage.bucket, upload.storage_key, ExtraArgs=extra, Config=TRANSFER)
     try:
         session.add(upload)
         session.flush()

@@ -250,9 +250,8 @@ def submit_application(
     with scoped(session, TenantScope.single(handling.id)):
         # Every read first; then the rows are built with their ids drawn beforehand and written by one flush, one
         # INSERT per table (the case with its next due date and its history head already set: no UPDATE).
-        number = _unique_number(session, kind, today)
         staff = BureauStaff(session, handling.id)
-        case_id, party_ids = _new_ids(session, len(parties))
+        number, case_id, party_ids = _new_case_keys(session, kind, today, len(parties))
         case = Case(
             id=case_id,
             tenant_id=handling.id,
@@ -363,23 +362,22 @@ def _receipt_dates(data: ApplicationInput, today: date) -> tuple[date, date]:
     return received, filed
 
 
-def _new_ids(session: Session, parties: int) -> tuple[int, list[int]]:
-    """Draw the new case's id and its parties' ids in one round trip (each party's ciphertexts are bound to its id)."""
-    row = session.execute(
-        text(
-            "SELECT nextval(pg_get_serial_sequence('cases', 'id')),"
-            " ARRAY(SELECT nextval(pg_get_serial_sequence('case_parties', 'id')) FROM generate_series(1, :n))"
-        ),
-        {"n": parties},
-    ).one()
-    return row[0], list(row[1])
+_NEW_CASE_KEYS = text(
+    "SELECT nextval(pg_get_serial_sequence('cases', 'id')) AS case_id,"
+    " ARRAY(SELECT nextval(pg_get_serial_sequence('case_parties', 'id')) FROM generate_series(1, :parties))"
+    " AS party_ids,"
+    " EXISTS (SELECT FROM case_numbers WHERE number = :number) AS taken"
+)
 
 
-def _unique_number(session: Session, kind: CaseKind, today: date) -> str:
+def _new_case_keys(session: Session, kind: CaseKind, today: date, parties: int) -> tuple[str, int, list[int]]:
+    """A free case number, the new case's id and its parties' ids (each party's ciphertexts are bound to its id),
+    in one round trip."""
     for _ in range(10):
         number = new_case_number(kind, today)
-        if session.get(CaseNumber, number) is None:
-            return number
+        row = session.execute(_NEW_CASE_KEYS, {"parties": parties, "number": number}).one()
+        if not row.taken:  # a number drawn twice: about one in a trillion
+            return number, row.case_id, list(row.party_ids)
     raise RuntimeError("Could not draw a free case number.")
 
 
