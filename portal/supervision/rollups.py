@@ -147,29 +147,27 @@ class RollupChange:
                 continue
             for grain, at in (("day", day), ("month", day.replace(day=1))):
                 case_rows.append((tenant_id, grain, at, dim, value, *(counters.get(m, 0) for m in CASE_METRICS)))
-        if case_rows:
-            case_rows.sort(key=lambda r: r[:5])
-            session.execute(_CASE_UPSERT, _columns(_CASE_COLUMNS, case_rows))
         clock_rows = []
         for (tenant_id, day, step, status, due_on), n in self.clocks.items():
             if not n:
                 continue
             for grain, at in (("day", day), ("month", day.replace(day=1))):
                 clock_rows.append((tenant_id, grain, at, step, status, due_on, n))
-        if clock_rows:
+        if case_rows or clock_rows:
+            case_rows.sort(key=lambda r: r[:5])
             clock_rows.sort(key=lambda r: r[:6])
-            session.execute(_CLOCK_UPSERT, _columns(_CLOCK_COLUMNS, clock_rows))
+            parameters = _columns("c_", _CASE_COLUMNS, case_rows) | _columns("d_", _CLOCK_COLUMNS, clock_rows)
+            session.execute(_UPSERT, parameters)
         self.cases.clear()
         self.clocks.clear()
 
 
-def _unnest_upsert(table: str, columns: dict[str, str], constraint: str, counters: tuple[str, ...]):
-    """One fixed statement per table, whatever the number of rows: each column arrives as one array, unnested in
-    order, and the counters of an existing row are added to. (A multi-row VALUES built per call was compiled anew
-    each time: the largest cost of a submission.) Row-level security checks the rows as for any insert or update."""
-    arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in columns.items())
+def _unnest_upsert(table: str, prefix: str, columns: dict[str, str], constraint: str, counters: tuple[str, ...]):
+    """Insert the rows whose columns arrive as arrays (unnested in order), adding to the counters of a row that
+    exists. Row-level security checks the rows as for any insert or update."""
+    arrays = ", ".join(f"CAST(:{prefix}{name} AS {kind}[])" for name, kind in columns.items())
     added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in counters)
-    return text(
+    return (
         f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
         f" ON CONFLICT ON CONSTRAINT {constraint} DO UPDATE SET {added}"
     )
@@ -182,18 +180,27 @@ _CASE_COLUMNS = {
     "value": "text",
     **{m: "bigint" if m in ("extension_days", "sum_days") else "integer" for m in CASE_METRICS},
 }
-_CASE_UPSERT = _unnest_upsert(
-    "case_rollups", _CASE_COLUMNS, "uq_case_rollups_tenant_id_grain_day_dim_value", CASE_METRICS
-)
 _CLOCK_COLUMNS = {**_KEY_COLUMNS, "step": "text", "status": "text", "due_on": "date", "n": "integer"}
-_CLOCK_UPSERT = _unnest_upsert(
-    "deadline_rollups", _CLOCK_COLUMNS, "uq_deadline_rollups_tenant_id_grain_day_step_status_due_on", ("n",)
+# One fixed statement for both tables, whatever the number of rows (an empty array adds nothing): compiled once
+# and sent in one round trip. (A multi-row VALUES per table, built per call, was compiled anew every time: once
+# the largest cost of a submission.) The WITH part always runs to completion, read or not.
+_UPSERT = text(
+    "WITH counted_cases AS ("
+    + _unnest_upsert("case_rollups", "c_", _CASE_COLUMNS, "uq_case_rollups_tenant_id_grain_day_dim_value", CASE_METRICS)
+    + ") "
+    + _unnest_upsert(
+        "deadline_rollups",
+        "d_",
+        _CLOCK_COLUMNS,
+        "uq_deadline_rollups_tenant_id_grain_day_step_status_due_on",
+        ("n",),
+    )
 )
 
 
-def _columns(names, rows: list[tuple]) -> dict[str, list]:
+def _columns(prefix: str, names, rows: list[tuple]) -> dict[str, list]:
     """Rows as one list per column, named for the statement's parameters."""
-    return dict(zip(names, map(list, zip(*rows, strict=True)), strict=True))
+    return {f"{prefix}{name}": [row[i] for row in rows] for i, name in enumerate(names)}
 
 
 # --- Rebuilding from the raw tables --------------------------------------------------------------------------
