@@ -240,10 +240,10 @@ def _rating_json(rating) -> dict | None:
     }
 
 
-def _submission_json(case, access_code: str, acceptance_due: date | None) -> dict:
+def _submission_json(case, access_code: str, acceptance_due: date | None, handling=None) -> dict:
     from tenants.models import Bureau
 
-    handling = db.session.get(Bureau, case.tenant_id)
+    handling = handling or db.session.get(Bureau, case.tenant_id)
     return {
         "number": case.number,
         "access_code": access_code,
@@ -637,7 +637,9 @@ def create_application():
     try:
         result = online.submit_online(db.session, storage, pii, data, upload_ids, today=_today())
         submission = result.submission
-        answer = _submission_json(submission.case, submission.access_code, submission.acceptance_due)
+        answer = _submission_json(
+            submission.case, submission.access_code, submission.acceptance_due, submission.handled_by
+        )
         if claim is not None:
             # The answer, access code included, is kept sealed with the key: a client that gave up (a timeout, a
             # lost connection) retries with the same key and gets its number and code; no second case is made.

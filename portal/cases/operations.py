@@ -153,6 +153,7 @@ class Submission:
     access_code: str | None
     acceptance_due: date | None
     warnings: list[str] = field(default_factory=list)
+    handled_by: Bureau | None = None  # the case's bureau, as routing found it (the answer names it)
 
 
 def _now() -> datetime:
@@ -325,7 +326,9 @@ def submit_application(
         rollup.write(session)
         session.flush()
     acceptance = next((d.due_on for d in deadlines if d.step is Step.acceptance), None)
-    return Submission(case=case, access_code=access_code, acceptance_due=acceptance, warnings=warnings)
+    return Submission(
+        case=case, access_code=access_code, acceptance_due=acceptance, warnings=warnings, handled_by=handling
+    )
 
 
 def _receipt_dates(data: ApplicationInput, today: date) -> tuple[date, date]:
@@ -499,14 +502,13 @@ def _refresh_next_due(session: Session, case: Case, new_case_deadlines: list[Dea
     A case being created passes its deadlines, none written yet: they are all it has, so no query is needed (the
     first opened wins a tie, as the lowest id does in ``nearest_staff_deadline``).
     """
-    if new_case_deadlines is not None:
+    if new_case_deadlines is None:
+        session.flush()
+        nearest = session.execute(nearest_staff_deadline(case.tenant_id, case.id)).first()
+    else:
         owed = [d for d in new_case_deadlines if d.closed_at is None and d.owed_by != "petitioner"]
         nearest = min(owed, key=lambda d: d.due_on, default=None)
-        case.next_due_on, case.next_due_step = (nearest.due_on, nearest.step) if nearest else (None, None)
-        return
-    session.flush()
-    row = session.execute(nearest_staff_deadline(case.tenant_id, case.id)).first()
-    case.next_due_on, case.next_due_step = (row.due_on, row.step) if row else (None, None)
+    case.next_due_on, case.next_due_step = (nearest.due_on, nearest.step) if nearest else (None, None)
 
 
 def refresh_next_due_of(session: Session, case_keys: Iterable[tuple[int, int]]) -> None:
