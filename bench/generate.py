@@ -1517,11 +1517,11 @@ class _Case:
             digest = f"{rng.getrandbits(256):064x}"
             size = str(rng.randint(40_000, 2_000_000))
             uploaded = _moment(at - timedelta(minutes=rng.randint(1, 30)))
-            # Claimed: its staging object was deleted, the row stays (``claim_uploads``).
-            upload = (str(upload_id), filename, size, content_type, digest, f"staging/{upload_id}", uploaded)
+            # Claimed: the attachment keeps the upload's object (``claim_uploads``).
+            key = f"uploads/{upload_id}"
+            upload = (str(upload_id), filename, size, content_type, digest, key, uploaded)
             out.lines["uploads"].append("\t".join((*upload, _moment(at))))
             attachment_id = self.gen._take("attachments")
-            key = f"{self.tenant}/{self.id}/{attachment_id}-{digest[:16]}"
             attachment = (str(self.tenant), str(attachment_id), str(self.id), filename, size, content_type, digest)
             out.lines["attachments"].append("\t".join((*attachment, key, source, _text(by), _moment(at))))
 

@@ -45,7 +45,9 @@ class TenantOwned:
 
     @declared_attr
     def id(cls) -> Mapped[int]:
-        return mapped_column(BigInteger, Identity(), primary_key=True)
+        # The sentinel lets a flush write many new rows of a table in one INSERT ... RETURNING (the parties of a
+        # case, its files): SQLAlchemy matches the returned rows to the objects by it (no DDL involved).
+        return mapped_column(BigInteger, Identity(), primary_key=True, insert_sentinel=True)
 
 
 def tenant_owned_models() -> list[type]:

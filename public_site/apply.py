@@ -564,7 +564,7 @@ def apply_submit():
         _keep(draft)
         return _to("files")
     except Exception:
-        db.session.rollback()  # removes the rows, and the attachments module removes the objects copied so far
+        db.session.rollback()  # removes every row; the uploads stay unclaimed with their files, ready for a retry
         log.exception("submission failed")
         draft.outcome = _notice("review", "unavailable", status=503)
         _keep(draft)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, date, datetime
 
-from botocore.exceptions import BotoCoreError, ClientError
 from flask import abort, current_app, jsonify, request
 from flask_limiter.util import get_remote_address
 
@@ -148,16 +147,6 @@ def _upload_refused(exc: UploadError):
     return jsonify(errors={"attachments": exc.message("en" if is_english() else "zh")}), 422
 
 
-def _storage_down():
-    """Object storage failed mid-way: the rollback removed every row and object of the attempt."""
-    message = (
-        "File storage is unavailable just now; nothing was saved. Please try again later."
-        if is_english()
-        else "文件存储暂时不可用，本次提交没有保存任何内容，请稍后再试。"
-    )
-    return _refusal("storage_unavailable", message, 503)
-
-
 def _file_json(attachment: Attachment, *, url: bool) -> dict:
     body = {
         "id": attachment.id,
@@ -251,10 +240,10 @@ def _rating_json(rating) -> dict | None:
     }
 
 
-def _submission_json(case, access_code: str, acceptance_due: date | None) -> dict:
+def _submission_json(case, access_code: str, acceptance_due: date | None, handling=None) -> dict:
     from tenants.models import Bureau
 
-    handling = db.session.get(Bureau, case.tenant_id)
+    handling = handling or db.session.get(Bureau, case.tenant_id)
     return {
         "number": case.number,
         "access_code": access_code,
@@ -473,10 +462,6 @@ document(
                 },
             },
             "429": _TOO_MANY,
-            "503": {
-                "description": "File storage unavailable; nothing saved (`storage_unavailable`).",
-                "content": _json("Error"),
-            },
         },
     },
 )
@@ -652,7 +637,9 @@ def create_application():
     try:
         result = online.submit_online(db.session, storage, pii, data, upload_ids, today=_today())
         submission = result.submission
-        answer = _submission_json(submission.case, submission.access_code, submission.acceptance_due)
+        answer = _submission_json(
+            submission.case, submission.access_code, submission.acceptance_due, submission.handled_by
+        )
         if claim is not None:
             # The answer, access code included, is kept sealed with the key: a client that gave up (a timeout, a
             # lost connection) retries with the same key and gets its number and code; no second case is made.
@@ -667,9 +654,6 @@ def create_application():
     except UploadError as exc:
         db.session.rollback()
         return _upload_refused(exc)
-    except (BotoCoreError, ClientError):
-        db.session.rollback()
-        return _storage_down()
     except Exception:
         db.session.rollback()
         raise

@@ -48,7 +48,12 @@ class Upload(Base):
 
 
 class Attachment(TenantOwned, Base):
-    """A file of one case, stored under ``<bureau_id>/<case_id>/``; read only through a presigned link."""
+    """A file of one case; read only through a presigned link.
+
+    A file the petitioner or staff uploaded keeps its upload's object (``uploads/<upload id>``); a generated
+    document, or a file carried into a re-review, is stored under ``<bureau_id>/<case_id>/``. The key is no
+    boundary: the row (scoped to its bureau) is, and the link is signed only for those who may read it.
+    """
 
     __tablename__ = "attachments"
     __table_args__ = (

@@ -2,8 +2,9 @@
 
 Objects and rows must agree: a submission that fails leaves no object and no row behind. Object storage has no
 transactions, so every object written inside a database transaction is registered on the session: it is deleted
-again if that transaction does not commit, and staging objects that a claim made obsolete are deleted only once
-it has committed (``_defer``). Operations flush; the request or job commits.
+again if that transaction does not commit (``_defer``). An uploaded file is written once: the upload stores it,
+and the attachment that claims the upload keeps that very object, so claiming touches no storage at all. What
+nobody claimed is purged. Operations flush; the request or job commits.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
 from boto3.s3.transfer import TransferConfig
-from sqlalchemy import delete, event, func, select, text
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.orm import Session
 
 from portal.attachments.active import active_content
@@ -32,7 +33,9 @@ log = logging.getLogger(__name__)
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_FILES = 10
 DOWNLOAD_SECONDS = 300
-STALE_AFTER = timedelta(hours=24)
+CLAIMABLE_FOR = timedelta(hours=24)  # an upload older than this is refused ("it may have expired")
+# The purge starts an hour later, so that it never deletes the object of an upload that a claim in flight takes.
+PURGE_AFTER = CLAIMABLE_FOR + timedelta(hours=1)
 MAX_FILENAME = 200
 CHUNK = 64 * 1024
 SPOOL_IN_MEMORY = 1024 * 1024
@@ -156,16 +159,14 @@ def store_upload(
             size=size,
             content_type=file_type.content_type,
             sha256=digest.hexdigest(),
-            storage_key=f"staging/{upload_id}",
+            storage_key=f"uploads/{upload_id}",  # kept as it is by the attachment that claims it
         )
         spool.seek(0)
-        storage.client.upload_fileobj(
-            spool,
-            storage.bucket,
-            upload.storage_key,
-            ExtraArgs={"ContentType": upload.content_type, "Metadata": {"sha256": upload.sha256}},
-            Config=TRANSFER,
-        )
+        extra = {"ContentType": upload.content_type, "Metadata": {"sha256": upload.sha256}}
+        if size < TRANSFER.multipart_threshold:  # one PUT: without the transfer manager's machinery around it
+            storage.client.put_object(Bucket=storage.bucket, Key=upload.storage_key, Body=spool, **extra)
+        else:
+            storage.client.upload_fileobj(spool, storage.bucket, upload.storage_key, ExtraArgs=extra, Config=TRANSFER)
     try:
         session.add(upload)
         session.flush()
@@ -188,9 +189,9 @@ def claim_uploads(
 ) -> list[Attachment]:
     """Attach the uploads ``upload_ids`` to case ``case_id`` of bureau ``bureau_id``.
 
-    Every upload must exist and be unclaimed. Each object is copied server-side to the case's prefix; the staging
-    objects are deleted once the transaction commits, the copies if it does not. If a copy fails, the copies
-    made so far are deleted at once and the caller rolls back.
+    Every upload must exist, be unclaimed and be younger than ``CLAIMABLE_FOR``. Each attachment takes over its
+    upload's object (no copy, no deletion: nothing to undo if the transaction does not commit). ``storage`` is
+    not used; it stays in the signature of the operations that attach files.
     """
     ids = _parse_ids(upload_ids)
     if len(ids) > MAX_FILES:
@@ -198,53 +199,37 @@ def claim_uploads(
     if not ids:
         return []
     # Locked, so that two submissions cannot claim the same upload, nor the purge remove it meanwhile.
-    found = {u.id: u for u in session.scalars(select(Upload).where(Upload.id.in_(ids)).with_for_update())}
+    expired = Upload.created_at < func.now() - CLAIMABLE_FOR
+    found = {
+        u.id: (u, too_old)
+        for u, too_old in session.execute(select(Upload, expired).where(Upload.id.in_(ids)).with_for_update())
+    }
     for upload_id in ids:
-        upload = found.get(upload_id)
-        if upload is None:
-            raise UnknownUpload(str(upload_id))
-        if upload.claimed_at is not None:
+        upload, too_old = found.get(upload_id, (None, False))
+        if upload is not None and upload.claimed_at is not None:
             raise UploadAlreadyUsed(str(upload_id))
-    # The object key carries the attachment id, so take the ids from the sequence before the rows exist.
-    attachment_ids = session.scalars(
-        text("SELECT nextval(pg_get_serial_sequence('attachments', 'id')) FROM generate_series(1, :n)"),
-        {"n": len(ids)},
-    ).all()
+        if upload is None or too_old:
+            raise UnknownUpload(str(upload_id))
     now = datetime.now(UTC)
-    copied: list[str] = []
-    attachments: list[Attachment] = []
-    try:
-        for upload_id, attachment_id in zip(ids, attachment_ids, strict=True):
-            upload = found[upload_id]
-            key = f"{bureau_id}/{case_id}/{attachment_id}-{upload.sha256[:16]}"
-            storage.client.copy_object(
-                Bucket=storage.bucket,
-                Key=key,
-                CopySource={"Bucket": storage.bucket, "Key": upload.storage_key},
+    attachments = []
+    for upload_id in ids:
+        upload = found[upload_id][0]
+        attachments.append(
+            Attachment(
+                tenant_id=bureau_id,
+                case_id=case_id,
+                filename=upload.filename,
+                size=upload.size,
+                content_type=upload.content_type,
+                sha256=upload.sha256,
+                storage_key=upload.storage_key,
+                source=source,
+                uploaded_by=uploaded_by,
             )
-            copied.append(key)
-            attachments.append(
-                Attachment(
-                    id=attachment_id,
-                    tenant_id=bureau_id,
-                    case_id=case_id,
-                    filename=upload.filename,
-                    size=upload.size,
-                    content_type=upload.content_type,
-                    sha256=upload.sha256,
-                    storage_key=key,
-                    source=source,
-                    uploaded_by=uploaded_by,
-                )
-            )
-            upload.claimed_at = now
-        session.add_all(attachments)
-        session.flush()
-    except Exception:
-        _delete_quietly(storage, copied)
-        raise
-    _defer(session, _ON_ROLLBACK, storage, copied)
-    _defer(session, _ON_COMMIT, storage, [found[i].storage_key for i in ids])
+        )
+        upload.claimed_at = now
+    session.add_all(attachments)
+    session.flush()
     return attachments
 
 
@@ -254,7 +239,7 @@ def download_url(storage: Storage, attachment: Attachment) -> str:
 
 
 def purge_stale_uploads(
-    session: Session, storage: Storage, older_than: timedelta = STALE_AFTER, *, limit: int = 1000
+    session: Session, storage: Storage, older_than: timedelta = PURGE_AFTER, *, limit: int = 1000
 ) -> int:
     """Delete up to ``limit`` uploads never claimed within ``older_than``: objects first, then rows.
 
@@ -338,8 +323,7 @@ def _delete_quietly(storage: Storage, keys: list[str]) -> None:
         _delete_objects(storage, keys)
 
 
-# Objects to delete when the session's current transaction ends: one list for a commit, one for a rollback.
-_ON_COMMIT = "portal.attachments.delete_on_commit"
+# Objects written in the session's current transaction: deleted again if it does not commit.
 _ON_ROLLBACK = "portal.attachments.delete_on_rollback"
 
 
@@ -358,7 +342,6 @@ def _after_commit(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a savepoint released: the outer transaction may still roll back
     session.info.pop(_ON_ROLLBACK, None)
-    _run(session.info.pop(_ON_COMMIT, []))
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -366,5 +349,4 @@ def _after_rollback(session: Session, transaction) -> None:
     """The outermost transaction ended without a commit (rollback or close): undo the objects it wrote."""
     if transaction.parent is not None:
         return
-    session.info.pop(_ON_COMMIT, None)
     _run(session.info.pop(_ON_ROLLBACK, []))

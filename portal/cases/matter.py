@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, aliased
 
 from portal.cases.models import Case, CaseParty
@@ -36,50 +37,49 @@ class MatterMatches:
     re_review_numbers: tuple[str, ...] = ()  # final re-reviews of the matter: not accepted again (§四.14)
 
 
-def _mine(id_hash: str):
-    return (
+def _matter_statement():
+    """The petitioner's open cases on the document, and the final re-reviews of the matter, in one statement.
+
+    Built once: a submission runs it every time, and building it cost more than running it.
+    """
+    mine = (
         select(CaseParty.case_id, CaseParty.tenant_id)
-        .where(CaseParty.id_number_hash == id_hash, CaseParty.role.in_(_PETITIONER_ROLES))
+        .where(CaseParty.id_number_hash == bindparam("id_hash"), CaseParty.role.in_(_PETITIONER_ROLES))
         .subquery()
+    )
+    earlier = aliased(Case)
+    bureau_id, key = bindparam("bureau_id"), bindparam("key")
+    this_document = (Case.disputed_bureau_id == bureau_id) & (Case.disputed_document_key == key)
+    # A re-review continues a review: the matter went up the chain (handling opinion -> review -> re-review).
+    earlier_document = (earlier.disputed_bureau_id == bureau_id) & (earlier.disputed_document_key == key)
+    is_open = Case.state.in_(OPEN_STATES)
+    final_re_review = (Case.kind == CaseKind.re_review) & Case.state.in_([CaseState.replied, CaseState.reported])
+    return (
+        select(Case.number, is_open.label("open"), Case.replied_on)
+        .join(mine, (mine.c.case_id == Case.id) & (mine.c.tenant_id == Case.tenant_id))
+        .outerjoin(earlier, (earlier.tenant_id == Case.earlier_tenant_id) & (earlier.id == Case.earlier_case_id))
+        .where((this_document & is_open) | (final_re_review & (this_document | earlier_document)))
+        .order_by(Case.created_at)
     )
 
 
-def find_matter(session: Session, id_hash: str | None, bureau_id: int, document_number: str) -> MatterMatches:
-    """Find the petitioner's cases on this disputed document anywhere in the province (two indexed reads).
+_MATTER = _matter_statement()
 
-    A final re-review counts when it disputed this document, or when the review it continued did (the matter
-    went up the chain: handling opinion -> review -> re-review).
+
+def find_matter(session: Session, id_hash: str | None, bureau_id: int, document_number: str) -> MatterMatches:
+    """Find the petitioner's cases on this disputed document anywhere in the province (one indexed read).
+
+    A final re-review counts when it disputed this document, or when the review it continued did.
     """
     if not id_hash or not document_number:
         return MatterMatches()
-    key = document_key(document_number)
-    mine = _mine(id_hash)
     with system_scope(session):
-        open_number = session.scalar(
-            select(Case.number)
-            .join(mine, (mine.c.case_id == Case.id) & (mine.c.tenant_id == Case.tenant_id))
-            .where(
-                Case.disputed_bureau_id == bureau_id,
-                Case.disputed_document_key == key,
-                Case.state.in_(OPEN_STATES),
-            )
-            .order_by(Case.created_at)
-            .limit(1)
-        )
-        earlier = aliased(Case)
-        re_reviews = session.scalars(
-            select(Case.number)
-            .join(mine, (mine.c.case_id == Case.id) & (mine.c.tenant_id == Case.tenant_id))
-            .outerjoin(earlier, (earlier.tenant_id == Case.earlier_tenant_id) & (earlier.id == Case.earlier_case_id))
-            .where(
-                Case.kind == CaseKind.re_review,
-                Case.state.in_([CaseState.replied, CaseState.reported]),
-                ((Case.disputed_bureau_id == bureau_id) & (Case.disputed_document_key == key))
-                | ((earlier.disputed_bureau_id == bureau_id) & (earlier.disputed_document_key == key)),
-            )
-            .order_by(Case.replied_on.desc())
-        ).all()
-    return MatterMatches(open_case_number=open_number, re_review_numbers=tuple(re_reviews))
+        parameters = {"id_hash": id_hash, "bureau_id": bureau_id, "key": document_key(document_number)}
+        rows = session.execute(_MATTER, parameters).all()
+    open_number = next((r.number for r in rows if r.open), None)  # the earliest open case
+    # The latest reply first (a re-review without a reply date, if any, before them: as ORDER BY ... DESC).
+    re_reviews = sorted((r for r in rows if not r.open), key=lambda r: (r.replied_on is None, r.replied_on or date.min))
+    return MatterMatches(open_case_number=open_number, re_review_numbers=tuple(r.number for r in reversed(re_reviews)))
 
 
 def cases_on_the_same_matter(session: Session, case: Case) -> list[tuple[str, str, str]]:

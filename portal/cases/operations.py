@@ -159,6 +159,7 @@ class Submission:
     access_code: str | None
     acceptance_due: date | None
     warnings: list[str] = field(default_factory=list)
+    handled_by: Bureau | None = None  # the case's bureau, as routing found it (the answer names it)
 
 
 def _now() -> datetime:
@@ -249,10 +250,19 @@ def submit_application(
             "handed_to_unit": office.name if office else None,
         }
     access_code = new_access_code() if data.intake is not IntakePath.committee_transfer else None
+    parties = [("petitioner", data.petitioner)]
+    parties += [("joint_petitioner", p) for p in data.joint_petitioners]
+    if data.representative:
+        parties.append(("representative", data.representative))
     with scoped(session, TenantScope.single(handling.id)):
+        # Every read first; then the rows are built with their ids drawn beforehand and written by one flush, one
+        # INSERT per table (the case with its next due date and its history head already set: no UPDATE).
+        staff = BureauStaff(session, handling.id)
+        number, case_id, party_ids = _new_case_keys(session, kind, today, len(parties))
         case = Case(
+            id=case_id,
             tenant_id=handling.id,
-            number=_unique_number(session, kind, today),
+            number=number,
             kind=kind,
             intake=data.intake,
             state=INITIAL_STATES[data.intake],
@@ -278,21 +288,12 @@ def submit_application(
             received_on=received_on,
             filed_on=filed_on,
             accepted_on=today if data.intake is IntakePath.committee_transfer else None,
+            event_count=0,
         )
         session.add(case)
-        session.flush()
         session.add(CaseNumber(number=case.number, tenant_id=case.tenant_id, case_id=case.id))
-        parties = [("petitioner", data.petitioner)]
-        parties += [("joint_petitioner", p) for p in data.joint_petitioners]
-        if data.representative:
-            parties.append(("representative", data.representative))
-        ids = session.scalars(
-            text("SELECT nextval(pg_get_serial_sequence('case_parties', 'id')) FROM generate_series(1, :n)"),
-            {"n": len(parties)},
-        ).all()
-        for party_id, (role, party) in zip(ids, parties, strict=True):
+        for party_id, (role, party) in zip(party_ids, parties, strict=True):
             session.add(_party(pii, case, role, party, party_id))
-        staff = BureauStaff(session, case.tenant_id)
         # §四.1: the acceptance clock runs from the day the bureau received the application.
         deadlines = [
             _open_deadline(
@@ -300,11 +301,7 @@ def submit_application(
             )
             for step in INITIAL_STEPS[data.intake]
         ]
-        _refresh_next_due(session, case)
-        rollup = RollupChange()
-        rollup.add_case(case.tenant_id, case.received_on, case_contribution(case, _unit_code(case, staff)))
-        rollup.add_clocks([], _clock_states(session, case))
-        rollup.write(session)
+        _refresh_next_due(session, case, deadlines)
         append_event(
             session,
             case,
@@ -329,9 +326,15 @@ def submit_application(
         )
         if data.intake is not IntakePath.committee_transfer:
             _outbox(session, case, "notify_petitioner", "petitioner", {"event": "received"}, f"received:{case.id}")
+        rollup = RollupChange()
+        rollup.add_case(case.tenant_id, case.received_on, case_contribution(case, _unit_code(case, staff)))
+        rollup.add_clocks([], _clock_states(session, case, deadlines))
+        rollup.write(session)
         session.flush()
     acceptance = next((d.due_on for d in deadlines if d.step is Step.acceptance), None)
-    return Submission(case=case, access_code=access_code, acceptance_due=acceptance, warnings=warnings)
+    return Submission(
+        case=case, access_code=access_code, acceptance_due=acceptance, warnings=warnings, handled_by=handling
+    )
 
 
 def _receipt_dates(data: ApplicationInput, today: date) -> tuple[date, date]:
@@ -368,11 +371,22 @@ def _receipt_dates(data: ApplicationInput, today: date) -> tuple[date, date]:
     return received, filed
 
 
-def _unique_number(session: Session, kind: CaseKind, today: date) -> str:
+_NEW_CASE_KEYS = text(
+    "SELECT nextval(pg_get_serial_sequence('cases', 'id')) AS case_id,"
+    " ARRAY(SELECT nextval(pg_get_serial_sequence('case_parties', 'id')) FROM generate_series(1, :parties))"
+    " AS party_ids,"
+    " EXISTS (SELECT FROM case_numbers WHERE number = :number) AS taken"
+)
+
+
+def _new_case_keys(session: Session, kind: CaseKind, today: date, parties: int) -> tuple[str, int, list[int]]:
+    """A free case number, the new case's id and its parties' ids (each party's ciphertexts are bound to its id),
+    in one round trip."""
     for _ in range(10):
         number = new_case_number(kind, today)
-        if session.get(CaseNumber, number) is None:
-            return number
+        row = session.execute(_NEW_CASE_KEYS, {"parties": parties, "number": number}).one()
+        if not row.taken:  # a number drawn twice: about one in a trillion
+            return number, row.case_id, list(row.party_ids)
     raise RuntimeError("Could not draw a free case number.")
 
 
@@ -488,11 +502,19 @@ def nearest_staff_deadline(tenant_id, case_id) -> Select:
     )
 
 
-def _refresh_next_due(session: Session, case: Case) -> None:
-    """Copy the case's nearest staff deadline onto the case (the queue's order). After every change of deadlines."""
-    session.flush()
-    row = session.execute(nearest_staff_deadline(case.tenant_id, case.id)).first()
-    case.next_due_on, case.next_due_step = (row.due_on, row.step) if row else (None, None)
+def _refresh_next_due(session: Session, case: Case, new_case_deadlines: list[Deadline] | None = None) -> None:
+    """Copy the case's nearest staff deadline onto the case (the queue's order). After every change of deadlines.
+
+    A case being created passes its deadlines, none written yet: they are all it has, so no query is needed (the
+    first opened wins a tie, as the lowest id does in ``nearest_staff_deadline``).
+    """
+    if new_case_deadlines is None:
+        session.flush()
+        nearest = session.execute(nearest_staff_deadline(case.tenant_id, case.id)).first()
+    else:
+        owed = [d for d in new_case_deadlines if d.closed_at is None and d.owed_by != "petitioner"]
+        nearest = min(owed, key=lambda d: d.due_on, default=None)
+    case.next_due_on, case.next_due_step = (nearest.due_on, nearest.step) if nearest else (None, None)
 
 
 def refresh_next_due_of(session: Session, case_keys: Iterable[tuple[int, int]]) -> None:
@@ -512,8 +534,11 @@ def refresh_next_due_of(session: Session, case_keys: Iterable[tuple[int, int]]) 
     )
 
 
-def _clock_states(session: Session, case: Case) -> list[ClockState]:
-    """How each clock of the case counts in the supervision rollups, now (flushes first)."""
+def _clock_states(session: Session, case: Case, new_case_deadlines: list[Deadline] | None = None) -> list[ClockState]:
+    """How each clock of the case counts in the supervision rollups, now (flushes first; a case being created
+    passes its deadlines instead)."""
+    if new_case_deadlines is not None:
+        return [clock_state(d) for d in new_case_deadlines]
     session.flush()
     deadlines = session.scalars(
         select(Deadline).where(Deadline.tenant_id == case.tenant_id, Deadline.case_id == case.id)

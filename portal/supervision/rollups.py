@@ -26,10 +26,8 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from portal.supervision.models import CaseRollup, DeadlineRollup
 from portal.workflow import OPEN_STATES, CaseState, IntakePath
 
 CASE_METRICS = (
@@ -148,44 +146,61 @@ class RollupChange:
             if not any(counters.values()):
                 continue
             for grain, at in (("day", day), ("month", day.replace(day=1))):
-                row = dict.fromkeys(CASE_METRICS, 0) | dict(counters)
-                case_rows.append({"tenant_id": tenant_id, "grain": grain, "day": at, "dim": dim, "value": value, **row})
-        if case_rows:
-            case_rows.sort(key=lambda r: (r["tenant_id"], r["grain"], r["day"], r["dim"], r["value"]))
-            statement = insert(CaseRollup).values(case_rows)
-            session.execute(
-                statement.on_conflict_do_update(
-                    constraint="uq_case_rollups_tenant_id_grain_day_dim_value",
-                    set_={m: getattr(CaseRollup, m) + getattr(statement.excluded, m) for m in CASE_METRICS},
-                )
-            )
+                case_rows.append((tenant_id, grain, at, dim, value, *(counters.get(m, 0) for m in CASE_METRICS)))
         clock_rows = []
         for (tenant_id, day, step, status, due_on), n in self.clocks.items():
             if not n:
                 continue
             for grain, at in (("day", day), ("month", day.replace(day=1))):
-                clock_rows.append(
-                    {
-                        "tenant_id": tenant_id,
-                        "grain": grain,
-                        "day": at,
-                        "step": step,
-                        "status": status,
-                        "due_on": due_on,
-                        "n": n,
-                    }
-                )
-        if clock_rows:
-            clock_rows.sort(key=lambda r: (r["tenant_id"], r["grain"], r["day"], r["step"], r["status"], r["due_on"]))
-            statement = insert(DeadlineRollup).values(clock_rows)
-            session.execute(
-                statement.on_conflict_do_update(
-                    constraint="uq_deadline_rollups_tenant_id_grain_day_step_status_due_on",
-                    set_={"n": DeadlineRollup.n + statement.excluded.n},
-                )
-            )
+                clock_rows.append((tenant_id, grain, at, step, status, due_on, n))
+        if case_rows or clock_rows:
+            case_rows.sort(key=lambda r: r[:5])
+            clock_rows.sort(key=lambda r: r[:6])
+            parameters = _columns("c_", _CASE_COLUMNS, case_rows) | _columns("d_", _CLOCK_COLUMNS, clock_rows)
+            session.execute(_UPSERT, parameters)
         self.cases.clear()
         self.clocks.clear()
+
+
+def _unnest_upsert(table: str, prefix: str, columns: dict[str, str], constraint: str, counters: tuple[str, ...]):
+    """Insert the rows whose columns arrive as arrays (unnested in order), adding to the counters of a row that
+    exists. Row-level security checks the rows as for any insert or update."""
+    arrays = ", ".join(f"CAST(:{prefix}{name} AS {kind}[])" for name, kind in columns.items())
+    added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in counters)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+        f" ON CONFLICT ON CONSTRAINT {constraint} DO UPDATE SET {added}"
+    )
+
+
+_KEY_COLUMNS = {"tenant_id": "integer", "grain": "text", "day": "date"}
+_CASE_COLUMNS = {
+    **_KEY_COLUMNS,
+    "dim": "text",
+    "value": "text",
+    **{m: "bigint" if m in ("extension_days", "sum_days") else "integer" for m in CASE_METRICS},
+}
+_CLOCK_COLUMNS = {**_KEY_COLUMNS, "step": "text", "status": "text", "due_on": "date", "n": "integer"}
+# One fixed statement for both tables, whatever the number of rows (an empty array adds nothing): compiled once
+# and sent in one round trip. (A multi-row VALUES per table, built per call, was compiled anew every time: once
+# the largest cost of a submission.) The WITH part always runs to completion, read or not.
+_UPSERT = text(
+    "WITH counted_cases AS ("
+    + _unnest_upsert("case_rollups", "c_", _CASE_COLUMNS, "uq_case_rollups_tenant_id_grain_day_dim_value", CASE_METRICS)
+    + ") "
+    + _unnest_upsert(
+        "deadline_rollups",
+        "d_",
+        _CLOCK_COLUMNS,
+        "uq_deadline_rollups_tenant_id_grain_day_step_status_due_on",
+        ("n",),
+    )
+)
+
+
+def _columns(prefix: str, names, rows: list[tuple]) -> dict[str, list]:
+    """Rows as one list per column, named for the statement's parameters."""
+    return {f"{prefix}{name}": [row[i] for row in rows] for i, name in enumerate(names)}
 
 
 # --- Rebuilding from the raw tables --------------------------------------------------------------------------

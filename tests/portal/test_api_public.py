@@ -11,7 +11,7 @@ import socket
 import uuid
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from portal import create_app
 from portal.attachments.models import AttachmentSource, Upload
@@ -108,7 +108,9 @@ def test_submit_with_two_attachments(client, dbs, storage):
         ("照片.png", second["sha256"]),
     ]
     assert all(f.source is AttachmentSource.petitioner for f in files)
-    assert {f.storage_key for f in files} <= bucket_keys(storage, f"{case.tenant_id}/{case.id}/")
+    # Each file is the very object uploaded: claiming copies nothing.
+    assert [f.storage_key for f in files] == [f"uploads/{first['upload_id']}", f"uploads/{second['upload_id']}"]
+    assert [storage.get(f.storage_key) for f in files] == [pdf_bytes("opinion"), png_bytes()]
     with system_scope(dbs):
         outbox = dbs.scalars(select(Outbox).where(Outbox.case_id == case.id)).all()
     assert [o.kind for o in outbox] == ["notify_petitioner"]
@@ -205,15 +207,17 @@ def test_more_than_ten_attachments_are_refused(client, dbs):
     assert counts(dbs)["cases"] == 0
 
 
-def test_s3_failing_mid_submission_leaves_no_object_and_no_row(client, dbs, storage):
+def test_an_upload_expired_mid_submission_leaves_nothing_behind(client, dbs, storage, owner_engine):
     uploads = [api_upload(client, pdf_bytes(str(i)), f"{i}.pdf") for i in range(3)]
-    with system_scope(dbs):
-        third = dbs.get(Upload, uuid.UUID(uploads[2]["upload_id"]))
-    storage.delete(third.storage_key)  # the third copy fails after two were made
+    with owner_engine.begin() as conn:  # the third has waited more than a day: it cannot be attached any more
+        conn.execute(
+            text("UPDATE uploads SET created_at = now() - interval '25 hours' WHERE id = :id"),
+            {"id": uploads[2]["upload_id"]},
+        )
     before = bucket_keys(storage)
     response = submit(client, dbs, [u["upload_id"] for u in uploads])
-    assert response.status_code == 503
-    assert response.get_json()["error"]["code"] == "storage_unavailable"
+    assert response.status_code == 422
+    assert uploads[2]["upload_id"] in response.get_json()["errors"]["attachments"]
     assert counts(dbs) == {"cases": 0, "numbers": 0, "attachments": 0, "claimed": 0}
     assert bucket_keys(storage) == before
 
@@ -234,15 +238,15 @@ def app_without_s3(settings, _app):
     limiter.init_app(_app)  # the limiter is shared: point it back at the test app
 
 
-def test_s3_down_during_submission_leaves_nothing_behind(client, dbs, storage, app_without_s3):
-    upload = api_upload(client, pdf_bytes(), "a.pdf")
+def test_a_submission_needs_no_storage(client, dbs, storage, app_without_s3):
+    """The files were stored when uploaded; the application only names them, so S3 being down does not stop it."""
+    upload = api_upload(client, pdf_bytes("kept"), "a.pdf")
     response = app_without_s3.test_client().post(
         "/api/v1/applications", json=application_json(dbs, [upload["upload_id"]])
     )
-    assert response.status_code == 503
-    assert counts(dbs) == {"cases": 0, "numbers": 0, "attachments": 0, "claimed": 0}
-    dbs.expire_all()
-    assert dbs.get(Upload, uuid.UUID(upload["upload_id"])).claimed_at is None  # it can be used once S3 is back
+    assert response.status_code == 201
+    (attached,) = case_files(dbs, case_by_number(dbs, response.get_json()["number"]))
+    assert attached.sha256 == upload["sha256"] and storage.get(attached.storage_key) == pdf_bytes("kept")
 
 
 def test_hostile_files_are_refused(client):

@@ -2,18 +2,17 @@
 
 import hashlib
 import io
-import re
 import secrets
 import struct
 import tracemalloc
 import uuid
 import zipfile
 import zlib
+from datetime import timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
-from botocore.exceptions import ClientError
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
@@ -166,6 +165,11 @@ def claim(dbs, storage, ids, bureau_id, case_id):
         )
 
 
+def attachments_of(dbs, bureau_id, case_id) -> list[Attachment]:
+    with scoped(dbs, TenantScope.single(bureau_id)):
+        return dbs.scalars(select(Attachment).where(Attachment.case_id == case_id)).all()
+
+
 class EndlessStream:
     """A request body that never ends; counts what was read from it."""
 
@@ -215,7 +219,7 @@ def test_allowed_types_are_stored_with_hash_and_size(client, dbs, storage, data,
     assert body["sha256"] == hashlib.sha256(data).hexdigest()
     assert body["filename"] == stored_name
     upload = dbs.get(Upload, uuid.UUID(body["upload_id"]))
-    assert upload.storage_key == f"staging/{body['upload_id']}"
+    assert upload.storage_key == f"uploads/{body['upload_id']}"
     assert upload.claimed_at is None
     assert (upload.size, upload.sha256, upload.content_type) == (len(data), body["sha256"], content_type)
     assert storage.get(upload.storage_key) == data
@@ -282,7 +286,7 @@ def test_file_of_exactly_20_mb_is_accepted(client, dbs, storage):
     assert body["size"] == MB20
     assert body["sha256"] == hashlib.sha256(data).hexdigest()
     # Above the multipart threshold: the parts must reassemble to the exact bytes.
-    assert hashlib.sha256(storage.get(f"staging/{body['upload_id']}")).hexdigest() == body["sha256"]
+    assert hashlib.sha256(storage.get(f"uploads/{body['upload_id']}")).hexdigest() == body["sha256"]
 
 
 @pytest.mark.parametrize("extra", [1, 100 * 1024], ids=["one-byte-over", "request-over-limit"])
@@ -370,7 +374,7 @@ def test_store_upload_does_not_hold_the_file_in_memory(dbs, storage):
 
 
 def test_failed_insert_deletes_the_object(dbs, storage, owner_engine):
-    before = bucket_keys(storage, "staging/")
+    before = bucket_keys(storage, "uploads/")
     # A real database failure on INSERT: another connection holds the table and ours gives up waiting.
     with owner_engine.begin() as other:
         other.execute(text("LOCK TABLE uploads IN ACCESS EXCLUSIVE MODE"))
@@ -378,18 +382,18 @@ def test_failed_insert_deletes_the_object(dbs, storage, owner_engine):
         with pytest.raises(OperationalError, match="lock timeout"):
             store_upload(dbs, storage, io.BytesIO(pdf_bytes()), "a.pdf")
         dbs.rollback()
-    assert bucket_keys(storage, "staging/") == before
+    assert bucket_keys(storage, "uploads/") == before
     assert upload_count(dbs) == 0
 
 
 def test_rollback_after_store_deletes_the_object(dbs, storage):
-    before = bucket_keys(storage, "staging/")
+    before = bucket_keys(storage, "uploads/")
     upload = store_upload(dbs, storage, io.BytesIO(pdf_bytes()), "a.pdf")
-    assert upload.storage_key in bucket_keys(storage, "staging/")
+    assert upload.storage_key in bucket_keys(storage, "uploads/")
 
     dbs.rollback()
 
-    assert bucket_keys(storage, "staging/") == before
+    assert bucket_keys(storage, "uploads/") == before
     assert upload_count(dbs) == 0
 
 
@@ -404,26 +408,24 @@ def test_empty_and_unknown_types_raise_errors_with_codes(dbs, storage):
 # --- claim ----------------------------------------------------------------------------------------------------
 
 
-def test_claim_copies_to_the_case_and_removes_staging_after_commit(dbs, storage, bureau_id, case_id):
+def test_claim_attaches_the_uploaded_objects_as_they_are(dbs, storage, bureau_id, case_id):
     first = new_upload(dbs, storage, pdf_bytes("first"), "申请书.pdf")
     second = new_upload(dbs, storage, png_bytes(), "照片.png")
+    before = bucket_keys(storage)
 
     attachments = claim(dbs, storage, [str(first.id), second.id], bureau_id, case_id)
-
-    case_keys = {a.storage_key for a in attachments}
-    assert bucket_keys(storage, f"{bureau_id}/{case_id}/") == case_keys
-    # Not yet committed: the staging objects must survive a rollback.
-    assert {first.storage_key, second.storage_key} <= bucket_keys(storage, "staging/")
     dbs.commit()
-    assert not {first.storage_key, second.storage_key} & bucket_keys(storage, "staging/")
 
+    # Written once by the upload, kept by the attachment: no copy, nothing deleted.
+    assert bucket_keys(storage) == before
     for attachment, upload, data in zip(attachments, (first, second), (pdf_bytes("first"), png_bytes()), strict=True):
-        assert re.fullmatch(rf"{bureau_id}/{case_id}/{attachment.id}-{upload.sha256[:16]}", attachment.storage_key)
+        assert attachment.storage_key == upload.storage_key == f"uploads/{upload.id}"
         assert (attachment.tenant_id, attachment.case_id) == (bureau_id, case_id)
-        assert (attachment.filename, attachment.size, attachment.sha256) == (
+        assert (attachment.filename, attachment.size, attachment.sha256, attachment.content_type) == (
             upload.filename,
             upload.size,
             upload.sha256,
+            upload.content_type,
         )
         assert attachment.source == AttachmentSource.petitioner
         assert storage.get(attachment.storage_key) == data
@@ -431,20 +433,32 @@ def test_claim_copies_to_the_case_and_removes_staging_after_commit(dbs, storage,
     assert all(dbs.get(Upload, u.id).claimed_at is not None for u in (first, second))
     with scoped(dbs, TenantScope.single(bureau_id)):
         stored = dbs.scalars(select(Attachment).where(Attachment.case_id == case_id)).all()
-    assert {a.storage_key for a in stored} == case_keys
+    assert {a.storage_key for a in stored} == {first.storage_key, second.storage_key}
 
 
-def test_claim_rolled_back_deletes_the_copies_and_keeps_the_upload(dbs, storage, bureau_id, case_id):
+def test_claim_needs_no_storage(dbs, storage, bureau_id, case_id, monkeypatch):
+    upload = new_upload(dbs, storage)
+    monkeypatch.setattr(storage, "client", None)  # any storage call would fail
+
+    (attachment,) = claim(dbs, storage, [upload.id], bureau_id, case_id)
+    dbs.commit()
+
+    assert attachment.storage_key == upload.storage_key
+
+
+def test_claim_rolled_back_keeps_the_upload_unclaimed_with_its_object(dbs, storage, bureau_id, case_id):
     upload = new_upload(dbs, storage)
     claim(dbs, storage, [upload.id], bureau_id, case_id)
-    assert bucket_keys(storage, f"{bureau_id}/{case_id}/")
 
     dbs.rollback()
 
-    assert bucket_keys(storage, f"{bureau_id}/{case_id}/") == set()
-    assert upload.storage_key in bucket_keys(storage, "staging/")
+    assert upload.storage_key in bucket_keys(storage, "uploads/")
     dbs.expire_all()
     assert dbs.get(Upload, upload.id).claimed_at is None
+    assert attachments_of(dbs, bureau_id, case_id) == []
+    # Still claimable: the retry of a failed submission gets the same file.
+    (attachment,) = claim(dbs, storage, [upload.id], bureau_id, case_id)
+    assert storage.get(attachment.storage_key)
 
 
 def test_claim_takes_at_most_ten(dbs, storage, bureau_id, case_id):
@@ -454,7 +468,7 @@ def test_claim_takes_at_most_ten(dbs, storage, bureau_id, case_id):
         claim(dbs, storage, [u.id for u in uploads], bureau_id, case_id)
     assert caught.value.code == "too_many"
     dbs.rollback()
-    assert bucket_keys(storage, f"{bureau_id}/{case_id}/") == set()
+    assert attachments_of(dbs, bureau_id, case_id) == []
 
     assert len(claim(dbs, storage, [u.id for u in uploads[:10]], bureau_id, case_id)) == 10
     dbs.commit()
@@ -471,7 +485,7 @@ def test_claimed_upload_cannot_be_claimed_again(dbs, storage, bureau_id, case_id
     assert caught.value.upload_id == str(upload.id)
     assert str(upload.id) in caught.value.message("zh")
     dbs.rollback()
-    assert bucket_keys(storage, f"{bureau_id}/{case_id + 1}/") == set()
+    assert attachments_of(dbs, bureau_id, case_id + 1) == []
 
 
 @pytest.mark.parametrize("unknown", [str(uuid.uuid4()), "not-a-uuid"])
@@ -484,23 +498,31 @@ def test_unknown_id_at_the_end_leaves_nothing_at_the_case(dbs, storage, bureau_i
     assert caught.value.upload_id == unknown
     dbs.rollback()
 
-    assert bucket_keys(storage, f"{bureau_id}/{case_id}/") == set()
-    assert {u.storage_key for u in good} <= bucket_keys(storage, "staging/")
+    assert attachments_of(dbs, bureau_id, case_id) == []
+    assert {u.storage_key for u in good} <= bucket_keys(storage, "uploads/")
     dbs.expire_all()
     assert all(dbs.get(Upload, u.id).claimed_at is None for u in good)
 
 
-def test_failed_copy_mid_claim_deletes_the_copies_already_made(dbs, storage, bureau_id, case_id):
-    uploads = [new_upload(dbs, storage) for _ in range(3)]
-    storage.delete(uploads[2].storage_key)  # its row exists, its object does not: the third copy fails
+def test_an_upload_older_than_a_day_is_refused_and_purged_an_hour_later(dbs, storage, bureau_id, case_id, owner_engine):
+    expired, purged = new_upload(dbs, storage), new_upload(dbs, storage)
+    with owner_engine.begin() as conn:
+        conn.execute(
+            text("UPDATE uploads SET created_at = now() - :age WHERE id = :id"),
+            [{"age": timedelta(hours=24, minutes=1), "id": expired.id}, {"age": timedelta(hours=26), "id": purged.id}],
+        )
 
-    with pytest.raises(ClientError):
-        claim(dbs, storage, [u.id for u in uploads], bureau_id, case_id)
+    with pytest.raises(UnknownUpload) as caught:
+        claim(dbs, storage, [expired.id], bureau_id, case_id)
+    assert "24" in caught.value.message("zh") and caught.value.upload_id == str(expired.id)
     dbs.rollback()
 
-    assert bucket_keys(storage, f"{bureau_id}/{case_id}/") == set()
-    with scoped(dbs, TenantScope.single(bureau_id)):
-        assert dbs.scalars(select(Attachment).where(Attachment.case_id == case_id)).all() == []
+    # The purge waits an hour more, so that it never takes the object of an upload a claim in flight is taking.
+    assert purge_stale_uploads(dbs, storage) == 1
+    dbs.commit()
+    dbs.expire_all()
+    assert dbs.get(Upload, purged.id) is None and purged.storage_key not in bucket_keys(storage)
+    assert dbs.get(Upload, expired.id) is not None and expired.storage_key in bucket_keys(storage)
 
 
 # --- download and purge ---------------------------------------------------------------------------------------
@@ -531,7 +553,7 @@ def test_purge_removes_old_unclaimed_uploads_only(dbs, storage, bureau_id, case_
     dbs.commit()
     with owner_engine.begin() as conn:
         conn.execute(
-            text("UPDATE uploads SET created_at = now() - interval '25 hours' WHERE id IN (:a, :b)"),
+            text("UPDATE uploads SET created_at = now() - interval '26 hours' WHERE id IN (:a, :b)"),
             {"a": old.id, "b": claimed.id},
         )
 
@@ -540,11 +562,11 @@ def test_purge_removes_old_unclaimed_uploads_only(dbs, storage, bureau_id, case_
 
     dbs.expire_all()
     assert dbs.get(Upload, old.id) is None
-    assert old.storage_key not in bucket_keys(storage, "staging/")
+    assert old.storage_key not in bucket_keys(storage, "uploads/")
     assert dbs.get(Upload, fresh.id) is not None
-    assert fresh.storage_key in bucket_keys(storage, "staging/")
+    assert fresh.storage_key in bucket_keys(storage, "uploads/")
     assert dbs.get(Upload, claimed.id) is not None
-    assert len(bucket_keys(storage, f"{bureau_id}/{case_id}/")) == 1
+    assert claimed.storage_key in bucket_keys(storage)  # the attachment's file
     assert purge_stale_uploads(dbs, storage) == 0
 
 

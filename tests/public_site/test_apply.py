@@ -6,7 +6,7 @@ import io
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from portal.attachments.models import Upload
 from portal.cases.models import Outbox
@@ -110,7 +110,7 @@ def test_apply_with_two_attachments_then_the_receipt(client, dbs, storage):
     assert case.tenant_id == city.id and case.state is CaseState.submitted
     assert sorted(f.filename for f in case_files(dbs, case)) == ["处理意见书.pdf", "照片.png"]
     for f in case_files(dbs, case):
-        assert f.sha256 in receipt and f.storage_key in bucket_keys(storage, f"{case.tenant_id}/{case.id}/")
+        assert f.sha256 in receipt and f.storage_key in bucket_keys(storage, "uploads/")
     # The code is shown once: a second visit does not show it again.
     again = client.get("/apply/receipt")
     assert again.status_code == 302 and code not in client.get(again.headers["Location"]).get_data(as_text=True)
@@ -353,14 +353,13 @@ def test_forms_carry_csrf_and_refuse_without_it(client):
     assert response.status_code == 400
 
 
-def test_s3_failure_mid_submission_leaves_nothing_and_keeps_the_input(client, dbs, storage):
+def test_a_file_expired_mid_submission_leaves_nothing_and_keeps_the_input(client, dbs, storage, owner_engine):
     review = to_review(client, dbs, files=[(pdf_bytes("1"), "1.pdf"), (pdf_bytes("2"), "2.pdf")])
-    with system_scope(dbs):
-        second = dbs.scalar(select(Upload).where(Upload.filename == "2.pdf"))
-    storage.delete(second.storage_key)  # the second copy fails after the first was made
+    with owner_engine.begin() as conn:  # the second file has waited more than a day: it cannot be attached now
+        conn.execute(text("UPDATE uploads SET created_at = now() - interval '25 hours' WHERE filename = '2.pdf'"))
     before = bucket_keys(storage)
-    html = page(submit(client, review), 503)
-    assert step_of(html) == "review" and "张三" in html and "1.pdf" in html
+    html = page(submit(client, review), 422)
+    assert step_of(html) == "files" and "24 小时" in html and "张三" in html and "1.pdf" in html
     assert counts(dbs) == {"cases": 0, "numbers": 0, "attachments": 0, "claimed": 0}
     assert bucket_keys(storage) == before
 

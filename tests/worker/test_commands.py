@@ -109,9 +109,9 @@ def test_housekeeping_purges_stale_uploads_old_tokens_and_sessions(app, dbs, own
         conn.execute(
             text(
                 "INSERT INTO uploads (id, filename, size, content_type, sha256, storage_key, created_at) VALUES"
-                " (gen_random_uuid(), 'old.pdf', 1, 'application/pdf', repeat('0', 64), 'staging/old',"
-                "  now() - interval '25 hours'),"
-                " (gen_random_uuid(), 'new.pdf', 1, 'application/pdf', repeat('1', 64), 'staging/new', now())"
+                " (gen_random_uuid(), 'old.pdf', 1, 'application/pdf', repeat('0', 64), 'uploads/old',"
+                "  now() - interval '26 hours'),"
+                " (gen_random_uuid(), 'new.pdf', 1, 'application/pdf', repeat('1', 64), 'uploads/new', now())"
             )
         )
         values = {"t": user.tenant_id, "u": user.id}
@@ -134,7 +134,7 @@ def test_housekeeping_purges_stale_uploads_old_tokens_and_sessions(app, dbs, own
         conn.execute(
             text(
                 "INSERT INTO idempotency_keys (scope, key_hash, request_hash, created_at) VALUES"
-                " ('upload', repeat('e', 64), repeat('0', 64), now() - interval '25 hours'),"
+                " ('upload', repeat('e', 64), repeat('0', 64), now() - interval '26 hours'),"
                 " ('upload', repeat('f', 64), repeat('0', 64), now() - interval '23 hours')"
             )
         )

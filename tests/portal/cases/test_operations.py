@@ -154,6 +154,20 @@ def test_an_unknown_issuing_bureau_is_refused(dbs, pii):
     assert refused.value.code == "invalid"
 
 
+def test_a_case_number_already_taken_is_drawn_again(dbs, pii, monkeypatch):
+    from portal.cases import operations
+
+    first = submit(dbs, pii).case
+    drawn = iter([first.number, "FC2026-NEWNUMBR"])
+    monkeypatch.setattr(operations, "new_case_number", lambda kind, today: next(drawn))
+
+    second = submit(dbs, pii).case
+
+    assert second.number == "FC2026-NEWNUMBR" and second.id != first.id
+    with system_scope(dbs):
+        assert dbs.scalar(text("SELECT case_id FROM case_numbers WHERE number = :n"), {"n": second.number}) == second.id
+
+
 @pytest.mark.parametrize(("received_on", "late"), [(date(2026, 8, 11), False), (date(2026, 8, 10), True)])
 def test_an_application_more_than_30_days_after_receipt_is_flagged_late(dbs, pii, received_on, late):
     # Applied on 2026-09-10: 30 days after 2026-08-11 is in time; 31 days after 2026-08-10 is late.
