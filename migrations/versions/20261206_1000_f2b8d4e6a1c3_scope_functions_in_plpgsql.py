@@ -5,7 +5,7 @@ sub-select, and each of them ``portal_scope_valid()``: as SQL functions that can
 bodies at every call site, about 0.1 ms each (an UPDATE of a case evaluates eight). See ``tenants.rls``.
 
 Revision ID: f2b8d4e6a1c3
-Revises: e4a7c2b91d05
+Revises: b8e2d4f6a1c3
 Create Date: 2026-12-06 10:00:00+00:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from tenants.rls import SIGNED_SCOPE_PLPGSQL, SIGNED_SCOPE_SQL
 
 revision = "f2b8d4e6a1c3"
-down_revision = "e4a7c2b91d05"
+down_revision = "b8e2d4f6a1c3"
 branch_labels = None
 depends_on = None
 
