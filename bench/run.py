@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import os
 import platform
@@ -208,7 +209,9 @@ def samples(app, rng: random.Random) -> dict:
 def tracking_cookie(app, number: str) -> str:
     """The signed session cookie a browser holds after proving the access code of ``number`` on /track."""
     serializer = app.session_interface.get_signing_serializer(app)
-    value = serializer.dumps({"tracked": {number: int(time.time()) + 6 * 3600}})
+    # The lookup form's CSRF secret is in it too (the form that proved the code was CSRF-protected).
+    secret = hashlib.sha1(number.encode()).hexdigest()
+    value = serializer.dumps({"csrf_token": secret, "tracked": {number: int(time.time()) + 6 * 3600}})
     return f"{app.config['SESSION_COOKIE_NAME']}={value}"
 
 

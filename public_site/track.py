@@ -4,6 +4,7 @@ download notices and files, answer a request for materials, apply for a re-revie
 from __future__ import annotations
 
 import logging
+import sys
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -130,7 +131,7 @@ def track_forget():
     return redirect(url_for("public.track"))
 
 
-# Rendered tracking pages, kept per process (``portal.pagecache``): about 10 KB each.
+# Rendered tracking pages, kept per process (``portal.pagecache``): 10-30 KB each in memory.
 PAGES: RenderedCache[str] = RenderedCache(max_bytes=24 * 1024 * 1024)
 
 
@@ -157,7 +158,7 @@ def case(number: str):
             return _ask(number)
         page = render_tokenless(lambda: _case_page(view)[0])
         if keep:
-            PAGES.put(key, page, len(page) * 3)  # at most 3 bytes a character (UTF-8)
+            PAGES.put(key, page, sys.getsizeof(page))
     return with_token(page), 200, etag_header(tag) if tag else {}
 
 

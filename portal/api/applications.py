@@ -387,7 +387,7 @@ SCHEMAS["Tracking"] = {
         "timeline": {"type": "array", "items": {"type": "object"}},
         "documents": {
             "type": "array",
-            "description": "Notices and opinions sent to the petitioner; `url` is a link valid for 5 minutes.",
+            "description": "Notices and opinions sent to the petitioner; `url` is a link valid for at least 5 minutes.",
             "items": {"type": "object"},
         },
         "attachments": {"type": "array", "description": "The petitioner's own files.", "items": {"type": "object"}},
@@ -499,9 +499,26 @@ document(
     "get",
     {
         "summary": "Track an application with its access code.",
-        "parameters": [_NUMBER, _CODE_HEADER],
+        "parameters": [
+            _NUMBER,
+            _CODE_HEADER,
+            {
+                "name": "If-None-Match",
+                "in": "header",
+                "required": False,
+                "schema": _STRING,
+                "description": "The `ETag` of an earlier answer: 304 while nothing it shows has changed (checked"
+                " after the access code). The tag covers the file links too: a 304 never asks a client to keep"
+                " a link that has expired.",
+            },
+        ],
         "responses": {
-            "200": {"description": "The tracking view.", "content": _json("Tracking")},
+            "200": {
+                "description": "The tracking view, with its `ETag` (weak). Not to be stored (`no-store`).",
+                "headers": {"ETag": {"schema": _STRING}},
+                "content": _json("Tracking"),
+            },
+            "304": {"description": "Not modified since the answer of the `If-None-Match` tag."},
             "404": _NOT_FOUND,
             "429": _TOO_MANY,
         },
@@ -712,6 +729,8 @@ def get_application(number: str):
         online.record_online_delivery(db.session, pii, open_case(db.session, stamp), today=_today())
         db.session.commit()  # 送达: the day the petitioner first opened the replied case
         stamp = find_number(db.session, stamp.number)
+        if stamp is None:
+            abort(404)
     window = int(time.time() // LINK_WINDOW_SECONDS)
     key = (stamp.key, _today(), current_lang()) if stamp.key is not None else None
     kept = ANSWERS.get(key) if key is not None else None
