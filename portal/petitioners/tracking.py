@@ -11,11 +11,12 @@ to the caller.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, literal_column, select, true
+from sqlalchemy import bindparam, func, literal_column, select, true
 from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by
 from sqlalchemy.orm import Session
 
@@ -52,7 +53,7 @@ from portal.workflow import (
     case_step_label,
     decide,
 )
-from tenants.scoping import TenantScope, scoped, set_scope, system_scope
+from tenants.scoping import TenantScope, scoped, scoped_statement, set_scope, system_scope
 from tenants.tree import BureauInfo, bureau_info, subtree_ids
 
 NUMBER_MAX = 40
@@ -99,7 +100,9 @@ class CaseStamp:
         return (self.number, self.tenant_id, self.case_id, self.version, self.updated_at, self.reference_version)
 
 
-def _stamp_query(number: str, *extra):
+@functools.cache
+def _stamp_statement(with_code: bool):
+    """The stamp of the case numbered ``:number`` (and its access code's hash): built once, run per request."""
     return (
         select(
             CaseNumber.number,
@@ -111,10 +114,10 @@ def _stamp_query(number: str, *extra):
             Case.intake,
             Case.delivered_on,
             version_column().label("reference_version"),
-            *extra,
+            *([Case.access_code_hash] if with_code else []),
         )
         .join(Case, (Case.tenant_id == CaseNumber.tenant_id) & (Case.id == CaseNumber.case_id))
-        .where(CaseNumber.number == (number or "-"))
+        .where(CaseNumber.number == bindparam("number"))
     )
 
 
@@ -134,7 +137,7 @@ def find_by_code(session: Session, pii: PersonalData, number: str | None, code: 
     number = normalise_number(str(number or ""))[:NUMBER_MAX]
     code = normalise_code(str(code or ""))[:CODE_MAX]
     with system_scope(session):
-        found = session.execute(_stamp_query(number, Case.access_code_hash)).first()
+        found = session.execute(_stamp_statement(True), {"number": number or "-"}).first()
     expected = found[-1] if found is not None else None
     matches = pii.matches(code, expected or _NO_HASH)
     return _stamp(session, found) if found is not None and expected and matches else None
@@ -146,7 +149,7 @@ def find_number(session: Session, number: str | None) -> CaseStamp | None:
     if not number:
         return None
     with system_scope(session):
-        found = session.execute(_stamp_query(number)).first()
+        found = session.execute(_stamp_statement(False), {"number": number}).first()
     return _stamp(session, found) if found is not None else None
 
 
@@ -399,8 +402,9 @@ def _json_rows(model, columns: Sequence, *order_by, where=true()):
     )
 
 
-def _tracking_query(case_id: int):
-    """The case and everything the petitioner sees of it, in one statement (the session holds its bureau's scope)."""
+@functools.cache
+def _tracking_statement():
+    """The case ``:tenant_id``/``:case_id`` and everything the petitioner sees of it: built once, run per request."""
     events = _json_rows(
         CaseEvent,
         (CaseEvent.seq, CaseEvent.at, CaseEvent.action, CaseEvent.fields),
@@ -464,7 +468,7 @@ def _tracking_query(case_id: int):
         public_documents.label("public_documents"),
         requests.label("requests"),
         rating.label("rating"),
-    ).where(Case.id == case_id)
+    ).where(Case.tenant_id == bindparam("tenant_id"), Case.id == bindparam("case_id"))
 
 
 def _day(value: str | None) -> date | None:
@@ -482,7 +486,8 @@ def tracking_view(session: Session, tenant_id: int, case_id: int, *, today: date
     bureau's staff, its place in the tree and the time limits come from memory (``portal.memo``).
     """
     set_scope(session, TenantScope.single(tenant_id))
-    row = session.execute(_tracking_query(case_id)).first()
+    statement = scoped_statement(session, _tracking_statement())
+    row = session.execute(statement, {"tenant_id": tenant_id, "case_id": case_id}).first()
     if row is None:
         return None
     values = row._mapping

@@ -14,7 +14,7 @@ from tests.staff_site.conftest import Browser
 
 SCOPE = "SELECT set_config('app.system'"  # the tenant scope of the transaction (row-level security)
 STAMP = "FROM case_numbers JOIN cases"  # the registry and the case's version stamp, by primary key
-CASE = "FROM cases WHERE cases.id ="  # the case and everything the petitioner sees of it
+CASE = "FROM cases WHERE cases.tenant_id = %(tenant_id)s::INTEGER AND cases.id = %(case_id)s"  # the case, all shown
 
 
 def statements_of(app, browser, url: str, **kw) -> tuple[object, list[str]]:
@@ -65,6 +65,8 @@ def test_the_tracking_page_reads_the_case_once_and_a_kept_page_only_its_stamp(ap
     page, statements = statements_of(app, browser, url)
     assert page.status_code == 200 and "申请复核" in page.get_data(as_text=True)
     assert shape(statements) == ["scope", "stamp", "scope", "case"], "\n".join(statements)
+    # The ORM's tenant filter is there too (prepared once per scope), beside row-level security.
+    assert "cases.tenant_id IN (" in statements[3] and "case_events.tenant_id IN (" in statements[3]
 
     # The kept page: the stamp's primary-key look-up under the system scope, nothing more.
     kept, statements = statements_of(app, browser, url)
