@@ -59,25 +59,30 @@ class NoApproverAvailable(Exception):
         self.message_en = message_en
 
 
-def _absence_on(leader: LeaderView, on: date) -> Absence | None:
+def _absences_on(leader: LeaderView, on: date) -> list[Absence]:
+    out = []
     for absence in leader.absences:
         start, end, *rest = absence
         if start <= on <= end:
-            return Absence(start, end, *rest)
-    return None
+            out.append(Absence(start, end, *rest))
+    return out
 
 
 def is_away(leader: LeaderView, on: date) -> bool:
     """Tell whether the leader is away on that day."""
-    return _absence_on(leader, on) is not None
+    return bool(_absences_on(leader, on))
 
 
 def stand_in_for(leader: LeaderView, on: date, power: str = "slip") -> int | None:
-    """Return the stand-in the leader declared for the absence covering that day, for `power` (slip | signing)."""
-    absence = _absence_on(leader, on)
-    if absence is None or not getattr(absence, power):
-        return None
-    return absence.stand_in_id
+    """Return the stand-in the leader declared for `power` (slip | signing) on that day.
+
+    Declarations may overlap, e.g. one stand-in for the slip and another for signing over the same days;
+    ``portal.accounts.absences`` keeps at most one stand-in per power on any day.
+    """
+    for absence in _absences_on(leader, on):
+        if absence.stand_in_id is not None and getattr(absence, power):
+            return absence.stand_in_id
+    return None
 
 
 def _present_stand_in(leader: LeaderView, on: date, by_id: Mapping[int, LeaderView]) -> int | None:

@@ -24,12 +24,14 @@ from portal.documents.models import DocumentSequence, DocumentSettings, Document
 from portal.idempotency import IdempotencyRecord
 from portal.memo import ReferenceVersion
 from portal.notify.models import DeadlineAlert, StaffNotification, SweepRun
+from portal.petitioners.drafts import ApplicationDraft
 from portal.petitioners.models import Petitioner, PetitionerCase
 from portal.supervision.models import CaseRollup, DeadlineRollup, SatisfactionRating, SupervisionOrder
 from tenants.contacts import BureauContact
 from tenants.models import Bureau, Unit
 
 __all__ = [
+    "ApplicationDraft",
     "Attachment",
     "AuditEntry",
     "Base",

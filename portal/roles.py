@@ -31,9 +31,9 @@ LEADERS: frozenset[Role] = frozenset({Role.petitions_leader, Role.business_leade
 # Administrators manage accounts and the bureau tree; they take no part in a case.
 ADMINS: frozenset[Role] = frozenset({Role.bureau_admin, Role.province_admin})
 
-# Separation of administrators (三员管理, MLPS level 3): the system administrators above (accounts, units,
-# settings), the security administrator (second factors, password resets) and the audit administrator (reads the
-# audit log only). No account holds two of the three.
+# Separation of administrators (三员管理, MLPS level 3): the system administrators above (open and (de)activate
+# accounts, units, settings), the security administrator (roles, second factors, sessions, password resets) and
+# the audit administrator (reads the audit log only). No account holds two of the three.
 SYSTEM_ADMINS: frozenset[Role] = ADMINS
 SECURITY_ADMINS: frozenset[Role] = frozenset({Role.security_admin})
 AUDIT_ADMINS: frozenset[Role] = frozenset({Role.audit_admin})

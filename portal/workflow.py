@@ -474,9 +474,12 @@ class CaseView:
     - `signer_id`, `signer_ids`: the leader(s) in charge of petitions whose signature counts (sign/return the
       reply). A stand-in signs only through `ActorView.signing_for` (declared for signing, §四.4).
       Both empty: any petitions leader of the bureau, but then no stand-in can be recognised.
+    - `named_signer_id`: the 签发人 a report's draft names (committee cases); a stand-in declared for signing by
+      several absent leaders signs the report for that one.
     - `pending_extension_days`: days asked for by the pending extension request.
     - `extension_days_granted`: days of extension granted so far, over all requests (§三: at most 30 in all).
-    - `whole_review_due`: the whole review's due date as it stands; an extension can be asked for only up to it.
+    - `whole_review_due`: the whole review's due date as it stands; an extension is asked for and granted only up to
+      it (a request still pending after it has lapsed).
     - `replied_on`: date the formal opinion was signed and sent.
     - `delivered_on`: date it reached the petitioner (送达); the escalation window runs from it. None: not yet
       recorded, and the window has not started. `electronic_delivery`: the petitioner chose it, so the opinion
@@ -504,6 +507,7 @@ class CaseView:
     opinion_approver_ids: frozenset[int] = frozenset()
     signer_id: int | None = None
     signer_ids: frozenset[int] = frozenset()
+    named_signer_id: int | None = None
     extension_used: bool = False
     pending_extension: bool = False
     pending_extension_days: int | None = None
@@ -875,8 +879,12 @@ def _check_conditions(case: CaseView, action: CaseAction, today: date | None, wi
                 "已有一项延期申请正在等待领导审批。",
                 "An extension request is already waiting for the leader's decision.",
             )
-    if action in (CaseAction.approve_extension, CaseAction.deny_extension) and not case.pending_extension:
-        raise _refuse("wrong_state", "没有待审批的延期申请。", "There is no extension request waiting for a decision.")
+    if action in (CaseAction.approve_extension, CaseAction.deny_extension):
+        if not case.pending_extension:
+            raise _refuse(
+                "wrong_state", "没有待审批的延期申请。", "There is no extension request waiting for a decision."
+            )
+        _check_extension_not_lapsed(case, today)
     if action is CaseAction.provide_materials and not case.material_requests:
         raise _refuse("wrong_state", "没有待提供的材料。", "There is no open request for materials.")
     if action is CaseAction.escalate:
@@ -894,15 +902,43 @@ def extension_days_left(case: CaseView) -> int:
     return max(0, EXTENSION_MAX_DAYS - case.extension_days_granted)
 
 
+def whole_review_passed(whole_review_due: date | None, today: date | None) -> bool:
+    """§三: the whole review's time has run out (its last day is behind us): the case is overdue and stays so.
+
+    From then on no extension can be asked for, and a request still pending has lapsed: it can be neither granted
+    (that would move the deadline and hide the overdue case) nor denied.
+    """
+    return today is not None and whole_review_due is not None and today > whole_review_due
+
+
+def extension_lapsed(case: CaseView, today: date | None) -> bool:
+    """Tell whether the pending extension request lapsed undecided when the whole review's time ran out (§三)."""
+    return case.pending_extension and whole_review_passed(case.whole_review_due, today)
+
+
 def _check_extension_in_time(case: CaseView, today: date | None) -> None:
     """§三: an extension is asked for before the whole review's time runs out; after that the case is overdue."""
     due = case.whole_review_due
-    if today is None or due is None or today <= due:
+    if not whole_review_passed(due, today):
         return
     raise _refuse(
         "wrong_state",
         f"办结期限（{due.isoformat()}）已过，不能再申请延期；该事项已超期。",
         f"The whole review was due on {due.isoformat()}; an extension can no longer be asked for. The case is overdue.",
+    )
+
+
+def _check_extension_not_lapsed(case: CaseView, today: date | None) -> None:
+    """§三: an extension is granted before the whole review's time runs out, not only asked for: a request still
+    pending on the day after the last day has lapsed, and the case stays overdue."""
+    if not extension_lapsed(case, today):
+        return
+    due = case.whole_review_due.isoformat()
+    raise _refuse(
+        "wrong_state",
+        f"延期申请已失效：办结期限（{due}）届满前未获批准，不能再批准或不批准；该事项已超期。",
+        f"The extension request has lapsed: it was not approved by the whole review's last day ({due}), so it can "
+        "no longer be approved or denied. The case is overdue.",
     )
 
 
@@ -957,6 +993,7 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "text": ("正式意见", "formal opinion"),
     "draft_sha256": ("签发稿摘要", "draft digest"),
     "draft": ("签发稿", "draft"),
+    "signed_copy": ("代签稿", "copy signed by the stand-in"),
     "doc_number": ("发文字号", "document number"),
     "outcome": ("办理结果", "outcome"),
     "days": ("延期天数", "days"),
@@ -1375,12 +1412,14 @@ def _return_reply(c: _Ctx) -> Decision:
     )
 
 
-def _on_behalf(c: _Ctx, ids: frozenset[int], powers: frozenset[int] | None = None) -> int | None:
-    """Return whom the actor stands in for, if they act as a stand-in (`powers`: default `acting_for`)."""
-    powers = c.actor.acting_for if powers is None else powers
-    if c.actor.user_id in ids or not ids & powers:
+def signs_on_behalf_of(case: CaseView, actor: ActorView) -> int | None:
+    """The absent leader a stand-in declared for signing signs for (代签, §四.4); None: the actor signs as themself."""
+    ids = _designated_signers(case)
+    if actor.user_id in ids or not ids & actor.signing_for:
         return None
-    return min(ids & powers)
+    if case.named_signer_id in ids & actor.signing_for:
+        return case.named_signer_id  # a report names its 签发人: sign for them, whoever else is away too
+    return min(ids & actor.signing_for)
 
 
 def _sign_reply(c: _Ctx) -> Decision:
@@ -1408,7 +1447,7 @@ def _sign_reply(c: _Ctx) -> Decision:
         # 代签: a stand-in declared for signing signs in the absent leader's stead; the document shows both.
         event_fields={
             "comment": comment,
-            "on_behalf_of": _on_behalf(c, _designated_signers(c.case), c.actor.signing_for),
+            "on_behalf_of": signs_on_behalf_of(c.case, c.actor),
             # The draft signed (set by the database layer from the submitted draft): what is issued.
             "draft_sha256": c.payload.short("draft_sha256", required=False),
             "doc_number": c.payload.short("doc_number", required=False),
@@ -1450,6 +1489,7 @@ def _request_extension(c: _Ctx) -> Decision:
 
 
 def _approve_extension(c: _Ctx) -> Decision:
+    _check_extension_not_lapsed(c.case, c.payload.day("today", required=False))
     requested = c.case.pending_extension_days or extension_days_left(c.case)
     cap = min(requested, extension_days_left(c.case))
     days = _extension_days(c, requested, required=False) or cap
@@ -1478,6 +1518,7 @@ def _approve_extension(c: _Ctx) -> Decision:
 
 
 def _deny_extension(c: _Ctx) -> Decision:
+    _check_extension_not_lapsed(c.case, c.payload.day("today", required=False))
     reason = c.payload.text("reason")
     return c.decision(
         case_changes={"pending_extension": False, "pending_extension_days": None},

@@ -27,6 +27,7 @@ from portal.petitioners.operations import claim_case
 from portal.petitioners.tracking import find_by_code
 from portal.web import safe_next
 from portal.workflow import KIND_LABELS, STATE_PUBLIC
+from public_site.apply import discard_draft
 from public_site.common import current_petitioner, grant, pii
 from public_site.views import bp
 from tenants.models import Bureau
@@ -104,6 +105,7 @@ def _sign_in(account) -> None:
 def sign_out():
     if account := current_petitioner():
         end_petitioner_sessions(db.session, account)
+        discard_draft()  # the application in progress goes with the session
         db.session.commit()
         session.pop(SESSION_VERSION, None)
         logout_user()

@@ -7,12 +7,14 @@ which the request's scope may read for supervision) is not found.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal.accounts import absences
+from portal.accounts import absences, tokens
 from portal.accounts.models import StaffUser
 from portal.accounts.operations import (
     AccountError,
@@ -21,7 +23,8 @@ from portal.accounts.operations import (
     rename_unit,
     reset_password,
     set_user_active,
-    update_user_roles,
+    set_user_roles,
+    set_user_unit,
 )
 from portal.cases.queries import local_today
 from portal.cases.refusal_texts import (
@@ -50,10 +53,12 @@ from portal.documents.templates import (
     preview_template,
 )
 from portal.extensions import db
+from portal.identity import operations as identity_ops
+from portal.identity.views import reset_second_factor_of
 from portal.roles import ROLE_LABELS, SECURITY_ADMINS, Role
 from portal.web import is_english, localized, localized_error
 from portal.workflow import DOCUMENT_LABELS, REJECT_REASON_LABELS, ActionRefused
-from staff_site.access import staff_required
+from staff_site.access import MAX_ID, administered_user, at_province, security_admin_required, staff_required
 from staff_site.admin_forms import (
     AbsenceForm,
     ActionForm,
@@ -69,6 +74,7 @@ from staff_site.admin_forms import (
     RenameUnitForm,
     TemplateForm,
     UserRolesForm,
+    UserUnitForm,
 )
 from staff_site.audit import audit_change
 from tenants.contacts import ContactError, get_committee_contact, get_contact, set_contact
@@ -78,7 +84,6 @@ from tenants.tree import TreeError, add_bureau, list_bureaus, move_bureau, renam
 bp = Blueprint("admin", __name__, template_folder="templates")
 
 ADMINS = (Role.bureau_admin, Role.province_admin)
-MAX_ID = 2**63 - 1
 REASON_LABELS = {str(k): v for k, v in REJECT_REASON_LABELS.items()}
 KIND_LABELS = {
     **{k.value: v for k, v in DOCUMENT_LABELS.items()},
@@ -102,11 +107,6 @@ def _require(*roles: Role) -> None:
 
 def _bureau_id() -> int:
     return current_user.tenant_id
-
-
-def _is_province_bureau() -> bool:
-    bureau = db.session.get(Bureau, _bureau_id())
-    return bureau is not None and bureau.parent_id is None
 
 
 def _own(model, object_id: int):
@@ -152,6 +152,17 @@ def index():
 
 
 # --- Users ---------------------------------------------------------------------------------------------------
+# Separation of administrators: the system administrator opens accounts, moves them between units and
+# (de)activates them; the security administrator gives and takes roles, ends sessions and resets passwords and
+# second factors. Each sees the other's work on the same pages, read-only.
+
+
+def _user_list() -> list[StaffUser]:
+    """This bureau's accounts; every bureau's for the province's security administrator."""
+    query = select(StaffUser).order_by(StaffUser.tenant_id, StaffUser.username)
+    if not (current_user.has_role(*SECURITY_ADMINS) and at_province(current_user)):
+        query = query.where(StaffUser.tenant_id == _bureau_id())
+    return list(db.session.scalars(query.limit(2000)))
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -160,7 +171,7 @@ def users():
     _require(*ADMINS, *(SECURITY_ADMINS if request.method == "GET" else ()))
     units = _units()
     form = NewUserForm()
-    form.prepare(units, province=current_user.has_role(Role.province_admin) and _is_province_bureau())
+    form.prepare(units)
     if form.validate_on_submit():
         unit = next((u for u in units if u.id == form.unit_id.data), None)
         try:
@@ -169,27 +180,33 @@ def users():
                 bureau=db.session.get(Bureau, _bureau_id()),
                 username=form.username.data,
                 password=form.password.data,
-                roles=[Role(r) for r in form.roles.data],
+                roles=[],
                 display_name=form.display_name.data,
                 unit_code=unit.code if unit else None,
             )
         except AccountError as exc:
             _fail(form, _account_field(exc), exc)
         else:
-            audit_change(
-                "user_created", user.username, after={"roles": [str(r) for r in user.roles], "unit_id": user.unit_id}
-            )
+            audit_change("user_created", user.username, after={"roles": [], "unit_id": user.unit_id})
             db.session.commit()
-            flash(_("The account %(username)s is created.", username=user.username))
-            return redirect(url_for("admin.users"))
+            flash(
+                _(
+                    "The account %(username)s is created. It holds no role until the security administrator gives it"
+                    " its roles.",
+                    username=user.username,
+                )
+            )
+            return redirect(url_for("admin.user_detail", user_id=user.id))
+    listed = _user_list()
+    bureau_ids = {u.tenant_id for u in listed}
     return (
         render_template(
             "admin/users.html",
             form=form,
-            users=_users(),
-            units={u.id: u for u in units},
+            users=listed,
+            units={u.id: u for u in db.session.scalars(select(Unit).where(Unit.tenant_id.in_(bureau_ids)))},
+            bureaus={b.id: b for b in list_bureaus(db.session)} if len(bureau_ids) > 1 else {},
             role_labels=ROLE_LABELS,
-            action_form=ActionForm(),
         ),
         _status(form),
     )
@@ -208,37 +225,93 @@ def _account_field(exc: AccountError) -> str | None:
     return None
 
 
+def _user_page(user: StaffUser, status: int = 200, *, roles_form=None, unit_form=None):
+    """The account page: what the system administrator and the security administrator each may do to it."""
+    own = user.tenant_id == _bureau_id()
+    province = at_province(current_user) and db.session.get(Bureau, user.tenant_id).parent_id is None
+    if roles_form is None:
+        roles_form = UserRolesForm(data={"roles": [str(r) for r in user.roles]})
+    roles_form.prepare(province=province)
+    if unit_form is None:
+        unit_form = UserUnitForm(data={"unit_id": user.unit_id})
+    unit_form.prepare(_units() if own else [])
+    security = current_user.has_role(*SECURITY_ADMINS)
+    now = datetime.now(UTC)
+    return (
+        render_template(
+            "admin/user.html",
+            user=user,
+            bureau=db.session.get(Bureau, user.tenant_id),
+            roles_form=roles_form,
+            unit_form=unit_form,
+            action_form=ActionForm(),
+            role_labels=ROLE_LABELS,
+            system_admin=current_user.has_role(*ADMINS) and own,
+            security_admin=security,
+            sessions=identity_ops.list_sessions(db.session, user) if security else [],
+            api_tokens=tokens.list_tokens(db.session, user, now=now) if security else [],
+            second_factor=identity_ops.has_second_factor(db.session, user) if security else None,
+            now=now,
+        ),
+        status,
+    )
+
+
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @staff_required
 def user_detail(user_id: int):
-    user = _own(StaffUser, user_id)
+    """The account page; a POST moves the account to another unit (the system administrator's)."""
+    user = administered_user(user_id)
     _require(*ADMINS, *(SECURITY_ADMINS if request.method == "GET" else ()))
-    units = _units()
-    form = UserRolesForm(data={"roles": [str(r) for r in user.roles], "unit_id": user.unit_id})
-    form.prepare(units, province=current_user.has_role(Role.province_admin) and _is_province_bureau())
-    before = {"roles": [str(r) for r in user.roles], "unit_id": user.unit_id}
+    if request.method == "GET":
+        return _user_page(user)
+    if user.tenant_id != _bureau_id():
+        abort(404)
+    form = UserUnitForm()
+    form.prepare(_units())
+    before = {"unit_id": user.unit_id}
     if form.validate_on_submit():
         try:
-            update_user_roles(
-                db.session,
-                user,
-                roles=[Role(r) for r in form.roles.data],
-                unit_id=form.unit_id.data,
-                acting=current_user,
-            )
+            set_user_unit(db.session, user, unit_id=form.unit_id.data)
         except AccountError as exc:
-            _fail(form, _account_field(exc), exc)
-            user = _own(StaffUser, user_id)
+            _fail(form, "unit_id", exc)
+            user = administered_user(user_id)
         else:
-            after = {"roles": [str(r) for r in user.roles], "unit_id": user.unit_id}
+            audit_change("user_unit_changed", user.username, before=before, after={"unit_id": user.unit_id})
+            db.session.commit()
+            flash(_("The unit of %(username)s is saved.", username=user.username))
+            return redirect(url_for("admin.user_detail", user_id=user.id))
+    return _user_page(user, 400, unit_form=form)
+
+
+@bp.post("/users/<int:user_id>/roles")
+@staff_required
+def user_roles(user_id: int):
+    """Give or take roles (the security administrator's); every session and token of the user ends."""
+    user = administered_user(user_id)
+    admin_user = security_admin_required()
+    province = at_province(admin_user) and db.session.get(Bureau, user.tenant_id).parent_id is None
+    form = UserRolesForm()
+    form.prepare(province=province)
+    before = {"roles": [str(r) for r in user.roles]}
+    if form.validate_on_submit():
+        try:
+            set_user_roles(db.session, user, roles=[Role(r) for r in form.roles.data], acting=admin_user)
+        except AccountError as exc:
+            _fail(form, "roles", exc)
+            user = administered_user(user_id)
+        else:
+            after = {"roles": [str(r) for r in user.roles]}
             audit_change("user_roles_changed", user.username, before=before, after=after)
             db.session.commit()
-            flash(_("The roles and unit of %(username)s are saved.", username=user.username))
+            flash(
+                _(
+                    "The roles of %(username)s are saved. Their sessions and API tokens have ended.",
+                    username=user.username,
+                )
+            )
             return redirect(url_for("admin.user_detail", user_id=user.id))
-    return (
-        render_template("admin/user.html", user=user, form=form, action_form=ActionForm(), role_labels=ROLE_LABELS),
-        _status(form),
-    )
+    return _user_page(user, 400, roles_form=form)
 
 
 @bp.post("/users/<int:user_id>/active")
@@ -256,7 +329,12 @@ def user_active(user_id: int):
         db.session.rollback()
         flash(localized_error(exc))
         return redirect(url_for("admin.user_detail", user_id=user_id))
-    audit_change("user_activated" if active else "user_deactivated", user.username, after={"active": active})
+    audit_change(
+        "user_activated" if active else "user_deactivated",
+        user.username,
+        before={"active": not active},
+        after={"active": active},
+    )
     db.session.commit()
     if active:
         flash(_("The account %(username)s is active again.", username=user.username))
@@ -269,21 +347,96 @@ def user_active(user_id: int):
 @staff_required
 def user_password_reset(user_id: int):
     """Give the user a temporary password (shown once, here); they must change it at their next sign-in."""
-    user = _own(StaffUser, user_id)
-    _require(*SECURITY_ADMINS)  # separation of administrators: not the system administrator's
+    user = administered_user(user_id)
+    admin_user = security_admin_required()  # separation of administrators: not the system administrator's
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400)
     temporary = temporary_password()
+    before = {"must_change_password": user.must_change_password}
     try:
-        reset_password(db.session, user, temporary, acting=current_user)
+        reset_password(db.session, user, temporary, acting=admin_user)
     except AccountError as exc:
         db.session.rollback()
         flash(localized_error(exc))
         return redirect(url_for("admin.user_detail", user_id=user_id))
-    audit_change("password_reset", user.username, after={"must_change_password": True})
+    audit_change("password_reset", user.username, before=before, after={"must_change_password": True})
     db.session.commit()
     return render_template("admin/password_reset.html", user=user, temporary=temporary)
+
+
+@bp.post("/users/<int:user_id>/sessions/end")
+@staff_required
+def user_sessions_end(user_id: int):
+    """End every session and API token of the user (a stolen laptop, someone leaving): the security administrator's."""
+    user = administered_user(user_id)
+    admin_user = security_admin_required()
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if user.id == admin_user.id:
+        flash(_("To end your own sessions, use the My sessions page."))
+        return redirect(url_for("admin.user_detail", user_id=user_id))
+    now = datetime.now(UTC)
+    live_tokens = sum(1 for t in tokens.list_tokens(db.session, user, now=now, limit=1000) if _token_live(t, now))
+    ended = identity_ops.end_all_sessions(db.session, user, now=now, reason="ended_by_admin")
+    audit_change(
+        "sessions_ended",
+        user.username,
+        before={"live_sessions": ended, "live_api_tokens": live_tokens},
+        after={"live_sessions": 0, "live_api_tokens": 0},
+    )
+    db.session.commit()
+    flash(_("Every session and API token of %(username)s has ended.", username=user.username))
+    return redirect(url_for("admin.user_detail", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/sessions/<int:session_id>/end")
+@staff_required
+def user_session_end(user_id: int, session_id: int):
+    """End one session of the user (the security administrator's)."""
+    user = administered_user(user_id)
+    admin_user = security_admin_required()
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if user.id == admin_user.id:
+        flash(_("To end your own sessions, use the My sessions page."))
+        return redirect(url_for("admin.user_detail", user_id=user_id))
+    if not 0 < session_id <= MAX_ID:
+        abort(404)
+    now = datetime.now(UTC)
+    row = identity_ops.find_session_of(db.session, user, session_id)
+    if row is None:
+        abort(404)
+    was_live = row.ended_at is None
+    identity_ops.end_own_session(db.session, user, session_id, now=now, reason="ended_by_admin")
+    if was_live:
+        audit_change(
+            "session_ended",
+            user.username,
+            before={"session_id": session_id, "ip": row.ip, "live": True},
+            after={"session_id": session_id, "live": False},
+        )
+    db.session.commit()
+    flash(_("The session was ended."))
+    return redirect(url_for("admin.user_detail", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/second-factor/reset")
+@staff_required
+def user_second_factor_reset(user_id: int):
+    """Remove the user's authenticator and recovery codes (a lost phone); they set up a new one at next sign-in."""
+    user = administered_user(user_id)
+    admin_user = security_admin_required()
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    reset_second_factor_of(user, admin_user)
+    db.session.commit()
+    flash(_("The second factor of %(name)s was reset.", name=user.display_name))
+    return redirect(url_for("admin.user_detail", user_id=user_id))
+
+
+def _token_live(token, now) -> bool:
+    return token.revoked_at is None and token.expires_at > now
 
 
 def temporary_password() -> str:
@@ -349,7 +502,7 @@ def absence_list():
     form.prepare(leaders)
     if form.validate_on_submit():
         try:
-            absences.add_absence(
+            absence = absences.add_absence(
                 db.session,
                 _bureau_id(),
                 user_id=form.user_id.data,
@@ -363,6 +516,8 @@ def absence_list():
         except absences.AbsenceError as exc:
             _fail(form, exc.field, exc)
         else:
+            after = absences.describe(db.session, absence)
+            audit_change("absence_recorded", after["leader"], after=after)
             db.session.commit()
             flash(_("The out-of-office period is recorded."))
             return redirect(url_for("admin.absence_list"))
@@ -387,7 +542,9 @@ def absence_delete(absence_id: int):
     _require(*ADMINS)
     if not ActionForm().validate_on_submit():
         abort(400)
+    before = absences.describe(db.session, absence)
     absences.remove_absence(db.session, absence)
+    audit_change("absence_removed", before["leader"], before=before)
     db.session.commit()
     flash(_("The out-of-office period is removed."))
     return redirect(url_for("admin.absence_list"))

@@ -43,15 +43,26 @@ class ActionForm(FlaskForm):
 
 
 class UserRolesForm(FlaskForm):
+    """The security administrator's: which roles an account holds."""
+
     roles = MultiCheckboxField(_l("Roles"), validators=[DataRequired(_l("Choose at least one role."))])
+
+    def prepare(self, *, province: bool) -> None:
+        self.roles.choices = _role_choices(province)
+
+
+class UserUnitForm(FlaskForm):
+    """The system administrator's: which unit of the bureau an account belongs to."""
+
     unit_id = SelectField(_l("Unit"), coerce=_optional_int, validators=[Optional()])
 
-    def prepare(self, units, *, province: bool) -> None:
-        self.roles.choices = _role_choices(province)
+    def prepare(self, units) -> None:
         self.unit_id.choices = [(None, _l("(no unit)"))] + [(u.id, u.name) for u in units]
 
 
-class NewUserForm(UserRolesForm):
+class NewUserForm(UserUnitForm):
+    """The system administrator opens an account; the security administrator then gives it its roles."""
+
     username = StringField(
         _l("Username"),
         validators=[
@@ -85,8 +96,9 @@ class RenameUnitForm(FlaskForm):
     name = StringField(_lp("name of a unit or bureau", "Name"), validators=[InputRequired(REQUIRED), Length(max=100)])
 
 
-class AbsenceForm(FlaskForm):
-    user_id = SelectField(_l("Leader"), coerce=_optional_int, validators=[InputRequired(REQUIRED)])
+class AbsenceDeclarationForm(FlaskForm):
+    """A period away and its stand-in: a leader declaring their own (``staff_site.absences``)."""
+
     starts_on = DateField(_l("First day away"), validators=[InputRequired(_l("Enter a date (YYYY-MM-DD)."))])
     ends_on = DateField(_l("Last day away"), validators=[InputRequired(_l("Enter a date (YYYY-MM-DD)."))])
     stand_in_id = SelectField(_l("Stand-in"), coerce=_optional_int, validators=[Optional()])
@@ -102,9 +114,17 @@ class AbsenceForm(FlaskForm):
     note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])
 
     def prepare(self, leaders) -> None:
-        people = [(u.id, u.display_name) for u in leaders]
-        self.user_id.choices = [(None, _l("Choose…")), *people]
-        self.stand_in_id.choices = [(None, _l("(none)")), *people]
+        self.stand_in_id.choices = [(None, _l("(none)")), *((u.id, u.display_name) for u in leaders)]
+
+
+class AbsenceForm(AbsenceDeclarationForm):
+    """A period away recorded by an administrator, for any leader of the bureau."""
+
+    user_id = SelectField(_l("Leader"), coerce=_optional_int, validators=[InputRequired(REQUIRED)])
+
+    def prepare(self, leaders) -> None:
+        super().prepare(leaders)
+        self.user_id.choices = [(None, _l("Choose…")), *((u.id, u.display_name) for u in leaders)]
 
 
 class LetterheadForm(FlaskForm):
@@ -167,6 +187,7 @@ class MoveBureauForm(FlaskForm):
 
 
 __all__ = [
+    "AbsenceDeclarationForm",
     "AbsenceForm",
     "ActionForm",
     "LetterheadForm",
@@ -179,6 +200,7 @@ __all__ = [
     "RenameUnitForm",
     "TemplateForm",
     "UserRolesForm",
+    "UserUnitForm",
 ]
 
 

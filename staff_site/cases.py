@@ -39,7 +39,7 @@ from portal.cases.queries import (
     parse_filters,
     preview_slip_approver,
 )
-from portal.documents.service import get_reply_desk, get_reply_draft, preview_reply
+from portal.documents.service import get_reply_desk, get_signing_draft, preview_reply
 from portal.documents.templates import TemplateError
 from portal.extensions import db
 from portal.routing import OPINION_KIND_LABELS
@@ -169,7 +169,8 @@ def _form_context(page, user, today, action: CaseAction) -> FormContext:
         outcome=request.args.get("outcome"),
     )
     if action in _REPLY_ACTIONS:
-        ctx.draft = get_reply_draft(db.session, page.case)
+        # The signer sees the draft as their signature issues it (a stand-in: with 代签 and both names).
+        ctx.draft = get_signing_draft(db.session, page.case, user, today)
     if action is CaseAction.submit_reply:
         ctx.desk = get_reply_desk(db.session, page.case)
     return ctx
@@ -238,7 +239,8 @@ def case_action(case_id: int, action: str):
                 abort(404)
             status = REFUSAL_STATUS.get(exc.code, 422)
             field = form._fields.get(exc.field) if exc.field else None
-            if field is not None and exc.code == "invalid":
+            # A hidden field (the draft's digest) shows no error beside it: say it at the top of the page.
+            if field is not None and exc.code == "invalid" and field.type != "HiddenField":
                 field.errors = [*field.errors, localized_error(exc)]
             else:
                 error = localized_error(exc)
@@ -312,12 +314,13 @@ def reply_preview(case_id: int):
 @bp.get("/cases/<int:case_id>/reply-draft.pdf")
 @staff_required
 def reply_draft(case_id: int):
-    """The stored draft of the formal opinion, byte for byte what signing issues (clerk, leader, supervisors)."""
+    """The stored draft of the formal opinion, byte for byte what signing issues (clerk, leader, supervisors);
+    to a stand-in declared for signing, the copy with 代签 that their signature issues."""
     page = _load_page(case_id)
-    draft = get_reply_draft(db.session, page.case)
+    draft = get_signing_draft(db.session, page.case, _user(), local_today())
     if draft is None:
         abort(404)
-    body = current_app.extensions["portal.storage"].get(draft.pdf.storage_key)
+    body = draft.body or current_app.extensions["portal.storage"].get(draft.pdf.storage_key)
     response = _pdf_response(body, draft.pdf.filename)
     response.headers["X-Content-SHA256"] = draft.sha256
     return response

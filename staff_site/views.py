@@ -96,4 +96,4 @@ def home():
 
 
 # The other pages of the staff site register on the same blueprint.
-from staff_site import cases, intake, materials, meetings  # noqa: E402,F401
+from staff_site import absences, cases, intake, materials, meetings  # noqa: E402,F401

@@ -1,19 +1,20 @@
-"""Leaders' out-of-office periods and their stand-ins (§四.4), as a bureau administrator records them.
+"""Leaders' out-of-office periods and their stand-ins (§四.4): declared by the leader, or recorded by a bureau
+administrator, under the same rules (``add_absence``).
 
 The workflow reads these rows through ``portal.cases.context.BureauStaff``: on a day inside a period the leader is
-away, and the declared stand-in acts for them (``portal.approvers.acting_for``).
+away, and the declared stand-in acts for them (``portal.approvers.acting_for``). A leader's periods may overlap (one
+stand-in for the slip, another for signing), but on any day each power has at most one stand-in.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import StaffUser
 from portal.cases.models import StaffAbsence
-from portal.roles import LEADERS
 
 NOTE_MAX = 200
 MAX_DAYS = 366
@@ -28,7 +29,7 @@ class AbsenceError(ValueError):
 
 
 def is_leader(user: StaffUser) -> bool:
-    return user.active and user.has_role(*LEADERS)
+    return user.active and user.is_leader
 
 
 def list_leaders(session: Session, bureau_id: int) -> list[StaffUser]:
@@ -114,6 +115,8 @@ def add_absence(
             f"备注须为一行文字，不超过 {NOTE_MAX} 个字符。",
             "note",
         )
+    if stand_in_id is not None:
+        _check_one_stand_in_per_power(session, leader, starts_on, ends_on, stand_in_slip, stand_in_signing)
     absence = StaffAbsence(
         tenant_id=bureau_id,
         user_id=leader.id,
@@ -129,7 +132,138 @@ def add_absence(
     return absence
 
 
+def _check_one_stand_in_per_power(
+    session: Session, leader: StaffUser, starts_on: date, ends_on: date, slip: bool, signing: bool
+) -> None:
+    """Refuse a second stand-in for the same power on the same day: who acts must never be a matter of row order."""
+    overlapping = session.scalars(
+        select(StaffAbsence)
+        .where(
+            StaffAbsence.tenant_id == leader.tenant_id,
+            StaffAbsence.user_id == leader.id,
+            StaffAbsence.stand_in_id.is_not(None),
+            StaffAbsence.starts_on <= ends_on,
+            StaffAbsence.ends_on >= starts_on,
+        )
+        .order_by(StaffAbsence.starts_on, StaffAbsence.id)
+    )
+    for other in overlapping:
+        if (slip and other.stand_in_slip) or (signing and other.stand_in_signing):
+            period = f"{other.starts_on.isoformat()} – {other.ends_on.isoformat()}"
+            raise AbsenceError(
+                f"A stand-in for the same power is already declared for {period}; end or cancel that declaration "
+                "first, or choose days that do not overlap.",
+                f"{period} 已指定了相同代理事项的代理人；请先结束或撤销该登记，或选择不重叠的日期。",
+                "stand_in_id",
+            )
+
+
 def remove_absence(session: Session, absence: StaffAbsence) -> None:
     """Delete a recorded period (entered by mistake, or cancelled); flushes."""
     session.delete(absence)
     session.flush()
+
+
+# --- A leader's own declarations (§四.4: the stand-in is one "the absent leader declared") ----------------------
+
+
+def declare_absence(
+    session: Session,
+    leader: StaffUser,
+    *,
+    today: date,
+    starts_on: date,
+    ends_on: date,
+    stand_in_id: int | None = None,
+    stand_in_slip: bool = True,
+    stand_in_signing: bool = False,
+    note: str | None = None,
+) -> StaffAbsence:
+    """Record the signed-in leader's own absence and the stand-in they declare; flushes.
+
+    The rules of ``add_absence``, and one more: a declaration takes effect from today at the earliest (it gives
+    powers from the day it is made; an absence already past is for an administrator to record).
+    """
+    if starts_on < today:
+        raise AbsenceError("The first day away cannot be before today.", "外出开始日期不能早于今天。", "starts_on")
+    return add_absence(
+        session,
+        leader.tenant_id,
+        user_id=leader.id,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        stand_in_id=stand_in_id,
+        stand_in_slip=stand_in_slip,
+        stand_in_signing=stand_in_signing,
+        note=note,
+    )
+
+
+def list_own_absences(session: Session, leader: StaffUser) -> list[StaffAbsence]:
+    """The leader's own periods, latest first."""
+    return list(
+        session.scalars(
+            select(StaffAbsence)
+            .where(StaffAbsence.tenant_id == leader.tenant_id, StaffAbsence.user_id == leader.id)
+            .order_by(StaffAbsence.starts_on.desc(), StaffAbsence.id.desc())
+        )
+    )
+
+
+def list_standing_in(session: Session, user: StaffUser, today: date) -> list[StaffAbsence]:
+    """The current and coming periods in which another leader declared ``user`` their stand-in, soonest first."""
+    return list(
+        session.scalars(
+            select(StaffAbsence)
+            .where(
+                StaffAbsence.tenant_id == user.tenant_id,
+                StaffAbsence.stand_in_id == user.id,
+                StaffAbsence.ends_on >= today,
+            )
+            .order_by(StaffAbsence.starts_on, StaffAbsence.id)
+        )
+    )
+
+
+def get_own_absence(session: Session, leader: StaffUser, absence_id: int) -> StaffAbsence | None:
+    """One of the leader's own periods; None for anyone else's (another leader's, another bureau's)."""
+    return session.scalar(
+        select(StaffAbsence).where(
+            StaffAbsence.id == absence_id,
+            StaffAbsence.tenant_id == leader.tenant_id,
+            StaffAbsence.user_id == leader.id,
+        )
+    )
+
+
+def end_absence(session: Session, absence: StaffAbsence, today: date) -> str:
+    """The leader is back (or will not go): end the period before today, or cancel it if it has not begun; flushes.
+
+    Return "ended" or "cancelled". The days already past stay on record (a stand-in may have acted on them);
+    a period already over cannot be changed.
+    """
+    if absence.ends_on < today:
+        raise AbsenceError(
+            "This period is over; it stays on record as it was.", "该外出期间已结束，按原样保留记录。", None
+        )
+    if absence.starts_on >= today:
+        remove_absence(session, absence)
+        return "cancelled"
+    absence.ends_on = today - timedelta(days=1)
+    session.flush()
+    return "ended"
+
+
+def describe(session: Session, absence: StaffAbsence) -> dict:
+    """The period as the audit log records it (people by username)."""
+    ids = [i for i in (absence.user_id, absence.stand_in_id) if i is not None]
+    names = dict(session.execute(select(StaffUser.id, StaffUser.username).where(StaffUser.id.in_(ids))).all())
+    return {
+        "leader": names.get(absence.user_id, str(absence.user_id)),
+        "starts_on": absence.starts_on.isoformat(),
+        "ends_on": absence.ends_on.isoformat(),
+        "stand_in": names.get(absence.stand_in_id) if absence.stand_in_id is not None else None,
+        "slip": absence.stand_in_slip,
+        "signing": absence.stand_in_signing,
+        "note": absence.note,
+    }

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, TenantOwned, utcnow_column
-from portal.roles import ADMINS, PETITION_OFFICE, Role
+from portal.roles import ADMINS, LEADERS, PETITION_OFFICE, Role
 
 
 class StaffUser(TenantOwned, Base):
@@ -74,6 +74,11 @@ class StaffUser(TenantOwned, Base):
     @property
     def is_admin(self) -> bool:
         return self.has_role(*ADMINS)
+
+    @property
+    def is_leader(self) -> bool:
+        """A bureau leader (局领导): they declare their own absences and stand-ins (§四.4)."""
+        return self.has_role(*LEADERS)
 
     def __repr__(self) -> str:
         return f"<StaffUser {self.username}>"

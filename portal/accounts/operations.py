@@ -56,8 +56,8 @@ def create_user(
         raise AccountError(
             "Username must be 1-64 letters, digits, '.' or '_'.", "用户名须为 1 至 64 个字母、数字、“.”或“_”。"
         )
-    if not roles:
-        raise AccountError("A user needs at least one role.", "每个用户至少要有一个角色。")
+    # An account may open without a role (the system administrator's page): it holds no power until the security
+    # administrator gives it roles (``set_user_roles``).
     if separated := separation_problem(roles):
         raise AccountError(separated[1], separated[0])
     if Role.province_admin in roles and bureau.parent_id is not None:
@@ -144,49 +144,54 @@ def load_user(session: Session, user_id: int) -> StaffUser | None:
 
 # --- Bureau administration (staff_site.admin) ---------------------------------------------------------------
 
-_ADMIN_ROLES = frozenset({Role.bureau_admin, Role.province_admin})
 
+def set_user_roles(session: Session, user: StaffUser, *, roles: list[Role], acting: StaffUser) -> StaffUser:
+    """The security administrator gives ``user`` these roles (written in the user's bureau); flushes.
 
-def update_user_roles(
-    session: Session, user: StaffUser, *, roles: list[Role], unit_id: int | None, acting: StaffUser
-) -> StaffUser:
-    """Give ``user`` new roles and unit (an administrator's change, written in the user's bureau); flushes.
-
-    Raise ``AccountError`` and change nothing when there is no role, the unit is not of the user's bureau,
-    province administration is granted outside the province bureau or by someone who is not a province
-    administrator, or the acting administrator would take away their own administration rights.
+    Raise ``AccountError`` and change nothing when there is no role, the roles break the separation of
+    administrators, province administration is granted outside the province bureau or by a security administrator
+    who is not the province's, or the administrator changes their own roles (nobody grants themself powers).
+    Every session and API token of the user ends when the roles change.
     """
     roles = list(dict.fromkeys(Role(r) for r in roles))
     if not roles:
         raise AccountError("A user needs at least one role.", "每个用户至少要有一个角色。")
     if separated := separation_problem(roles):
         raise AccountError(separated[1], separated[0])
-    granted = set(roles) - set(user.roles)
-    removed = set(user.roles) - set(roles)
-    if Role.province_admin in roles:
-        bureau = session.get(Bureau, user.tenant_id)
-        if bureau is None or bureau.parent_id is not None:
-            raise AccountError(
-                "Only staff of the province bureau can be province administrators.",
-                "只有省本级社会保险局的工作人员才能担任全省系统管理员。",
-            )
-    if Role.province_admin in granted | removed and not acting.has_role(Role.province_admin):
+    if user.id == acting.id:
         raise AccountError(
-            "Only a province administrator can grant or remove province administration.",
-            "只有全省系统管理员才能授予或取消全省系统管理员角色。",
+            "You cannot change your own roles: another security administrator does.",
+            "不能修改自己的角色，须由其他安全保密管理员办理。",
         )
-    if user.id == acting.id and not (set(roles) & _ADMIN_ROLES):
-        raise AccountError("You cannot take away your own administrator role.", "不能取消自己的系统管理员角色。")
+    province = session.get(Bureau, user.tenant_id)
+    if Role.province_admin in roles and (province is None or province.parent_id is not None):
+        raise AccountError(
+            "Only staff of the province bureau can be province administrators.",
+            "只有省本级社会保险局的工作人员才能担任全省系统管理员。",
+        )
+    acting_bureau = session.get(Bureau, acting.tenant_id)
+    if Role.province_admin in set(roles) ^ set(user.roles) and acting_bureau.parent_id is not None:
+        raise AccountError(
+            "Only the province's security administrator can grant or remove province administration.",
+            "只有省本级的安全保密管理员才能授予或取消全省系统管理员角色。",
+        )
+    changed = set(roles) != set(user.roles)
+    with scoped(session, TenantScope.single(user.tenant_id)):
+        user.roles = roles
+        session.flush()
+    if changed:  # a session or token must not keep powers it was not signed in with
+        _end_credentials(session, user, reason="roles_changed")
+    return user
+
+
+def set_user_unit(session: Session, user: StaffUser, *, unit_id: int | None) -> StaffUser:
+    """The system administrator moves ``user`` to a unit of their bureau (or none); flushes."""
     if unit_id is not None:
         unit = session.scalar(select(Unit).where(Unit.id == unit_id, Unit.tenant_id == user.tenant_id))
         if unit is None:
             raise AccountError("That unit does not belong to the user's bureau.", "所选处室不属于该用户所在的单位。")
-    changed = set(roles) != set(user.roles)
-    user.roles = roles
     user.unit_id = unit_id
     session.flush()
-    if changed:  # a session or token must not keep powers it was not signed in with
-        _end_credentials(session, user, reason="roles_changed")
     return user
 
 
@@ -252,14 +257,15 @@ def change_own_password(
 def reset_password(session: Session, user: StaffUser, new: str, *, acting: StaffUser) -> StaffUser:
     """An administrator sets a temporary password; the user must change it at next sign-in; flushes.
 
-    Every session and API token of the user ends. Written in the request's scope (only the user's bureau writes).
+    Every session and API token of the user ends. The caller checked that the administrator may act on the user.
     """
     if user.id == acting.id and user.tenant_id == acting.tenant_id:
         raise AccountError("Change your own password on the password page.", "请在“修改密码”页面修改您自己的密码。")
     _check_new_password(user, new)
-    user.password_hash = hash_password(new)
-    user.must_change_password = True
-    session.flush()
+    with scoped(session, TenantScope.single(user.tenant_id)):
+        user.password_hash = hash_password(new)
+        user.must_change_password = True
+        session.flush()
     _end_credentials(session, user, reason="password_reset")
     return user
 

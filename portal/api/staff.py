@@ -40,7 +40,7 @@ from portal.cases.queries import (
     parse_filters,
     pick,
 )
-from portal.documents.service import get_reply_desk, get_reply_draft, preview_reply
+from portal.documents.service import get_reply_desk, get_signing_draft, preview_reply
 from portal.documents.templates import TemplateError
 from portal.extensions import db
 from portal.idnumber import InvalidIdNumber, validate_id_number
@@ -117,6 +117,7 @@ def case_summary(row) -> dict:
         "petitioner_name": case.petitioner_name,
         "lead_unit": {"id": case.lead_unit_id, "name": row.lead_unit_name} if case.lead_unit_id else None,
         "pending_extension_days": case.pending_extension_days,
+        "extension_lapsed": row.extension_lapsed,  # §三: pending, not decided by the whole review's last day
         "received_on": _d(case.received_on),
         # §四.14 and the 30-day window, marked in the queue as on the page.
         "late_application": case.late_application,
@@ -191,6 +192,8 @@ def case_detail(page: CasePage) -> dict:
             "days": c.extension_days,
             "days_left": max(0, EXTENSION_MAX_DAYS - (c.extension_days or 0)),
             "pending_days": c.pending_extension_days,
+            # §三: the pending request was not decided by the whole review's last day; it can no longer be.
+            "pending_lapsed": page.extension_lapsed_on is not None,
         },
         "petitioner_name": c.petitioner_name,
         "personal_data_masked": bool(page.parties) and page.parties[0].masked,
@@ -381,6 +384,10 @@ SCHEMAS["StaffCaseSummary"] = {
         "petitioner_name": {"type": "string"},
         "lead_unit": {"type": ["object", "null"]},
         "pending_extension_days": {"type": ["integer", "null"]},
+        "extension_lapsed": {
+            "type": "boolean",
+            "description": "The pending extension request was not decided by the whole review's last day (§三).",
+        },
         "version": {"type": "integer"},
         "next_deadline": {
             "type": ["object", "null"],
@@ -403,6 +410,14 @@ SCHEMAS["StaffCase"] = {
         "supervision": {"type": "boolean", "description": "A lower bureau's case, read-only for the caller."},
         "parties": {"type": "array", "items": {"type": "object"}},
         "deadlines": {"type": "array", "items": {"type": "object"}, "description": "Open deadlines, explained."},
+        "extension": {
+            "type": "object",
+            "description": (
+                "Extensions (§三): `used`, `days` granted in all (at most 30), `days_left`, `pending_days` asked for"
+                " and waiting for a leader, `pending_lapsed`: that request was not decided by the whole review's"
+                " last day, so it can no longer be approved or denied and the case stays overdue."
+            ),
+        },
         "material_requests": {"type": "array", "items": {"type": "object"}},
         "meetings": {"type": "array", "items": {"type": "object"}},
         "contacts": {"type": "array", "items": {"type": "object"}},
@@ -671,7 +686,9 @@ document(
             " (one salutation) and, to the petitioner, the `remedy` are printed once by the system, whatever the"
             " letter says; a report carries `signer` (签发人) and lists the reply's attachments (附件). `references`"
             " (division opinion, leaders' comments) are internal: never printed unless written into the letter."
-            " `draft` is the last submitted draft (null if none), readable by the signing leader."
+            " `draft` is the last submitted draft (null if none), readable by the signing leader; to a stand-in"
+            " declared for signing by the absent petitions leader, its copy with 代签 and both names (`signed_for`"
+            " names that leader; `sha256` is the copy's)."
         ),
         "tags": ["staff"],
         "parameters": [_CASE_ID],
@@ -692,7 +709,9 @@ document(
             " the one the draft would take now. Submit with `submit_reply` (`text`, `outcome`, `upload_ids`): the"
             " draft is then rendered, numbered and stored, its SHA-256 recorded in the history; `sign_reply`"
             " (optional `draft_sha256`: the digest of the draft the leader read, refused if it is not the current"
-            " one) issues exactly those bytes. `return_reply` (`reason`) sends it back to the clerk."
+            " one) issues exactly those bytes. A stand-in declared for signing (代签, §四.4) signs the draft's copy"
+            " that shows 代签 with both names, as `reply-draft` gives it to them, with that copy's digest."
+            " `return_reply` (`reason`) sends it back to the clerk."
         ),
         "tags": ["staff"],
         "parameters": [_CASE_ID],
@@ -721,7 +740,9 @@ document(
     "get",
     {
         "summary": "The stored draft of the formal opinion: byte for byte what signing issues.",
-        "description": _AUTH + " Header `X-Content-SHA256`: its digest, as recorded in the history.",
+        "description": _AUTH
+        + " Header `X-Content-SHA256`: its digest, as recorded in the history. To a stand-in the absent petitions"
+        " leader declared for signing, the draft's copy with 代签 and both names: what their signature issues.",
         "tags": ["staff"],
         "parameters": [_CASE_ID],
         "responses": {
@@ -992,6 +1013,7 @@ def _draft_json(draft) -> dict | None:
         "doc_number": draft.doc_number,
         "issued_on": draft.issued_on.isoformat(),
         "sha256": draft.sha256,
+        "signed_for": draft.signed_for,  # a stand-in's copy: the absent leader it is signed for (代签)
         "pdf": f"/api/v1/staff/cases/{draft.pdf.case_id}/reply-draft",
     }
 
@@ -1022,7 +1044,7 @@ def staff_reply_desk(case_id: int):
             {"label": message(r.label_zh, r.label_en), "author": r.author, "at": r.at.isoformat(), "text": r.text}
             for r in desk.references
         ],
-        draft=_draft_json(get_reply_draft(db.session, case)),
+        draft=_draft_json(get_signing_draft(db.session, case, g.staff_user, local_today())),
     )
 
 
@@ -1049,10 +1071,11 @@ def staff_reply_preview(case_id: int):
 @staff_api
 def staff_reply_draft(case_id: int):
     page = _page(case_id)
-    draft = get_reply_draft(db.session, page.case) if page is not None else None
+    draft = get_signing_draft(db.session, page.case, g.staff_user, local_today()) if page is not None else None
     if draft is None:
         return _not_found()
-    response = _pdf(current_app.extensions["portal.storage"].get(draft.pdf.storage_key), draft.pdf.filename)
+    body = draft.body or current_app.extensions["portal.storage"].get(draft.pdf.storage_key)
+    response = _pdf(body, draft.pdf.filename)
     response.headers["X-Content-SHA256"] = draft.sha256
     return response
 

@@ -12,10 +12,20 @@ from sqlalchemy.orm import Session
 from portal.accounts.models import StaffUser
 from portal.approvers import Absence, LeaderView, acting_for, signing_for
 from portal.cases.history import Actor
-from portal.cases.models import Case, Deadline, MaterialRequest, StaffAbsence
+from portal.cases.models import Case, CaseEvent, Deadline, MaterialRequest, StaffAbsence
 from portal.memo import memoized
 from portal.roles import LEADERS, Role
-from portal.workflow import ActorView, CaseView, MaterialRequestView, MaterialTarget, Step
+from portal.workflow import (
+    ActorView,
+    CaseAction,
+    CaseState,
+    CaseView,
+    IntakePath,
+    MaterialRequestView,
+    MaterialTarget,
+    Step,
+    signs_on_behalf_of,
+)
 from tenants.models import Unit, UnitKind
 from tenants.scoping import get_scope
 from tenants.tree import bureau_info, subtree_ids
@@ -115,6 +125,31 @@ class BureauStaff:
         return {unit_id: set(self.overseers_of(unit_id)) for unit_id in self.units}
 
 
+def named_signer_id(session: Session, case: Case, staff: BureauStaff) -> int | None:
+    """The 签发人 named by the draft of a report waiting for signature (a committee case, §四.3); else None.
+
+    A draft stored before ids were kept names them only: the bureau's petitions leader of that name, if one.
+    """
+    if case.state is not CaseState.awaiting_signature or case.intake is not IntakePath.committee_transfer:
+        return None
+    draft = session.scalar(
+        select(CaseEvent.fields["draft"])
+        .where(
+            CaseEvent.tenant_id == case.tenant_id,
+            CaseEvent.case_id == case.id,
+            CaseEvent.action == str(CaseAction.submit_reply),
+        )
+        .order_by(CaseEvent.seq.desc())
+        .limit(1)
+    )
+    if not isinstance(draft, dict) or not draft.get("signer"):
+        return None
+    if isinstance(draft.get("signer_id"), int):
+        return draft["signer_id"]
+    named = [u.id for u in staff.leaders if Role.petitions_leader in u.roles and u.display_name == draft["signer"]]
+    return named[0] if len(named) == 1 else None
+
+
 def case_view(session: Session, case: Case, staff: BureauStaff) -> CaseView:
     """The rules' view of ``case``: its row, its open requests and clocks, its bureau's staff and place in the tree."""
     open_requests = session.scalars(
@@ -144,6 +179,7 @@ def case_view(session: Session, case: Case, staff: BureauStaff) -> CaseView:
         ),
         bureau_level=str(bureau_info(session, case.tenant_id).level),
         lower_bureau_ids=frozenset(subtree_ids(session, case.tenant_id)) - {case.tenant_id},
+        named_signer_id=named_signer_id(session, case, staff),
     )
 
 
@@ -155,10 +191,13 @@ def build_case_view(
     open_requests: Iterable[MaterialRequestView],
     bureau_level: str,
     lower_bureau_ids: frozenset[int],
+    named_signer_id: int | None = None,
 ) -> CaseView:
     """The rules' view from what the caller read: ``case`` is the case row (an ORM ``Case`` or a copy with the same
     attributes), ``open_due`` the due dates of its open whole-review and escalation clocks, ``open_requests`` its
-    unanswered materials requests. The one place where a case becomes what the workflow judges."""
+    unanswered materials requests, ``named_signer_id`` the 签发人 a committee case's draft names
+    (``named_signer_id()``; only a staff signature depends on it). The one place where a case becomes what the
+    workflow judges."""
     return CaseView(
         state=case.state,
         kind=case.kind,
@@ -175,6 +214,7 @@ def build_case_view(
         opinion_needs_approval=case.opinion_needs_approval,
         opinion_approver_ids=staff.overseers_of(case.lead_unit_id),
         signer_ids=frozenset(v.user_id for v in staff.leaders_with(Role.petitions_leader)),
+        named_signer_id=named_signer_id,
         extension_used=case.extension_used,
         pending_extension=case.pending_extension_days is not None,
         pending_extension_days=case.pending_extension_days,
@@ -220,6 +260,18 @@ def staff_actor_view(
         ),
         signing_for=signing_for(user.id, on, staff_of_case.leader_views) if same_bureau else frozenset(),
     )
+
+
+def stand_in_signing_for(session: Session, case: Case, user: StaffUser, on: date) -> int | None:
+    """The absent leader ``user`` would sign ``case``'s formal opinion for on ``on`` (代签, §四.4); None: in their
+    own name, or not a stand-in declared for signing."""
+    if user.tenant_id != case.tenant_id:
+        return None
+    staff = BureauStaff(session, case.tenant_id)
+    actor = staff_actor_view(user, staff, on, staff.units, case.lead_unit_id)
+    if not actor.signing_for:
+        return None  # the common case: no need to build the case's view
+    return signs_on_behalf_of(case_view(session, case, staff), actor)
 
 
 def actor_of(user: StaffUser) -> Actor:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Select, func, select, text, tuple_, update
 from sqlalchemy.orm import Session
@@ -59,6 +60,7 @@ from portal.workflow import (
     ActorView,
     CaseAction,
     CaseKind,
+    CaseState,
     Decision,
     DeliveryMethod,
     DocumentKind,
@@ -67,9 +69,13 @@ from portal.workflow import (
     Step,
     StepRule,
     decide,
+    signs_on_behalf_of,
 )
 from tenants.models import Bureau, Unit, UnitKind
 from tenants.scoping import TenantScope, get_scope, scoped, set_scope, system_scope
+
+if TYPE_CHECKING:
+    from portal.documents.service import StandInCopy
 
 
 class CaseNotFound(LookupError):
@@ -705,11 +711,17 @@ def perform_action(
         actor_view = _actor_view(session, actor, staff, today, case.lead_unit_id)
         payload["today"] = today  # the server's date, never one sent with the input (escalation window, due dates)
         _prepare_payload(session, case, action, payload, staff, today)
+        stood_in_for, copy = None, None
+        if action is CaseAction.sign_reply:
+            stood_in_for = signs_on_behalf_of(view, actor_view)
+            copy = _pin_draft(session, case, payload, actor, stood_in_for)
         decision = decide(view, action, actor_view, payload, rules=get_step_rules(session))
         if decision.action is CaseAction.submit_reply and storage is not None:
             decision.event_fields["draft"] = _store_draft(session, storage, case, decision, today)
         if decision.action is CaseAction.sign_reply:
-            _check_report_signer(session, case, actor)
+            _check_report_signer(session, case, actor, stood_in_for, view.named_signer_id)
+            if copy is not None and storage is not None:
+                decision.event_fields["signed_copy"] = _store_signed_copy(session, storage, case, copy)
         result = _apply(session, pii, case, decision, actor, staff, today, now)
     finally:
         if get_scope(session) is not previous_scope:
@@ -753,8 +765,6 @@ def _prepare_payload(
         problems = letter_problems(payload["text"], addressee)
         if problems:
             raise ActionRefused("invalid", problems[0].zh, problems[0].en, "text")
-    if action is CaseAction.sign_reply:
-        _pin_draft(session, case, payload)
 
 
 def _latest_reply(session: Session, case: Case) -> CaseEvent | None:
@@ -766,32 +776,74 @@ def _latest_reply(session: Session, case: Case) -> CaseEvent | None:
     )
 
 
-def _pin_draft(session: Session, case: Case, payload: dict) -> None:
-    """Signing issues the stored draft: record its digest and number; refuse if the signer saw another one."""
+def _pin_draft(
+    session: Session, case: Case, payload: dict, actor: Actor, stood_in_for: int | None
+) -> StandInCopy | None:
+    """Signing issues the stored draft: record its digest and number; refuse if the signer saw another one.
+
+    A stand-in signing for the absent leader (``stood_in_for``) issues the draft's copy with 代签 and both names
+    instead (§四.4), the one they opened: returned, to be stored with the signature.
+    """
+    from portal.documents.service import stand_in_copy  # documents read cases: import at use
+
     reply = _latest_reply(session, case)
     draft = (reply.fields.get("draft") or {}) if reply is not None else {}
+    expected, copy = draft.get("sha256"), None
+    if stood_in_for is not None and draft and case.state is CaseState.awaiting_signature:
+        copy = stand_in_copy(session, case, stood_in_for, actor.name)
+        expected = copy.sha256 if copy is not None else expected
     seen = str(payload.get("draft_sha256") or "").strip().lower()
-    if seen and seen != draft.get("sha256"):
+    if seen and seen != expected:
+        if copy is not None and seen == draft.get("sha256"):
+            raise ActionRefused(
+                "invalid",
+                "您代签的正式意见应注明“代签”及双方姓名，请重新打开签发稿（代签稿）后再签发。",
+                "As a stand-in you sign the copy that shows 代签 with both names; open the draft again, then sign.",
+                "draft_sha256",
+            )
         raise ActionRefused(
             "invalid",
             "您查看的签发稿不是当前待签发的正式意见，请重新打开后再签发。",
             "The draft you viewed is not the one waiting for signature; open it again before signing.",
             "draft_sha256",
         )
-    payload["draft_sha256"] = draft.get("sha256")
+    payload["draft_sha256"] = expected
     payload["doc_number"] = draft.get("doc_number")
+    return copy
 
 
-def _check_report_signer(session: Session, case: Case, actor: Actor) -> None:
-    """A report names its 签发人 in its header: only that leader can sign the draft that names them."""
+def _store_signed_copy(session: Session, storage: Storage, case: Case, copy: StandInCopy) -> dict:
+    from portal.documents.service import store_stand_in_copy  # documents read cases: import at use
+
+    return store_stand_in_copy(session, storage, case, copy)
+
+
+def _check_report_signer(
+    session: Session, case: Case, actor: Actor, stood_in_for: int | None, named_id: int | None
+) -> None:
+    """A report names its 签发人 in its header: only that leader signs the draft that names them, or the stand-in
+    they declared for signing (代签, §四.4). ``named_id``: that leader's id (``CaseView.named_signer_id``)."""
     reply = _latest_reply(session, case)
     signer = ((reply.fields.get("draft") or {}) if reply is not None else {}).get("signer")
-    if signer and actor.name != signer:
-        raise ActionRefused(
-            "forbidden",
-            f"该报告的签发人为{signer}，应由其本人签发；如需改由他人签发，请退回重新报送。",
-            f"The report names {signer} as its signing leader; only they can sign it, or return it.",
+    if not signer:
+        return
+    if named_id is not None:
+        if named_id in (actor.id, stood_in_for):
+            return
+    elif actor.name == signer:
+        return  # a draft that names its 签发人 by name only (stored before ids were kept)
+    elif stood_in_for is not None:
+        absent = session.scalar(
+            select(StaffUser.display_name).where(StaffUser.tenant_id == case.tenant_id, StaffUser.id == stood_in_for)
         )
+        if absent == signer:
+            return
+    raise ActionRefused(
+        "forbidden",
+        f"该报告的签发人为{signer}，应由其本人或其指定的代签人签发；如需改由他人签发，请退回重新报送。",
+        f"The report names {signer} as its signing leader; only they or the stand-in they declared for signing "
+        "can sign it, or return it.",
+    )
 
 
 def _store_draft(session: Session, storage: Storage, case: Case, decision: Decision, today: date) -> dict:

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, ColumnElement, and_, any_, exists, false, func, literal, or_, select
+from sqlalchemy import BigInteger, ColumnElement, and_, any_, exists, false, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import StaffUser
@@ -71,6 +71,7 @@ from portal.workflow import (
     Step,
     allowed_actions,
     decide,
+    whole_review_passed,
 )
 from tenants.models import Bureau, Unit, UnitKind
 from tenants.scoping import system_scope
@@ -442,6 +443,7 @@ class QueueRow:
     marks: Marks
     bureau_name: str
     lead_unit_name: str | None
+    extension_lapsed: bool = False  # §三: its pending extension request was not decided in time
 
 
 @dataclass
@@ -495,6 +497,7 @@ class Duties:
     approvable_unit_ids: frozenset[int]  # lead units whose opinions this user may approve
     signer: bool
     decides_extensions: bool
+    on: date  # the day the duties are for
 
 
 def duties_of(user: StaffUser, staff: BureauStaff, today: date) -> Duties:
@@ -517,6 +520,7 @@ def duties_of(user: StaffUser, staff: BureauStaff, today: date) -> Duties:
         approvable_unit_ids=approvable,
         signer=signer,
         decides_extensions=bool(roles & LEADERS),  # §三: any bureau leader (局领导) decides
+        on=today,
     )
 
 
@@ -552,8 +556,31 @@ def _mine(duties: Duties, bureau_id: int) -> ColumnElement[bool]:
     if duties.signer:
         conditions.append(Case.state == CaseState.awaiting_signature)
     if duties.decides_extensions:
-        conditions.append(and_(Case.pending_extension_days.is_not(None), Case.state.in_(ACTIVE_STATES)))
+        # A request still pending after the whole review's last day has lapsed (§三): nothing is left to decide.
+        in_time = exists().where(
+            Deadline.tenant_id == Case.tenant_id,
+            Deadline.case_id == Case.id,
+            Deadline.step == Step.whole_review,
+            Deadline.closed_at.is_(None),
+            Deadline.due_on >= duties.on,
+        )
+        conditions.append(and_(Case.pending_extension_days.is_not(None), Case.state.in_(ACTIVE_STATES), in_time))
     return and_(Case.tenant_id == bureau_id, or_(*conditions))
+
+
+def _lapsed_extensions(session: Session, cases: list[Case], today: date) -> set[tuple[int, int]]:
+    """The cases among ``cases`` whose pending extension request lapsed (§三): one query, only when one is pending."""
+    pending = [(c.tenant_id, c.id) for c in cases if c.pending_extension_days is not None]
+    if not pending:
+        return set()
+    rows = session.execute(
+        select(Deadline.tenant_id, Deadline.case_id, Deadline.due_on).where(
+            tuple_(Deadline.tenant_id, Deadline.case_id).in_(pending),
+            Deadline.step == Step.whole_review,
+            Deadline.closed_at.is_(None),
+        )
+    ).all()
+    return {(tenant_id, case_id) for tenant_id, case_id, due_on in rows if whole_review_passed(due_on, today)}
 
 
 def _assisting(unit_id: int) -> ColumnElement[bool]:
@@ -658,6 +685,7 @@ def list_queue(
     if missing:
         unit_names.update(dict(session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(missing))).all()))
     bureau_names = {b.id: b.name for b in subtree}  # the own bureau's too
+    lapsed = _lapsed_extensions(session, cases, today)
     rows = [
         QueueRow(
             case=c,
@@ -665,6 +693,7 @@ def list_queue(
             marks=marks_for(c.next_due_on, today, calendar),
             bureau_name=bureau_names.get(c.tenant_id, ""),
             lead_unit_name=unit_names.get(c.lead_unit_id),
+            extension_lapsed=(c.tenant_id, c.id) in lapsed,
         )
         for c in cases
     ]
@@ -802,6 +831,8 @@ class CasePage:
     next_marks: Marks | None = None
     # §四.14: other cases of the petitioner on the same disputed document, any bureau: (number, state, bureau).
     same_matter: list[tuple[str, str, str]] = field(default_factory=list)
+    # §三: the pending extension request was not decided by the whole review's last day, which this is.
+    extension_lapsed_on: date | None = None
 
     @property
     def attachment_names(self) -> dict[int, str]:
@@ -967,6 +998,7 @@ def load_case_page(
     )
     lower = [b for b in bureau_rows if b.path.startswith(bureau.path) and b.id != bureau.id]
     staff_marks = [v.marks for v in open_views if v.deadline.owed_by != "petitioner"]
+    whole_review_due = next((v.deadline.due_on for v in open_views if v.deadline.step == Step.whole_review), None)
     return CasePage(
         case=case,
         bureau=bureau,
@@ -991,6 +1023,11 @@ def load_case_page(
         bureaus=bureaus,
         lower_bureaus=sorted(lower, key=lambda b: b.path),
         next_marks=staff_marks[0] if staff_marks else None,
+        extension_lapsed_on=(
+            whole_review_due
+            if case.pending_extension_days is not None and whole_review_passed(whole_review_due, today)
+            else None
+        ),
     )
 
 
@@ -1056,8 +1093,9 @@ def describe_fields(
                 shown = APPROVER_RULE_LABELS.get(text, text)
         elif key in ("request_id", "meeting_id"):
             shown = f"#{value}"
-        elif key == "draft" and isinstance(value, dict):
-            # The formal opinion as rendered and stored at submission: what signing issues.
+        elif key in ("draft", "signed_copy") and isinstance(value, dict):
+            # The formal opinion as rendered and stored at submission (or with 代签, as a stand-in signed it):
+            # what signing issues.
             number, digest = value.get("doc_number", ""), value.get("sha256", "")
             shown = (f"{value.get('title', '')}（{number}），SHA-256：{digest}", f"{number}, SHA-256: {digest}")
         elif isinstance(value, list):

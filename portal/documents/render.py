@@ -136,10 +136,18 @@ class DocumentData:
         return self.kind in INTERNAL_KINDS if self.internal is None else self.internal
 
     @property
-    def signer_note(self) -> str | None:
+    def signed_by_stand_in(self) -> str | None:
+        """X（Y代签）: the leader signed for and the stand-in who signed (§四.4); None when not signed so."""
         if not (self.signed_for and self.signed_by):
             return None
-        return f"签批：{self.signed_for}（{self.signed_by}代签）"
+        return f"{self.signed_for}（{self.signed_by}代签）"
+
+    @property
+    def signer_note(self) -> str | None:
+        """The 代签 line above the signature; on an upward document the 签发人 beside the number says it instead."""
+        if self.signer or not self.signed_by_stand_in:
+            return None
+        return f"签批：{self.signed_by_stand_in}"
 
 
 def chinese_date(value: date) -> str:
@@ -195,7 +203,8 @@ def _annex_lines(annexes: list[str]) -> list[str]:
 
 
 def _signer_line(data: DocumentData) -> tuple[str, str]:
-    return _clean(data.doc_number or ""), f"签发人：{_clean(data.signer or '')}"
+    signer = data.signed_by_stand_in or data.signer or ""
+    return _clean(data.doc_number or ""), f"签发人：{_clean(signer)}"
 
 
 # --- PDF: faces ------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from portal.accounts.models import StaffUser
 from portal.attachments.models import Attachment, AttachmentSource
 from portal.attachments.operations import _ON_ROLLBACK, _defer, _delete_quietly, download_url
+from portal.cases.context import stand_in_signing_for
 from portal.cases.models import Case, CaseEvent, CaseParty, Deadline, Outbox
 from portal.documents.models import DocumentSequence, DocumentSettings, DocumentTemplate, GeneratedDocument
 from portal.documents.numbering import default_prefix, format_number, next_number, prefix_problems, series_for
@@ -57,6 +58,7 @@ from portal.workflow import (
     DOCUMENT_LABELS,
     REJECT_REASON_LABELS,
     CaseKind,
+    CaseState,
     Complexity,
     DocumentKind,
     IntakePath,
@@ -399,13 +401,21 @@ def _fail(session: Session, row: Outbox, zh: str, en: str) -> RenderResult:
 
 
 def _put_files(
-    session: Session, storage: Storage, case: Case, stem: str, data: DocumentData, uploaded: list[str]
+    session: Session,
+    storage: Storage,
+    case: Case,
+    stem: str,
+    data: DocumentData,
+    uploaded: list[str],
+    *,
+    pdf: bytes | None = None,
 ) -> list[Attachment]:
     """Render ``data`` to PDF and DOCX, upload both and add their attachment rows (PDF first); flushes.
 
-    The keys uploaded are appended to ``uploaded`` as they go, for the caller to delete on failure.
+    ``pdf``: the PDF of ``data`` already rendered (the bytes a signer saw). The keys uploaded are appended to
+    ``uploaded`` as they go, for the caller to delete on failure.
     """
-    files = [(render_pdf(data), PDF_TYPE, "pdf"), (render_docx(data), DOCX_TYPE, "docx")]
+    files = [(pdf if pdf is not None else render_pdf(data), PDF_TYPE, "pdf"), (render_docx(data), DOCX_TYPE, "docx")]
     # The object key carries the attachment id, so take the ids before the rows exist.
     ids = session.scalars(
         text("SELECT nextval(pg_get_serial_sequence('attachments', 'id')) FROM generate_series(1, 2)")
@@ -585,6 +595,13 @@ def _units_text(units: dict[int, str], lead: int | None, assisting) -> str:
     return "、".join(parts)
 
 
+def _user_name(session: Session, case: Case, user_id: int) -> str:
+    name = session.scalar(
+        select(StaffUser.display_name).where(StaffUser.tenant_id == case.tenant_id, StaffUser.id == user_id)
+    )
+    return name or ""
+
+
 def _leader_text(session: Session, case: Case, user_id: int | None, rule: str | None) -> str:
     if user_id is None:
         return ""
@@ -681,8 +698,10 @@ def _prepare(session: Session, tenant_id: int, request: _Request) -> _Prepared:
     elif kind is DocumentKind.formal_opinion:
         reply = _needed(_latest_before(session, case, "submit_reply", request.seq), "submit_reply", case)
         draft = reply.fields.get("draft") or {}
-        if draft.get("pdf_attachment_id"):
-            data = _draft_data(session, case, reply)
+        signed = event.fields if event.action == "sign_reply" else {}
+        if draft.get("pdf_attachment_id") and signed.get("on_behalf_of") and not signed.get("signed_copy"):
+            # 代签 signed where no storage was at hand (not the pages or the API): the copy is rendered now.
+            data = _stand_in_data(session, case, reply, int(signed["on_behalf_of"]), event.actor_name)
             return _Prepared(
                 case=case,
                 data=data,
@@ -691,7 +710,20 @@ def _prepare(session: Session, tenant_id: int, request: _Request) -> _Prepared:
                 series=series_for(kind, case.kind),
                 reuse_number=draft["doc_number"],
                 number_prefix=settings.number_prefix,
-                issue_draft=(int(draft["pdf_attachment_id"]), int(draft["docx_attachment_id"]), draft["doc_number"]),
+            )
+        if draft.get("pdf_attachment_id"):
+            data = _draft_data(session, case, reply)
+            # A stand-in signed the copy with 代签 stored when they signed; the leader, the draft itself.
+            files = signed.get("signed_copy") or draft
+            return _Prepared(
+                case=case,
+                data=data,
+                title=data.title,
+                public=not transferred,
+                series=series_for(kind, case.kind),
+                reuse_number=draft["doc_number"],
+                number_prefix=settings.number_prefix,
+                issue_draft=(int(files["pdf_attachment_id"]), int(files["docx_attachment_id"]), draft["doc_number"]),
             )
         # A reply submitted without a stored draft (not through the pages or the API): composed now.
         data = compose_reply(session, case, str(reply.fields.get("text") or ""), issued_on=case.replied_on, check=False)
@@ -700,7 +732,7 @@ def _prepare(session: Session, tenant_id: int, request: _Request) -> _Prepared:
             # Who signed, and for whom when a stand-in declared for signing signed (代签, §四.4).
             data.signed_by = event.actor_name
             if event.fields.get("on_behalf_of"):
-                data.signed_for = _leader_text(session, case, event.fields["on_behalf_of"], None).split("（")[0]
+                data.signed_for = _user_name(session, case, event.fields["on_behalf_of"])
         return _Prepared(
             case=case,
             data=data,
@@ -785,17 +817,19 @@ def _next_body(session: Session, case: Case) -> str:
     return parent.name if parent else COMMITTEE_NAME
 
 
-def _report_signer(session: Session, case: Case) -> str | None:
+def _report_signer(session: Session, case: Case) -> StaffUser | None:
     """签发人 of a report: the bureau's leader in charge of petitions, who signs the formal opinion (§四.10)."""
     leaders = session.scalars(
         select(StaffUser)
         .where(StaffUser.tenant_id == case.tenant_id, StaffUser.active.is_(True))
         .order_by(StaffUser.id)
     ).all()
-    for user in leaders:
-        if Role.petitions_leader in user.roles:
-            return user.display_name
-    return None
+    return next((user for user in leaders if Role.petitions_leader in user.roles), None)
+
+
+def _report_signer_name(session: Session, case: Case) -> str | None:
+    signer = _report_signer(session, case)
+    return signer.display_name if signer is not None else None
 
 
 def _letter_context(session: Session, case: Case) -> dict:
@@ -882,7 +916,7 @@ def get_reply_desk(session: Session, case: Case) -> ReplyDesk:
         title=letter_title(kind, case.kind, context["petitioner_name"]),
         addressee=COMMITTEE_NAME if report else context["petitioner_name"],
         remedy=None if report else remedy_text(case.kind, _next_body(session, case)),
-        signer=_report_signer(session, case) if report else None,
+        signer=_report_signer_name(session, case) if report else None,
         prefill=prefill,
         references=references,
         reserved_number=_reserved_number(session, case),
@@ -930,7 +964,7 @@ def compose_reply(
         issued_on=issued_on or date.today(),
         doc_number=doc_number,
         next_bureau_name=None if report else _next_body(session, case),
-        signer=_report_signer(session, case) if report else None,
+        signer=_report_signer_name(session, case) if report else None,
         annexes=annexes,
         check=check,
     )
@@ -1012,6 +1046,8 @@ def store_reply_draft(
         _delete_quietly(storage, uploaded)
         raise
     _defer(session, _ON_ROLLBACK, storage, uploaded)
+    # A report's 签发人 by id too: they sign it, or the stand-in they declared for signing (代签, §四.4).
+    signer = _report_signer(session, case) if data.signer is not None else None
     return {
         "pdf_attachment_id": pdf.id,
         "docx_attachment_id": docx.id,
@@ -1021,6 +1057,7 @@ def store_reply_draft(
         "issued_on": data.issued_on.isoformat(),
         "title": data.title,
         "signer": data.signer,
+        "signer_id": signer.id if signer is not None else None,
     }
 
 
@@ -1039,11 +1076,14 @@ class ReplyDraft:
     sha256: str
     pdf: Attachment
     docx: Attachment | None
+    # A stand-in declared for signing signs the draft with 代签 and both names: that copy's PDF and the leader
+    # they sign for (``get_signing_draft``); ``sha256`` is then the copy's. None: the stored draft itself.
+    body: bytes | None = None
+    signed_for: str | None = None
 
 
-def get_reply_draft(session: Session, case: Case) -> ReplyDraft | None:
-    """The latest submitted draft of the case's formal opinion (None: none stored), in the caller's scope."""
-    event = session.scalar(
+def _latest_reply(session: Session, case: Case) -> CaseEvent | None:
+    return session.scalar(
         select(CaseEvent)
         .where(
             CaseEvent.tenant_id == case.tenant_id,
@@ -1053,6 +1093,11 @@ def get_reply_draft(session: Session, case: Case) -> ReplyDraft | None:
         .order_by(CaseEvent.seq.desc())
         .limit(1)
     )
+
+
+def get_reply_draft(session: Session, case: Case) -> ReplyDraft | None:
+    """The latest submitted draft of the case's formal opinion (None: none stored), in the caller's scope."""
+    event = _latest_reply(session, case)
     draft = (event.fields.get("draft") or {}) if event else {}
     if not draft.get("pdf_attachment_id"):
         return None
@@ -1081,6 +1126,89 @@ def get_reply_draft(session: Session, case: Case) -> ReplyDraft | None:
         pdf=pdf,
         docx=files.get(int(draft["docx_attachment_id"])),
     )
+
+
+def get_signing_draft(session: Session, case: Case, user: StaffUser, today: date) -> ReplyDraft | None:
+    """The draft as ``user`` would sign it ``today``, in the caller's scope.
+
+    The petitions leader (and anyone else who reads it) gets the stored draft. A stand-in the absent leader
+    declared for signing gets the same letter re-rendered with 代签 and both names (§四.4), with its own digest:
+    what their signature issues (`stand_in_copy`).
+    """
+    draft = get_reply_draft(session, case)
+    if draft is None or case.state is not CaseState.awaiting_signature:
+        return draft
+    leader_id = stand_in_signing_for(session, case, user, today)
+    if leader_id is None:
+        return draft
+    copy = stand_in_copy(session, case, leader_id, user.display_name)
+    if copy is None:
+        return draft
+    return replace(draft, sha256=copy.sha256, body=copy.pdf, signed_for=copy.data.signed_for)
+
+
+@dataclass(frozen=True)
+class StandInCopy:
+    """The stored draft as a stand-in signs it: the same letter, date and number, with 代签 and both names."""
+
+    data: DocumentData
+    pdf: bytes
+    sha256: str
+
+
+def stand_in_copy(session: Session, case: Case, leader_id: int, signed_by: str) -> StandInCopy | None:
+    """Render the latest stored draft signed by ``signed_by`` for the leader ``leader_id`` (None: no draft).
+
+    Rendering is deterministic: the copy the stand-in opens and the one signing stores are the same bytes while
+    the draft and the bureau's letterhead stay as they are (a change shows as a stale digest).
+    """
+    reply = _latest_reply(session, case)
+    if reply is None or not (reply.fields.get("draft") or {}).get("pdf_attachment_id"):
+        return None
+    data = _stand_in_data(session, case, reply, leader_id, signed_by)
+    pdf = render_pdf(data)
+    return StandInCopy(data=data, pdf=pdf, sha256=hashlib.sha256(pdf).hexdigest())
+
+
+def store_stand_in_copy(session: Session, storage: Storage, case: Case, copy: StandInCopy) -> dict:
+    """Store the copy a stand-in signed (its PDF as seen, and its DOCX); return the sign event's ``signed_copy``.
+
+    Flushes; the objects are deleted if the transaction does not commit.
+    """
+    uploaded: list[str] = []
+    try:
+        stem = f"{copy.data.title}（{copy.data.doc_number}）"
+        pdf, docx = _put_files(session, storage, case, stem, copy.data, uploaded, pdf=copy.pdf)
+    except BaseException:
+        _delete_quietly(storage, uploaded)
+        raise
+    _defer(session, _ON_ROLLBACK, storage, uploaded)
+    return {
+        "pdf_attachment_id": pdf.id,
+        "docx_attachment_id": docx.id,
+        "sha256": pdf.sha256,
+        "docx_sha256": docx.sha256,
+        "doc_number": copy.data.doc_number,
+        "title": copy.data.title,
+    }
+
+
+def _stand_in_data(session: Session, case: Case, reply: CaseEvent, leader_id: int, signed_by: str) -> DocumentData:
+    draft = reply.fields["draft"]
+    data = compose_reply(
+        session,
+        case,
+        str(reply.fields.get("text") or ""),
+        issued_on=date.fromisoformat(draft["issued_on"]),
+        doc_number=draft["doc_number"],
+        annexes=_annexes(session, case, reply.fields.get("attachment_ids")),
+        check=False,
+    )
+    if data.signer is not None:
+        data.signer = draft.get("signer") or data.signer  # a report keeps the 签发人 its draft names
+    data.signed_for = _user_name(session, case, leader_id)
+    data.signed_by = signed_by
+    return data
 
 
 def _draft_data(session: Session, case: Case, reply: CaseEvent) -> DocumentData:
@@ -1188,11 +1316,13 @@ __all__ = [
     "RenderResult",
     "ReplyDesk",
     "ReplyDraft",
+    "StandInCopy",
     "compose_reply",
     "get_document_file",
     "get_document_settings",
     "get_reply_desk",
     "get_reply_draft",
+    "get_signing_draft",
     "letter_kind",
     "list_documents",
     "preview_reply",
@@ -1201,5 +1331,7 @@ __all__ = [
     "set_letterhead",
     "set_number_prefix",
     "set_template_override",
+    "stand_in_copy",
     "store_reply_draft",
+    "store_stand_in_copy",
 ]

@@ -43,6 +43,7 @@ END_REASONS = (
     "password_reset",
     "deactivated",
     "roles_changed",
+    "ended_by_admin",
 )
 
 

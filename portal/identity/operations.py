@@ -564,9 +564,10 @@ def _verify_second_factor(session: Session, pii: PersonalData, user: StaffUser, 
 
 def remove_second_factor(session: Session, user: StaffUser) -> None:
     """Delete the user's authenticator and recovery codes (own choice, or an administrator's reset); flushes."""
-    session.execute(delete(StaffRecoveryCode).where(StaffRecoveryCode.user_id == user.id))
-    session.execute(delete(StaffTotp).where(StaffTotp.user_id == user.id))
-    session.flush()
+    with _own(session, user):
+        session.execute(delete(StaffRecoveryCode).where(StaffRecoveryCode.user_id == user.id))
+        session.execute(delete(StaffTotp).where(StaffTotp.user_id == user.id))
+        session.flush()
 
 
 def remove_own_second_factor(session: Session, user: StaffUser) -> None:
@@ -686,14 +687,25 @@ def list_sessions(session: Session, user: StaffUser, *, limit: int = 20) -> list
         )
 
 
-def end_own_session(session: Session, user: StaffUser, session_id: int, *, now: datetime) -> StaffSession | None:
-    """End one of the user's own sessions by its id; None when there is no such live session of theirs; flushes."""
+def find_session_of(session: Session, user: StaffUser, session_id: int) -> StaffSession | None:
+    """One session of the user by its id (live or ended), or None."""
+    with _own(session, user):
+        return session.scalar(
+            select(StaffSession).where(StaffSession.id == session_id, StaffSession.user_id == user.id)
+        )
+
+
+def end_own_session(
+    session: Session, user: StaffUser, session_id: int, *, now: datetime, reason: str = "ended_by_user"
+) -> StaffSession | None:
+    """End one of the user's sessions by its id (``reason``: the user's choice, or ``ended_by_admin``); None when
+    the user has no session of that id; flushes."""
     with _own(session, user):
         row = session.scalar(select(StaffSession).where(StaffSession.id == session_id, StaffSession.user_id == user.id))
         if row is None:
             return None
         if row.ended_at is None:
-            row.ended_at, row.end_reason = now, "ended_by_user"
+            row.ended_at, row.end_reason = now, reason
             session.flush()
         return row
 

@@ -34,10 +34,9 @@ from portal.identity.totp import provisioning_uri
 from portal.identity.useragent import describe_user_agent
 from portal.roles import SECURITY_ADMINS, Role
 from portal.web import localized_error, safe_next
-from staff_site.access import staff_required
+from staff_site.access import administered_user, security_admin_required, staff_required
 from staff_site.audit import audit_change
 from tenants.models import Bureau
-from tenants.scoping import load_scoped
 
 bp = Blueprint("identity", __name__, template_folder="templates", cli_group="identity")
 
@@ -426,13 +425,6 @@ def _require_admin() -> StaffUser:
     return user
 
 
-def _require_security_admin() -> StaffUser:
-    user = current_user._get_current_object()
-    if not user.has_role(*SECURITY_ADMINS):
-        abort(403)
-    return user
-
-
 @bp.route("/staff/identity-admin", methods=["GET", "POST"])
 @staff_required
 def admin():
@@ -441,7 +433,7 @@ def admin():
     form = PolicyForm()
     status = 200
     if request.method == "POST":
-        _require_security_admin()
+        security_admin_required()
         before = ops.get_policy(db.session, user.tenant_id)
         if not form.validate_on_submit():
             status = 422
@@ -498,13 +490,19 @@ def admin():
 @staff_required
 def reset_second_factor(user_id: int):
     """Remove a colleague's authenticator and recovery codes (lost phone); they set up a new one at next sign-in."""
-    admin_user = current_user._get_current_object()
-    user = load_scoped(db.session, StaffUser, user_id)
-    if user is None or user.tenant_id != admin_user.tenant_id:
-        abort(404)  # another bureau's account, or a lower bureau's: not yours to change
-    _require_security_admin()  # separation of administrators: not the system administrator's
+    user = administered_user(user_id)  # another bureau's account: not found (the province's sees every bureau)
+    admin_user = security_admin_required()  # separation of administrators: not the system administrator's
+    reset_second_factor_of(user, admin_user)
+    db.session.commit()
+    flash(_("The second factor of %(name)s was reset.", name=user.display_name))
+    return redirect(url_for(".admin"))
+
+
+def reset_second_factor_of(user: StaffUser, admin_user: StaffUser) -> None:
+    """The security administrator's reset: remove the factor, audit it, and note it in the sign-in log; flushes."""
+    before = {"second_factor": ops.has_second_factor(db.session, user)}
     ops.remove_second_factor(db.session, user)
-    audit_change("second_factor_reset", user.username)
+    audit_change("second_factor_reset", user.username, before=before, after={"second_factor": False})
     ops.record_staff_event(
         db.session,
         bureau_id=user.tenant_id,
@@ -515,9 +513,6 @@ def reset_second_factor(user_id: int):
         client=web.client_info(),
         detail=f"by {admin_user.username}",
     )
-    db.session.commit()
-    flash(_("The second factor of %(name)s was reset.", name=user.display_name))
-    return redirect(url_for(".admin"))
 
 
 # --- Citizens ---------------------------------------------------------------------------------------------------

@@ -555,6 +555,7 @@ def tracking_view(session: Session, tenant_id: int, case_id: int, *, today: date
         ),
         bureau_level=str(bureau_info(session, tenant_id).level),
         lower_bureau_ids=frozenset(subtree_ids(session, tenant_id)) - {tenant_id},
+        # No ``named_signer_id``: the 签发人 a committee case's draft names concerns the staff's signature only.
     )
     actions = set(allowed_actions(view, PETITIONER_VIEW, today=today, rules=get_step_rules(session)))
     rated = values["rating"][0] if values["rating"] else None

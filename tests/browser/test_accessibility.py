@@ -30,12 +30,15 @@ def world(dbs, app):
     drive(dbs, pii, city, replied.case.id, CaseState.replied, today=local_today())
     fresh = submit(dbs, pii)
     admin = make_staff(dbs, "220100", Role.bureau_admin, username="a11y_admin")
+    security = make_staff(dbs, "220100", Role.security_admin, username="a11y_security")
     return {
         "replied": replied,
         "fresh": fresh,
         "clerk": city.clerk.username,
         "leader": city.petitions_leader.username,
         "admin": admin.username,
+        "security": security.username,
+        "clerk_id": city.clerk.id,
     }
 
 
@@ -53,7 +56,12 @@ def staff_pages(world) -> dict[str, list[str]]:
             "/staff/sessions",
             "/staff/2fa",
         ],
-        "leader": ["/staff/supervision/", "/staff/supervision/warnings", "/staff/supervision/orders"],
+        "leader": [
+            "/staff/absences",
+            "/staff/supervision/",
+            "/staff/supervision/warnings",
+            "/staff/supervision/orders",
+        ],
         "admin": [
             "/staff/admin/users",
             "/staff/admin/units",
@@ -63,7 +71,10 @@ def staff_pages(world) -> dict[str, list[str]]:
             "/staff/admin/refusal-texts",
             "/staff/admin/refusal-texts/edit?reason=litigation",
             "/staff/ops/messages",  # the queue monitor is the province's alone (issue 18)
+            f"/staff/admin/users/{world['clerk_id']}",
         ],
+        # The security administrator's account page: roles, sessions and tokens, resets.
+        "security": ["/staff/admin/users", f"/staff/admin/users/{world['clerk_id']}", "/staff/identity-admin"],
     }
 
 
@@ -73,6 +84,36 @@ def _sign_in(page, base, username):
     page.fill("input[name=password]", PASSWORD)
     page.click("main button[type=submit]")
     page.wait_for_load_state()
+
+
+# The application's later steps are pages of their own (GETs built from the draft): walked with one in progress.
+APPLY_STEPS = ["/apply", "/apply/petitioner", "/apply/opinion", "/apply/request", "/apply/files", "/apply/review"]
+
+
+def _start_application(page, base):
+    """Fill the application up to its review through the pages, so that every step has a draft to show."""
+    from tests.public_site.helpers import VALID_ID, dates
+
+    def next_step():
+        with page.expect_navigation():
+            page.locator("button[name=go][value=next]:not(.visually-hidden)").click()
+
+    page.goto(f"{base}/apply")
+    page.select_option("select[name='disputed.bureau_id']", label="南关区社会保险局")
+    page.locator("input[name='disputed.opinion_kind'][value=handling]").check()
+    next_step()
+    for name, value in (("name", "张三"), ("id_number", VALID_ID), ("phone", "13800138000"), ("address", "长春市")):
+        page.fill(f"input[name='petitioner.{name}']", value)
+    next_step()
+    page.fill("input[name='disputed.document_number']", "南社保信〔2026〕3号")
+    page.fill("input[name='disputed.issued_on']", dates()["issued_on"])
+    page.fill("input[name='disputed.received_on']", dates()["received_on"])
+    next_step()
+    page.fill("textarea[name=request]", "请求撤销处理意见。")
+    page.fill("textarea[name=facts_and_reasons]", "处理意见认定事实不清。")
+    next_step()
+    next_step()
+    assert page.url.endswith("/apply/review")
 
 
 def _track(page, base, case):
@@ -92,7 +133,7 @@ def test_axe_finds_no_violation_on_any_page(live_server, world, device, lang):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         try:
-            for who in (None, "clerk", "leader", "admin"):
+            for who in (None, "clerk", "leader", "admin", "security"):
                 context = browser.new_context(**(PHONE if device == "phone" else DESKTOP))
                 page = context.new_page()
                 page.goto(f"{live_server}/?lang={lang}")
@@ -100,6 +141,8 @@ def test_axe_finds_no_violation_on_any_page(live_server, world, device, lang):
                     pages = list(PUBLIC)
                     _track(page, live_server, world["replied"])
                     pages.append(f"/track/{world['replied'].case.number}")
+                    _start_application(page, live_server)
+                    pages += APPLY_STEPS
                 else:
                     _sign_in(page, live_server, world[who])
                     pages = staff_pages(world)[who]
@@ -149,12 +192,13 @@ def test_no_horizontal_scroll_and_every_table_keeps_its_labels(live_server, worl
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         try:
-            for who in (None, "clerk", "leader", "admin"):
+            for who in (None, "clerk", "leader", "admin", "security"):
                 context = browser.new_context(viewport={"width": width, "height": 800})
                 page = context.new_page()
                 if who is None:
                     _track(page, live_server, world["replied"])
-                    pages = [*PUBLIC, f"/track/{world['replied'].case.number}"]
+                    _start_application(page, live_server)
+                    pages = [*PUBLIC, f"/track/{world['replied'].case.number}", *APPLY_STEPS]
                 else:
                     _sign_in(page, live_server, world[who])
                     pages = staff_pages(world)[who]

@@ -103,7 +103,10 @@ def test_deactivation_and_role_change_end_sessions_and_tokens(sso_app, dbs, owne
 
     login(clerk, "cc_clerk_ends")
     token = new_token(sso_app, "cc_clerk_ends")
-    changed = post(admin, page, {"roles": ["petition_clerk", "petitions_leader"], "unit_id": ""}, form_page=page)
+    make_staff(dbs, CITY, Role.security_admin, username="cc_security_ends")  # roles are the security admin's
+    security = sso_app.test_client()
+    login(security, "cc_security_ends")
+    changed = post(security, f"{page}/roles", {"roles": ["petition_clerk", "petitions_leader"]}, form_page=page)
     assert location(changed) == page
     assert not signed_in(clerk) and not token_works(sso_app, token)
     reasons = {r["revoke_reason"] for r in rows(owner_engine, "SELECT revoke_reason FROM api_tokens")}

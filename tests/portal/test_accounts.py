@@ -72,7 +72,6 @@ def test_province_admin_at_the_province(dbs):
         ({"username": "bad-name"}, "Username must be"),
         ({"username": ""}, "Username must be"),
         ({"username": "x" * 65}, "Username must be"),
-        ({"roles": []}, "at least one role"),
         ({"password": "Short-1"}, "at least 10 characters"),
         ({"password": "onlyletters"}, "mix letters"),
         ({"password": "1234567890123"}, "mix letters"),

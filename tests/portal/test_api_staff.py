@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, text, update
 
-from portal.accounts.models import ApiToken
+from portal.accounts.models import ApiToken, StaffUser
 from portal.cases.history import Actor
 from portal.cases.models import CaseEvent
 from portal.cases.operations import perform_action
@@ -243,7 +243,13 @@ def test_both_paths_through_the_api(app, dbs, pii, city, county, province):
     c = business.act(case.id, "return_opinion", reason="请补充政策依据。")
     c = clerk.act(case.id, "request_extension", days=20, reason="需向下级调取材料。")
     c = leader.act(case.id, "approve_extension")
-    assert c["extension"] == {"used": True, "days": 20, "days_left": 10, "pending_days": None}  # 30 days in all (§三)
+    assert c["extension"] == {  # 30 days in all (§三)
+        "used": True,
+        "days": 20,
+        "days_left": 10,
+        "pending_days": None,
+        "pending_lapsed": False,
+    }
     c = division.act(
         case.id,
         "request_materials",
@@ -454,8 +460,182 @@ def test_the_formal_opinion_through_the_api_preview_draft_and_signature(app, dbs
     assert {"label": "签发稿摘要", "value": digest} in sign["fields"]
 
 
+def test_a_stand_in_declared_for_signing_reads_and_signs_the_daiqian_copy_through_the_api(
+    app, dbs, pii, city, monkeypatch
+):
+    """§四.4: `reply-desk` and `reply-draft` give the stand-in the draft with 代签 and both names; its digest is what
+    `sign_reply` takes and issues; the stored draft's digest is refused."""
+    import hashlib
+    import re
+
+    import worker.queues
+    from portal.accounts.absences import add_absence
+    from portal.attachments.models import Attachment
+    from portal.documents.models import GeneratedDocument
+    from portal.workflow import DocumentKind
+    from tenants.scoping import scope_for_bureau, scoped
+    from tests.portal.cases.conftest import drive
+    from tests.portal.test_documents import pdf_text
+    from worker.tasks.documents import render_pending_documents
+
+    case = drive(dbs, pii, city, submit_case(dbs, pii).id, CaseState.drafting_reply)
+    clerk, stand_in = Api(app, city.clerk), Api(app, city.business_leader)
+    desk = clerk.get(f"/staff/cases/{case.id}/reply-desk").get_json()
+    letter = re.sub(r"【[^【】]*】", "经本局查明，信访人1985年参加工作。", desk["prefill"]["upheld"])
+    clerk.act(case.id, "submit_reply", text=letter, outcome="upheld")
+    stored = clerk.get(f"/staff/cases/{case.id}/reply-desk").get_json()["draft"]
+    assert stored["signed_for"] is None
+    # Before any declaration the business leader cannot sign.
+    stand_in.act(case.id, "sign_reply", expect=403)
+    with scoped(dbs, scope_for_bureau(dbs, city.bureau_id)):
+        add_absence(
+            dbs,
+            city.bureau_id,
+            user_id=city.petitions_leader.id,
+            starts_on=local_today(),
+            ends_on=local_today(),
+            stand_in_id=city.business_leader.id,
+            stand_in_slip=False,
+            stand_in_signing=True,
+        )
+        dbs.commit()
+    mine = stand_in.get(f"/staff/cases/{case.id}/reply-desk").get_json()["draft"]
+    assert mine["signed_for"] == city.petitions_leader.display_name and mine["sha256"] != stored["sha256"]
+    copy = stand_in.get(f"/staff/cases/{case.id}/reply-draft")
+    digest = hashlib.sha256(copy.data).hexdigest()
+    assert copy.headers["X-Content-SHA256"] == digest == mine["sha256"]
+    daiqian = f"签批：{city.petitions_leader.display_name}（{city.business_leader.display_name}代签）"
+    assert daiqian in pdf_text(copy.data) and mine["doc_number"] in pdf_text(copy.data)
+
+    refused = stand_in.act(case.id, "sign_reply", expect=422, draft_sha256=stored["sha256"])
+    assert set(refused["errors"]) == {"draft_sha256"} and "代签" in refused["errors"]["draft_sha256"]
+    assert case_row(dbs, case.id).state is CaseState.awaiting_signature
+    signed = stand_in.act(case.id, "sign_reply", draft_sha256=digest)
+    assert signed["state"] == "replied"
+    sign = next(e for e in signed["events"] if e["action"] == "sign_reply")
+    assert {"label": "签发稿摘要", "value": digest} in sign["fields"]
+    assert {"label": "代理", "value": city.petitions_leader.display_name} in sign["fields"]
+
+    monkeypatch.setattr(worker.queues, "_app", app)
+    render_pending_documents()
+    with system_scope(dbs):
+        document = dbs.scalar(
+            select(GeneratedDocument).where(
+                GeneratedDocument.case_id == case.id, GeneratedDocument.kind == DocumentKind.formal_opinion
+            )
+        )
+        pdf = dbs.get(Attachment, (document.tenant_id, document.pdf_attachment_id))
+    assert app.extensions["portal.storage"].get(pdf.storage_key) == copy.data
+
+
 def test_openapi_documents_the_formal_opinion_routes(app, client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     assert "application/pdf" in paths["/staff/cases/{case_id}/reply-preview"]["post"]["responses"]["200"]["content"]
     assert "get" in paths["/staff/cases/{case_id}/reply-draft"]
     assert "committee_report" in paths["/staff/cases/{case_id}/reply-desk"]["get"]["description"]
+
+
+# --- Issue 14 follow-ups: a lapsed extension request; a stand-in for two absent signers -----------------------
+
+
+def _move_whole_review_due(dbs, case_id: int, due_on) -> None:
+    """Let the days pass: the whole review's open deadline falls due on ``due_on`` (behind the workflow's back)."""
+    from portal.cases.models import Deadline
+    from portal.workflow import Step
+
+    with system_scope(dbs):
+        dbs.execute(
+            update(Deadline)
+            .where(Deadline.case_id == case_id, Deadline.step == Step.whole_review, Deadline.closed_at.is_(None))
+            .values(due_on=due_on)
+        )
+        dbs.commit()
+
+
+def test_an_extension_request_not_decided_by_the_deadline_lapses_through_the_api(app, dbs, pii, city):
+    """§三 (issue 14, rule 4): asked for on the last day but not approved that day, it lapses; the case stays
+    overdue; the API says so, refuses approval and denial alike, and no leader finds it waiting any more."""
+    case = submit_case(dbs, pii)
+    clerk, leader = Api(app, city.clerk), Api(app, city.principal)
+    clerk.act(case.id, "accept", note="材料齐全。")
+    _move_whole_review_due(dbs, case.id, local_today())
+    clerk.act(case.id, "request_extension", days=10, reason="需调取材料。")
+    detail = leader.get(f"/staff/cases/{case.id}").get_json()
+    assert detail["extension"]["pending_days"] == 10 and detail["extension"]["pending_lapsed"] is False
+    assert "approve_extension" in [a["action"] for a in detail["allowed_actions"]]
+    assert [c["number"] for c in leader.get("/staff/cases").get_json()["cases"]] == [case.number]
+
+    yesterday = local_today() - timedelta(days=1)
+    _move_whole_review_due(dbs, case.id, yesterday)
+    detail = leader.get(f"/staff/cases/{case.id}").get_json()
+    assert detail["extension"] == {
+        "used": False,
+        "days": None,
+        "days_left": 30,
+        "pending_days": 10,
+        "pending_lapsed": True,
+    }
+    assert not {"approve_extension", "deny_extension"} & {a["action"] for a in detail["allowed_actions"]}
+    for action, fields in (("approve_extension", {}), ("deny_extension", {"reason": "不需要。"})):
+        body = leader.act(case.id, action, expect=409, **fields)
+        assert body["error"]["code"] == "wrong_state" and "已失效" in body["error"]["message"]
+    english = Api(app, city.principal, lang="en").act(case.id, "approve_extension", expect=409)
+    assert "lapsed" in english["error"]["message"] and yesterday.isoformat() in english["error"]["message"]
+    # Nothing moved: the deadline is still yesterday's, the case overdue; the queue marks the request lapsed.
+    detail = leader.get(f"/staff/cases/{case.id}").get_json()
+    whole = next(d for d in detail["deadlines"] if d["step"] == "whole_review")
+    assert whole["due_on"] == yesterday.isoformat() and whole["overdue"] is True
+    assert leader.get("/staff/cases").get_json()["cases"] == []  # nothing left for a leader to decide
+    (row,) = clerk.get("/staff/cases?view=all").get_json()["cases"]
+    assert (row["pending_extension_days"], row["extension_lapsed"]) == (10, True)
+
+
+def test_a_stand_in_for_two_absent_petitions_leaders_signs_the_report_for_the_named_signer(app, dbs, pii, province):
+    """Two leaders in charge of petitions, both away, both declared the same stand-in for signing: the stand-in
+    signs the report to the committee for the 签发人 it names, not for the leader with the lower id (issue 14)."""
+    import re
+
+    from portal.accounts.absences import add_absence
+    from tenants.scoping import scope_for_bureau, scoped
+    from tests.portal.cases.conftest import drive, transfer
+    from tests.portal.test_documents import pdf_text
+
+    first, stand_in = province.petitions_leader, province.business_leader
+    second = make_staff(dbs, "220000", Role.petitions_leader, username="pv_pl2")
+    assert first.id < second.id
+    registered = transfer(dbs, pii, province, today=local_today()).case
+    case = drive(dbs, pii, province, registered.id, CaseState.drafting_reply, today=local_today())
+    # The report is drafted while the first leader is not in office: it names the second as its 签发人.
+    with system_scope(dbs):
+        dbs.execute(update(StaffUser).where(StaffUser.id == first.id).values(active=False))
+        dbs.commit()
+    clerk = Api(app, province.clerk)
+    desk = clerk.get(f"/staff/cases/{case.id}/reply-desk").get_json()
+    assert desk["signer"] == second.display_name
+    letter = re.sub(r"【[^【】]*】", "经复查，原处理意见正确。", desk["prefill"]["upheld"])
+    clerk.act(case.id, "submit_reply", text=letter, outcome="upheld")
+    with system_scope(dbs):
+        dbs.execute(update(StaffUser).where(StaffUser.id == first.id).values(active=True))
+        dbs.commit()
+    with scoped(dbs, scope_for_bureau(dbs, province.bureau_id)):
+        for leader in (first, second):
+            add_absence(
+                dbs,
+                province.bureau_id,
+                user_id=leader.id,
+                starts_on=local_today(),
+                ends_on=local_today(),
+                stand_in_id=stand_in.id,
+                stand_in_slip=False,
+                stand_in_signing=True,
+            )
+        dbs.commit()
+    api = Api(app, stand_in)
+    mine = api.get(f"/staff/cases/{case.id}/reply-desk").get_json()["draft"]
+    assert mine["signed_for"] == second.display_name
+    copy = api.get(f"/staff/cases/{case.id}/reply-draft")
+    assert f"签发人：{second.display_name}（{stand_in.display_name}代签）" in pdf_text(copy.data)
+    signed = api.act(case.id, "sign_reply", draft_sha256=mine["sha256"])
+    assert signed["state"] == "reported"
+    sign = next(e for e in signed["events"] if e["action"] == "sign_reply")
+    assert {"label": "代理", "value": second.display_name} in sign["fields"]

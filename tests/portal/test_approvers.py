@@ -159,3 +159,19 @@ def test_only_the_business_leader_over_the_lead_unit_covers_when_it_has_one():
     assert acting_for(2, ON, leaders, lead_unit_overseers={2}) == {1}
     assert acting_for(3, ON, leaders, lead_unit_overseers={2}) == frozenset()
     assert acting_for(3, ON, leaders, lead_unit_overseers=set()) == {1}  # a unit nobody oversees: any present one
+
+
+def test_overlapping_declarations_give_each_power_to_its_own_stand_in():
+    """A leader may declare one stand-in for the slip and another for signing over the same days (issue 14)."""
+    away = leader(
+        1,
+        Role.petitions_leader,
+        Absence(*TRIP, stand_in_id=4, slip=True, signing=False),
+        Absence(date(2024, 4, 10), date(2024, 4, 11), stand_in_id=2, slip=False, signing=True),
+    )
+    leaders = (away, BL_PENSION, BL_INJURY, PRINCIPAL)
+    assert stand_in_for(away, ON) == 4 and stand_in_for(away, ON, "signing") == 2
+    assert stand_in_for(away, date(2024, 4, 12), "signing") is None  # only the slip's declaration covers that day
+    assert acting_for(4, ON, leaders) == {1} and signing_for(4, ON, leaders) == frozenset()
+    assert signing_for(2, ON, leaders) == {1}
+    assert choose(pls=(away,)).leader_id == 4

@@ -25,6 +25,7 @@ from portal.documents.service import (
     DocumentSettingsError,
     get_reply_desk,
     get_reply_draft,
+    get_signing_draft,
     preview_reply,
     set_template_override,
 )
@@ -33,7 +34,7 @@ from portal.workflow import ActionRefused, CaseState, DocumentKind, Outcome
 from tenants.scoping import scope_for_bureau, scoped, set_scope, system_scope
 from tenants.tree import get_bureau
 from tests.portal.cases.conftest import act, case_events, drive, load_case, staff_bureau, submit, transfer
-from tests.portal.test_documents import pdf_text
+from tests.portal.test_documents import docx_text, pdf_text
 from worker.tasks.documents import render_pending_documents
 
 CITY, PROVINCE = "220100", "220000"
@@ -404,6 +405,158 @@ def test_only_the_named_signer_signs_a_report(dbs, pii, storage, province):
         take(dbs, pii, storage, other, case.id, "sign_reply")
     assert refused.value.code == "forbidden" and province.petitions_leader.display_name in refused.value.message_zh
     assert load_case(dbs, case.id).state is CaseState.awaiting_signature
+
+
+# --- 代签: a stand-in declared for signing (§四.4) ----------------------------------------------------------------
+
+
+def away(dbs, staffed, on: date, stand_in, *, slip: bool, signing: bool) -> None:
+    """The petitions leader is away on ``on`` and declared ``stand_in`` for the slip and/or signing."""
+    from portal.accounts.absences import add_absence
+
+    with scoped(dbs, scope_for_bureau(dbs, staffed.bureau_id)):
+        add_absence(
+            dbs,
+            staffed.bureau_id,
+            user_id=staffed.petitions_leader.id,
+            starts_on=on,
+            ends_on=on,
+            stand_in_id=stand_in.id,
+            stand_in_slip=slip,
+            stand_in_signing=signing,
+        )
+        dbs.commit()
+
+
+def signing_draft_of(dbs, staffed, case_id, user, on):
+    with scoped(dbs, scope_for_bureau(dbs, staffed.bureau_id)):
+        return get_signing_draft(dbs, load_case(dbs, case_id), user, on)
+
+
+def issued_docx(dbs, storage, document) -> bytes:
+    with system_scope(dbs):
+        docx = dbs.get(Attachment, (document.tenant_id, document.docx_attachment_id))
+    return storage.get(docx.storage_key)
+
+
+def test_a_stand_in_signs_the_draft_with_daiqian_and_both_names_and_the_leader_signs_the_draft_itself(
+    dbs, pii, storage, city, run_job
+):
+    """§四.4: the stand-in opens and signs the stored draft re-rendered with 代签; the leader's own signature
+    issues the stored draft byte for byte; a stand-in for the slip only cannot sign."""
+    slip_day, signing_day = date(2026, 9, 15), date(2026, 9, 16)
+    absent, stand_in = city.petitions_leader, city.business_leader
+    daiqian = f"签批：{absent.display_name}（{stand_in.display_name}代签）"
+    case = review_case(dbs, pii, city)
+    take(
+        dbs,
+        pii,
+        storage,
+        city.clerk,
+        case.id,
+        "submit_reply",
+        text=fill(desk_of(dbs, city, case.id).prefill["upheld"]),
+        outcome="upheld",
+    )
+    stored = draft_of(dbs, city, case.id)
+    stored_pdf = storage.get(stored.pdf.storage_key)
+    assert "代签" not in pdf_text(stored_pdf)
+
+    # Declared for the slip only: the draft as stored, and no power to sign.
+    away(dbs, city, slip_day, stand_in, slip=True, signing=False)
+    assert signing_draft_of(dbs, city, case.id, stand_in, slip_day) == stored
+    before = counts(dbs)
+    with pytest.raises(ActionRefused) as refused:
+        take(dbs, pii, storage, stand_in, case.id, "sign_reply", today=slip_day)
+    assert refused.value.code == "forbidden" and counts(dbs) == before
+
+    # Declared for signing: the stand-in sees the draft with 代签 and both names, with its own digest.
+    away(dbs, city, signing_day, stand_in, slip=False, signing=True)
+    copy = signing_draft_of(dbs, city, case.id, stand_in, signing_day)
+    assert copy.signed_for == absent.display_name and copy.body is not None
+    assert copy.sha256 == hashlib.sha256(copy.body).hexdigest() != stored.sha256
+    words = pdf_text(copy.body)
+    assert daiqian in words and stored.doc_number in words
+    assert words.replace(daiqian, "") == pdf_text(stored_pdf)  # the same letter, number and date otherwise
+    # The leader (away or not) and the clerk see the stored draft.
+    assert signing_draft_of(dbs, city, case.id, absent, signing_day) == stored
+    assert signing_draft_of(dbs, city, case.id, city.clerk, signing_day) == stored
+
+    # The stored draft's digest (not what the stand-in signs) and a stale one are refused, changing nothing.
+    for digest, words_zh in ((stored.sha256, "代签"), ("0" * 64, "签发稿")):
+        with pytest.raises(ActionRefused) as refused:
+            take(dbs, pii, storage, stand_in, case.id, "sign_reply", today=signing_day, draft_sha256=digest)
+        assert refused.value.field == "draft_sha256" and words_zh in refused.value.message_zh
+        assert counts(dbs) == before and load_case(dbs, case.id).state is CaseState.awaiting_signature
+
+    take(dbs, pii, storage, stand_in, case.id, "sign_reply", today=signing_day, draft_sha256=copy.sha256)
+    run_job()
+    document, body, pdf = issued(dbs, storage, case.id)
+    assert body == copy.body and pdf.id != stored.pdf.id  # byte for byte what the stand-in opened
+    assert document.doc_number == stored.doc_number
+    assert daiqian in docx_text(issued_docx(dbs, storage, document))
+    sign = events(dbs, case.id, "sign_reply")[-1]
+    assert sign.fields["on_behalf_of"] == absent.id and sign.fields["draft_sha256"] == copy.sha256
+    assert sign.fields["signed_copy"]["sha256"] == copy.sha256
+
+    # The leader signing in person, the same day, issues the stored draft byte for byte.
+    other = review_case(dbs, pii, city)
+    letter = fill(desk_of(dbs, city, other.id).prefill["upheld"])
+    take(dbs, pii, storage, city.clerk, other.id, "submit_reply", text=letter, outcome="upheld")
+    own = draft_of(dbs, city, other.id)
+    take(dbs, pii, storage, absent, other.id, "sign_reply", today=signing_day, draft_sha256=own.sha256)
+    run_job()
+    _, body, pdf = issued(dbs, storage, other.id)
+    assert pdf.id == own.pdf.id and body == storage.get(own.pdf.storage_key) and "代签" not in pdf_text(body)
+    assert events(dbs, other.id, "sign_reply")[-1].fields.get("on_behalf_of") is None
+
+
+def test_a_stand_ins_signature_without_storage_at_hand_still_issues_the_copy_with_daiqian(
+    dbs, pii, storage, city, run_job
+):
+    """Signed outside the pages and the API (no storage passed): the copy is rendered when it is issued, the same
+    bytes as the stand-in's preview."""
+    on, stand_in = date(2026, 9, 16), city.principal
+    case = review_case(dbs, pii, city)
+    take(
+        dbs,
+        pii,
+        storage,
+        city.clerk,
+        case.id,
+        "submit_reply",
+        text=fill(desk_of(dbs, city, case.id).prefill["revoked"]),
+        outcome="revoked",
+    )
+    away(dbs, city, on, stand_in, slip=False, signing=True)
+    copy = signing_draft_of(dbs, city, case.id, stand_in, on)
+    act(dbs, pii, stand_in, case.id, "sign_reply", on, draft_sha256=copy.sha256)
+    run_job()
+    body = issued(dbs, storage, case.id)[1]
+    assert body == copy.body
+    assert f"签批：{city.petitions_leader.display_name}（{stand_in.display_name}代签）" in pdf_text(body)
+
+
+def test_a_report_signed_by_a_stand_in_names_both_as_its_signer(dbs, pii, storage, province, run_job):
+    """A report to the committee names its 签发人: a stand-in declared for signing signs it as 代签."""
+    on, absent, stand_in = date(2026, 9, 16), province.petitions_leader, province.business_leader
+    case = drive(dbs, pii, province, transfer(dbs, pii, province).case.id, CaseState.drafting_reply)
+    letter = fill(desk_of(dbs, province, case.id).prefill["upheld"])
+    take(dbs, pii, storage, province.clerk, case.id, "submit_reply", text=letter, outcome="upheld")
+    away(dbs, province, on, stand_in, slip=False, signing=True)
+    copy = signing_draft_of(dbs, province, case.id, stand_in, on)
+    header = f"签发人：{absent.display_name}（{stand_in.display_name}代签）"
+    assert header in pdf_text(copy.body) and "签批：" not in pdf_text(copy.body)
+    # Nobody else signs the report that names its 签发人 (the principal leader was not declared).
+    with pytest.raises(ActionRefused) as refused:
+        take(dbs, pii, storage, province.principal, case.id, "sign_reply", today=on)
+    assert refused.value.code == "forbidden"
+    take(dbs, pii, storage, stand_in, case.id, "sign_reply", today=on, draft_sha256=copy.sha256)
+    assert load_case(dbs, case.id).state is CaseState.reported
+    run_job()
+    document, body, _ = issued(dbs, storage, case.id)
+    assert body == copy.body and not document.public
+    assert header in pdf_text(body) and header in docx_text(issued_docx(dbs, storage, document))
 
 
 # --- the extension notice and the law ---------------------------------------------------------------------------

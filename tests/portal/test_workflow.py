@@ -36,6 +36,7 @@ from portal.workflow import (
     allowed_actions,
     decide,
     document_title,
+    extension_lapsed,
     transitions,
 )
 
@@ -346,6 +347,23 @@ def test_signer_rules():
     refused("forbidden", designated, A.sign_reply, ACTORS["principal"])
 
 
+def test_a_stand_in_for_two_absent_signers_signs_for_the_one_the_report_names():
+    """A report names its 签发人; a stand-in both absent petitions leaders declared for signing signs for that one,
+    not for whichever has the lower id (issue 14, rule 5)."""
+    second = PET_LEADER + 1  # a second leader in charge of petitions, also away
+    both = staff(SIGNING_STAND_IN, Role.business_leader, signing_for={PET_LEADER, second})
+    leaders = frozenset({PET_LEADER, second})
+    report = make_case(S.awaiting_signature, intake=IntakePath.committee_transfer, signer_ids=leaders)
+    assert decide(report, A.sign_reply, both, {}).event_fields["on_behalf_of"] == PET_LEADER  # none named: lowest
+    named = make_case(
+        S.awaiting_signature, intake=IntakePath.committee_transfer, signer_ids=leaders, named_signer_id=second
+    )
+    assert decide(named, A.sign_reply, both, {}).event_fields["on_behalf_of"] == second
+    # A stand-in declared by the other leader only signs for them (the database layer then refuses the report).
+    only_first = staff(SIGNING_STAND_IN, Role.business_leader, signing_for={PET_LEADER})
+    assert decide(named, A.sign_reply, only_first, {}).event_fields["on_behalf_of"] == PET_LEADER
+
+
 def test_system_actor_may_take_no_action():
     for action in CaseAction:
         case = make_case(state_for(action), action)
@@ -590,6 +608,29 @@ def test_extension_only_before_the_whole_review_deadline():
     assert "2026-10-09" in error.message_zh and "overdue" in error.message_en
     assert A.request_extension in allowed_actions(case, clerk, today=date(2026, 10, 9))
     assert A.request_extension not in allowed_actions(case, clerk, today=date(2026, 10, 12))
+
+
+def test_a_pending_extension_lapses_when_the_whole_review_deadline_passes():
+    """§三: granted before the 30 working days run out, not only asked for: else the request lapses undecided and the
+    case stays overdue (an approval afterwards would move the deadline and hide the overdue case)."""
+    due = date(2026, 10, 9)
+    case = make_case(S.in_review, whole_review_due=due, pending_extension=True, pending_extension_days=10)
+    leader = ACTORS["pet_leader"]
+    on_the_last_day = decide(case, A.approve_extension, leader, {"today": due})
+    assert on_the_last_day.extends == {Step.whole_review: 10}
+    assert decide(case, A.deny_extension, leader, {"reason": "不需要", "today": due}).case_changes == {
+        "pending_extension": False,
+        "pending_extension_days": None,
+    }
+    for action, data in ((A.approve_extension, {}), (A.deny_extension, {"reason": "不需要"})):
+        error = refused("wrong_state", case, action, leader, {**data, "today": date(2026, 10, 10)})
+        assert "已失效" in error.message_zh and "2026-10-09" in error.message_zh
+        assert "lapsed" in error.message_en and "overdue" in error.message_en
+    assert A.approve_extension in allowed_actions(case, leader, today=due)
+    later = allowed_actions(case, leader, today=date(2026, 10, 12))
+    assert A.approve_extension not in later and A.deny_extension not in later
+    assert extension_lapsed(case, date(2026, 10, 10)) and not extension_lapsed(case, due)
+    assert not extension_lapsed(make_case(S.in_review, whole_review_due=due), date(2026, 10, 10))  # none pending
 
 
 def test_extension_decision():

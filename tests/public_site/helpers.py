@@ -9,6 +9,7 @@ import zipfile
 import zlib
 from datetime import timedelta
 from html.parser import HTMLParser
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
@@ -230,7 +231,8 @@ def fill(
     """Submit a form of ``page`` with its current values changed by ``values``, pressing the button ``go``.
 
     The form is number ``form``, else the first with a ``go`` button, else the page's first (not the header's
-    sign-out form). ``files`` is a list of (bytes, name).
+    sign-out form). ``files`` is a list of (bytes, name). Like a browser, the redirect of the application's forms to
+    the page of the next step (Post/Redirect/Get) is followed; the redirect to the receipt is left to the test.
     """
     forms = forms_of(page)
     if form is not None:
@@ -252,8 +254,18 @@ def fill(
                 action = formaction
     if files is not None:
         data["file"] = [(io.BytesIO(content), name) for content, name in files]
-        return client.post(action, data=data, content_type="multipart/form-data")
-    return client.post(action, data=data)
+        return follow_steps(client, client.post(action, data=data, content_type="multipart/form-data"))
+    return follow_steps(client, client.post(action, data=data))
+
+
+def follow_steps(client, response):
+    """Follow redirects to the application's step pages (``/apply``, ``/apply/<step>``), as the browser would."""
+    while response.status_code in (302, 303):
+        target = urlsplit(response.headers["Location"])
+        if not target.path.startswith("/apply") or target.path == "/apply/receipt":
+            break
+        response = client.get(target.path + (f"?{target.query}" if target.query else ""))
+    return response
 
 
 def new_browser(client):

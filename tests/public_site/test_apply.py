@@ -25,6 +25,7 @@ from tests.public_site.helpers import (
     docx_bytes,
     exe_bytes,
     fill,
+    follow_steps,
     forms_of,
     new_browser,
     page_csrf,
@@ -153,8 +154,9 @@ def test_province_and_re_review_opinions_are_stopped_before_the_form(client, dbs
         fill(client, html, {"disputed.bureau_id": str(get_bureau(dbs, adcode).id), "disputed.opinion_kind": kind})
     )
     assert says in stopped and 'id="f-petitioner-name"' not in stopped  # stopped before "who you are"
-    back = page(fill(client, stopped, go="back"))
-    assert step_of(back) == "dispute" and "selected" in back
+    assert 'href="/apply"' in stopped  # "change my answer": the first step again, with the answers kept
+    back = page(client.get("/apply"))
+    assert step_of(back) == "dispute" and "selected" in back and f'value="{kind}" checked' in back
 
 
 def test_a_county_review_opinion_is_an_error_beside_the_kind(client, dbs):
@@ -183,8 +185,9 @@ def test_errors_appear_beside_the_fields_and_no_input_is_lost(client, dbs):
     assert "身份证号码校验位不正确" in html and "联系电话格式不正确" in html
     assert 'value="110105194912310021"' in html and 'value="长春市南关区人民大街1号"' in html
     assert re.search(r'id="f-petitioner-id_number"[^>]*aria-invalid="true"', html)
-    # The first step's answers are still carried.
-    assert f'name="disputed.bureau_id" value="{get_bureau(dbs, COUNTY).id}"' in html
+    # A reload shows the same page (the draft keeps what was typed, and the errors); the first step is kept too.
+    assert page(client.get("/apply/petitioner"), 422) == html
+    assert f'value="{get_bureau(dbs, COUNTY).id}" selected' in page(client.get("/apply"))
     fixed = page(fill(client, html, {"petitioner.id_number": VALID_ID, "petitioner.phone": "0431-88888888"}))
     assert step_of(fixed) == "opinion"
 
@@ -215,7 +218,9 @@ def test_back_and_change_keep_everything(client, dbs):
     html = page(fill(client, html, {"petitioner.name": "张三丰"}))
     html = page(fill(client, html, go="back"))
     assert step_of(html) == "petitioner" and 'value="张三丰"' in html
-    assert "请求撤销处理意见。" in html  # carried in a hidden field
+    assert "请求撤销处理意见。" not in html  # the other steps' answers stay in the draft, not in this page
+    review = page(client.get("/apply/review"))
+    assert "张三丰" in review and "请求撤销处理意见。" in review
 
 
 def test_joint_petitioners_and_a_representative(client, dbs):
@@ -290,7 +295,7 @@ def test_a_png_that_is_really_an_executable_is_refused(client, dbs):
     html = files_step(client, dbs)
     refused = page(fill(client, html, go="upload", files=[(exe_bytes(), "photo.png")]), 415)
     assert "只接受 PDF、JPEG、PNG 和 DOCX 文件" in refused and "photo.png" in refused
-    assert step_of(refused) == "files" and 'value="张三"' in refused
+    assert step_of(refused) == "files" and 'value="张三"' in page(client.get("/apply/petitioner"))
     with system_scope(dbs):
         assert dbs.scalars(select(Upload)).all() == []
 
@@ -333,12 +338,12 @@ def test_a_request_larger_than_allowed_gets_the_friendly_413_page(client, dbs, a
 def test_at_most_ten_files_and_a_file_can_be_removed(client, dbs):
     html = files_step(client, dbs)
     html = page(fill(client, html, go="upload", files=[(pdf_bytes(str(i)), f"{i}.pdf") for i in range(10)]))
-    assert html.count('name="uploads"') == 10 and 'name="file"' not in html
+    assert html.count('value="remove:') == 10 and 'name="file"' not in html
     too_many = page(fill(client, html, go="upload", files=[(pdf_bytes("x"), "x.pdf")]), 422)
     assert "最多只能附10个文件" in too_many
     first = re.search(r'value="remove:([0-9a-f-]+)"', html).group(1)
     html = page(fill(client, html, go=f"remove:{first}"))
-    assert html.count('name="uploads"') == 9
+    assert html.count('value="remove:') == 9
 
 
 def test_forms_carry_csrf_and_refuse_without_it(client):
@@ -394,16 +399,32 @@ def test_late_application_is_flagged_on_the_review(client, dbs):
     assert 'class="warning"' in review
 
 
-def test_a_forged_review_step_is_checked_like_any_other(client, dbs):
+def test_forged_forms_are_checked_like_any_other(client, dbs):
     token = page_csrf(page(client.get("/apply")))
-    forged = {"csrf_token": token, "step": "review", "go": "next", "disputed.bureau_id": "x' OR 1=1"}
-    html = page(client.post("/apply", data=forged), 422)
+    # A form that says it is the review, with answers of other steps: they are not taken, and the review is not
+    # reached with the first step unanswered.
+    forged = {"csrf_token": token, "step": "review", "go": "next", "disputed.bureau_id": "x' OR 1=1", **PETITIONER}
+    html = page(follow_steps(client, client.post("/apply", data=forged)), 422)
+    assert step_of(html) == "dispute" and "请选择作出意见的社会保险局" in html
+    assert 'value="张三"' not in page(client.get("/apply/petitioner"))
+    # A forged value on its own step is refused beside its field.
+    bogus = {"disputed.bureau_id": "x' OR 1=1", "disputed.opinion_kind": "handling"}
+    html = page(
+        follow_steps(client, client.post("/apply", data={"csrf_token": token, "step": "dispute", **bogus})), 422
+    )
     assert step_of(html) == "dispute" and "所选的社会保险局不存在" in html
-    province = {**PETITIONER, **opinion(), **REQUEST, "csrf_token": token, "step": "files", "go": "edit:review"}
-    province |= {"disputed.bureau_id": str(get_bureau(dbs, "220000").id), "disputed.opinion_kind": "handling"}
-    stopped = page(client.post("/apply", data=province))
+    # Every step answered on the province's own opinion: the committee's page, at the review and at the submit.
+    province = {"disputed.bureau_id": str(get_bureau(dbs, "220000").id), "disputed.opinion_kind": "handling"}
+    for step, values in (
+        ("dispute", province),
+        ("petitioner", PETITIONER),
+        ("opinion", opinion()),
+        ("request", REQUEST),
+    ):
+        response = client.post("/apply", data={"csrf_token": token, "step": step, "go": "edit:review", **values})
+    stopped = page(follow_steps(client, response))
     assert "复查复核委员会" in stopped and "Submit" not in stopped
-    submitted = client.post("/apply/submit", data={**province, "go": "submit"})
+    submitted = follow_steps(client, client.post("/apply/submit", data={"csrf_token": token, "go": "submit"}))
     assert "复查复核委员会" in page(submitted) and counts(dbs)["cases"] == 0
 
 
@@ -424,6 +445,38 @@ def test_a_second_application_on_the_same_opinion_asks_before_it_is_submitted(cl
     assert confirmed.status_code == 302
     second = re.search(r'id="case-number">([^<]+)<', page(client.get("/apply/receipt"))).group(1)
     assert case_by_number(dbs, second).duplicate_of_case_number == number
+
+
+def test_after_a_final_re_review_the_same_matter_is_announced_as_not_accepted_again_and_may_still_be_sent(
+    app, client, dbs
+):
+    """§四.14 (b): the petitioner's re-review of the city's review opinion was answered; applying again on that
+    opinion, the review page says it will not be accepted again, and it can still be submitted (flagged)."""
+    from tests.portal.cases.conftest import drive, staff_bureau
+    from tests.portal.cases.conftest import submit as submit_case
+
+    city = get_bureau(dbs, "220100")
+    re_review = submit_case(
+        dbs,
+        app.extensions["portal.pii"],
+        disputed_bureau_id=city.id,
+        opinion_kind="review",
+        document_number="长社保信复〔2026〕1号",
+    ).case
+    drive(dbs, app.extensions["portal.pii"], staff_bureau(dbs, "220000", "pv"), re_review.id, CaseState.replied)
+
+    html = page(client.get("/apply"))
+    html = page(fill(client, html, {"disputed.bureau_id": str(city.id), "disputed.opinion_kind": "review"}))
+    html = page(fill(client, html, PETITIONER))
+    html = page(fill(client, html, {**opinion(), "disputed.document_number": "长社保信复〔2026〕1号"}))
+    html = page(fill(client, html, REQUEST))
+    review = page(fill(client, html))
+    assert step_of(review) == "review"
+    warning = re.search(r'<p class="warning" id="repeat-warning">(.*?)</p>', review, re.S)
+    assert warning and re_review.number in warning.group(1) and "不再受理" in warning.group(1)
+    assert submit(client, review).status_code == 302  # told, not stopped
+    number = re.search(r'id="case-number">([^<]+)<', page(client.get("/apply/receipt"))).group(1)
+    assert case_by_number(dbs, number).repeat_of_case_number == re_review.number
 
 
 def test_sending_the_review_page_twice_submits_once_and_shows_the_same_receipt(client, dbs):
@@ -447,8 +500,8 @@ def test_a_page_key_sent_again_with_other_answers_is_refused_and_nothing_is_subm
     review = to_review(client, dbs)
     assert submit(client, review).status_code == 302
     client.get("/apply/receipt")
-    changed = fill(client, review, {"request": "请求重新核定缴费年限。"}, go="submit")
-    html = page(changed, 422)
-    assert "此页面已用于提交另一份内容不同的申请" in html
-    assert re.search(r'name="idempotency_key" value="[0-9a-f-]{36}"', html)  # a fresh key for the new attempt
+    changed = fill(client, review, {"electronic_delivery": "1"}, go="submit")
+    html = page(changed)
+    assert "此页面已用于提交一份申请" in html and step_of(html) == "dispute"  # a new application starts afresh
+    assert client.get("/apply/petitioner").headers["Location"] == "/apply"  # the draft went with the submission
     assert counts(dbs)["cases"] == 1

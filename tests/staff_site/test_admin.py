@@ -137,7 +137,7 @@ def test_forms_need_the_csrf_token(browser, dbs, city):
 # --- Users -----------------------------------------------------------------------------------------------------
 
 
-def test_create_a_user_with_roles_and_unit(app, browser, dbs, city):
+def test_create_a_user_with_a_unit_and_no_role(app, browser, dbs, city):
     response = _post(
         browser,
         A + "/users",
@@ -145,25 +145,23 @@ def test_create_a_user_with_roles_and_unit(app, browser, dbs, city):
             "username": "cc_new",
             "display_name": "王五",
             "password": PASSWORD,
-            "roles": ["petition_clerk", "division_staff"],
+            "roles": ["petition_clerk", "bureau_admin"],  # not the system administrator's to give: ignored
             "unit_id": str(city.pension_unit),
         },
     )
     assert response.status_code == 302
     [user] = _rows(dbs, StaffUser, username="cc_new")
     assert user.tenant_id == city.bureau_id
-    assert set(user.roles) == {Role.petition_clerk, Role.division_staff}
+    assert user.roles == []  # the security administrator gives the roles
     assert user.unit_id == city.pension_unit
     assert "cc_new" in _html(browser.get(A + "/users"))
-    sign_in(app, user)  # the new account can sign in
+    sign_in(app, user)  # the new account can sign in (and do nothing yet)
 
 
 @pytest.mark.parametrize(
     ("data", "message"),
     [
         ({"username": "cc_clerk"}, "已被使用"),  # taken
-        ({"roles": []}, "请至少选择一个角色"),
-        ({"roles": ["province_admin"]}, "is not a valid choice"),  # not offered outside the province
         ({"username": "<script>x</script>"}, "只能使用字母、数字"),
         ({"password": "short"}, "10 到 200"),
         ({"password": "abcdefghijklmn"}, "密码须同时包含字母和数字"),
@@ -172,7 +170,7 @@ def test_create_a_user_with_roles_and_unit(app, browser, dbs, city):
 )
 def test_a_bad_new_user_changes_nothing(browser, dbs, city, data, message):
     before = len(_rows(dbs, StaffUser))
-    body = {"username": "cc_x", "display_name": "某", "password": PASSWORD, "roles": ["petition_clerk"], **data}
+    body = {"username": "cc_x", "display_name": "某", "password": PASSWORD, **data}
     response = _post(browser, A + "/users", body)
     assert response.status_code == 400
     assert message in _html(response)
@@ -180,35 +178,36 @@ def test_a_bad_new_user_changes_nothing(browser, dbs, city, data, message):
     assert len(_rows(dbs, StaffUser)) == before
 
 
-def test_change_roles_and_unit(browser, dbs, city):
+def test_change_the_unit(browser, dbs, city):
     path = A + f"/users/{city.division.id}"
-    response = _post(browser, path, {"roles": ["division_staff", "petition_clerk"], "unit_id": str(city.audit_unit)})
+    response = _post(browser, path, {"unit_id": str(city.audit_unit)})
     assert response.status_code == 302
     user = _user(dbs, city.division.id)
-    assert set(user.roles) == {Role.division_staff, Role.petition_clerk}
-    assert user.unit_id == city.audit_unit
-    response = _post(browser, path, {"roles": ["division_staff"], "unit_id": ""})
+    assert user.unit_id == city.audit_unit and user.roles == [Role.division_staff]
+    response = _post(browser, path, {"unit_id": ""})
     assert response.status_code == 302
     assert _user(dbs, city.division.id).unit_id is None
 
 
-def test_bad_role_changes_change_nothing(browser, dbs, city, county, admin):
+def test_a_bad_unit_change_changes_nothing(browser, dbs, city, county):
     path = A + f"/users/{city.division.id}"
     for data, message in [
-        ({"roles": []}, "请至少选择一个角色"),
-        ({"roles": ["division_staff"], "unit_id": str(county.pension_unit)}, "不是有效的选择"),
-        ({"roles": ["province_admin"]}, "is not a valid choice"),
-        ({"roles": ["no_such_role"]}, "is not a valid choice"),
+        ({"unit_id": str(county.pension_unit)}, "不是有效的选择"),
+        ({"unit_id": "999999"}, "不是有效的选择"),
     ]:
         response = _post(browser, path, data)
         assert response.status_code == 400, data
         assert message in _html(response)
-        user = _user(dbs, city.division.id)
-        assert user.roles == [Role.division_staff] and user.unit_id == city.pension_unit
-    response = _post(browser, A + f"/users/{admin.id}", {"roles": ["petition_clerk"]})
-    assert response.status_code == 400
-    assert "不能取消自己的系统管理员角色" in _html(response)
-    assert _user(dbs, admin.id).roles == [Role.bureau_admin]
+        assert _user(dbs, city.division.id).unit_id == city.pension_unit
+
+
+def test_the_system_administrator_gives_no_roles(browser, dbs, city):
+    """Roles are the security administrator's (三员管理): the system administrator's page shows them read-only."""
+    page = _html(browser.get(A + f"/users/{city.division.id}"))
+    assert "/roles" not in page and "/sessions/end" not in page and "/password" not in page
+    response = _post(browser, A + f"/users/{city.division.id}/roles", {"roles": ["petition_clerk"]}, A + "/users")
+    assert response.status_code == 403
+    assert _user(dbs, city.division.id).roles == [Role.division_staff]
 
 
 def test_deactivate_and_reactivate(app, browser, dbs, city, admin):
@@ -227,14 +226,6 @@ def test_an_admin_cannot_deactivate_themself(browser, dbs, admin):
     assert response.status_code == 302
     assert "不能停用自己的账号" in _html(browser.get(response.headers["Location"]))
     assert _user(dbs, admin.id).active
-
-
-def test_the_province_admin_may_grant_province_administration_at_the_province(app, dbs, province):
-    root = make_staff(dbs, "220000", Role.province_admin, username="pv_root")
-    browser = sign_in(app, root)
-    response = _post(browser, A + f"/users/{province.clerk.id}", {"roles": ["petition_clerk", "province_admin"]})
-    assert response.status_code == 302
-    assert Role.province_admin in _user(dbs, province.clerk.id).roles
 
 
 # --- Units -----------------------------------------------------------------------------------------------------

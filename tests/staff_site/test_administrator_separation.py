@@ -47,22 +47,23 @@ def test_admin_changes_are_audited_and_only_the_auditor_reads_them(app, dbs, own
     page = f"/staff/admin/users/{clerk.id}"
 
     system = Browser(app)
-    system.client.environ_base.update({"REMOTE_ADDR": "10.8.0.1"})
     login(system, "cc_sysadmin")
-    changed = post(system, page, {"roles": ["petition_clerk", "petitions_leader"], "unit_id": ""})
-    assert changed.status_code == 302
-    # Password resets are the security administrator's, not the system administrator's.
+    # Roles and password resets are the security administrator's, not the system administrator's.
+    assert post(system, f"{page}/roles", {"roles": ["petitions_leader"]}, form_page=page).status_code == 403
     assert post(system, f"{page}/password", form_page=page).status_code == 403
 
     security = Browser(app)
+    security.client.environ_base.update({"REMOTE_ADDR": "10.8.0.1"})
     login(security, "cc_secadmin")
     assert security.get(page).status_code == 200
-    assert post(security, page, {"roles": ["petition_clerk"], "unit_id": ""}, form_page=page).status_code == 403
+    changed = post(security, f"{page}/roles", {"roles": ["petition_clerk", "petitions_leader"]}, form_page=page)
+    assert changed.status_code == 302
+    assert post(security, page, {"unit_id": ""}).status_code == 403  # the unit is the system administrator's
     assert post(security, f"{page}/password", form_page=page).status_code == 200
 
     entries = rows(owner_engine, "SELECT actor_username, action, target, before, after, ip FROM audit_log ORDER BY id")
     assert [(e["actor_username"], e["action"], e["target"]) for e in entries] == [
-        ("cc_sysadmin", "user_roles_changed", "cc_clerk_audited"),
+        ("cc_secadmin", "user_roles_changed", "cc_clerk_audited"),
         ("cc_secadmin", "password_reset", "cc_clerk_audited"),
     ]
     assert entries[0]["before"]["roles"] == ["petition_clerk"]
@@ -76,7 +77,7 @@ def test_admin_changes_are_audited_and_only_the_auditor_reads_them(app, dbs, own
     auditor = Browser(app)
     login(auditor, "cc_auditor")
     listing = auditor.get("/staff/audit/?lang=en").get_data(as_text=True)
-    assert "user_roles_changed" in listing and "cc_sysadmin" in listing
+    assert "user_roles_changed" in listing and "cc_secadmin" in listing
     exported = auditor.get("/staff/audit/export.csv")
     assert exported.status_code == 200 and exported.mimetype == "text/csv"
     table = list(csv.reader(io.StringIO(exported.get_data(as_text=True).lstrip("\ufeff"))))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import html as htmlmod
+import re
 from datetime import timedelta
 
 from portal.cases.queries import local_today
 from portal.cases.refusal_texts import DEFAULT_TEXTS, save_standard_text
 from portal.workflow import CaseState
 from tenants.scoping import scope_for_bureau, scoped
+from tenants.tree import get_bureau
 from tests.portal.cases.conftest import drive
 from tests.staff_site.conftest import act_page, case_row, pdf_bytes, sign_in, submit_case
 from tests.staff_site.test_intake import _cases, _form, _post
@@ -68,6 +70,25 @@ def test_a_late_application_has_the_late_reason_and_its_standard_texts_pre_selec
     response = act_page(clerk, case.id, "reject", {"reason": "late", **own})
     assert response.status_code in (302, 303), response.get_data(as_text=True)[:500]
     assert case_row(dbs, case.id).reject_reason == "late"
+
+
+def test_a_repeat_after_a_final_re_review_has_its_reason_and_standard_texts_pre_selected(app, dbs, pii, province):
+    """§四.14 (b): staff see the earlier re-review and the `repeat_after_re_review` reason pre-selected."""
+    from tests.portal.cases.conftest import submit
+
+    city = get_bureau(dbs, "220100").id
+    disputed = {"disputed_bureau_id": city, "opinion_kind": "review", "document_number": "长社保信复〔2026〕1号"}
+    earlier = submit(dbs, pii, **disputed).case
+    drive(dbs, pii, province, earlier.id, CaseState.replied)
+    again = submit_case(dbs, pii, **disputed)
+    assert case_row(dbs, again.id).repeat_of_case_number == earlier.number
+    clerk = sign_in(app, province.clerk)
+    case_page = clerk.get(f"/staff/cases/{again.id}").get_data(as_text=True)
+    assert earlier.number in case_page
+    form = htmlmod.unescape(clerk.get(f"/staff/cases/{again.id}/actions/reject").get_data(as_text=True))
+    assert re.search(r'<option selected value="repeat_after_re_review">|value="repeat_after_re_review" selected', form)
+    explanation, remedy = DEFAULT_TEXTS["repeat_after_re_review"]
+    assert explanation in form and remedy in form
 
 
 def test_delivery_is_recorded_on_the_case_page_and_starts_the_window(app, dbs, pii, city):

@@ -253,3 +253,32 @@ def test_the_page_and_the_api_offer_the_same_choices(app, dbs, pii, city):
         else:
             on_page = re.findall(rf'<input[^>]*name="{name}"[^>]*value="([^"]*)"', body)
         assert on_page == [str(c.get("id", c.get("value"))) for c in items], name
+
+
+def test_a_lapsed_extension_request_is_marked_on_the_pages_and_cannot_be_decided(app, dbs, pii, city):
+    """§三 (issue 14, rule 4): a request not decided by the whole review's last day lapses; the case stays overdue."""
+    from datetime import timedelta
+
+    from tests.portal.test_api_staff import _move_whole_review_due
+    from tests.staff_site.conftest import post_action
+
+    case = submit_case(dbs, pii)
+    today = local_today()
+    act(dbs, pii, city.clerk, case.id, "accept", today=today)
+    _move_whole_review_due(dbs, case.id, today)
+    act(dbs, pii, city.clerk, case.id, "request_extension", today=today, days=12, reason="需调取下级缴费记录。")
+    leader = sign_in(app, city.business_leader)
+    assert "12日，待领导审批" in text_of(leader.get(f"/staff/cases/{case.id}"))
+    _move_whole_review_due(dbs, case.id, today - timedelta(days=1))
+
+    body = text_of(leader.get(f"/staff/cases/{case.id}"))
+    assert "已失效" in body and "申请延期12日" in body and "该事项已超期" in body and "待领导审批" not in body
+    assert f"/staff/cases/{case.id}/actions/approve_extension" not in body
+    page = leader.get(f"/staff/cases/{case.id}/actions/approve_extension")
+    assert page.status_code == 409 and "延期申请已失效" in alert(page)
+    version = case_row(dbs, case.id).version
+    refused = post_action(leader, case.id, "approve_extension", {"days": "12", "comment": "同意。"}, version)
+    assert refused.status_code == 409 and "延期申请已失效" in alert(refused)
+    assert case_row(dbs, case.id).pending_extension_days == 12 and case_row(dbs, case.id).version == version
+    queue = text_of(sign_in(app, city.clerk).get("/staff/cases?view=all"))
+    assert "延期申请已失效" in queue

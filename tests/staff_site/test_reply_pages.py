@@ -149,7 +149,7 @@ def test_the_leader_reads_the_stored_draft_returns_it_and_signs_what_was_read(ap
 
     # A sign form opened before the new draft (the old digest) is refused; a fresh one signs.
     stale = act_page(leader, case.id, "sign_reply", {"draft_sha256": first.headers["X-Content-SHA256"]})
-    assert stale.status_code == 422 and "签发稿" in stale.get_data(as_text=True)
+    assert stale.status_code == 422 and "您查看的签发稿不是当前待签发的正式意见" in alert(stale)
     draft = leader.get(f"/staff/cases/{case.id}/reply-draft.pdf")
     assert draft.data != first.data and "依据《社会保险法》第十六条" in pdf_text(draft.data)
     assert act_page(leader, case.id, "sign_reply", {"comment": "同意。"}).status_code == 302
@@ -169,6 +169,63 @@ def test_the_leader_reads_the_stored_draft_returns_it_and_signs_what_was_read(ap
     # The history shows the draft's digest to anyone who reads the case.
     history = leader.get(f"/staff/cases/{case.id}").get_data(as_text=True)
     assert draft.headers["X-Content-SHA256"] in history
+
+
+def test_a_stand_in_declared_for_signing_reads_and_signs_the_draft_with_daiqian(app, dbs, pii, city, run_job):
+    """§四.4 on the pages: the stand-in's draft says 代签 with both names; its digest is what they sign."""
+    from portal.accounts.absences import add_absence
+    from portal.cases.queries import local_today
+    from tenants.scoping import scope_for_bureau, scoped
+
+    case = _drafting(dbs, pii, city)
+    clerk = sign_in(app, city.clerk)
+    page = clerk.get(f"/staff/cases/{case.id}/actions/submit_reply").get_data(as_text=True)
+    assert (
+        act_page(
+            clerk, case.id, "submit_reply", {"text": _written(_editor_text(page)), "outcome": "upheld"}
+        ).status_code
+        == 302
+    )
+    with scoped(dbs, scope_for_bureau(dbs, city.bureau_id)):
+        add_absence(
+            dbs,
+            city.bureau_id,
+            user_id=city.petitions_leader.id,
+            starts_on=local_today(),
+            ends_on=local_today(),
+            stand_in_id=city.principal.id,
+            stand_in_slip=False,
+            stand_in_signing=True,
+        )
+        dbs.commit()
+    daiqian = f"签批：{city.petitions_leader.display_name}（{city.principal.display_name}代签）"
+    leader, stand_in = sign_in(app, city.petitions_leader), sign_in(app, city.principal)
+    stored = leader.get(f"/staff/cases/{case.id}/reply-draft.pdf")
+    assert "代签" not in pdf_text(stored.data)
+    copy = stand_in.get(f"/staff/cases/{case.id}/reply-draft.pdf")
+    digest = copy.headers["X-Content-SHA256"]
+    assert digest == hashlib.sha256(copy.data).hexdigest() != stored.headers["X-Content-SHA256"]
+    assert daiqian in pdf_text(copy.data)
+    sign_page = stand_in.get(f"/staff/cases/{case.id}/actions/sign_reply").get_data(as_text=True)
+    assert digest[:16] in sign_page and f"您作为{city.petitions_leader.display_name}指定的代签人签发" in sign_page
+    assert re.search(rf'name="draft_sha256"[^>]*value="{digest}"|value="{digest}"[^>]*name="draft_sha256"', sign_page)
+
+    # The stored draft's digest (the leader's page) is not what the stand-in signs.
+    refused = act_page(stand_in, case.id, "sign_reply", {"draft_sha256": stored.headers["X-Content-SHA256"]})
+    assert refused.status_code == 422 and "您代签的正式意见应注明“代签”及双方姓名" in alert(refused)
+    assert case_row(dbs, case.id).state is CaseState.awaiting_signature
+    signed = act_page(stand_in, case.id, "sign_reply", {"comment": "同意。", "draft_sha256": digest})
+    assert signed.status_code == 302
+    run_job()
+    with system_scope(dbs):
+        document = dbs.scalar(
+            select(GeneratedDocument).where(
+                GeneratedDocument.case_id == case.id, GeneratedDocument.kind == DocumentKind.formal_opinion
+            )
+        )
+        pdf = dbs.get(Attachment, (document.tenant_id, document.pdf_attachment_id))
+    issued = app.extensions["portal.storage"].get(pdf.storage_key)
+    assert issued == copy.data and daiqian in pdf_text(issued)
 
 
 def test_the_admin_previews_a_template_and_an_unknown_placeholder_is_refused_by_name(app, dbs, city):

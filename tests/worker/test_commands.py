@@ -138,6 +138,14 @@ def test_housekeeping_purges_stale_uploads_old_tokens_and_sessions(app, dbs, own
                 " ('upload', repeat('f', 64), repeat('0', 64), now() - interval '23 hours')"
             )
         )
+        # Application drafts: one left for a day and more, one changed an hour ago.
+        conn.execute(
+            text(
+                "INSERT INTO application_drafts (id, sealed, updated_at) VALUES"
+                " (gen_random_uuid(), '\\x00', now() - interval '25 hours'),"
+                " (gen_random_uuid(), '\\x00', now() - interval '1 hour')"
+            )
+        )
     result = housekeeping.__wrapped__()
     dbs.commit()
     assert result == {
@@ -146,11 +154,12 @@ def test_housekeeping_purges_stale_uploads_old_tokens_and_sessions(app, dbs, own
         "tokens_cleared": 1,
         "sessions_cleared": 1,
         "idempotency_keys_purged": 1,
+        "drafts_purged": 1,
     }
-    tables = ("uploads", "api_tokens", "staff_sessions", "idempotency_keys")
+    tables = ("uploads", "api_tokens", "staff_sessions", "idempotency_keys", "application_drafts")
     with owner_engine.connect() as conn:
         left = [conn.scalar(text(f"SELECT count(*) FROM {t}")) for t in tables]
-    assert left == [1, 1, 1, 1]
+    assert left == [1, 1, 1, 1, 1]
     with system_scope(dbs):
         assert dbs.get(SweepRun, "housekeeping").last_result["uploads_purged"] == 1
 

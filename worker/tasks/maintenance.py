@@ -34,12 +34,13 @@ def _purge_uploads() -> int:
 
 @job
 def housekeeping() -> dict:
-    """Remove uploads never attached to a case after 24 hours; clear expired API tokens, old staff sessions and
-    idempotency keys older than 24 hours; remove audit-log entries past ``AUDIT_RETENTION_DAYS`` (never younger
-    than 180 days)."""
+    """Remove uploads never attached to a case and application drafts unchanged for 24 hours; clear expired API
+    tokens, old staff sessions and idempotency keys older than 24 hours; remove audit-log entries past
+    ``AUDIT_RETENTION_DAYS`` (never younger than 180 days)."""
     started = datetime.now(UTC)
     cleared = clear_expired_tokens(db.session)
     from portal.audit import purge_expired as purge_audit
+    from portal.petitioners.drafts import purge_expired_drafts
 
     settings = current_app.config["PORTAL_SETTINGS"]
     audit_purged = purge_audit(db.session, now=started, retention_days=settings.audit_retention_days)
@@ -49,6 +50,7 @@ def housekeeping() -> dict:
         "tokens_cleared": cleared["api_tokens"],
         "sessions_cleared": cleared["staff_sessions"],
         "idempotency_keys_purged": purge_expired(db.session, now=started),
+        "drafts_purged": purge_expired_drafts(db.session, now=started),
     }
     record_run(db.session, "housekeeping", started_at=started, for_date=china_today(started), result=result)
     log.info("housekeeping", extra=result)

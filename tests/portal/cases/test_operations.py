@@ -596,6 +596,27 @@ def test_no_extension_once_the_whole_review_deadline_has_passed(dbs, pii, city):
     assert load_case(dbs, case_id).pending_extension_days == 10
 
 
+def test_an_extension_not_approved_by_the_whole_review_deadline_lapses_and_the_case_stays_overdue(dbs, pii, city):
+    """§三: asked for on the last day, it must be granted that day too; the day after it lapses (issue 14, rule 4)."""
+    case_id = drive(dbs, pii, city, submit(dbs, pii).case.id, CaseState.in_review).id
+    due = open_deadline(dbs, case_id, "whole_review").due_on
+    assert due == date(2026, 10, 29)
+    act(dbs, pii, city.clerk, case_id, "request_extension", today=due, days=10, reason="需调取材料。")
+    before = len(case_events(dbs, case_id))
+    for action, fields in (("approve_extension", {}), ("deny_extension", {"reason": "不需要。"})):
+        refused = _refused(
+            "wrong_state", perform, dbs, pii, city.petitions_leader, case_id, action, today=date(2026, 10, 30), **fields
+        )
+        assert "已失效" in refused.message_zh and "2026-10-29" in refused.message_zh
+        _reset(dbs)
+    # Nothing changed: the request is still on record, the deadline has not moved, and the case is overdue.
+    assert len(case_events(dbs, case_id)) == before
+    case = load_case(dbs, case_id)
+    assert (case.pending_extension_days, case.extension_used) == (10, False)
+    deadline = open_deadline(dbs, case_id, "whole_review")
+    assert (deadline.due_on, deadline.extended_days, deadline.closed_at) == (due, 0, None)
+
+
 def test_a_committee_cases_extension_notice_goes_to_the_committee(dbs, pii, province):
     case_id = drive(dbs, pii, province, transfer(dbs, pii, province).case.id, CaseState.in_review).id
     act(dbs, pii, province.clerk, case_id, "request_extension", days=15, reason="需调取材料。")

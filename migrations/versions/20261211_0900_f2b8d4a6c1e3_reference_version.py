@@ -10,8 +10,8 @@ Staff rows change on every sign-in (last login, failed attempts): only the colum
 The function runs as its owner; the app role may read the row but not write it.
 
 Revision ID: f2b8d4a6c1e3
-Revises: e4a7c2b91d05
-Create Date: 2026-12-07 09:00:00+00:00
+Revises: b8e2d4f6a1c3
+Create Date: 2026-12-11 09:00:00+00:00
 """
 
 import sqlalchemy as sa
@@ -20,7 +20,7 @@ from alembic import op
 from tenants.rls import APP_ROLE
 
 revision = "f2b8d4a6c1e3"
-down_revision = "e4a7c2b91d05"
+down_revision = "b8e2d4f6a1c3"
 branch_labels = None
 depends_on = None
 
