@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import os
 import platform
@@ -179,7 +180,7 @@ def staff_every_bureau(app) -> int:
     return len(bureaus)
 
 
-def samples(app, rng: random.Random) -> dict:
+def samples(app, rng: random.Random, size: int = SAMPLE) -> dict:
     """Case numbers with access codes, Changchun's case ids, and county bureau ids to apply against."""
     from sqlalchemy import select
 
@@ -192,15 +193,15 @@ def samples(app, rng: random.Random) -> dict:
     with app.app_context(), system_scope(db.session):
         session = db.session
         numbers = session.scalars(
-            select(Case.number).where(Case.access_code_hash.is_not(None)).order_by(Case.id).limit(SAMPLE * 20)
+            select(Case.number).where(Case.access_code_hash.is_not(None)).order_by(Case.id).limit(size * 20)
         ).all()
         city = session.scalar(select(Bureau.id).where(Bureau.adcode == "220100"))
-        ids = session.scalars(select(Case.id).where(Case.tenant_id == city).order_by(Case.id).limit(SAMPLE * 20)).all()
+        ids = session.scalars(select(Case.id).where(Case.tenant_id == city).order_by(Case.id).limit(size * 20)).all()
         counties = session.scalars(select(Bureau.id).where(Bureau.level == BureauLevel.county)).all()
-    numbers = rng.sample(list(numbers), min(SAMPLE, len(numbers)))
+    numbers = rng.sample(list(numbers), min(size, len(numbers)))
     return {
         "tracked": [(n, bench_access_code(n)) for n in numbers],
-        "city_case_ids": rng.sample(list(ids), min(SAMPLE, len(ids))),
+        "city_case_ids": rng.sample(list(ids), min(size, len(ids))),
         "counties": list(counties),
     }
 
@@ -208,7 +209,9 @@ def samples(app, rng: random.Random) -> dict:
 def tracking_cookie(app, number: str) -> str:
     """The signed session cookie a browser holds after proving the access code of ``number`` on /track."""
     serializer = app.session_interface.get_signing_serializer(app)
-    value = serializer.dumps({"tracked": {number: int(time.time()) + 6 * 3600}})
+    # The lookup form's CSRF secret is in it too (the form that proved the code was CSRF-protected).
+    secret = hashlib.sha1(number.encode()).hexdigest()
+    value = serializer.dumps({"csrf_token": secret, "tracked": {number: int(time.time()) + 6 * 3600}})
     return f"{app.config['SESSION_COOKIE_NAME']}={value}"
 
 
@@ -556,6 +559,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=3, help="warm-up seconds per scenario (default 3)")
     parser.add_argument("--root", type=Path, default=ROOT, help=f"data of the embedded services (default {ROOT})")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where <N>.json goes (default bench/results)")
+    parser.add_argument(
+        "--sample",
+        type=positive_int,
+        default=SAMPLE,
+        help=f"distinct cases a scenario cycles through (default {SAMPLE}); a few hundred keep the tracking pages warm",
+    )
     args = parser.parse_args(argv)
 
     from portal import create_app
@@ -579,7 +588,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Generating {args.cases:,} cases...", flush=True)
             admin_url = env.get("DATABASE_ADMIN_URL") or env["DATABASE_URL"]
             report["generated"] = generate(admin_url, args.cases, env["PII_KEY"])
-        data = samples(app, rng)
+        data = samples(app, rng, args.sample)
         procs.append(spawn("web", gunicorn("portal:create_app()", WEB_PORT), env, work))
         procs.append(spawn("baseline", gunicorn("bench.baseline:create_app()", BASELINE_PORT), env, work))
         base, baseline = f"http://127.0.0.1:{WEB_PORT}", f"http://127.0.0.1:{BASELINE_PORT}"

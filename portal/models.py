@@ -22,6 +22,7 @@ from portal.cases.models import (
 from portal.db import Base
 from portal.documents.models import DocumentSequence, DocumentSettings, DocumentTemplate, GeneratedDocument
 from portal.idempotency import IdempotencyRecord
+from portal.memo import ReferenceVersion
 from portal.notify.models import DeadlineAlert, StaffNotification, SweepRun
 from portal.petitioners.drafts import ApplicationDraft
 from portal.petitioners.models import Petitioner, PetitionerCase
@@ -56,6 +57,7 @@ __all__ = [
     "Outbox",
     "Petitioner",
     "PetitionerCase",
+    "ReferenceVersion",
     "SatisfactionRating",
     "StaffAbsence",
     "StaffNotification",

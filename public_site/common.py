@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import secrets
 import time
+from collections.abc import Callable
 from datetime import date
 
-from flask import current_app, session
+from flask import current_app, g, request, session
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 
 from portal.cases.numbers import normalise_number
 from portal.cases.queries import local_today
 from portal.petitioners.models import Petitioner
-from portal.web import is_english
+from portal.web import TEXT_SIZE_COOKIE, is_english
 
 # Proving a case's number and code lets this browser follow that case for a while (the session cookie is signed).
 GRANT_SECONDS = 2 * 3600
@@ -61,3 +64,49 @@ def forget(number: str | None = None) -> None:
     grants = dict(session.get("tracked") or {})
     grants.pop(normalise_number(number), None)
     session["tracked"] = grants
+
+
+# --- Pages kept rendered (the tracking page) ------------------------------------------------------------------
+
+# Where a kept page has its forms' CSRF token: random per process, so no content of a page can contain it.
+_TOKEN_SLOT = "csrf-slot-" + secrets.token_hex(16)
+
+
+def render_tokenless(render: Callable[[], str]) -> str:
+    """Render a page with a slot where each form's CSRF token goes, so that any authorised browser can be served it.
+
+    ``with_token`` fills the slots with the browser's own token. Flask-WTF keeps the request's token on ``g``: the
+    slot stands in for it while the page renders.
+    """
+    name = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    token = g.pop(name, None)
+    setattr(g, name, _TOKEN_SLOT)
+    try:
+        return render()
+    finally:
+        g.pop(name, None)
+        if token is not None:
+            setattr(g, name, token)
+
+
+def with_token(page: str) -> str:
+    """Put this browser's CSRF token into the slots of ``page`` (no session write: the lookup form made the secret)."""
+    return page.replace(_TOKEN_SLOT, generate_csrf()) if _TOKEN_SLOT in page else page
+
+
+def viewer_kind() -> tuple:
+    """What of a public page depends on who looks, besides the case and the language: the account menu, the
+    identity verification's sign-out, the large-text setting."""
+    from portal.identity.web import verified_identity
+
+    return (
+        current_petitioner() is not None,
+        verified_identity() is not None,
+        request.cookies.get(TEXT_SIZE_COOKIE) == "large",
+    )
+
+
+def page_is_plain() -> bool:
+    """Whether this request's page may come from, and go to, the kept pages: no query (``?lang=`` switches the
+    language and the text-size link carries the query) and no message waiting to be shown once."""
+    return not request.query_string and not session.get("_flashes")

@@ -4,6 +4,7 @@ download notices and files, answer a request for materials, apply for a re-revie
 from __future__ import annotations
 
 import logging
+import sys
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -15,16 +16,43 @@ from portal.cases.intake import FieldError
 from portal.cases.numbers import normalise_number
 from portal.cases.operations import CaseConflict, CaseNotFound, IntakeRefused, formal_opinion_number
 from portal.extensions import db
+from portal.pagecache import RenderedCache, entity_tag, etag_header
 from portal.petitioners.accounts import is_linked
-from portal.petitioners.operations import answer_request, escalate_case, record_online_delivery, withdraw_case
+from portal.petitioners.operations import (
+    answer_request,
+    awaits_online_delivery,
+    escalate_case,
+    record_online_delivery,
+    withdraw_case,
+)
 from portal.petitioners.receipt import receipt_pdf
-from portal.petitioners.tracking import find_by_code, find_file, find_number, open_case, petitioner_party, tracking_view
+from portal.petitioners.tracking import (
+    CaseStamp,
+    find_by_code,
+    find_file,
+    find_number,
+    open_case,
+    petitioner_party,
+    tracking_view,
+)
 from portal.supervision.forms import SatisfactionForm
 from portal.supervision.models import SATISFACTION_LABELS
 from portal.supervision.operations import rate_case
-from portal.web import is_english
+from portal.web import current_lang, is_english
 from portal.workflow import ActionRefused
-from public_site.common import current_petitioner, forget, grant, has_grant, pii, storage, today
+from public_site.common import (
+    current_petitioner,
+    forget,
+    grant,
+    has_grant,
+    page_is_plain,
+    pii,
+    render_tokenless,
+    storage,
+    today,
+    viewer_kind,
+    with_token,
+)
 from public_site.views import bp
 
 log = logging.getLogger(__name__)
@@ -39,26 +67,41 @@ def may_follow(number: str) -> bool:
     return account is not None and is_linked(db.session, account.id, normalise_number(number))
 
 
-def load_granted(number: str):
-    """The case and its tracking view for an authorised browser; None otherwise (the caller answers 404)."""
+def granted_stamp(number: str) -> CaseStamp | None:
+    """The stamp of case ``number`` for an authorised browser, its delivery recorded on the first opening of a
+    replied case (送达); None otherwise (the caller asks for the code)."""
     if not may_follow(number):
         return None
-    ref = find_number(db.session, number)
-    if ref is None:
+    stamp = find_number(db.session, number)
+    if stamp is not None and awaits_online_delivery(stamp):
+        record_online_delivery(db.session, pii(), open_case(db.session, stamp), today=today())
+        db.session.commit()
+        stamp = find_number(db.session, number)
+    return stamp
+
+
+def load_granted(number: str):
+    """The case and its tracking view for an authorised browser; None otherwise (the caller answers 404).
+
+    For the pages that act on the case: ``case`` is the row the operations take.
+    """
+    stamp = granted_stamp(number)
+    if stamp is None:
         return None
-    case = open_case(db.session, ref)
-    if case is None:
-        return None
-    if record_online_delivery(db.session, pii(), case, today=today()):
-        db.session.commit()  # 送达: the day the petitioner first opened the replied case
-    return case, tracking_view(db.session, case, today=today())
+    case = open_case(db.session, stamp)
+    view = tracking_view(db.session, stamp.tenant_id, stamp.case_id, today=today()) if case is not None else None
+    return (case, view) if view is not None else None
 
 
 def _load_or_ask(number: str):
     loaded = load_granted(number)
     if loaded is None:
-        return None, redirect(url_for("public.track", number=normalise_number(number)[:40]))
+        return None, _ask(number)
     return loaded, None
+
+
+def _ask(number: str):
+    return redirect(url_for("public.track", number=normalise_number(number)[:40]))
 
 
 @bp.get("/track")
@@ -88,20 +131,42 @@ def track_forget():
     return redirect(url_for("public.track"))
 
 
+# Rendered tracking pages, kept per process (``portal.pagecache``): 10-30 KB each in memory.
+PAGES: RenderedCache[str] = RenderedCache(max_bytes=24 * 1024 * 1024)
+
+
 @bp.get("/track/<number>")
 def case(number: str):
-    loaded, ask = _load_or_ask(number)
-    if ask:
-        return ask
-    case, view = loaded
-    return _case_page(case, view)
+    """The tracking page: kept rendered while the case, the reference data, the day and the language stay the same.
+
+    A kept page costs the stamp's look-up; a browser that shows the ``ETag`` it was given gets 304. Every answer
+    carries the browser's own CSRF token, and the page is never stored by the browser or a proxy (no-store).
+    """
+    stamp = granted_stamp(number)
+    if stamp is None:
+        return _ask(number)
+    key = (stamp.key, today(), current_lang(), viewer_kind()) if stamp.key is not None else None
+    # The tokens are the browser's own: a page kept by it after a new session would carry stale ones.
+    tag = entity_tag(key, session.get("csrf_token")) if key is not None else None
+    if tag is not None and request.if_none_match.contains_weak(tag):
+        return "", 304, etag_header(tag)
+    keep = key is not None and page_is_plain()
+    page = PAGES.get(key) if keep else None
+    if page is None:
+        view = tracking_view(db.session, stamp.tenant_id, stamp.case_id, today=today())
+        if view is None:
+            return _ask(number)
+        page = render_tokenless(lambda: _case_page(view)[0])
+        if keep:
+            PAGES.put(key, page, sys.getsizeof(page))
+    return with_token(page), 200, etag_header(tag) if tag else {}
 
 
-def _case_page(case, view, *, errors=None, values=None, rating_form=None, status=200):
+def _case_page(view, *, errors=None, values=None, rating_form=None, status=200):
     """The tracking page; ``rating_form`` carries a refused rating back with its messages."""
     return render_template(
         "public/track/case.html",
-        case=case,
+        case=view.case,
         view=view,
         errors=errors or {},
         values=values or {},
@@ -136,17 +201,18 @@ def case_rate(number: str):
         else:
             flash(_("Thank you: your rating was recorded."))
             return redirect(url_for("public.case", number=case.number))  # the thanks takes focus (site.js)
-    case, view = load_granted(case.number)
-    return _case_page(case, view, rating_form=form, status=422)
+    view = load_granted(case.number)[1]
+    return _case_page(view, rating_form=form, status=422)
 
 
 @bp.get("/track/<number>/files/<int:attachment_id>")
 def case_file(number: str, attachment_id: int):
     """Download a notice or one's own file through a short-lived link, once the browser is authorised."""
-    loaded = load_granted(number)
-    if loaded is None:
+    stamp = granted_stamp(number)
+    view = tracking_view(db.session, stamp.tenant_id, stamp.case_id, today=today()) if stamp else None
+    if view is None:
         abort(404)
-    attachment = find_file(loaded[1], attachment_id)
+    attachment = find_file(view, attachment_id)
     if attachment is None:
         abort(404)
     return redirect(download_url(storage(), attachment))
@@ -235,9 +301,9 @@ def case_answer(number: str, request_id: int):
             db.session.rollback()
             abort(404)
     if error is not None:
-        case, view = load_granted(number)
+        view = load_granted(number)[1]
         errors = {f"answer.{request_id}": error}
-        return _case_page(case, view, errors=errors, values=values, status=status)
+        return _case_page(view, errors=errors, values=values, status=status)
     flash(_("Thank you: your materials were sent to the bureau."))
     return redirect(url_for("public.case", number=case.number))
 

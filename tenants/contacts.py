@@ -20,6 +20,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from portal.db import Base, TenantOwned, utcnow_column
+from portal.memo import memoized
 from tenants.models import Bureau
 from tenants.scoping import TenantScope, get_scope, scoped
 
@@ -95,13 +96,20 @@ def _row(session: Session, bureau_id: int) -> BureauContact | None:
         return session.scalar(query)
 
 
-def get_contact(session: Session, bureau: Bureau) -> Contact:
-    """The public contact block of ``bureau``'s petition office (empty parts when the administrator set none)."""
-    row = _row(session, bureau.id)
-    name = f"{bureau.name}信访办"
-    if row is None:
-        return Contact(name)
-    return Contact(name, row.address, row.phone, row.hours)
+def get_contact(session: Session, bureau) -> Contact:
+    """The public contact block of ``bureau``'s petition office (empty parts when the administrator set none).
+
+    Kept between requests (``portal.memo``): the block is public, and it changes only when an administrator saves it.
+    """
+
+    def load() -> Contact:
+        row = _row(session, bureau.id)
+        name = f"{bureau.name}信访办"
+        if row is None:
+            return Contact(name)
+        return Contact(name, row.address, row.phone, row.hours)
+
+    return memoized(session, f"contact:{bureau.id}:{bureau.name}", (BureauContact, Bureau), load)
 
 
 COMMITTEE_OFFICE = "吉林省人民政府信访事项复查复核委员会办公室"
@@ -109,11 +117,15 @@ COMMITTEE_OFFICE = "吉林省人民政府信访事项复查复核委员会办公
 
 def get_committee_contact(session: Session) -> Contact:
     """The committee office's address and phone, as the province's administrator set them."""
-    province = session.scalar(select(Bureau).where(Bureau.parent_id.is_(None)))
-    row = _row(session, province.id) if province is not None else None
-    if row is None:
-        return Contact(COMMITTEE_OFFICE)
-    return Contact(COMMITTEE_OFFICE, row.committee_address, row.committee_phone)
+
+    def load() -> Contact:
+        province = session.scalar(select(Bureau).where(Bureau.parent_id.is_(None)))
+        row = _row(session, province.id) if province is not None else None
+        if row is None:
+            return Contact(COMMITTEE_OFFICE)
+        return Contact(COMMITTEE_OFFICE, row.committee_address, row.committee_phone)
+
+    return memoized(session, "committee_contact", (BureauContact, Bureau), load)
 
 
 def _clean(value, limit: int, zh: str, en: str, errors: dict, field: str, *, phone: bool = False) -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -25,14 +27,43 @@ class TreeError(ValueError):
 _LEVEL_ZH = {BureauLevel.province: "省级", BureauLevel.city: "市级", BureauLevel.county: "县级"}
 
 
+@dataclass(frozen=True)
+class BureauInfo:
+    """A bureau as pages and rules read it, kept between requests (the tree changes only by administration)."""
+
+    id: int
+    adcode: str | None
+    division_name: str
+    name: str
+    level: BureauLevel
+    parent_id: int | None
+    path: str
+
+
+def bureau_tree(session: Session) -> dict[int, BureauInfo]:
+    """Every bureau by id: read once per process and version of the reference data (``portal.memo``)."""
+
+    def load() -> dict[int, BureauInfo]:
+        return {
+            b.id: BureauInfo(b.id, b.adcode, b.division_name, b.name, b.level, b.parent_id, b.path)
+            for b in session.scalars(select(Bureau))
+        }
+
+    return memoized(session, "bureau_tree", (Bureau,), load)
+
+
+def bureau_info(session: Session, bureau_id: int) -> BureauInfo:
+    """The bureau ``bureau_id`` (KeyError if there is none)."""
+    return bureau_tree(session)[bureau_id]
+
+
 def subtree_ids(session: Session, bureau_id: int) -> list[int]:
-    """Ids of the bureau and every bureau below it, in one indexed prefix query (once per transaction)."""
-
-    def load() -> list[int]:
-        path = select(Bureau.path).where(Bureau.id == bureau_id).scalar_subquery()
-        return list(session.scalars(select(Bureau.id).where(Bureau.path.startswith(path))))
-
-    return list(memoized(session, f"subtree_ids:{bureau_id}", (Bureau,), load))  # a copy: the memo is shared
+    """Ids of the bureau and every bureau below it (from the tree kept in memory; empty for an unknown id)."""
+    tree = bureau_tree(session)
+    root = tree.get(bureau_id)
+    if root is None:
+        return []
+    return [b.id for b in tree.values() if b.path.startswith(root.path)]
 
 
 def get_bureau(session: Session, ref: str | int) -> Bureau | None:

@@ -55,3 +55,30 @@ def app_role_engine(settings):
     engine = create_engine(settings.database_url, poolclass=pool.NullPool)
     sign_scopes_on(engine, scope_key_from_secret(settings.secret_key))
     return engine
+
+
+def sql_of(app, request):
+    """The response of ``request()`` (a request run in its own app context, as in production) and the SQL
+    statements it sent, each on one line."""
+    from sqlalchemy import event
+
+    from portal.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        response = request()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return response, seen
+
+
+def reads(statements: list[str], fragment: str) -> int:
+    """How many of ``statements`` contain ``fragment``."""
+    return sum(fragment in s for s in statements)

@@ -8,6 +8,7 @@ exactly like an unknown number (404). The rate limits here are shared with the p
 from __future__ import annotations
 
 import dataclasses
+import time
 from datetime import UTC, date, datetime
 
 from flask import abort, current_app, jsonify, request
@@ -17,16 +18,18 @@ from portal import idempotency
 from portal.api import bp
 from portal.api.openapi import SCHEMAS, document
 from portal.attachments import Attachment, UploadError, download_url
+from portal.attachments.operations import DOWNLOAD_SECONDS
 from portal.cases.intake import FieldError, IntakeInvalid, known_bureau_ids, validate_application
 from portal.cases.numbers import normalise_number
 from portal.cases.operations import CaseConflict, CaseNotFound, DuplicateOpenCase, IntakeRefused
 from portal.cases.queries import local_today
 from portal.extensions import configured, db, limiter
+from portal.pagecache import RenderedCache, entity_tag, etag_header
 from portal.petitioners import operations as online
-from portal.petitioners.tracking import TrackingView, find_by_code, open_case, tracking_view
+from portal.petitioners.tracking import CaseStamp, TrackingView, find_by_code, find_number, open_case, tracking_view
 from portal.supervision.models import COMMENT_MAX, SATISFACTION_LABELS, Satisfaction
 from portal.supervision.operations import rate_case
-from portal.web import is_english, localized
+from portal.web import current_lang, is_english, localized
 from portal.workflow import ActionRefused
 
 
@@ -147,7 +150,7 @@ def _upload_refused(exc: UploadError):
     return jsonify(errors={"attachments": exc.message("en" if is_english() else "zh")}), 422
 
 
-def _file_json(attachment: Attachment, *, url: bool) -> dict:
+def _file_json(attachment: Attachment, *, url: bool, link_seconds: int = DOWNLOAD_SECONDS) -> dict:
     body = {
         "id": attachment.id,
         "filename": attachment.filename,
@@ -156,12 +159,13 @@ def _file_json(attachment: Attachment, *, url: bool) -> dict:
         "sha256": attachment.sha256,
     }
     if url:
-        body["url"] = download_url(current_app.extensions["portal.storage"], attachment)
+        body["url"] = download_url(current_app.extensions["portal.storage"], attachment, expires=link_seconds)
     return body
 
 
-def tracking_json(view: TrackingView) -> dict:
-    """The tracking view as the API shows it (the same content as the tracking page)."""
+def tracking_json(view: TrackingView, *, link_seconds: int = DOWNLOAD_SECONDS) -> dict:
+    """The tracking view as the API shows it (the same content as the tracking page); file links stay valid for
+    ``link_seconds``."""
     case = view.case
     return {
         "number": case.number,
@@ -200,8 +204,8 @@ def tracking_json(view: TrackingView) -> dict:
             }
             for e in view.timeline
         ],
-        "documents": [_file_json(a, url=True) for a in view.documents],
-        "attachments": [_file_json(a, url=True) for a in view.own_files],
+        "documents": [_file_json(a, url=True, link_seconds=link_seconds) for a in view.documents],
+        "attachments": [_file_json(a, url=True, link_seconds=link_seconds) for a in view.own_files],
         "material_requests": [
             {
                 "id": r.id,
@@ -254,12 +258,22 @@ def _submission_json(case, access_code: str, acceptance_due: date | None, handli
     }
 
 
-def _authorised_case(number: str):
-    """The case of ``number`` if the request carries its access code; 404 otherwise (the same for both)."""
+def _authorised(number: str) -> CaseStamp:
+    """The stamp of case ``number`` if the request carries its access code; 404 otherwise (the same for both)."""
     ref = find_by_code(db.session, current_app.extensions["portal.pii"], number, request.headers.get("X-Access-Code"))
     if ref is None:
         abort(404)
-    return open_case(db.session, ref)
+    return ref
+
+
+def _authorised_case(number: str):
+    """The case of ``number`` (the row the operations take) if the request carries its access code; else 404."""
+    return open_case(db.session, _authorised(number))
+
+
+def _tracking_answer(case) -> dict:
+    """The tracking view of ``case`` (just changed by an action) as the API shows it."""
+    return tracking_json(tracking_view(db.session, case.tenant_id, case.id, today=_today()))
 
 
 # --- OpenAPI ---------------------------------------------------------------------------------------------------
@@ -362,7 +376,7 @@ SCHEMAS["Tracking"] = {
         "timeline": {"type": "array", "items": {"type": "object"}},
         "documents": {
             "type": "array",
-            "description": "Notices and opinions sent to the petitioner; `url` is a link valid for 5 minutes.",
+            "description": "Notices and opinions sent to the petitioner; `url` is a link valid for at least 5 minutes.",
             "items": {"type": "object"},
         },
         "attachments": {"type": "array", "description": "The petitioner's own files.", "items": {"type": "object"}},
@@ -470,9 +484,26 @@ document(
     "get",
     {
         "summary": "Track an application with its access code.",
-        "parameters": [_NUMBER, _CODE_HEADER],
+        "parameters": [
+            _NUMBER,
+            _CODE_HEADER,
+            {
+                "name": "If-None-Match",
+                "in": "header",
+                "required": False,
+                "schema": _STRING,
+                "description": "The `ETag` of an earlier answer: 304 while nothing it shows has changed (checked"
+                " after the access code). The tag covers the file links too: a 304 never asks a client to keep"
+                " a link that has expired.",
+            },
+        ],
         "responses": {
-            "200": {"description": "The tracking view.", "content": _json("Tracking")},
+            "200": {
+                "description": "The tracking view, with its `ETag` (weak). Not to be stored (`no-store`).",
+                "headers": {"ETag": {"schema": _STRING}},
+                "content": _json("Tracking"),
+            },
+            "304": {"description": "Not modified since the answer of the `If-None-Match` tag."},
             "404": _NOT_FOUND,
             "429": _TOO_MANY,
         },
@@ -660,15 +691,46 @@ def create_application():
     return jsonify(answer), 201
 
 
+# Answers kept per process (``portal.pagecache``): the JSON bytes, and the minute whose links they carry.
+ANSWERS: RenderedCache[tuple[int | None, str, bytes]] = RenderedCache(max_bytes=8 * 1024 * 1024)
+# File links in a kept answer are signed once a minute, for that minute plus the links' usual lifetime: whenever an
+# answer is served, each of its links stays valid for at least DOWNLOAD_SECONDS.
+LINK_WINDOW_SECONDS = 60
+
+
 @bp.get("/applications/<number>")
 @track_limit
 @track_number_limit
 def get_application(number: str):
-    """The tracking view of a case, for the holder of its access code."""
-    case = _authorised_case(number)
-    if online.record_online_delivery(db.session, current_app.extensions["portal.pii"], case, today=_today()):
+    """The tracking view of a case, for the holder of its access code; 304 for an ``If-None-Match`` that matches.
+
+    The answer is kept while the case, the reference data, the day and the language stay the same (and, for an
+    answer with file links, the minute): a kept answer costs the access code's look-up and check.
+    """
+    stamp = _authorised(number)
+    pii = current_app.extensions["portal.pii"]
+    if online.awaits_online_delivery(stamp):
+        online.record_online_delivery(db.session, pii, open_case(db.session, stamp), today=_today())
         db.session.commit()  # 送达: the day the petitioner first opened the replied case
-    return jsonify(tracking_json(tracking_view(db.session, case, today=_today())))
+        stamp = find_number(db.session, stamp.number)
+        if stamp is None:
+            abort(404)
+    window = int(time.time() // LINK_WINDOW_SECONDS)
+    key = (stamp.key, _today(), current_lang()) if stamp.key is not None else None
+    kept = ANSWERS.get(key) if key is not None else None
+    if kept is None or kept[0] not in (None, window):
+        view = tracking_view(db.session, stamp.tenant_id, stamp.case_id, today=_today())
+        if view is None:
+            abort(404)
+        links = bool(view.documents or view.own_files)
+        body = current_app.json.dumps(tracking_json(view, link_seconds=DOWNLOAD_SECONDS + LINK_WINDOW_SECONDS))
+        kept = (window if links else None, entity_tag(key, window if links else None), body.encode())
+        if key is not None:
+            ANSWERS.put(key, kept, len(kept[2]))
+    _window, tag, body = kept
+    if request.if_none_match.contains_weak(tag):
+        return "", 304, etag_header(tag)
+    return current_app.response_class(body, mimetype=current_app.json.mimetype, headers=etag_header(tag))
 
 
 @bp.post("/applications/<number>/withdraw")
@@ -688,7 +750,7 @@ def withdraw_application(number: str):
     except (CaseConflict, CaseNotFound) as exc:
         db.session.rollback()
         return _conflict(exc)
-    return jsonify(tracking_json(tracking_view(db.session, case, today=_today())))
+    return jsonify(_tracking_answer(case))
 
 
 @bp.post("/applications/<number>/escalate")
@@ -769,7 +831,7 @@ def answer_material_request(number: str, request_id: int):
     except Exception:
         db.session.rollback()
         raise
-    return jsonify(tracking_json(tracking_view(db.session, case, today=_today())))
+    return jsonify(_tracking_answer(case))
 
 
 @bp.post("/applications/<number>/rating")
@@ -788,7 +850,7 @@ def rate_application(number: str):
     except CaseNotFound:
         db.session.rollback()
         abort(404)
-    return jsonify(tracking_json(tracking_view(db.session, case, today=_today()))), 201
+    return jsonify(_tracking_answer(case)), 201
 
 
 def _conflict(exc):

@@ -233,9 +233,10 @@ def claim_uploads(
     return attachments
 
 
-def download_url(storage: Storage, attachment: Attachment) -> str:
-    """Return a short-lived link to the file; call it only after the requester has been authorised."""
-    return storage.presigned_url(attachment.storage_key, attachment.filename, expires=DOWNLOAD_SECONDS)
+def download_url(storage: Storage, attachment, *, expires: int = DOWNLOAD_SECONDS) -> str:
+    """Return a short-lived link to the file (an ``Attachment``, or any copy with its ``storage_key`` and
+    ``filename``); call it only after the requester has been authorised."""
+    return storage.presigned_url(attachment.storage_key, attachment.filename, expires=expires)
 
 
 def purge_stale_uploads(

@@ -14,19 +14,18 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, BinaryIO
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import StaffUser
 from portal.attachments.models import AttachmentSource
 from portal.attachments.operations import MAX_FILES, UploadError, claim_uploads, store_upload
-from portal.cases.context import actor_of
+from portal.cases.context import BureauStaff, actor_of
 from portal.cases.operations import ActionResult, ApplicationInput, Submission, perform_action, submit_application
 from portal.pii import PersonalData
 from portal.roles import PETITION_OFFICE
 from portal.storage import Storage
 from portal.workflow import ActionRefused, CaseAction, IntakePath
-from tenants.models import Unit, UnitKind
+from tenants.models import UnitKind
 
 A = CaseAction
 
@@ -182,8 +181,8 @@ def in_general_office(session: Session, user: StaffUser) -> bool:
     """Tell whether the user works in their bureau's general office (办公室), the unit that registers transfers."""
     if user.unit_id is None:
         return False
-    kind = session.scalar(select(Unit.kind).where(Unit.tenant_id == user.tenant_id, Unit.id == user.unit_id))
-    return kind == UnitKind.general_office
+    unit = BureauStaff(session, user.tenant_id).units.get(user.unit_id)  # kept in memory (``portal.memo``)
+    return unit is not None and unit.kind == UnitKind.general_office
 
 
 def register_application(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
@@ -11,6 +13,7 @@ from portal.accounts.models import StaffUser
 from portal.approvers import Absence, LeaderView, acting_for, signing_for
 from portal.cases.history import Actor
 from portal.cases.models import Case, CaseEvent, Deadline, MaterialRequest, StaffAbsence
+from portal.memo import memoized
 from portal.roles import LEADERS, Role
 from portal.workflow import (
     ActorView,
@@ -23,34 +26,88 @@ from portal.workflow import (
     Step,
     signs_on_behalf_of,
 )
-from tenants.models import Bureau, Unit, UnitKind
-from tenants.tree import subtree_ids
+from tenants.models import Unit, UnitKind
+from tenants.scoping import get_scope
+from tenants.tree import bureau_info, subtree_ids
+
+
+@dataclass(frozen=True)
+class UnitInfo:
+    """A unit of a bureau as the rules and the pages use it (a copy kept between requests, not an ORM row)."""
+
+    id: int
+    code: str
+    name: str
+    kind: UnitKind
+
+
+@dataclass(frozen=True)
+class LeaderInfo:
+    """A leader of a bureau: who, with which roles, overseeing which units."""
+
+    id: int
+    display_name: str
+    roles: tuple[Role, ...]
+    oversees_unit_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class _StaffData:
+    units: dict[int, UnitInfo]
+    leaders: tuple[LeaderInfo, ...]
+    leader_views: tuple[LeaderView, ...]
+
+
+# The staff of a bureau change only with these rows (and a trigger tells every process: ``portal.memo``).
+STAFF_TABLES = (Unit, StaffUser, StaffAbsence)
+
+
+def _load_staff(session: Session, bureau_id: int) -> _StaffData:
+    units = {
+        u.id: UnitInfo(u.id, u.code, u.name, u.kind)
+        for u in session.scalars(select(Unit).where(Unit.tenant_id == bureau_id).order_by(Unit.id))
+    }
+    leader_roles = [r.value for r in LEADERS]
+    leaders = tuple(
+        LeaderInfo(u.id, u.display_name, tuple(u.roles), tuple(u.oversees_unit_ids or ()))
+        for u in session.scalars(
+            select(StaffUser)
+            .where(
+                StaffUser.tenant_id == bureau_id,
+                StaffUser.active.is_(True),
+                StaffUser.roles.overlap(leader_roles),
+            )
+            .order_by(StaffUser.id)
+        )
+    )
+    absences: dict[int, list[Absence]] = {}
+    for row in session.scalars(
+        select(StaffAbsence).where(StaffAbsence.tenant_id == bureau_id).order_by(StaffAbsence.id)
+    ):
+        absences.setdefault(row.user_id, []).append(
+            Absence(row.starts_on, row.ends_on, row.stand_in_id, row.stand_in_slip, row.stand_in_signing)
+        )
+    views = tuple(LeaderView(u.id, frozenset(u.roles), tuple(absences.get(u.id, ()))) for u in leaders)
+    return _StaffData(units, leaders, views)
 
 
 class BureauStaff:
-    """The units and leaders of one bureau, loaded once per action (a handful of small indexed queries)."""
+    """The units and leaders of one bureau: read once per process and kept while the staff tables do not change.
+
+    The copy is used only under a scope that may read the bureau; any other session reads through its scope, as
+    every query does (and sees nothing of another bureau, or fails without a scope).
+    """
 
     def __init__(self, session: Session, bureau_id: int):
         self.bureau_id = bureau_id
-        self.units = {
-            u.id: u for u in session.scalars(select(Unit).where(Unit.tenant_id == bureau_id).order_by(Unit.id))
-        }
-        leader_roles = [r.value for r in LEADERS]
-        self.leaders = list(
-            session.scalars(
-                select(StaffUser).where(
-                    StaffUser.tenant_id == bureau_id,
-                    StaffUser.active.is_(True),
-                    StaffUser.roles.overlap(leader_roles),
-                )
-            )
-        )
-        absences: dict[int, list[Absence]] = {}
-        for row in session.scalars(select(StaffAbsence).where(StaffAbsence.tenant_id == bureau_id)):
-            absences.setdefault(row.user_id, []).append(
-                Absence(row.starts_on, row.ends_on, row.stand_in_id, row.stand_in_slip, row.stand_in_signing)
-            )
-        self.leader_views = [LeaderView(u.id, frozenset(u.roles), tuple(absences.get(u.id, ()))) for u in self.leaders]
+        scope = get_scope(session)
+        if scope is not None and scope.can_read(bureau_id):
+            data = memoized(session, f"staff:{bureau_id}", STAFF_TABLES, lambda: _load_staff(session, bureau_id))
+        else:
+            data = _load_staff(session, bureau_id)
+        self.units: Mapping[int, UnitInfo] = data.units
+        self.leaders: tuple[LeaderInfo, ...] = data.leaders
+        self.leader_views: tuple[LeaderView, ...] = data.leader_views
 
     @property
     def petition_office_id(self) -> int | None:
@@ -61,7 +118,7 @@ class BureauStaff:
 
     def overseers_of(self, unit_id: int | None) -> frozenset[int]:
         return frozenset(
-            u.id for u in self.leaders if Role.business_leader in u.roles and unit_id in (u.oversees_unit_ids or [])
+            u.id for u in self.leaders if Role.business_leader in u.roles and unit_id in u.oversees_unit_ids
         )
 
     def unit_overseers(self) -> dict[int, set[int]]:
@@ -94,6 +151,7 @@ def named_signer_id(session: Session, case: Case, staff: BureauStaff) -> int | N
 
 
 def case_view(session: Session, case: Case, staff: BureauStaff) -> CaseView:
+    """The rules' view of ``case``: its row, its open requests and clocks, its bureau's staff and place in the tree."""
     open_requests = session.scalars(
         select(MaterialRequest).where(
             MaterialRequest.tenant_id == case.tenant_id,
@@ -101,7 +159,6 @@ def case_view(session: Session, case: Case, staff: BureauStaff) -> CaseView:
             MaterialRequest.answered_at.is_(None),
         )
     ).all()
-    bureau = session.get(Bureau, case.tenant_id)
     open_due = dict(
         session.execute(
             select(Deadline.step, Deadline.due_on).where(
@@ -112,6 +169,35 @@ def case_view(session: Session, case: Case, staff: BureauStaff) -> CaseView:
             )
         ).all()
     )
+    return build_case_view(
+        case,
+        staff,
+        open_due=open_due,
+        open_requests=(
+            MaterialRequestView(id=r.id, target=MaterialTarget(r.target), target_bureau_id=r.target_bureau_id)
+            for r in open_requests
+        ),
+        bureau_level=str(bureau_info(session, case.tenant_id).level),
+        lower_bureau_ids=frozenset(subtree_ids(session, case.tenant_id)) - {case.tenant_id},
+        named_signer_id=named_signer_id(session, case, staff),
+    )
+
+
+def build_case_view(
+    case,
+    staff: BureauStaff,
+    *,
+    open_due: Mapping[Step, date],
+    open_requests: Iterable[MaterialRequestView],
+    bureau_level: str,
+    lower_bureau_ids: frozenset[int],
+    named_signer_id: int | None = None,
+) -> CaseView:
+    """The rules' view from what the caller read: ``case`` is the case row (an ORM ``Case`` or a copy with the same
+    attributes), ``open_due`` the due dates of its open whole-review and escalation clocks, ``open_requests`` its
+    unanswered materials requests, ``named_signer_id`` the 签发人 a committee case's draft names
+    (``named_signer_id()``; only a staff signature depends on it). The one place where a case becomes what the
+    workflow judges."""
     return CaseView(
         state=case.state,
         kind=case.kind,
@@ -128,7 +214,7 @@ def case_view(session: Session, case: Case, staff: BureauStaff) -> CaseView:
         opinion_needs_approval=case.opinion_needs_approval,
         opinion_approver_ids=staff.overseers_of(case.lead_unit_id),
         signer_ids=frozenset(v.user_id for v in staff.leaders_with(Role.petitions_leader)),
-        named_signer_id=named_signer_id(session, case, staff),
+        named_signer_id=named_signer_id,
         extension_used=case.extension_used,
         pending_extension=case.pending_extension_days is not None,
         pending_extension_days=case.pending_extension_days,
@@ -139,12 +225,9 @@ def case_view(session: Session, case: Case, staff: BureauStaff) -> CaseView:
         electronic_delivery=case.electronic_delivery,
         escalation_due=open_due.get(Step.escalation_window),
         escalated=case.escalated,
-        bureau_level=str(bureau.level),
-        material_requests=tuple(
-            MaterialRequestView(id=r.id, target=MaterialTarget(r.target), target_bureau_id=r.target_bureau_id)
-            for r in open_requests
-        ),
-        lower_bureau_ids=frozenset(subtree_ids(session, case.tenant_id)) - {case.tenant_id},
+        bureau_level=bureau_level,
+        material_requests=tuple(open_requests),
+        lower_bureau_ids=lower_bureau_ids,
     )
 
 
@@ -152,7 +235,7 @@ def staff_actor_view(
     user: StaffUser,
     staff_of_case: BureauStaff,
     on: date,
-    units: dict[int, Unit],
+    units: Mapping[int, UnitInfo],
     lead_unit_id: int | None = None,
 ) -> ActorView:
     """The rules' view of a staff member; ``acting_for`` only makes sense inside their own bureau.

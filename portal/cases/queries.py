@@ -75,7 +75,7 @@ from portal.workflow import (
 )
 from tenants.models import Bureau, Unit, UnitKind
 from tenants.scoping import system_scope
-from tenants.tree import subtree_ids
+from tenants.tree import BureauInfo, bureau_tree, subtree_ids
 
 CHINA = ZoneInfo("Asia/Shanghai")
 PAGE_SIZE = 50
@@ -455,7 +455,7 @@ class QueuePage:
     filters: QueueFilters
     views: tuple[str, ...]
     units: list[Unit] = field(default_factory=list)
-    lower_bureaus: list[Bureau] = field(default_factory=list)
+    lower_bureaus: list[BureauInfo] = field(default_factory=list)
 
 
 def _escape_like(text: str) -> str:
@@ -629,9 +629,8 @@ def list_queue(
     """One page of the work queue of ``user``, sorted by the nearest open deadline (none last), then newest."""
     bureau_id = user.tenant_id
     staff = staff or BureauStaff(session, bureau_id)
-    subtree = session.scalars(
-        select(Bureau).where(Bureau.id.in_(subtree_ids(session, bureau_id))).order_by(Bureau.path)
-    ).all()
+    tree = bureau_tree(session)
+    subtree = sorted((tree[i] for i in subtree_ids(session, bureau_id)), key=lambda b: b.path)
     lower = [b for b in subtree if b.id != bureau_id]
     views = queue_views(user, bool(lower))
     view = filters.view if filters.view in views else "mine"
@@ -685,9 +684,7 @@ def list_queue(
     missing = unit_ids - set(unit_names)
     if missing:
         unit_names.update(dict(session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(missing))).all()))
-    bureau_names = {b.id: b.name for b in subtree}  # the own bureau's too: no second read
-    if bureau_id not in bureau_names:
-        bureau_names[bureau_id] = session.scalar(select(Bureau.name).where(Bureau.id == bureau_id)) or ""
+    bureau_names = {b.id: b.name for b in subtree}  # the own bureau's too
     lapsed = _lapsed_extensions(session, cases, today)
     rows = [
         QueueRow(
@@ -811,7 +808,7 @@ class DeadlineView:
 @dataclass
 class CasePage:
     case: Case
-    bureau: Bureau
+    bureau: BureauInfo
     own: bool  # the reader's own bureau (else: supervision, read-only)
     handles: bool
     can_reveal: bool
@@ -830,7 +827,7 @@ class CasePage:
     units: dict[int, str]
     people: dict[int, str]
     bureaus: dict[int, str]
-    lower_bureaus: list[Bureau]
+    lower_bureaus: list[BureauInfo]
     next_marks: Marks | None = None
     # §四.14: other cases of the petitioner on the same disputed document, any bureau: (number, state, bureau).
     same_matter: list[tuple[str, str, str]] = field(default_factory=list)
@@ -924,7 +921,7 @@ def load_case_page(
         raise CaseNotReadable(case_id)
     own = case.tenant_id == user.tenant_id
     staff = BureauStaff(session, case.tenant_id)
-    bureau_rows = session.scalars(select(Bureau)).all()  # the tree is small reference data (~70 rows)
+    bureau_rows = list(bureau_tree(session).values())  # the tree is small reference data, kept in memory
     bureaus = {b.id: b.name for b in bureau_rows}
     bureau = next(b for b in bureau_rows if b.id == case.tenant_id)
     handles = handles_case(user, case, staff, today)

@@ -152,15 +152,23 @@ class Escalated:
     attachments: list[Attachment]
 
 
-def record_online_delivery(session: Session, pii: PersonalData, case: Case, *, today: date) -> bool:
-    """送达 online: the first time the petitioner opens a replied case, record that day; True when recorded.
+def awaits_online_delivery(case) -> bool:
+    """Whether opening ``case`` online records its delivery (送达): a replied case not yet delivered.
 
     A replied case whose delivery is already recorded (by post, in person, electronically or an earlier opening)
-    is left alone; so is a committee transfer, whose result goes to the committee.
+    is left alone; so is a committee transfer, whose result goes to the committee. ``case``: a ``Case``, or the
+    ``CaseStamp`` of the tracking look-up (which reads these three columns for this rule).
     """
-    if case.state is not CaseState.replied or case.delivered_on is not None:
-        return False
-    if case.intake is IntakePath.committee_transfer:
+    return (
+        case.state is CaseState.replied
+        and case.delivered_on is None
+        and case.intake is not IntakePath.committee_transfer
+    )
+
+
+def record_online_delivery(session: Session, pii: PersonalData, case: Case, *, today: date) -> bool:
+    """送达 online: the first time the petitioner opens a replied case, record that day; True when recorded."""
+    if not awaits_online_delivery(case):
         return False
     perform_action(session, pii, case.id, CaseAction.record_delivery, petitioner_actor(case), {}, today=today)
     return True

@@ -1,29 +1,35 @@
 """What a petitioner may see of a case, reached by its number and access code or through their account.
 
-Reading a case starts from the deployment-wide number registry (``case_numbers``, a reference table): it names the
-bureau; the case itself is then read inside that one bureau's scope, never more. A wrong access code and an unknown
-number look exactly the same to the caller.
+Reading a case starts from the deployment-wide number registry (``case_numbers``, a reference table) joined to the
+case's version stamp: one primary-key look-up, which is all a cached tracking page or answer needs (``CaseStamp``).
+The case itself is then read inside that one bureau's scope, never more, in one statement with everything the
+petitioner sees (``tracking_view``); what they may do is judged by the workflow from that row, the bureau's staff and
+the time limits kept in memory (``portal.memo``). A wrong access code and an unknown number look exactly the same
+to the caller.
 """
 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, literal_column, select, true
+from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by
 from sqlalchemy.orm import Session
 
 from portal.attachments.models import Attachment, AttachmentSource
 from portal.cases.calendar import get_step_rules
-from portal.cases.context import BureauStaff, case_view
-from portal.cases.history import list_events
-from portal.cases.models import Case, CaseNumber, CaseParty, Deadline, MaterialRequest
+from portal.cases.context import BureauStaff, build_case_view
+from portal.cases.models import Case, CaseEvent, CaseNumber, CaseParty, Deadline, MaterialRequest
 from portal.cases.numbers import normalise_code, normalise_number
 from portal.cases.queries import explain_deadline
 from portal.documents.models import GeneratedDocument
+from portal.memo import note_version, version_column
 from portal.pii import PersonalData
-from portal.routing import OPINION_KIND_LABELS
+from portal.routing import OPINION_KIND_LABELS, OpinionKind
 from portal.supervision.models import SATISFACTION_LABELS, Satisfaction, SatisfactionRating
 from portal.workflow import (
     DELIVERY_LABELS,
@@ -33,9 +39,13 @@ from portal.workflow import (
     ActionRefused,
     ActorView,
     CaseAction,
+    CaseKind,
     CaseState,
     CaseView,
+    Complexity,
     DeliveryMethod,
+    IntakePath,
+    MaterialRequestView,
     MaterialTarget,
     RejectReason,
     Step,
@@ -43,8 +53,8 @@ from portal.workflow import (
     case_step_label,
     decide,
 )
-from tenants.models import Bureau
-from tenants.scoping import TenantScope, scoped, set_scope, system_scope
+from tenants.scoping import TenantScope, scoped, scoped_statement, set_scope, system_scope
+from tenants.tree import BureauInfo, bureau_info, subtree_ids
 
 NUMBER_MAX = 40
 CODE_MAX = 40
@@ -59,8 +69,66 @@ PETITIONER_VIEW = ActorView(kind="petitioner", user_id=0)
 Pair = tuple[str, str]
 
 
-def find_by_code(session: Session, pii: PersonalData, number: str | None, code: str | None) -> CaseNumber | None:
-    """Return the registry row of case ``number`` if ``code`` is its access code, else None (for any reason).
+# --- Finding a case: the registry and the version stamp ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseStamp:
+    """Where a case is and which version of it (and of the reference data) the database holds now.
+
+    ``version`` and ``updated_at`` change with everything the petitioner sees of the case: the workflow's writes
+    bump ``version``; the other writers (documents, recomputed deadlines) touch ``updated_at``
+    (``portal.cases.operations.touch_case``). ``state``, ``intake`` and ``delivered_on`` tell whether opening the
+    case records its delivery (``portal.petitioners.operations.record_online_delivery``).
+    """
+
+    number: str
+    tenant_id: int
+    case_id: int
+    version: int
+    updated_at: datetime
+    state: CaseState
+    intake: IntakePath
+    delivered_on: date | None
+    reference_version: int | None
+
+    @property
+    def key(self) -> tuple | None:
+        """What a cached rendering of the case depends on; None when there is no version to rely on."""
+        if self.reference_version is None:
+            return None
+        return (self.number, self.tenant_id, self.case_id, self.version, self.updated_at, self.reference_version)
+
+
+@functools.cache
+def _stamp_statement(with_code: bool):
+    """The stamp of the case numbered ``:number`` (and its access code's hash): built once, run per request."""
+    return (
+        select(
+            CaseNumber.number,
+            CaseNumber.tenant_id,
+            CaseNumber.case_id,
+            Case.version,
+            Case.updated_at,
+            Case.state,
+            Case.intake,
+            Case.delivered_on,
+            version_column().label("reference_version"),
+            *([Case.access_code_hash] if with_code else []),
+        )
+        .join(Case, (Case.tenant_id == CaseNumber.tenant_id) & (Case.id == CaseNumber.case_id))
+        .where(CaseNumber.number == bindparam("number"))
+    )
+
+
+def _stamp(session: Session, row) -> CaseStamp:
+    stamp = CaseStamp(*row[:9])
+    note_version(session, stamp.reference_version)  # the transaction need not read it again (``portal.memo``)
+    return stamp
+
+
+def find_by_code(session: Session, pii: PersonalData, number: str | None, code: str | None) -> CaseStamp | None:
+    """Return the stamp of case ``number`` if ``code`` is its access code, else None (for any reason).
 
     The same work whatever the answer: one query (a number that cannot exist is looked up all the same) and one
     constant-time comparison (against a dummy hash when there is no case), so that the time taken does not tell an
@@ -69,22 +137,23 @@ def find_by_code(session: Session, pii: PersonalData, number: str | None, code: 
     number = normalise_number(str(number or ""))[:NUMBER_MAX]
     code = normalise_code(str(code or ""))[:CODE_MAX]
     with system_scope(session):
-        found = session.execute(
-            select(CaseNumber, Case.access_code_hash)
-            .join(Case, (Case.tenant_id == CaseNumber.tenant_id) & (Case.id == CaseNumber.case_id))
-            .where(CaseNumber.number == (number or "-"))
-        ).first()
-    row, expected = found if found is not None else (None, None)
+        found = session.execute(_stamp_statement(True), {"number": number or "-"}).first()
+    expected = found[-1] if found is not None else None
     matches = pii.matches(code, expected or _NO_HASH)
-    return row if row is not None and expected and matches else None
+    return _stamp(session, found) if found is not None and expected and matches else None
 
 
-def find_number(session: Session, number: str | None) -> CaseNumber | None:
+def find_number(session: Session, number: str | None) -> CaseStamp | None:
+    """The stamp of case ``number``, for a caller that has already authorised the reader (one statement)."""
     number = normalise_number(str(number or ""))[:NUMBER_MAX]
-    return session.get(CaseNumber, number) if number else None
+    if not number:
+        return None
+    with system_scope(session):
+        found = session.execute(_stamp_statement(False), {"number": number}).first()
+    return _stamp(session, found) if found is not None else None
 
 
-def open_case(session: Session, ref: CaseNumber) -> Case:
+def open_case(session: Session, ref: CaseStamp) -> Case:
     """Load the case of ``ref`` and give the session that one bureau's scope for the rest of the unit of work.
 
     Call only once the caller is authorised (access code or account). Operations on the case need this scope.
@@ -94,6 +163,45 @@ def open_case(session: Session, ref: CaseNumber) -> Case:
 
 
 # --- The tracking view ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrackedCase:
+    """The case row as the tracking view reads it (a copy, not an ORM object): what the page shows and what the
+    workflow judges (``portal.cases.context.build_case_view``)."""
+
+    id: int
+    tenant_id: int
+    number: str
+    kind: CaseKind
+    intake: IntakePath
+    state: CaseState
+    complexity: Complexity | None
+    disputed_bureau_id: int
+    disputed_kind: OpinionKind
+    disputed_document_number: str
+    disputed_issued_on: date
+    disputed_received_on: date
+    received_on: date
+    lead_unit_id: int | None
+    assisting_unit_ids: tuple[int, ...]
+    approver_id: int | None
+    coordinating_leader_id: int | None
+    opinion_needs_approval: bool | None
+    extension_used: bool
+    extension_days: int | None
+    pending_extension_days: int | None
+    escalated: bool
+    replied_on: date | None
+    delivered_on: date | None
+    delivery_method: str | None
+    electronic_delivery: bool
+    earlier_tenant_id: int | None
+    earlier_case_id: int | None
+    version: int
+
+
+_CASE_COLUMNS = [getattr(Case, f.name) for f in TrackedCase.__dataclass_fields__.values()]
 
 
 @dataclass(frozen=True)
@@ -118,6 +226,36 @@ class PublicEvent:
 
 
 @dataclass(frozen=True)
+class PublicFile:
+    """A file the petitioner may download: a notice sent to them, or one of their own."""
+
+    id: int
+    filename: str
+    size: int
+    content_type: str
+    sha256: str
+    storage_key: str
+
+
+@dataclass(frozen=True)
+class PublicRequest:
+    """A materials request addressed to the petitioner."""
+
+    id: int
+    content: str
+    due_on: date
+    created_at: datetime
+    answered_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PublicRating:
+    rating: Satisfaction
+    comment: str | None
+    rated_at: datetime
+
+
+@dataclass(frozen=True)
 class Escalation:
     """Whether the petitioner can apply for a re-review of this case's review opinion online, and until when."""
 
@@ -129,26 +267,25 @@ class Escalation:
 
 @dataclass
 class TrackingView:
-    case: Case
-    handled_by: Bureau
-    disputed_bureau: Bureau
+    case: TrackedCase
+    handled_by: BureauInfo
+    disputed_bureau: BureauInfo
     state_public: Pair
     kind_label: Pair
     opinion_kind_label: Pair
     timeline: list[PublicEvent]
     deadlines: list[PublicDeadline]
-    documents: list[Attachment]
-    own_files: list[Attachment]
-    material_requests: list[MaterialRequest]
-    answered_requests: list[MaterialRequest]
+    documents: list[PublicFile]
+    own_files: list[PublicFile]
+    material_requests: list[PublicRequest]
+    answered_requests: list[PublicRequest]
     can_withdraw: bool
     escalation: Escalation
     escalated_to: str | None = None
     earlier_number: str | None = None
     #: The petitioner's rating of the reply, once given; ``can_rate`` while a replied case awaits it.
-    rating: SatisfactionRating | None = None
+    rating: PublicRating | None = None
     can_rate: bool = False
-    files_by_id: dict[int, Attachment] = field(default_factory=dict)
 
 
 _EVENT_LABELS: dict[str, Pair] = {
@@ -225,7 +362,7 @@ def public_document_ids(session: Session, case: Case) -> set[int]:
     )
 
 
-def escalation_window(session: Session, case: Case, view: CaseView, today: date) -> Escalation:
+def escalation_window(session: Session, case, view: CaseView, today: date) -> Escalation:
     """Whether a re-review can be applied for online today, the last day, and the days left.
 
     ``view`` is the case's rules view, built once by the caller. The last day is the one the workflow judges by
@@ -234,7 +371,8 @@ def escalation_window(session: Session, case: Case, view: CaseView, today: date)
     """
     if case.state is not CaseState.replied:
         return Escalation(False, None, None, None)
-    window = get_step_rules(session)[Step.escalation_window].amount or 0
+    rules = get_step_rules(session)
+    window = rules[Step.escalation_window].amount or 0
     # Until the opinion is delivered (送达) the window has not started: no last day yet.
     last_day = view.escalation_due or (case.delivered_on + timedelta(days=window) if case.delivered_on else None)
     try:
@@ -243,7 +381,7 @@ def escalation_window(session: Session, case: Case, view: CaseView, today: date)
             CaseAction.escalate,
             PETITIONER_VIEW,
             {"today": today, "request": "-", "facts_and_reasons": "-"},
-            rules=get_step_rules(session),
+            rules=rules,
         )
     except ActionRefused as exc:
         return Escalation(False, last_day, None, (exc.message_zh, exc.message_en))
@@ -251,85 +389,183 @@ def escalation_window(session: Session, case: Case, view: CaseView, today: date)
     return Escalation(True, last_day, remaining, None)
 
 
-def tracking_view(session: Session, case: Case, *, today: date) -> TrackingView:
-    """Everything the petitioner sees of ``case``; the session must hold the case's bureau scope."""
-    handled_by = session.get(Bureau, case.tenant_id)
-    disputed = session.get(Bureau, case.disputed_bureau_id)
-    events = list_events(session, case, public_only=True)
+def _json_rows(model, columns: Sequence, *order_by, where=true()):
+    """A scalar sub-select: ``columns`` of the case's rows of ``model`` as a JSON list, in ``order_by`` order."""
+    pairs = []
+    for column in columns:
+        pairs += [literal_column(f"'{column.key}'"), column]
+    rows = func.json_agg(aggregate_order_by(func.json_build_object(*pairs), *order_by))
+    return (
+        select(func.coalesce(rows, literal_column("'[]'::json"), type_=JSON))
+        .where(model.tenant_id == Case.tenant_id, model.case_id == Case.id, where)
+        .scalar_subquery()
+    )
+
+
+@functools.cache
+def _tracking_statement():
+    """The case ``:tenant_id``/``:case_id`` and everything the petitioner sees of it: built once, run per request."""
+    events = _json_rows(
+        CaseEvent,
+        (CaseEvent.seq, CaseEvent.at, CaseEvent.action, CaseEvent.fields),
+        CaseEvent.seq,
+        where=CaseEvent.public,
+    )
+    deadlines = _json_rows(
+        Deadline,
+        (
+            Deadline.step,
+            Deadline.started_on,
+            Deadline.due_on,
+            Deadline.explanation,
+            Deadline.provisional,
+            Deadline.closed_at,
+            Deadline.material_request_id,
+        ),
+        Deadline.opened_at,
+        Deadline.id,
+        where=Deadline.step.in_(PUBLIC_STEPS),
+    )
+    files = _json_rows(
+        Attachment,
+        (
+            Attachment.id,
+            Attachment.filename,
+            Attachment.size,
+            Attachment.content_type,
+            Attachment.sha256,
+            Attachment.storage_key,
+            Attachment.source,
+        ),
+        Attachment.id,
+    )
+    public_documents = _json_rows(
+        GeneratedDocument, (GeneratedDocument.pdf_attachment_id,), GeneratedDocument.id, where=GeneratedDocument.public
+    )
+    requests = _json_rows(
+        MaterialRequest,
+        (
+            MaterialRequest.id,
+            MaterialRequest.target,
+            MaterialRequest.target_bureau_id,
+            MaterialRequest.content,
+            MaterialRequest.due_on,
+            MaterialRequest.created_at,
+            MaterialRequest.answered_at,
+        ),
+        MaterialRequest.id,
+    )
+    rating = _json_rows(
+        SatisfactionRating,
+        (SatisfactionRating.rating, SatisfactionRating.comment, SatisfactionRating.rated_at),
+        SatisfactionRating.id,
+    )
+    return select(
+        *_CASE_COLUMNS,
+        events.label("events"),
+        deadlines.label("deadlines"),
+        files.label("files"),
+        public_documents.label("public_documents"),
+        requests.label("requests"),
+        rating.label("rating"),
+    ).where(Case.tenant_id == bindparam("tenant_id"), Case.id == bindparam("case_id"))
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _moment(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def tracking_view(session: Session, tenant_id: int, case_id: int, *, today: date) -> TrackingView | None:
+    """Everything the petitioner sees of a case, read in one statement; None if the case is not there.
+
+    Call only once the reader is authorised. Gives the session the case's bureau scope (as ``open_case``); the
+    bureau's staff, its place in the tree and the time limits come from memory (``portal.memo``).
+    """
+    set_scope(session, TenantScope.single(tenant_id))
+    statement = scoped_statement(session, _tracking_statement())
+    row = session.execute(statement, {"tenant_id": tenant_id, "case_id": case_id}).first()
+    if row is None:
+        return None
+    values = row._mapping
+    fields = {name: values[name] for name in TrackedCase.__dataclass_fields__}
+    case = TrackedCase(**{**fields, "assisting_unit_ids": tuple(fields["assisting_unit_ids"] or ())})
+    events = values["events"]
     timeline = [
         PublicEvent(
-            e.seq, e.at, e.action, _EVENT_LABELS.get(e.action, ("办理进展", "Progress")), _details(e.action, e.fields)
+            e["seq"],
+            _moment(e["at"]),
+            e["action"],
+            _EVENT_LABELS.get(e["action"], ("办理进展", "Progress")),
+            _details(e["action"], e["fields"] or {}),
         )
         for e in events
     ]
-    escalated_to = next((e.fields.get("new_case_number") for e in reversed(events) if e.action == "escalate"), None)
-
-    requests = list(
-        session.scalars(
-            select(MaterialRequest)
-            .where(
-                MaterialRequest.tenant_id == case.tenant_id,
-                MaterialRequest.case_id == case.id,
-                MaterialRequest.target == str(MaterialTarget.petitioner),
-            )
-            .order_by(MaterialRequest.id)
-        )
+    escalated_to = next(
+        (e["fields"].get("new_case_number") for e in reversed(events) if e["action"] == "escalate"), None
     )
-    public_request_ids = {r.id for r in requests}
-    deadlines = []
-    for d in session.scalars(
-        select(Deadline)
-        .where(Deadline.tenant_id == case.tenant_id, Deadline.case_id == case.id, Deadline.step.in_(PUBLIC_STEPS))
-        .order_by(Deadline.opened_at, Deadline.id)
-    ):
-        if d.step is Step.material_request and d.material_request_id not in public_request_ids:
+
+    requests = values["requests"]
+    petitioner_requests = [
+        PublicRequest(r["id"], r["content"], _day(r["due_on"]), _moment(r["created_at"]), _moment(r["answered_at"]))
+        for r in requests
+        if r["target"] == MaterialTarget.petitioner
+    ]
+    shown_request_ids = {r.id for r in petitioner_requests}
+    deadlines, open_due = [], {}
+    for d in values["deadlines"]:
+        step, closed_at = Step(d["step"]), _moment(d["closed_at"])
+        if closed_at is None and step in (Step.escalation_window, Step.whole_review):
+            open_due[step] = _day(d["due_on"])
+        if step is Step.material_request and d["material_request_id"] not in shown_request_ids:
             continue  # a request to another bureau or body is the bureau's business
         deadlines.append(
             PublicDeadline(
-                step=d.step,
-                label=case_step_label(d.step, case.kind),
-                started_on=d.started_on,
-                due_on=d.due_on,
-                explanation=(explain_deadline(d.explanation, "zh"), explain_deadline(d.explanation, "en")),
-                provisional=d.provisional,
-                open=d.closed_at is None,
-                closed_on=d.closed_at.date() if d.closed_at else None,
+                step=step,
+                label=case_step_label(step, case.kind),
+                started_on=_day(d["started_on"]),
+                due_on=_day(d["due_on"]),
+                explanation=(explain_deadline(d["explanation"], "zh"), explain_deadline(d["explanation"], "en")),
+                provisional=d["provisional"],
+                open=closed_at is None,
+                closed_on=closed_at.date() if closed_at else None,
             )
         )
 
-    files = list(
-        session.scalars(
-            select(Attachment)
-            .where(Attachment.tenant_id == case.tenant_id, Attachment.case_id == case.id)
-            .order_by(Attachment.id)
-        )
-    )
-    public_ids = public_document_ids(session, case)
-    documents = [a for a in files if a.id in public_ids]
-    own = [a for a in files if a.source is AttachmentSource.petitioner]
+    public_ids = {d["pdf_attachment_id"] for d in values["public_documents"]}
+    documents, own = [], []
+    for f in values["files"]:
+        file = PublicFile(f["id"], f["filename"], f["size"], f["content_type"], f["sha256"], f["storage_key"])
+        if f["id"] in public_ids:
+            documents.append(file)
+        elif f["source"] == AttachmentSource.petitioner:
+            own.append(file)
 
-    view = case_view(session, case, BureauStaff(session, case.tenant_id))
-    actions = set(
-        allowed_actions(
-            view,
-            PETITIONER_VIEW,
-            today=today,
-            rules=get_step_rules(session),
-        )
+    view = build_case_view(
+        case,
+        BureauStaff(session, tenant_id),
+        open_due=open_due,
+        open_requests=(
+            MaterialRequestView(id=r["id"], target=MaterialTarget(r["target"]), target_bureau_id=r["target_bureau_id"])
+            for r in requests
+            if r["answered_at"] is None
+        ),
+        bureau_level=str(bureau_info(session, tenant_id).level),
+        lower_bureau_ids=frozenset(subtree_ids(session, tenant_id)) - {tenant_id},
+        # No ``named_signer_id``: the 签发人 a committee case's draft names concerns the staff's signature only.
     )
-    rating = session.scalar(
-        select(SatisfactionRating).where(
-            SatisfactionRating.tenant_id == case.tenant_id, SatisfactionRating.case_id == case.id
-        )
+    actions = set(allowed_actions(view, PETITIONER_VIEW, today=today, rules=get_step_rules(session)))
+    rated = values["rating"][0] if values["rating"] else None
+    rating = (
+        PublicRating(Satisfaction(rated["rating"]), rated["comment"], _moment(rated["rated_at"])) if rated else None
     )
-    earlier = None
-    if case.earlier_case_id is not None:
-        with scoped(session, TenantScope.single(case.earlier_tenant_id)):
-            earlier = session.scalar(select(Case.number).where(Case.id == case.earlier_case_id))
     return TrackingView(
         case=case,
-        handled_by=handled_by,
-        disputed_bureau=disputed,
+        handled_by=bureau_info(session, tenant_id),
+        disputed_bureau=bureau_info(session, case.disputed_bureau_id),
         state_public=STATE_PUBLIC[case.state],
         kind_label=KIND_LABELS[case.kind],
         opinion_kind_label=OPINION_KIND_LABELS[case.disputed_kind],
@@ -337,16 +573,26 @@ def tracking_view(session: Session, case: Case, *, today: date) -> TrackingView:
         deadlines=deadlines,
         documents=documents,
         own_files=own,
-        material_requests=[r for r in requests if r.answered_at is None],
-        answered_requests=[r for r in requests if r.answered_at is not None],
+        material_requests=[r for r in petitioner_requests if r.answered_at is None],
+        answered_requests=[r for r in petitioner_requests if r.answered_at is not None],
         can_withdraw=CaseAction.withdraw in actions,
         escalation=escalation_window(session, case, view, today),
         escalated_to=escalated_to,
-        earlier_number=earlier,
+        earlier_number=_earlier_number(session, case, events),
         rating=rating,
         can_rate=case.state is CaseState.replied and rating is None,
-        files_by_id={a.id: a for a in files},
     )
+
+
+def _earlier_number(session: Session, case: TrackedCase, events: list[dict]) -> str | None:
+    """The number of the case this re-review continues: its application (the first event) names it."""
+    if case.earlier_case_id is None:
+        return None
+    named = next((e["fields"].get("escalated_from") for e in events if e["action"] == "submit"), None)
+    if named:
+        return named
+    with scoped(session, TenantScope.single(case.earlier_tenant_id)):  # an application that did not name it
+        return session.scalar(select(Case.number).where(Case.id == case.earlier_case_id))
 
 
 def petitioner_party(session: Session, pii: PersonalData, case: Case) -> dict[str, str | None]:
@@ -367,7 +613,7 @@ def petitioner_party(session: Session, pii: PersonalData, case: Case) -> dict[st
     }
 
 
-def find_file(view: TrackingView, attachment_id: int) -> Attachment | None:
+def find_file(view: TrackingView, attachment_id: int) -> PublicFile | None:
     """A file the petitioner may download: a public document or one of their own files."""
     for attachment in (*view.documents, *view.own_files):
         if attachment.id == attachment_id:

@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 from sqlalchemy import select
 
 from portal.attachments.models import Attachment, AttachmentSource
+from portal.cases.operations import touch_case
 from portal.cases.queries import local_today
 from portal.documents.models import GeneratedDocument
 from portal.workflow import CaseKind, CaseState, DocumentKind
@@ -91,7 +92,8 @@ def test_the_state_changes_when_staff_accept(client, dbs, pii, city):
 
 
 def _generated(dbs, case, own, kind, title, public) -> Attachment:
-    """A generated document as the documents module stores it: a PDF and a DOCX attachment and its row."""
+    """A generated document as the documents module stores it: a PDF and a DOCX attachment and its row, and the
+    case touched (its readers' kept pages are then out of date)."""
     with scoped(dbs, TenantScope.single(case.tenant_id)):
         files = [
             Attachment(
@@ -122,6 +124,7 @@ def _generated(dbs, case, own, kind, title, public) -> Attachment:
                 docx_attachment_id=files[1].id,
             )
         )
+        touch_case(dbs, case.tenant_id, case.id)
         dbs.commit()
     return files[0]
 

@@ -1,45 +1,44 @@
-"""The tracking page reads each thing once: a bounded number of SQL statements per request."""
+"""The lean public read path: what the tracking page and the tracking API send to the database, statement by
+statement. A kept page or answer costs the stamp's look-up; a new one adds the case's own read, one statement."""
 
 from __future__ import annotations
 
-from sqlalchemy import event
-
+from portal.api.applications import ANSWERS
 from portal.cases.queries import local_today
-from portal.extensions import db
 from portal.workflow import CaseState
-from tests.helpers import csrf_token
+from public_site.track import PAGES
+from tests.helpers import csrf_token, sql_of
 from tests.portal.cases.conftest import drive
 from tests.public_site.helpers import application_json, case_by_number
 from tests.staff_site.conftest import Browser
 
-# 28 when the case's rules view was built twice and the time-limit table read three times; 19 since; 21 with the
-# petitioner's rating and the bureau's contact block (one statement each).
-MAX_STATEMENTS = 22
+SCOPE = "SELECT set_config('app.system'"  # the tenant scope of the transaction (row-level security)
+STAMP = "FROM case_numbers JOIN cases"  # the registry and the case's version stamp, by primary key
+CASE = "FROM cases WHERE cases.tenant_id = %(tenant_id)s::INTEGER AND cases.id = %(case_id)s"  # the case, all shown
 
 
-def statements_of(app, browser, url: str) -> list[str]:
-    """The SQL statements one request of ``browser`` (its own app context, as in production) sends."""
-    with app.app_context():
-        engine = db.engine
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        response = browser.get(url)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    assert response.status_code == 200, url
-    return seen
+def statements_of(app, browser, url: str, **kw) -> tuple[object, list[str]]:
+    """The response to one GET of ``browser`` (its own app context, as in production) and its statements."""
+    return sql_of(app, lambda: browser.get(url, **kw))
 
 
-def reads(statements: list[str], fragment: str) -> int:
-    return sum(fragment in " ".join(s.split()) for s in statements)
+def shape(statements: list[str]) -> list[str]:
+    """Each statement named by what it reads (anything else by its first 60 characters)."""
+    out = []
+    for s in statements:
+        if s.startswith(SCOPE):
+            out.append("scope")
+        elif STAMP in s:
+            out.append("stamp")
+        elif CASE in s:
+            out.append("case")
+        else:
+            out.append(s[:60])
+    return out
 
 
-def test_the_tracking_page_of_a_replied_case_runs_a_bounded_number_of_statements(app, dbs, pii, city):
+def replied_and_granted(app, dbs, pii, city) -> tuple[Browser, dict]:
+    """A replied review (the longest path: the re-review window) and a browser that proved its code."""
     browser = Browser(app)
     response = browser.post("/api/v1/applications", json=application_json(dbs))
     assert response.status_code == 201, response.get_json()
@@ -48,15 +47,69 @@ def test_the_tracking_page_of_a_replied_case_runs_a_bounded_number_of_statements
     token = csrf_token(browser, "/track")
     granted = browser.post("/track", data={"csrf_token": token, "number": body["number"], "code": body["access_code"]})
     assert granted.status_code == 302
+    return browser, body
 
-    # The first opening records the delivery (送达, a write of its own, once); every later view is the read below.
-    first = statements_of(app, browser, f"/track/{body['number']}")
-    assert any("INSERT INTO deadlines" in " ".join(x.split()) for x in first)
-    statements = statements_of(app, browser, f"/track/{body['number']}")
-    # A replied case takes the longest path (the re-review window); its rules view is built once.
-    assert reads(statements, "FROM step_rules") == 1
-    assert reads(statements, "FROM units") == 1
-    assert reads(statements, "FROM meetings") == 0  # meetings are the office's records; petitioners see none
-    assert reads(statements, "bureaus.path LIKE") == 1  # the subtree
-    assert reads(statements, "FROM satisfaction_ratings") == 1 and reads(statements, "FROM bureau_contacts") == 1
-    assert len(statements) <= MAX_STATEMENTS, "\n".join(statements)
+
+def test_the_tracking_page_reads_the_case_once_and_a_kept_page_only_its_stamp(app, dbs, pii, city):
+    browser, body = replied_and_granted(app, dbs, pii, city)
+    url = f"/track/{body['number']}"
+
+    # The first opening records the delivery (送达, a write of its own, once) and fills the process's copies of the
+    # reference data (staff, tree, time limits, contact block).
+    first, statements = statements_of(app, browser, url)
+    assert first.status_code == 200 and any("INSERT INTO deadlines" in s for s in statements)
+
+    # A page not kept (another worker, or the day after): the stamp, then the case in its bureau's scope, in one
+    # statement; staff, tree, time limits and contact come from memory.
+    PAGES.clear()
+    page, statements = statements_of(app, browser, url)
+    assert page.status_code == 200 and "申请复核" in page.get_data(as_text=True)
+    assert shape(statements) == ["scope", "stamp", "scope", "case"], "\n".join(statements)
+    # The ORM's tenant filter is there too (prepared once per scope), beside row-level security.
+    assert "cases.tenant_id IN (" in statements[3] and "case_events.tenant_id IN (" in statements[3]
+
+    # The kept page: the stamp's primary-key look-up under the system scope, nothing more.
+    kept, statements = statements_of(app, browser, url)
+    assert kept.status_code == 200 and kept.get_data() == page.get_data()
+    assert shape(statements) == ["scope", "stamp"], "\n".join(statements)
+
+
+def test_the_tracking_api_reads_the_case_once_and_a_kept_answer_only_its_stamp(app, dbs, pii, city):
+    browser, body = replied_and_granted(app, dbs, pii, city)
+    url, code = f"/api/v1/applications/{body['number']}", {"X-Access-Code": body["access_code"]}
+    first, _ = statements_of(app, browser, url, headers=code)  # records the delivery
+    assert first.status_code == 200 and first.get_json()["escalation"]["delivered_on"] is not None
+
+    ANSWERS.clear()
+    answer, statements = statements_of(app, browser, url, headers=code)
+    assert answer.status_code == 200 and answer.get_json()["escalation"]["possible"] is True
+    assert shape(statements) == ["scope", "stamp", "scope", "case"], "\n".join(statements)
+    # The code is checked against the stamp's row: the same statement reads the hash.
+    assert "cases.access_code_hash" in statements[1]
+
+    kept, statements = statements_of(app, browser, url, headers=code)
+    assert kept.status_code == 200 and kept.get_json() == answer.get_json()
+    assert shape(statements) == ["scope", "stamp"], "\n".join(statements)
+
+
+def test_a_wrong_code_and_an_unknown_number_cost_the_same_statement_and_one_comparison(
+    app, dbs, pii, city, monkeypatch
+):
+    browser, body = replied_and_granted(app, dbs, pii, city)
+    url, code = f"/api/v1/applications/{body['number']}", {"X-Access-Code": body["access_code"]}
+    assert browser.get(url, headers=code).status_code == 200  # the answer is kept now
+    comparisons: list[str] = []
+    matches = pii.matches
+
+    def counted(value, expected):
+        comparisons.append(expected)
+        return matches(value, expected)
+
+    monkeypatch.setattr(pii, "matches", counted)
+    wrong, wrong_statements = statements_of(app, browser, url, headers={"X-Access-Code": "AAAA-BBBB-CCCC"})
+    unknown_url = "/api/v1/applications/FC2026-ZZZZZZZZ"
+    unknown, unknown_statements = statements_of(app, browser, unknown_url, headers=code)
+    assert wrong.status_code == unknown.status_code == 404 and wrong.get_json() == unknown.get_json()
+    assert "ETag" not in wrong.headers and "ETag" not in unknown.headers
+    assert wrong_statements == unknown_statements and shape(wrong_statements) == ["scope", "stamp"]
+    assert len(comparisons) == 2  # one keyed-hash comparison each (a dummy hash for the unknown number)

@@ -162,7 +162,7 @@ def test_the_window_has_not_started_until_the_delivery_is_recorded(dbs, pii, cit
     case = _replied(dbs, pii, city)
     assert [d for d in case_deadlines(dbs, case.id) if d.step == Step.escalation_window] == []
     set_scope(dbs, TenantScope.single(case.tenant_id))
-    view = tracking_view(dbs, load_case(dbs, case.id), today=date(2026, 12, 6))
+    view = tracking_view(dbs, case.tenant_id, case.id, today=date(2026, 12, 6))
     # Not started: open, with no last day, long after signing.
     assert (view.escalation.possible, view.escalation.last_day) == (True, None)
 
@@ -242,13 +242,13 @@ def test_opening_the_reply_online_records_the_delivery_around_new_year_2027(dbs,
     window = open_deadline(dbs, case.id, "escalation_window")
     assert (window.due_on, window.provisional) == (date(2027, 1, 4), True)
     set_scope(dbs, TenantScope.single(case.tenant_id))
-    view = tracking_view(dbs, loaded, today=date(2027, 1, 4))
+    view = tracking_view(dbs, loaded.tenant_id, loaded.id, today=date(2027, 1, 4))
     assert (view.escalation.possible, view.escalation.last_day, view.escalation.remaining_days) == (
         True,
         date(2027, 1, 4),
         0,
     )
-    view = tracking_view(dbs, loaded, today=date(2027, 1, 5))
+    view = tracking_view(dbs, loaded.tenant_id, loaded.id, today=date(2027, 1, 5))
     assert view.escalation.possible is False
 
 
