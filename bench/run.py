@@ -32,9 +32,8 @@ import requests
 from bench.load import Request, Result, run_wrk, write_requests
 
 ROOT = Path("var/bench")
-BASE_PORT = 25000  # embedded services; `portal dev` uses 24000, the tests 20000-22700
-WEB_PORT = 25500
-BASELINE_PORT = 25501
+BASE_PORT = 25000  # embedded services; `portal dev` uses 24000, the tests 20000-22700 (--base-port moves it)
+WEB_OFFSET, BASELINE_OFFSET = 500, 501  # the portal's and the baseline's gunicorn, above the services' ports
 RESULTS = Path(__file__).with_name("results")
 GUNICORN = ("-w", "2", "--threads", "4")  # as `portal dev`; the same for the portal and the baseline
 CONNECTIONS = 8
@@ -48,11 +47,11 @@ BIN = Path(sys.executable).parent
 # --- Services and processes -----------------------------------------------------------------------------------
 
 
-def environment(root: Path) -> tuple[dict[str, str], object | None]:
+def environment(root: Path, base_port: int = BASE_PORT) -> tuple[dict[str, str], object | None]:
     from portal.devserver import prepare_environment
 
     root.mkdir(parents=True, exist_ok=True)
-    env, services = prepare_environment(root.resolve(), WEB_PORT, BASE_PORT)
+    env, services = prepare_environment(root.resolve(), base_port + WEB_OFFSET, base_port)
     env["PORTAL_ENV"] = "production"
     env["LOG_FORMAT"] = "json"
     for name in ("RATELIMIT_SUBMIT", "RATELIMIT_UPLOAD", "RATELIMIT_TRACK", "RATELIMIT_TRACK_NUMBER"):
@@ -556,6 +555,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=3, help="warm-up seconds per scenario (default 3)")
     parser.add_argument("--root", type=Path, default=ROOT, help=f"data of the embedded services (default {ROOT})")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where <N>.json goes (default bench/results)")
+    parser.add_argument(
+        "--base-port",
+        type=positive_int,
+        default=BASE_PORT,
+        help=f"first port of the embedded services; the portal listens 500 above it (default {BASE_PORT})",
+    )
     args = parser.parse_args(argv)
 
     from portal import create_app
@@ -564,7 +569,8 @@ def main(argv: list[str] | None = None) -> int:
     from portal.devservices import port_layout
 
     rng = random.Random(args.cases)
-    env, services = environment(args.root)
+    env, services = environment(args.root, args.base_port)
+    web_port, baseline_port = args.base_port + WEB_OFFSET, args.base_port + BASELINE_OFFSET
     work = args.root / "run" / "bench"
     work.mkdir(parents=True, exist_ok=True)
     procs: list[subprocess.Popen] = []
@@ -580,14 +586,14 @@ def main(argv: list[str] | None = None) -> int:
             admin_url = env.get("DATABASE_ADMIN_URL") or env["DATABASE_URL"]
             report["generated"] = generate(admin_url, args.cases, env["PII_KEY"])
         data = samples(app, rng)
-        procs.append(spawn("web", gunicorn("portal:create_app()", WEB_PORT), env, work))
-        procs.append(spawn("baseline", gunicorn("bench.baseline:create_app()", BASELINE_PORT), env, work))
-        base, baseline = f"http://127.0.0.1:{WEB_PORT}", f"http://127.0.0.1:{BASELINE_PORT}"
+        procs.append(spawn("web", gunicorn("portal:create_app()", web_port), env, work))
+        procs.append(spawn("baseline", gunicorn("bench.baseline:create_app()", baseline_port), env, work))
+        base, baseline = f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{baseline_port}"
         wait_ready(f"{base}/healthz")
         wait_ready(f"{baseline}/lookup/none")
         print(f"Load: wrk, {CONNECTIONS} connections, {args.seconds} s per scenario", flush=True)
         bench = Bench(app, base, baseline, work, args.seconds, args.warmup, rng)
-        ports = set(port_layout(BASE_PORT).values())
+        ports = set(port_layout(args.base_port).values())
         bench.servers = {
             base: server_processes(procs[0].pid, args.root, ports),
             baseline: server_processes(procs[1].pid, args.root, ports),
