@@ -422,20 +422,17 @@ class Bench:
 
 def explain_sweep(app) -> dict:
     """EXPLAIN ANALYZE of the sweep's read of the deadlines owing an alert, as the app's role runs it (RLS on)."""
-    from portal.cases.calendar import get_calendar
+    from sqlalchemy import text
+
     from portal.extensions import db
-    from portal.sweeps import SweepConfig, alert_horizon, china_today, pending_alerts_query
+    from portal.sweep_sql import PENDING_ALERTS_COUNT
+    from portal.sweeps import SweepConfig, china_today, pending_alert_params
     from tenants.scoping import system_scope
 
-    config = SweepConfig()
     with app.app_context(), system_scope(db.session):
         session = db.session
-        today = china_today()
-        horizon = alert_horizon(get_calendar(session), today, config)
-        statement, in_horizon = pending_alerts_query(session, today, horizon, config)
-        compiled = statement.compile(dialect=session.get_bind().dialect)
-        sql = "EXPLAIN (ANALYZE, BUFFERS) " + compiled.string
-        explained = session.connection().exec_driver_sql(sql, compiled.params)
+        params, in_horizon = pending_alert_params(session, china_today(), SweepConfig())
+        explained = session.execute(text("EXPLAIN (ANALYZE, BUFFERS) " + PENDING_ALERTS_COUNT), params)
         plan = "\n".join(row[0] for row in explained)
         session.rollback()
     return {

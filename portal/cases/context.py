@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import StaffUser
 from portal.approvers import Absence, LeaderView, acting_for, signing_for
 from portal.cases.history import Actor
-from portal.cases.models import Case, Deadline, MaterialRequest, StaffAbsence
+from portal.cases.models import WINDOW_EXPIRED, Case, Deadline, MaterialRequest, StaffAbsence
 from portal.roles import LEADERS, Role
 from portal.workflow import ActorView, CaseView, MaterialRequestView, MaterialTarget, Step
 from tenants.models import Bureau, Unit, UnitKind
@@ -73,7 +73,11 @@ def case_view(session: Session, case: Case, staff: BureauStaff) -> CaseView:
                 Deadline.tenant_id == case.tenant_id,
                 Deadline.case_id == case.id,
                 Deadline.step.in_((Step.escalation_window, Step.whole_review)),
-                Deadline.closed_at.is_(None),
+                # A window the sweep closed after its last day still tells the last day (the escalation is refused).
+                or_(
+                    Deadline.closed_at.is_(None),
+                    and_(Deadline.step == Step.escalation_window, Deadline.close_reason == WINDOW_EXPIRED),
+                ),
             )
         ).all()
     )

@@ -219,6 +219,10 @@ class CaseEvent(TenantOwned, Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+#: ``Deadline.close_reason`` of a petitioner's window that the sweep closed after its last day (else: an action).
+WINDOW_EXPIRED = "expired"
+
+
 class Deadline(TenantOwned, Base):
     """One clock of a case: due date, who owes it, and how it was computed."""
 
@@ -230,6 +234,18 @@ class Deadline(TenantOwned, Base):
         Index("ix_deadlines_open_due_on", "due_on", postgresql_where=text("closed_at IS NULL")),
         # The sweep's read leaves out the petitioner's windows (most open deadlines at scale).
         Index("ix_deadlines_sweep", "due_on", postgresql_where=text("closed_at IS NULL AND owed_by <> 'petitioner'")),
+        # ... and, for the alerts, the clocks whose every alert is out (they stay overdue, and in the digests).
+        Index(
+            "ix_deadlines_alerts_due",
+            "due_on",
+            postgresql_where=text(
+                "closed_at IS NULL AND owed_by <> 'petitioner' AND alerted_due_on IS DISTINCT FROM due_on"
+            ),
+        ),
+        # The petitioner's windows still running: the sweep closes those whose last day has passed.
+        Index(
+            "ix_deadlines_open_windows", "due_on", postgresql_where=text("closed_at IS NULL AND owed_by = 'petitioner'")
+        ),
         Index("ix_deadlines_open_provisional", "id", postgresql_where=text("closed_at IS NULL AND provisional")),
     )
 
@@ -250,6 +266,9 @@ class Deadline(TenantOwned, Base):
     opened_at: Mapped[datetime] = utcnow_column()
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     close_reason: Mapped[str | None] = mapped_column(String(40))
+    # The due date for which the sweep has sent every alert, up to the notice to the bureau above: the clock then
+    # leaves the sweep's index (``ix_deadlines_alerts_due``) until its due date moves.
+    alerted_due_on: Mapped[date | None] = mapped_column(Date)
 
 
 class MaterialRequest(TenantOwned, Base):

@@ -18,7 +18,7 @@ from portal.attachments.models import Attachment, AttachmentSource
 from portal.cases.calendar import get_step_rules
 from portal.cases.context import BureauStaff, case_view
 from portal.cases.history import list_events
-from portal.cases.models import Case, CaseNumber, CaseParty, Deadline, MaterialRequest
+from portal.cases.models import WINDOW_EXPIRED, Case, CaseNumber, CaseParty, Deadline, MaterialRequest
 from portal.cases.numbers import normalise_code, normalise_number
 from portal.cases.queries import explain_deadline
 from portal.documents.models import GeneratedDocument
@@ -106,6 +106,7 @@ class PublicDeadline:
     provisional: bool
     open: bool
     closed_on: date | None
+    expired: bool = False  # a window that ran out unused (closed by the sweep), not one that was used
 
 
 @dataclass(frozen=True)
@@ -294,6 +295,7 @@ def tracking_view(session: Session, case: Case, *, today: date) -> TrackingView:
                 provisional=d.provisional,
                 open=d.closed_at is None,
                 closed_on=d.closed_at.date() if d.closed_at else None,
+                expired=d.close_reason == WINDOW_EXPIRED,
             )
         )
 

@@ -94,11 +94,16 @@ def test_a_sweep_run_twice_sends_nothing_twice(dbs, pii, city):
     assert run.runs == 2 and run.last_for_date == date(2026, 9, 28) and run.last_error is None
 
 
-def test_a_repeat_sweep_reads_no_deadline_and_writes_nothing(dbs, pii, city):
-    """At a province's scale the sweep runs every few minutes: once today's alerts are out it must not go through
-    every open deadline again, nor the digests."""
+def test_a_repeat_sweep_writes_nothing_and_leaves_what_was_read_read(dbs, pii, city):
+    """At a province's scale the sweep runs every few minutes: once today's alerts are out a repeat writes nothing,
+    and the digests are not even read again."""
     submit(dbs, pii, today=RECEIVED)
     sweep(dbs, date(2026, 9, 28))
+    [reminder] = notices(dbs, city.clerk, "reminder")
+    with system_scope(dbs):
+        reminder.read_at = func.now()
+        dbs.commit()
+        before = dbs.execute(select(StaffNotification.id, StaffNotification.params, StaffNotification.read_at)).all()
     statements: list[str] = []
 
     def record(_conn, _cursor, statement, *_args):
@@ -109,16 +114,19 @@ def test_a_repeat_sweep_reads_no_deadline_and_writes_nothing(dbs, pii, city):
         second = sweep(dbs, date(2026, 9, 28))
     finally:
         event.remove(dbs.get_bind(), "before_cursor_execute", record)
-    assert second["alerts"]["deadlines_checked"] == 1  # still counted, in the horizon
-    assert not [s for s in statements if "deadline_alerts" in s and s.lstrip().upper().startswith("INSERT")]
-    assert not [s for s in statements if "staff_notifications" in s]  # neither alerts nor digests
+    assert second["alerts"] == {"deadlines_checked": 1, "notifications": 0}  # still counted, in the horizon
+    assert not [s for s in statements if "digest" in s]
+    with system_scope(dbs):
+        after = dbs.execute(select(StaffNotification.id, StaffNotification.params, StaffNotification.read_at)).all()
+        assert dbs.scalar(select(func.count()).select_from(DeadlineAlert)) == 1
+    assert after == before
 
 
 def test_a_missed_day_still_reminds_once(dbs, pii, city):
     submit(dbs, pii, today=RECEIVED)
     sweep(dbs, date(2026, 9, 29), digest=False)  # 2 working days left: the "3 days" reminder, a day late
     sweep(dbs, date(2026, 10, 8), digest=False)  # due today: the "1 day" reminder
-    days = [n.params["days"] for n in notices(dbs, city.clerk, "reminder")]
+    days = [n.params["items"][0]["days"] for n in notices(dbs, city.clerk, "reminder")]
     assert days == [2, 0]
 
 
@@ -130,7 +138,8 @@ def test_escalation_chain_owner_then_leader_then_the_bureau_above(dbs, pii, city
     counts = sweep(dbs, date(2026, 10, 9), digest=False)["alerts"]
     assert (counts["overdue"], counts["escalation"], counts.get("supervision", 0)) == (1, 1, 0)
     [overdue] = notices(dbs, city.clerk, "overdue")
-    assert overdue.params["days"] == 1 and overdue.case_id == case.id
+    [item] = overdue.params["items"]
+    assert item["days"] == -1 and item["case_id"] == case.id and overdue.params["count"] == 1
     [escalation] = notices(dbs, city.petitions_leader, "escalation")
     assert staff_text("escalation", escalation.params)[0] == (
         f"督办：案件{case.number}“决定是否受理”（信访办办理）已于2026-10-08到期，已逾期1个工作日。"
@@ -143,7 +152,10 @@ def test_escalation_chain_owner_then_leader_then_the_bureau_above(dbs, pii, city
     counts = sweep(dbs, date(2026, 10, 12), digest=False)["alerts"]
     assert (counts.get("overdue", 0), counts.get("escalation", 0), counts["supervision"]) == (0, 0, 1)
     [supervision] = notices(dbs, province.petitions_leader, "supervision")
-    assert supervision.tenant_id == province.bureau_id and supervision.case_tenant_id == city.bureau_id
+    assert (
+        supervision.tenant_id == province.bureau_id
+        and supervision.params["items"][0]["case_tenant_id"] == city.bureau_id
+    )
     assert "长春市社会保险局" in staff_text("supervision", supervision.params)[0]
     # Each level once, however often the sweep runs.
     sweep(dbs, date(2026, 10, 13), digest=False)
@@ -170,8 +182,13 @@ def test_a_step_the_petitions_leader_owes_escalates_to_the_principal_leader(dbs,
         instruction = dbs.scalar(select(Deadline).where(Deadline.case_id == case.id, Deadline.step == Step.instruction))
     assert instruction.owed_user_id == city.petitions_leader.id
     sweep(dbs, instruction.due_on + timedelta(days=1), digest=False)
-    assert [n.deadline_id for n in notices(dbs, city.petitions_leader, "overdue")] == [instruction.id]
-    assert [n.deadline_id for n in notices(dbs, city.principal, "escalation")] == [instruction.id]
+    with system_scope(dbs):
+        alerts = dbs.execute(
+            select(DeadlineAlert.kind, DeadlineAlert.recipient_ids).where(DeadlineAlert.deadline_id == instruction.id)
+        ).all()
+    assert sorted(alerts) == [("escalation", [city.principal.id]), ("overdue", [city.petitions_leader.id])]
+    assert [n.params["items"][0]["step"] for n in notices(dbs, city.petitions_leader, "overdue")] == ["instruction"]
+    assert [n.params["items"][0]["step"] for n in notices(dbs, city.principal, "escalation")] == ["instruction"]
 
 
 def test_deadlines_owed_by_the_petitioner_are_skipped(dbs, pii, city):
@@ -292,7 +309,7 @@ def test_sweep_horizon_follows_the_configured_reminder_days(dbs, pii, city):
         dbs.commit()
     assert counts["reminder"] == 1  # 23 September: 5 working days before 8 October (24, 28, 29, 30 Sep, 8 Oct)
     [notice] = notices(dbs, city.clerk, "reminder")
-    assert notice.params["days"] == 5
+    assert notice.params["items"][0]["days"] == 5
 
 
 def test_a_materials_request_to_a_lower_bureau_is_chased_there(dbs, pii, city):
@@ -313,8 +330,9 @@ def test_a_materials_request_to_a_lower_bureau_is_chased_there(dbs, pii, city):
     )
     sweep(dbs, date(2026, 9, 21), digest=False)  # Friday 18 September was the last day; Monday is one day late
     [overdue] = notices(dbs, county.clerk, "overdue")
-    assert overdue.tenant_id == county.bureau_id and overdue.case_tenant_id == city.bureau_id
-    assert overdue.params["request_id"] and overdue.params["step"] == "material_request"
+    [item] = overdue.params["items"]
+    assert overdue.tenant_id == county.bureau_id and item["case_tenant_id"] == city.bureau_id
+    assert item["request_id"] and item["step"] == "material_request"
     assert [n.kind for n in notices(dbs, county.petitions_leader)] == ["escalation"]
     # The county owes it, not the city's office (which is late with its reading slip, another matter).
-    assert [n.params["step"] for n in notices(dbs, city.clerk, "overdue")] == ["slip"]
+    assert [i["step"] for n in notices(dbs, city.clerk, "overdue") for i in n.params["items"]] == ["slip"]
