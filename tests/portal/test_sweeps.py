@@ -9,16 +9,28 @@ from sqlalchemy import event, func, select
 
 from portal.accounts.models import StaffUser
 from portal.calendar_admin import CalendarUploadError, covered_years, load_calendar_year
-from portal.cases.models import Deadline
-from portal.notify.messages import staff_text
+from portal.cases.context import BureauStaff, case_view
+from portal.cases.models import Case, Deadline
+from portal.notify.messages import digest_item_text, staff_text
 from portal.notify.models import DeadlineAlert, StaffNotification, SweepRun
+from portal.petitioners.tracking import tracking_view
 from portal.roles import Role
+from portal.supervision.models import DeadlineRollup
+from portal.supervision.rollups import rebuild_rollups
 from portal.sweeps import SweepConfig, missing_calendar_year, run_sweep, sweep_deadlines, working_days_left
 from portal.workdays import WorkdayCalendar
-from portal.workflow import Step
+from portal.workflow import ActionRefused, CaseState, Step
 from tenants.scoping import system_scope
 from tests.helpers import make_staff
-from tests.portal.cases.conftest import act, staff_bureau, submit
+from tests.portal.cases.conftest import (
+    PETITIONER,
+    act,
+    case_deadlines,
+    drive,
+    open_deadline,
+    staff_bureau,
+    submit,
+)
 
 # Received Thursday 10 September 2026: the acceptance decision is due 15 working days later, on Thursday 8 October,
 # the first working day after National Day (1-7 October); Mid-autumn (25-27 September) is skipped too.
@@ -46,7 +58,7 @@ def notices(dbs, user: StaffUser, kind: str | None = None) -> list[StaffNotifica
         query = select(StaffNotification).where(StaffNotification.user_id == user.id)
         if kind:
             query = query.where(StaffNotification.kind == kind)
-        return list(dbs.scalars(query.order_by(StaffNotification.id)))
+        return list(dbs.scalars(query.order_by(StaffNotification.id).execution_options(populate_existing=True)))
 
 
 def sweep(dbs, on: date, **kw) -> dict:
@@ -336,3 +348,90 @@ def test_a_materials_request_to_a_lower_bureau_is_chased_there(dbs, pii, city):
     assert [n.kind for n in notices(dbs, county.petitions_leader)] == ["escalation"]
     # The county owes it, not the city's office (which is late with its reading slip, another matter).
     assert [i["step"] for n in notices(dbs, city.clerk, "overdue") for i in n.params["items"]] == ["slip"]
+
+
+def test_one_notification_per_person_kind_and_day_lists_the_alerts(dbs, pii, city):
+    first = submit(dbs, pii, today=RECEIVED).case
+    second = submit(dbs, pii, today=RECEIVED).case
+    counts = sweep(dbs, date(2026, 10, 9), digest=False)["alerts"]
+    assert (counts["overdue"], counts["escalation"], counts["notifications"]) == (2, 2, 2)
+    [overdue] = notices(dbs, city.clerk, "overdue")
+    assert overdue.params["count"] == 2 and overdue.params["more"] == 0
+    assert [i["case_number"] for i in overdue.params["items"]] == sorted([first.number, second.number])
+    assert staff_text("overdue", overdue.params) == (
+        "2项期限已逾期，请尽快办理。",
+        "2 time limits are overdue. Please act now.",
+    )
+    [escalation] = notices(dbs, city.petitions_leader, "escalation")
+    assert staff_text("escalation", escalation.params)[0] == "督办：本局2项期限已逾期。"
+    assert [digest_item_text(i)[0] for i in escalation.params["items"]] == [
+        f"{n} 决定是否受理：2026-10-08到期，已逾期1个工作日（信访办办理）"
+        for n in sorted([first.number, second.number])
+    ]
+    with system_scope(dbs):
+        overdue.read_at = func.now()
+        dbs.commit()
+
+    # Later the same day a third clock falls overdue (its due date was corrected): the sweep adds it to the
+    # clerk's notification of the day, which is unread again; the alerts stay one per clock.
+    third = submit(dbs, pii, today=date(2026, 9, 20)).case
+    with system_scope(dbs):
+        deadline = dbs.scalar(select(Deadline).where(Deadline.case_id == third.id))
+        deadline.due_on = DUE
+        dbs.commit()
+    counts = sweep(dbs, date(2026, 10, 9), digest=False)["alerts"]
+    assert (counts["overdue"], counts["notifications"]) == (1, 2)
+    [overdue] = notices(dbs, city.clerk, "overdue")
+    assert overdue.read_at is None and overdue.params["count"] == 3
+    assert overdue.params["items"][-1]["case_number"] == third.number
+    with system_scope(dbs):
+        assert dbs.scalar(select(func.count()).select_from(DeadlineAlert).where(DeadlineAlert.kind == "overdue")) == 3
+
+
+def test_the_sweep_closes_the_petitioners_window_after_its_last_day(dbs, pii, city):
+    case = submit(dbs, pii).case
+    drive(dbs, pii, city, case.id, CaseState.replied)
+    act(dbs, pii, city.clerk, case.id, "record_delivery", method="post", delivered_on="2026-09-11")
+    window = open_deadline(dbs, case.id, "escalation_window")
+    # 30 days from 11 September end on Sunday 11 October; the last day moves to Monday 12 October.
+    assert window.due_on == date(2026, 10, 12)
+    assert sweep(dbs, date(2026, 10, 12), digest=False)["windows_closed"] == 0
+    assert sweep(dbs, date(2026, 10, 13), digest=False)["windows_closed"] == 1
+    assert sweep(dbs, date(2026, 10, 13), digest=False)["windows_closed"] == 0
+    [closed] = [d for d in case_deadlines(dbs, case.id) if d.step is Step.escalation_window]
+    assert closed.closed_at is not None and closed.close_reason == "expired"
+
+    with system_scope(dbs):
+        kept = _clock_rollups(dbs)
+        nested = dbs.begin_nested()
+        rebuild_rollups(dbs)
+        rebuilt = _clock_rollups(dbs)
+        nested.rollback()
+        # The last day is still the window's (not the delivery date plus 30 days, a Sunday), and the escalation
+        # is refused as before.
+        row = dbs.get(Case, (case.tenant_id, case.id))
+        view = case_view(dbs, row, BureauStaff(dbs, case.tenant_id))
+        tracked = tracking_view(dbs, row, today=date(2026, 10, 13))
+    assert kept == rebuilt
+    assert view.escalation_due == date(2026, 10, 12)
+    assert tracked.escalation.last_day == date(2026, 10, 12) and not tracked.escalation.possible
+    [public] = [d for d in tracked.deadlines if d.step is Step.escalation_window]
+    assert public.expired and not public.open
+    with pytest.raises(ActionRefused) as refused:
+        act(dbs, pii, PETITIONER, case.id, "escalate", today=date(2026, 10, 13), reason="不服。")
+    assert refused.value.code == "wrong_state" and "30日" in refused.value.message_zh
+
+
+def _clock_rollups(dbs) -> set[tuple]:
+    rows = dbs.execute(
+        select(
+            DeadlineRollup.tenant_id,
+            DeadlineRollup.grain,
+            DeadlineRollup.day,
+            DeadlineRollup.step,
+            DeadlineRollup.status,
+            DeadlineRollup.due_on,
+            DeadlineRollup.n,
+        ).where(DeadlineRollup.n != 0)
+    )
+    return set(rows.all())
