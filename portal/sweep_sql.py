@@ -34,13 +34,13 @@ bureau_people AS (
     FROM staff
     GROUP BY tenant_id
 ),
-unit_people AS (
+unit_people AS MATERIALIZED (
     SELECT tenant_id AS bureau_id, unit_id, array_agg(id ORDER BY id) AS ids
     FROM staff
     WHERE unit_id IS NOT NULL
     GROUP BY tenant_id, unit_id
 ),
-overseers AS (
+overseers AS MATERIALIZED (
     SELECT s.tenant_id AS bureau_id, o.unit_id, array_agg(DISTINCT s.id ORDER BY s.id) AS ids
     FROM staff s
     CROSS JOIN LATERAL unnest(s.oversees_unit_ids) AS o (unit_id)
@@ -108,34 +108,39 @@ _ITEM = """jsonb_build_object(
     ) || CASE WHEN {r}.material_request_id IS NOT NULL AND {r}.bureau_id <> {r}.tenant_id
               THEN jsonb_build_object('request_id', {r}.material_request_id) ELSE '{{}}' END"""
 
-# The deadlines that earned an alert (``:owed_*``: per due date, kind, threshold, working days left) and have no
-# record of it yet; with the recipients of each alert, the bureau they belong to, and the line that names it.
-# ``pending`` is worked out first (materialized) so that the cases are looked up for the alerts owed only: a sweep
-# that runs again the same day reads the clocks of ``ix_deadlines_alerts_due`` in the horizon and nothing more.
-PENDING_ALERTS = f"""
-owed AS (
+# The due dates that owe an alert today, with the alert (``:owed_*``: kind, threshold, working days left).
+_OWED = """owed AS (
     SELECT * FROM unnest(CAST(:owed_due AS date[]), CAST(:owed_kind AS text[]), CAST(:owed_threshold AS int[]),
                          CAST(:owed_days AS int[])) AS o (due_on, kind, threshold, days)
-),
-pending AS MATERIALIZED (
-    SELECT d.tenant_id, d.id AS deadline_id, d.case_id, d.step::text AS step, d.due_on, d.owed_by,
-           d.owed_user_id, d.owed_unit_id, d.material_request_id,
-           coalesce(d.owed_bureau_id, d.tenant_id) AS bureau_id, x.kind, x.threshold, x.days
-    FROM deadlines d
-    JOIN owed x ON x.due_on = d.due_on
-    WHERE {UNALERTED} AND d.due_on <= :horizon
+)"""
+
+# The clocks of ``ix_deadlines_alerts_due`` in the horizon owing an alert that is not recorded yet.
+_UNRECORDED = f"""{UNALERTED} AND d.due_on <= :horizon
       AND NOT EXISTS (
           SELECT FROM deadline_alerts a
           WHERE a.tenant_id = d.tenant_id AND a.deadline_id = d.id AND a.kind = x.kind
             AND a.threshold = x.threshold AND a.due_on = d.due_on
-      )
+      )"""
+
+# Whether any alert is owed and not recorded: a sweep that runs again the same day stops at this read.
+ANY_PENDING = f"""
+WITH {_OWED}
+SELECT EXISTS (SELECT FROM deadlines d JOIN owed x ON x.due_on = d.due_on WHERE {_UNRECORDED})"""
+
+# The alerts owed and not recorded yet, with their recipients, the bureau they belong to and the line that names
+# them. (Not materialized: the planner then knows from the foreign key that each clock has one case.)
+PENDING_ALERTS = f"""
+{_OWED},
+pending AS (
+    SELECT d.tenant_id, d.id AS deadline_id, d.case_id, d.step::text AS step, d.due_on, d.owed_by,
+           d.owed_user_id, d.owed_unit_id, d.material_request_id,
+           coalesce(d.owed_bureau_id, d.tenant_id) AS bureau_id, x.kind, x.threshold, x.days, c.number, c.lead_unit_id
+    FROM deadlines d
+    JOIN owed x ON x.due_on = d.due_on
+    JOIN cases c ON c.tenant_id = d.tenant_id AND c.id = d.case_id
+    WHERE {_UNRECORDED}
 ),
-pending_cases AS (
-    SELECT p.*, c.number, c.lead_unit_id
-    FROM pending p
-    JOIN cases c ON c.tenant_id = p.tenant_id AND c.id = p.case_id
-),
-owned AS ({owned("pending_cases")}),
+owned AS ({owned("pending")}),
 told AS (
     SELECT o.tenant_id, o.deadline_id, o.case_id, o.kind, o.threshold, o.due_on, o.number,
            CASE WHEN o.kind = 'supervision' THEN b.parent_id ELSE o.bureau_id END AS recipient_tenant_id,
@@ -206,7 +211,7 @@ finished AS (
     -- The notice to the bureau above is the last alert of a clock: once it is owed and sent (or owed to nobody,
     -- as at the province), the clock leaves the sweep's index until its due date moves.
     UPDATE deadlines d SET alerted_due_on = d.due_on
-    FROM (SELECT DISTINCT tenant_id, deadline_id FROM pending WHERE kind = 'supervision') f
+    FROM (SELECT DISTINCT tenant_id, deadline_id FROM told WHERE kind = 'supervision') f
     WHERE d.tenant_id = f.tenant_id AND d.id = f.deadline_id
     RETURNING 1
 )

@@ -46,7 +46,7 @@ from portal.notify.models import WORK_KINDS, SweepRun
 from portal.notify.operations import notify_staff
 from portal.roles import Role
 from portal.supervision.rollups import CLOSED_SENTINEL
-from portal.sweep_sql import ALERTS, CLOSE_WINDOWS, DIGESTS
+from portal.sweep_sql import ALERTS, ANY_PENDING, CLOSE_WINDOWS, DIGESTS
 from portal.workdays import WorkdayCalendar
 from tenants.models import Bureau, Unit, UnitKind
 from tenants.scoping import system_scope
@@ -276,14 +276,14 @@ def sweep_deadlines(session: Session, today: date, config: SweepConfig = SweepCo
     """Record today's reminders, overdue alerts, escalations and supervision notices and tell whoever they go to
     (``sweep_sql.ALERTS``: one statement); flushes. The alerts recorded by kind, and the notifications written.
 
-    A sweep that runs again the same day finds every alert recorded and writes nothing.
+    A sweep that runs again the same day finds every alert recorded (``ANY_PENDING``) and writes nothing.
     """
     with system_scope(session):
         session.flush()
         session.execute(select(func.pg_advisory_xact_lock(_LOCK)))
         params, checked = pending_alert_params(session, today, config)
-        counts = {"deadlines_checked": checked}
-        if params["owed_due"]:
+        counts = {"deadlines_checked": checked, "notifications": 0}
+        if params["owed_due"] and session.scalar(text(ANY_PENDING), params):
             recorded, notified = session.execute(text(ALERTS), params).one()
             counts |= recorded
             counts["notifications"] = notified
