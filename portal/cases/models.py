@@ -271,6 +271,36 @@ class Deadline(TenantOwned, Base):
     alerted_due_on: Mapped[date | None] = mapped_column(Date)
 
 
+class WorkItem(TenantOwned, Base):
+    """One case waiting for one owner: the staff queue's "mine" reads these by owner, in due-date order.
+
+    The owner is named as the rules name it (``portal.cases.work_items``): a user (``owner_id``: the user's id), a
+    unit, the bureau's petition office, the approvers of a lead unit's opinions, the bureau's signers, or its
+    leaders who decide extensions; who that is today (stand-ins, roles, units) is worked out when the queue is read,
+    so staff changes need no rewrite. ``due_on`` is the case's ``next_due_on`` (the queue's order). Rewritten for
+    a case by every writer of cases and deadlines, in the same transaction, from the case and its open deadlines.
+    """
+
+    __tablename__ = "work_items"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "case_id"], ["cases.tenant_id", "cases.id"]),
+        UniqueConstraint("tenant_id", "case_id", "owner_kind", "owner_id"),
+        Index(
+            "ix_work_items_owner_due",
+            "tenant_id",
+            "owner_kind",
+            "owner_id",
+            text("due_on ASC NULLS LAST"),
+            text("case_id DESC"),
+        ),
+    )
+
+    case_id: Mapped[int] = mapped_column(BigInteger)
+    owner_kind: Mapped[str] = mapped_column(String(12))
+    owner_id: Mapped[int] = mapped_column(BigInteger)
+    due_on: Mapped[date | None] = mapped_column(Date)
+
+
 class MaterialRequest(TenantOwned, Base):
     """A request for materials (§四.11) to a lower bureau, the petitioner or another body, and its answer."""
 

@@ -31,6 +31,7 @@ from portal.cases.models import (
     Outbox,
 )
 from portal.cases.numbers import new_access_code, new_case_number
+from portal.cases.work_items import refresh_work_items
 from portal.documents.templates import TemplateError, letter_problems
 from portal.notify.work import OUTBOX_KIND as WORK_OUTBOX_KIND
 from portal.notify.work import lands_on_someone
@@ -483,14 +484,16 @@ def nearest_staff_deadline(tenant_id, case_id) -> Select:
 
 
 def _refresh_next_due(session: Session, case: Case) -> None:
-    """Copy the case's nearest staff deadline onto the case (the queue's order). After every change of deadlines."""
+    """Copy the case's nearest staff deadline onto the case (the queue's order), and rewrite its work items (the
+    queue's "mine"). After every change of the case or its deadlines."""
     session.flush()
     row = session.execute(nearest_staff_deadline(case.tenant_id, case.id)).first()
     case.next_due_on, case.next_due_step = (row.due_on, row.step) if row else (None, None)
+    refresh_work_items(session, [(case.tenant_id, case.id)])
 
 
 def refresh_next_due_of(session: Session, case_keys: Iterable[tuple[int, int]]) -> None:
-    """The same for many cases at once, by (tenant_id, case_id), in one UPDATE (system jobs)."""
+    """The same for many cases at once, by (tenant_id, case_id), in one UPDATE (system jobs), and their work items."""
     keys = list(case_keys)
     if not keys:
         return
@@ -504,6 +507,7 @@ def refresh_next_due_of(session: Session, case_keys: Iterable[tuple[int, int]]) 
         )
         .execution_options(synchronize_session=False)
     )
+    refresh_work_items(session, keys)
 
 
 def _clock_states(session: Session, case: Case) -> list[ClockState]:
