@@ -516,30 +516,25 @@ def duties_of(user: StaffUser, staff: BureauStaff, today: date) -> Duties:
     )
 
 
-def _waiting_for(
-    keys: list[tuple[str, int]],
-    bureau_id: int,
-    conditions: list[ColumnElement[bool]],
-    limit: int,
-    cursor: QueueCursor | None = None,
-) -> ColumnElement[bool]:
-    """Cases of ``bureau_id`` waiting for one of the owners ``keys`` (``work_items.owner_keys``): per owner, the
-    first ``limit`` that meet ``conditions`` in queue order (after ``cursor``), read by a range scan of
-    ``ix_work_items_owner_due``. Enough for a page or a capped count of their union, whatever the bureau's size."""
+def _waiting_for(keys: list[tuple[str, int]], bureau_id: int, limit: int, cursor: QueueCursor | None = None):
+    """The ids of cases of ``bureau_id`` waiting for one of the owners ``keys`` (``work_items.owner_keys``): per
+    owner, the first ``limit`` in queue order (after ``cursor``), read by a range scan of ``ix_work_items_owner_due``.
+    Enough for a page or a capped count of their union, whatever the size of the bureau."""
     branches = []
     for kind, owner_id in keys:
-        branch = (
-            select(WorkItem.case_id)
-            .join(Case, and_(Case.tenant_id == WorkItem.tenant_id, Case.id == WorkItem.case_id))
-            .where(WorkItem.tenant_id == bureau_id, WorkItem.owner_kind == kind, WorkItem.owner_id == owner_id)
-            .where(*conditions)
+        branch = select(WorkItem.case_id).where(
+            WorkItem.tenant_id == bureau_id, WorkItem.owner_kind == kind, WorkItem.owner_id == owner_id
         )
         if cursor is not None:
             branch = branch.where(cursor.after(WorkItem.due_on, WorkItem.case_id))
         branches.append(branch.order_by(WorkItem.due_on.asc().nulls_last(), WorkItem.case_id.desc()).limit(limit))
-    if not branches:
-        return false()
-    return Case.id.in_(union(*branches))
+    return union(*branches)
+
+
+def _has_work_item(keys: list[tuple[str, int]]) -> ColumnElement[bool]:
+    """Cases with a work item of one of the owners ``keys`` (filtered views: the planner picks the way in)."""
+    owners = [and_(WorkItem.owner_kind == kind, WorkItem.owner_id == owner_id) for kind, owner_id in keys]
+    return exists().where(WorkItem.tenant_id == Case.tenant_id, WorkItem.case_id == Case.id, or_(*owners))
 
 
 def _assisting(unit_id: int) -> ColumnElement[bool]:
@@ -620,14 +615,17 @@ def list_queue(
 
     conditions = _filter_conditions(pii, filters, today)
     if view == "mine":
-        # From the work items: per owner the reader answers for, only the rows a page (or the capped count) needs.
+        # From the work items (the cases waiting for the owners the reader answers for): unfiltered, per owner only
+        # the rows a page (or the capped count) needs; filtered, the filters may be the better way in.
         keys = owner_keys(duties)
-        counted = select(Case).where(
-            Case.tenant_id == bureau_id, _waiting_for(keys, bureau_id, conditions, COUNT_CAP + 1)
-        )
-        shown = select(Case).where(
-            Case.tenant_id == bureau_id, _waiting_for(keys, bureau_id, conditions, page_size + 1, filters.cursor)
-        )
+        if conditions:
+            shown = select(Case).where(Case.tenant_id == bureau_id, _has_work_item(keys), *conditions)
+            counted = shown.with_only_columns(Case.id)
+        else:
+            counted = _waiting_for(keys, bureau_id, COUNT_CAP + 1)
+            shown = select(Case).where(
+                Case.tenant_id == bureau_id, Case.id.in_(_waiting_for(keys, bureau_id, page_size + 1, filters.cursor))
+            )
     else:
         if view == "unit":
             scope = _my_unit(duties, bureau_id)
@@ -638,11 +636,12 @@ def list_queue(
             if filters.bureau_id is not None:
                 lower_ids = [i for i in lower_ids if i == filters.bureau_id]
             scope = Case.tenant_id.in_(lower_ids) if lower_ids else false()
-        counted = shown = select(Case).where(scope, *conditions)
+        shown = select(Case).where(scope, *conditions)
+        counted = shown.with_only_columns(Case.id)
 
     # The total is exact up to COUNT_CAP: counting further would read every matching case of a large bureau. It is
     # a sub-select of the page's statement (PostgreSQL runs it once), so a page costs one round trip.
-    counter = select(func.count()).select_from(counted.with_only_columns(Case.id).limit(COUNT_CAP + 1).subquery())
+    counter = select(func.count()).select_from(counted.limit(COUNT_CAP + 1).subquery())
     page = shown.add_columns(counter.scalar_subquery().label("matching"))
     if filters.cursor is not None:
         page = page.where(filters.cursor.after())

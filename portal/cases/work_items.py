@@ -59,7 +59,8 @@ def work_item_keys(case, open_deadlines: Iterable) -> set[Key]:
 
 
 def owner_keys(duties) -> list[Key]:
-    """The owners a reader answers for (``queries.Duties``): their "mine" is every case waiting for one of them."""
+    """The owners a reader answers for (``queries.Duties``): their "mine" is every case waiting for one of them.
+    Never empty: the reader's own id comes first."""
     keys: list[Key] = [(USER, user_id) for user_id in sorted(duties.user_ids)]
     if duties.unit_id is not None:
         keys.append((UNIT, duties.unit_id))
