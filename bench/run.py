@@ -405,6 +405,12 @@ class Bench:
             "/staff/cases?view=supervision",
         ]
         self.run("staff_queue", [Request("GET", p, clerk) for p in queue_paths])
+        # "Mine" alone (the work items): the clerk's first page, a filtered one, and the petitions leader's.
+        leader = {"Cookie": staff_cookie(self.base, "cc_petitions_leader")}
+        mine = [
+            Request("GET", p, clerk) for p in ("/staff/cases", "/staff/cases?overdue=1", "/staff/cases?state=submitted")
+        ]
+        self.run("staff_queue_mine", [*mine, Request("GET", "/staff/cases", leader)])
         self.run("case_page", [Request("GET", f"/staff/cases/{i}", clerk) for i in case_ids])
         bearer = {"Authorization": f"Bearer {api_token(self.base, 'cc_clerk')}"}
         api_paths = [
@@ -421,18 +427,18 @@ class Bench:
 
 
 def explain_sweep(app) -> dict:
-    """EXPLAIN ANALYZE of the sweep's read of the deadlines owing an alert, as the app's role runs it (RLS on)."""
+    """EXPLAIN ANALYZE of the day's first sweep's read of the deadlines owing an alert, as the app's role runs it."""
     from sqlalchemy import text
 
     from portal.extensions import db
-    from portal.sweep_sql import PENDING_ALERTS_COUNT
+    from portal.sweep_sql import OPEN_STAFF, pending_alerts_count
     from portal.sweeps import SweepConfig, china_today, pending_alert_params
     from tenants.scoping import system_scope
 
     with app.app_context(), system_scope(db.session):
         session = db.session
-        params, in_horizon = pending_alert_params(session, china_today(), SweepConfig())
-        explained = session.execute(text("EXPLAIN (ANALYZE, BUFFERS) " + PENDING_ALERTS_COUNT), params)
+        params, in_horizon = pending_alert_params(session, china_today(), SweepConfig(), unswept=False)
+        explained = session.execute(text("EXPLAIN (ANALYZE, BUFFERS) " + pending_alerts_count(OPEN_STAFF)), params)
         plan = "\n".join(row[0] for row in explained)
         session.rollback()
     return {

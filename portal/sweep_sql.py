@@ -1,11 +1,14 @@
 """The deadline sweep's statements: who is told, resolved in SQL, and what is written, in one statement each.
 
 A province's day owes tens of thousands of alerts. Building each alert and its recipients in Python cost minutes
-at a million cases, so the sweep runs three set-based statements instead:
+at a million cases, so the sweep runs set-based statements instead:
 
-- ``ALERTS``: the open deadlines that earned an alert not recorded yet, their recipients, the ``deadline_alerts``
-  rows (``ON CONFLICT DO NOTHING``), and one notification per recipient and kind for the day, which lists the
-  alerts (``ON CONFLICT DO UPDATE`` adds the alerts of a later sweep of the same day to it);
+- ``alerts(clocks)``: the open deadlines that earned an alert not recorded yet, their recipients, the
+  ``deadline_alerts`` rows (``ON CONFLICT DO NOTHING``), and one notification per recipient and kind for the day,
+  which lists the alerts (``ON CONFLICT DO UPDATE`` adds the alerts of a later sweep of the same day to it), and
+  the clocks marked as looked at. The day's first sweep reads every open clock in the horizon (``OPEN_STAFF``); a
+  later one the same day only those opened or moved since (``UNSWEPT``): what a clock owes depends on its due date
+  and the day alone;
 - ``DIGESTS``: one digest per person of what they owe that is overdue or due soon, and of their unread work;
 - ``CLOSE_WINDOWS``: the petitioner's expired windows to apply for re-review closed, and the rollups moved.
 
@@ -98,8 +101,10 @@ _OPEN_DEADLINES = """
     JOIN cases c ON c.tenant_id = d.tenant_id AND c.id = d.case_id
     WHERE d.closed_at IS NULL AND d.due_on <= :horizon AND d.owed_by <> 'petitioner'"""
 
-# The open clocks staff owe whose alerts are not all out yet: the predicate of ``ix_deadlines_alerts_due``.
-UNALERTED = "d.closed_at IS NULL AND d.owed_by <> 'petitioner' AND d.alerted_due_on IS DISTINCT FROM d.due_on"
+# The open clocks staff owe (``ix_deadlines_sweep``); those the sweep has not looked at since they opened or their
+# due date moved (``ix_deadlines_unswept``): all that a sweep that runs again the same day needs to read.
+OPEN_STAFF = "d.closed_at IS NULL AND d.owed_by <> 'petitioner'"
+UNSWEPT = f"{OPEN_STAFF} AND d.swept_due_on IS DISTINCT FROM d.due_on"
 
 # What a digest or an alert says of one deadline (``portal.notify.messages.digest_item_text`` renders it).
 _ITEM = """jsonb_build_object(
@@ -114,22 +119,20 @@ _OWED = """owed AS (
                          CAST(:owed_days AS int[])) AS o (due_on, kind, threshold, days)
 )"""
 
-# The clocks of ``ix_deadlines_alerts_due`` in the horizon owing an alert that is not recorded yet.
-_UNRECORDED = f"""{UNALERTED} AND d.due_on <= :horizon
+# The clocks (``{clocks}``: ``OPEN_STAFF`` or ``UNSWEPT``) in the horizon owing an alert that is not recorded yet.
+_UNRECORDED = """{clocks} AND d.due_on <= :horizon
       AND NOT EXISTS (
           SELECT FROM deadline_alerts a
           WHERE a.tenant_id = d.tenant_id AND a.deadline_id = d.id AND a.kind = x.kind
             AND a.threshold = x.threshold AND a.due_on = d.due_on
       )"""
 
-# Whether any alert is owed and not recorded: a sweep that runs again the same day stops at this read.
-ANY_PENDING = f"""
-WITH {_OWED}
-SELECT EXISTS (SELECT FROM deadlines d JOIN owed x ON x.due_on = d.due_on WHERE {_UNRECORDED})"""
 
-# The alerts owed and not recorded yet, with their recipients, the bureau they belong to and the line that names
-# them. (Not materialized: the planner then knows from the foreign key that each clock has one case.)
-PENDING_ALERTS = f"""
+def _pending_alerts(clocks: str) -> str:
+    """The alerts owed and not recorded yet, with their recipients, the bureau they belong to and the line that
+    names them. (``pending`` is not materialized: the planner then knows from the foreign key that each clock has
+    one case, and joins the people by hash.)"""
+    return f"""
 {_OWED},
 pending AS (
     SELECT d.tenant_id, d.id AS deadline_id, d.case_id, d.step::text AS step, d.due_on, d.owed_by,
@@ -138,7 +141,7 @@ pending AS (
     FROM deadlines d
     JOIN owed x ON x.due_on = d.due_on
     JOIN cases c ON c.tenant_id = d.tenant_id AND c.id = d.case_id
-    WHERE {_UNRECORDED}
+    WHERE {_UNRECORDED.format(clocks=clocks)}
 ),
 owned AS ({owned("pending")}),
 told AS (
@@ -165,12 +168,15 @@ told AS (
     LEFT JOIN bureau_people pp ON pp.bureau_id = b.parent_id
 )"""
 
-# Record the alerts owed today and tell their recipients: one notification per person, kind and day, listing the
-# first ``:max_items`` alerts (by due date and case number) and how many more; a later sweep of the same day adds
-# its alerts to it and marks it unread again. Returns the alerts recorded by kind and the notifications written.
-ALERTS = f"""
+
+def alerts(clocks: str) -> str:
+    """Record the alerts owed today and tell their recipients: one notification per person, kind and day, listing
+    the first ``:max_items`` alerts (by due date and case number) and how many more; a later sweep of the same day
+    adds its alerts to it and marks it unread again. Returns the alerts recorded by kind and the notifications
+    written."""
+    return f"""
 WITH {PEOPLE},
-{PENDING_ALERTS},
+{_pending_alerts(clocks)},
 alerts AS (
     INSERT INTO deadline_alerts (tenant_id, deadline_id, case_id, kind, threshold, due_on, fired_on, recipient_ids)
     SELECT tenant_id, deadline_id, case_id, kind, threshold, due_on, :today, recipients
@@ -207,20 +213,22 @@ notices AS (
         read_at = NULL
     RETURNING kind
 ),
-finished AS (
-    -- The notice to the bureau above is the last alert of a clock: once it is owed and sent (or owed to nobody,
-    -- as at the province), the clock leaves the sweep's index until its due date moves.
-    UPDATE deadlines d SET alerted_due_on = d.due_on
-    FROM (SELECT DISTINCT tenant_id, deadline_id FROM told WHERE kind = 'supervision') f
-    WHERE d.tenant_id = f.tenant_id AND d.id = f.deadline_id
+swept AS (
+    -- The clocks read are looked at for the due date they had when read (one moved meanwhile stays unswept).
+    UPDATE deadlines d SET swept_due_on = r.due_on
+    FROM (SELECT d.tenant_id, d.id, d.due_on FROM deadlines d WHERE {UNSWEPT} AND d.due_on <= :horizon) r
+    WHERE d.tenant_id = r.tenant_id AND d.id = r.id
     RETURNING 1
 )
 SELECT (SELECT coalesce(jsonb_object_agg(kind, n), '{{}}')
         FROM (SELECT kind, count(*) AS n FROM alerts GROUP BY kind) k),
        (SELECT count(*) FROM notices)"""
 
-# The same read, counted and written nowhere: what ``bench/run.py`` explains.
-PENDING_ALERTS_COUNT = f"WITH {PEOPLE},\n{PENDING_ALERTS}\nSELECT count(*) FROM told"
+
+def pending_alerts_count(clocks: str) -> str:
+    """The same read, counted and written nowhere: what ``bench/run.py`` explains."""
+    return f"WITH {PEOPLE},\n{_pending_alerts(clocks)}\nSELECT count(*) FROM told"
+
 
 # One digest per person: the deadlines they owe that are overdue or due within the digest's horizon (``:due``,
 # ``:days``), and their unread work whose own time limit is not among those (``:work_kind``/``:work_step`` pair a

@@ -46,7 +46,7 @@ from portal.notify.models import WORK_KINDS, SweepRun
 from portal.notify.operations import notify_staff
 from portal.roles import Role
 from portal.supervision.rollups import CLOSED_SENTINEL
-from portal.sweep_sql import ALERTS, ANY_PENDING, CLOSE_WINDOWS, DIGESTS
+from portal.sweep_sql import CLOSE_WINDOWS, DIGESTS, OPEN_STAFF, UNSWEPT, alerts
 from portal.workdays import WorkdayCalendar
 from tenants.models import Bureau, Unit, UnitKind
 from tenants.scoping import system_scope
@@ -196,12 +196,12 @@ def _open(until: date) -> list:
     return [Deadline.closed_at.is_(None), Deadline.due_on <= until, Deadline.owed_by != "petitioner"]
 
 
-def open_by_due_date(session: Session, until: date, *, unalerted: bool = False) -> dict[date, int]:
+def open_by_due_date(session: Session, until: date, *, unswept: bool = False) -> dict[date, int]:
     """How many open deadlines that staff owe fall due on each date up to ``until`` (one index-only read); with
-    ``unalerted``, only those whose alerts are not all out (``Deadline.alerted_due_on``)."""
+    ``unswept``, only those the sweep has not looked at since they opened or moved (``Deadline.swept_due_on``)."""
     conditions = _open(until)
-    if unalerted:
-        conditions.append(Deadline.alerted_due_on.is_distinct_from(Deadline.due_on))
+    if unswept:
+        conditions.append(Deadline.swept_due_on.is_distinct_from(Deadline.due_on))
     rows = session.execute(select(Deadline.due_on, func.count()).where(*conditions).group_by(Deadline.due_on))
     return dict(rows.all())
 
@@ -247,16 +247,22 @@ def _common_params(today: date, horizon: date) -> dict:
     }
 
 
-def pending_alert_params(session: Session, today: date, config: SweepConfig) -> tuple[dict, int]:
-    """The parameters of ``sweep_sql.ALERTS`` for ``today``, and how many open deadlines in the horizon may still
-    owe an alert (those whose alerts are all out are not read at all).
+def swept_today(session: Session, today: date) -> bool:
+    """Whether a sweep for ``today`` already went through (``run_sweep`` records it in the same transaction)."""
+    done = session.get(SweepRun, "deadlines")
+    return done is not None and done.last_for_date == today and done.last_error is None
+
+
+def pending_alert_params(session: Session, today: date, config: SweepConfig, *, unswept: bool) -> tuple[dict, int]:
+    """The parameters of the ``sweep_sql`` alert statements for ``today``, and how many open deadlines in the
+    horizon they read (``unswept``: only those not looked at since they opened or moved).
 
     What a deadline has earned depends on its due date only, so it is worked out here once per distinct due date
     (from the calendar) and passed as arrays; the statement joins them to the deadlines.
     """
     calendar = get_calendar(session)
     horizon = alert_horizon(calendar, today, config)
-    by_due = open_by_due_date(session, horizon, unalerted=True)
+    by_due = open_by_due_date(session, horizon, unswept=unswept)
     owed = [
         (due_on, kind, threshold, working_days_left(calendar, today, due_on))
         for due_on in sorted(by_due)
@@ -274,19 +280,23 @@ def pending_alert_params(session: Session, today: date, config: SweepConfig) -> 
 
 def sweep_deadlines(session: Session, today: date, config: SweepConfig = SweepConfig()) -> dict[str, int]:
     """Record today's reminders, overdue alerts, escalations and supervision notices and tell whoever they go to
-    (``sweep_sql.ALERTS``: one statement); flushes. The alerts recorded by kind, and the notifications written.
+    (``sweep_sql.alerts``: one statement); flushes. The alerts recorded by kind, and the notifications written.
 
-    A sweep that runs again the same day finds every alert recorded (``ANY_PENDING``) and writes nothing.
+    The day's first sweep reads every open clock in the horizon. What a clock owes depends on its due date and the
+    day alone, so a later sweep of the same day reads only the clocks opened or moved since (``swept_due_on``):
+    an alert that found nobody to tell is tried again the next day, not every few minutes. Nothing owed, nothing
+    written (the statement still runs: it marks what it read in its own snapshot).
     """
     with system_scope(session):
         session.flush()
         session.execute(select(func.pg_advisory_xact_lock(_LOCK)))
-        params, checked = pending_alert_params(session, today, config)
+        unswept = swept_today(session, today)
+        clocks = UNSWEPT if unswept else OPEN_STAFF
+        params, checked = pending_alert_params(session, today, config, unswept=unswept)
         counts = {"deadlines_checked": checked, "notifications": 0}
-        if params["owed_due"] and session.scalar(text(ANY_PENDING), params):
-            recorded, notified = session.execute(text(ALERTS), params).one()
-            counts |= recorded
-            counts["notifications"] = notified
+        recorded, notified = session.execute(text(alerts(clocks)), params).one()
+        counts |= recorded
+        counts["notifications"] = notified
     return counts
 
 

@@ -234,12 +234,13 @@ class Deadline(TenantOwned, Base):
         Index("ix_deadlines_open_due_on", "due_on", postgresql_where=text("closed_at IS NULL")),
         # The sweep's read leaves out the petitioner's windows (most open deadlines at scale).
         Index("ix_deadlines_sweep", "due_on", postgresql_where=text("closed_at IS NULL AND owed_by <> 'petitioner'")),
-        # ... and, for the alerts, the clocks whose every alert is out (they stay overdue, and in the digests).
+        # The clocks the sweep has not looked at since they opened or their due date moved: what a sweep that runs
+        # again the same day reads.
         Index(
-            "ix_deadlines_alerts_due",
+            "ix_deadlines_unswept",
             "due_on",
             postgresql_where=text(
-                "closed_at IS NULL AND owed_by <> 'petitioner' AND alerted_due_on IS DISTINCT FROM due_on"
+                "closed_at IS NULL AND owed_by <> 'petitioner' AND swept_due_on IS DISTINCT FROM due_on"
             ),
         ),
         # The petitioner's windows still running: the sweep closes those whose last day has passed.
@@ -266,9 +267,9 @@ class Deadline(TenantOwned, Base):
     opened_at: Mapped[datetime] = utcnow_column()
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     close_reason: Mapped[str | None] = mapped_column(String(40))
-    # The due date for which the sweep has sent every alert, up to the notice to the bureau above: the clock then
-    # leaves the sweep's index (``ix_deadlines_alerts_due``) until its due date moves.
-    alerted_due_on: Mapped[date | None] = mapped_column(Date)
+    # The due date at which the sweep last looked at this clock (``portal.sweeps``): a later sweep of the same day
+    # reads only the clocks without it (``ix_deadlines_unswept``), new ones and those whose due date moved.
+    swept_due_on: Mapped[date | None] = mapped_column(Date)
 
 
 class WorkItem(TenantOwned, Base):

@@ -299,8 +299,8 @@ def expected_digests(dbs, today: date) -> dict:
 # --- What the sweep wrote -----------------------------------------------------------------------------------
 
 
-def written_alerts(dbs, today: date) -> dict:
-    rows = dbs.scalars(select(DeadlineAlert).where(DeadlineAlert.fired_on == today))
+def written_alerts(dbs) -> dict:
+    rows = dbs.scalars(select(DeadlineAlert))
     return {(a.tenant_id, a.deadline_id, a.kind, a.threshold, a.due_on): a.recipient_ids for a in rows}
 
 
@@ -313,23 +313,33 @@ def written_notices(dbs, today: date, kinds) -> dict:
     return {(n.tenant_id, n.user_id, n.kind): n.params for n in rows}
 
 
+KINDS = ("reminder", "overdue", "escalation", "supervision")
+
+
 def check_day(dbs, today: date) -> dict:
-    """Sweep ``today``; assert everything written equals what the rules say. Returns the sweep's result."""
+    """Sweep ``today``; assert everything written equals what the rules say. Returns the sweep's result.
+
+    The day's first sweep writes each person's notices of the day and digest; a later one adds its alerts to the
+    notices (their lines then follow the earlier ones)."""
     with system_scope(dbs):
         alerts, lines = expected_alerts(dbs, today)
         digests = expected_digests(dbs, today)
+        recorded = written_alerts(dbs)
+        notices_before = written_notices(dbs, today, KINDS)
         result = run_sweep(dbs, today, CONFIG)
         dbs.commit()
-        assert written_alerts(dbs, today) == alerts
-        notices = written_notices(dbs, today, ("reminder", "overdue", "escalation", "supervision"))
-        assert set(notices) == set(lines)
+        new = {key: ids for key, ids in written_alerts(dbs).items() if key not in recorded}
+        assert new == alerts
+        notices = written_notices(dbs, today, KINDS)
+        assert {k for k in notices if notices[k] != notices_before.get(k)} == set(lines)
         for key, items in lines.items():
-            params = notices[key]
-            assert params["count"] == len(items), key
-            assert params["items"] == items[:NOTICE_MAX_ITEMS], key
-            assert params["more"] == max(len(items) - NOTICE_MAX_ITEMS, 0)
-        written = written_notices(dbs, today, ("digest",))
-        assert {(t, u): p for (t, u, _), p in written.items()} == digests
+            params, earlier = notices[key], notices_before.get(key, {"count": 0, "items": []})
+            assert params["count"] == earlier["count"] + len(items), key
+            assert params["items"] == (earlier["items"] + items)[:NOTICE_MAX_ITEMS], key
+            assert params["more"] == max(params["count"] - NOTICE_MAX_ITEMS, 0)
+        if not notices_before:
+            written = written_notices(dbs, today, ("digest",))
+            assert {(t, u): p for (t, u, _), p in written.items()} == digests
     return result
 
 
@@ -353,12 +363,22 @@ def test_the_set_based_sweep_tells_whom_the_rules_name_every_day(dbs, pii):
         again = run_sweep(dbs, next_day, CONFIG)
         dbs.commit()
         assert dbs.execute(select(StaffNotification.id, StaffNotification.params)).all() == before
-    assert again["alerts"]["notifications"] == 0 and again["digests"] == 0 and again["windows_closed"] == 0
-    # Every clock whose notice to the bureau above was owed has left the sweep's index; the rest have not.
+    assert again["alerts"] == {"deadlines_checked": 0, "notifications": 0}  # nothing opened or moved since
+    assert again["digests"] == 0 and again["windows_closed"] == 0
+    # Every open clock in the horizon was looked at for its due date; the later ones not yet.
+    horizon = alert_horizon(get_calendar(dbs), next_day, CONFIG)
     with system_scope(dbs):
-        finished = dbs.scalars(select(Deadline).where(Deadline.alerted_due_on.is_not(None))).all()
-        assert finished and all(d.alerted_due_on == d.due_on for d in finished)
-        calendar = get_calendar(dbs)
         for d in dbs.scalars(select(Deadline).where(Deadline.closed_at.is_(None), Deadline.owed_by != "petitioner")):
-            owes_supervision = ("supervision", 2) in alerts_owed(calendar, next_day, d.due_on, CONFIG)
-            assert (d.alerted_due_on is not None) == owes_supervision, (d.step, d.due_on)
+            assert d.swept_due_on == (d.due_on if d.due_on <= horizon else None), (d.step, d.due_on)
+
+    # Later that day a clock opens already overdue and another one's due date moves: the next sweep of the day
+    # reads those two, and tells whom the rules name.
+    with system_scope(dbs):
+        a_case = dbs.scalar(select(Case).where(Case.tenant_id == people["cc_clerk"].tenant_id).limit(1))
+        _clock(dbs, a_case, Step.reply, next_day - timedelta(days=8), "petition_office")
+        late = (Deadline.step == Step.instruction, Deadline.due_on == TODAY - timedelta(days=30))
+        moved = dbs.scalar(select(Deadline).where(*late).order_by(Deadline.id).limit(1))
+        moved.due_on -= timedelta(days=1)  # alerted at its old date: owed again at the new one
+        dbs.commit()
+    third = check_day(dbs, next_day)
+    assert third["alerts"]["deadlines_checked"] == 2 and third["alerts"]["overdue"] == 2
