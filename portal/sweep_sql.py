@@ -106,12 +106,15 @@ _OPEN_DEADLINES = """
 OPEN_STAFF = "d.closed_at IS NULL AND d.owed_by <> 'petitioner'"
 UNSWEPT = f"{OPEN_STAFF} AND d.swept_due_on IS DISTINCT FROM d.due_on"
 
-# What a digest or an alert says of one deadline (``portal.notify.messages.digest_item_text`` renders it).
-_ITEM = """jsonb_build_object(
-        'case_tenant_id', {r}.tenant_id, 'case_id', {r}.case_id, 'case_number', {r}.number, 'step', {r}.step,
-        'due_on', {r}.due_on, 'days', {r}.days
-    ) || CASE WHEN {r}.material_request_id IS NOT NULL AND {r}.bureau_id <> {r}.tenant_id
+
+def _item(r: str, case_tenant_id: str = "tenant_id", number: str = "number") -> str:
+    """What a digest or an alert says of one deadline of the row ``r`` (``messages.digest_item_text`` renders it)."""
+    return f"""jsonb_build_object(
+        'case_tenant_id', {r}.{case_tenant_id}, 'case_id', {r}.case_id, 'case_number', {r}.{number},
+        'step', {r}.step, 'due_on', {r}.due_on, 'days', {r}.days
+    ) || CASE WHEN {r}.material_request_id IS NOT NULL AND {r}.bureau_id <> {r}.{case_tenant_id}
               THEN jsonb_build_object('request_id', {r}.material_request_id) ELSE '{{}}' END"""
+
 
 # The due dates that owe an alert today, with the alert (``:owed_*``: kind, threshold, working days left).
 _OWED = """owed AS (
@@ -157,7 +160,7 @@ told AS (
                    CASE WHEN b.parent_id IS NULL THEN '{{}}' ELSE coalesce(pp.heads, pp.office, '{{}}') END
                ELSE o.owner_ids
            END AS recipients,
-           {_ITEM.format(r="o")}
+           {_item("o")}
            || CASE WHEN o.kind IN ('escalation', 'supervision')
                    THEN jsonb_build_object('owner', o.owner_label) ELSE '{{}}' END
            || CASE WHEN o.kind = 'supervision'
@@ -242,8 +245,8 @@ owned AS ({owned("open")}),
 owed AS (
     SELECT o.bureau_id AS tenant_id, r.user_id, o.tenant_id AS case_tenant_id, o.case_id, o.step,
            o.due_on::text AS sort_due, o.number AS sort_number, 0 AS source, o.tenant_id AS seq_a,
-           NULL::timestamptz AS seq_at, o.deadline_id AS seq_b, o.due_on < :today AS overdue,
-           {_ITEM.format(r="o")} AS item
+           NULL::timestamptz AS seq_at, o.deadline_id AS seq_b, o.due_on < :today AS overdue, NULL::jsonb AS item,
+           o.due_on, o.days, o.material_request_id, o.bureau_id
     FROM owned o
     CROSS JOIN LATERAL unnest(o.owner_ids) AS r (user_id)
 ),
@@ -260,7 +263,8 @@ waiting AS (
            || (SELECT coalesce(jsonb_object_agg(p.key, p.value), '{{}}') FROM jsonb_each(n.params) p
                WHERE p.key IN ('by', 'days', 'bureau', 'due_on', 'returned', 'reason'))
            || CASE WHEN coalesce(n.params ->> 'request_id', '0') NOT IN ('0', '')
-                   THEN jsonb_build_object('request_id', n.params -> 'request_id') ELSE '{{}}' END AS item
+                   THEN jsonb_build_object('request_id', n.params -> 'request_id') ELSE '{{}}' END AS item,
+           NULL::date, NULL::int, NULL::bigint, NULL::int
     FROM staff_notifications n
     WHERE n.read_at IS NULL AND n.kind = ANY (CAST(:work_kinds AS text[]))
       AND NOT EXISTS (
@@ -282,7 +286,9 @@ digests AS (
     SELECT tenant_id, user_id, 'digest',
            jsonb_build_object(
                'date', CAST(:day AS text),
-               'items', jsonb_agg(item ORDER BY place) FILTER (WHERE place <= :max_items),
+               -- A deadline's line is built for the entries listed only (FILTER skips the rest before their JSON).
+               'items', jsonb_agg(coalesce(item, {_item("entries", "case_tenant_id", "sort_number")}) ORDER BY place)
+                        FILTER (WHERE place <= :max_items),
                'more', greatest(count(*) - :max_items, 0),
                'overdue', count(*) FILTER (WHERE overdue),
                'waiting', count(*) FILTER (WHERE source = 1 AND place <= :max_items)
