@@ -152,7 +152,7 @@ COLUMNS: dict[str, str] = {
     "deadlines": (
         "tenant_id, id, case_id, step, started_on, amount, unit, extended_days, due_on, provisional, "
         "explanation, owed_by, owed_unit_id, owed_user_id, owed_bureau_id, material_request_id, opened_at, "
-        "closed_at, close_reason"
+        "closed_at, close_reason, due_set_at"
     ),
     "material_requests": (
         "tenant_id, id, case_id, target, target_bureau_id, body_name, content, due_on, requested_by_id, "
@@ -1292,6 +1292,7 @@ class _Case:
                         _moment(clock.opened_at),
                         _moment(clock.closed_at),
                         _text(clock.close_reason),
+                        _moment(clock.opened_at),  # when its due date was set: in the past, like the rest
                     )
                 )
             )

@@ -5,10 +5,10 @@ at a million cases, so the sweep runs set-based statements instead:
 
 - ``alerts(clocks)``: the open deadlines that earned an alert not recorded yet, their recipients, the
   ``deadline_alerts`` rows (``ON CONFLICT DO NOTHING``), and one notification per recipient and kind for the day,
-  which lists the alerts (``ON CONFLICT DO UPDATE`` adds the alerts of a later sweep of the same day to it), and
-  the clocks marked as looked at. The day's first sweep reads every open clock in the horizon (``OPEN_STAFF``); a
-  later one the same day only those opened or moved since (``UNSWEPT``): what a clock owes depends on its due date
-  and the day alone;
+  which lists the alerts (``ON CONFLICT DO UPDATE`` adds the alerts of a later sweep of the same day to it). The
+  day's first sweep reads every open clock in the horizon (``OPEN_STAFF``); a later one the same day only those
+  opened or moved since the previous one (``SET_SINCE``): what a clock owes depends on its due date and the day
+  alone;
 - ``DIGESTS``: one digest per person of what they owe that is overdue or due soon, and of their unread work;
 - ``CLOSE_WINDOWS``: the petitioner's expired windows to apply for re-review closed, and the rollups moved.
 
@@ -91,29 +91,30 @@ def owned(source: str) -> str:
     ) q"""
 
 
-# The open deadlines staff owe with a due date among ``:due`` (with its working days left, ``:days``).
-_OPEN_DEADLINES = """
-    SELECT d.tenant_id, d.id AS deadline_id, d.case_id, d.step::text AS step, d.due_on, d.owed_by,
-           d.owed_user_id, d.owed_unit_id, d.material_request_id,
-           coalesce(d.owed_bureau_id, d.tenant_id) AS bureau_id, c.number, c.lead_unit_id, {extra}
-    FROM deadlines d
-    JOIN {dates} ON x.due_on = d.due_on
-    JOIN cases c ON c.tenant_id = d.tenant_id AND c.id = d.case_id
-    WHERE d.closed_at IS NULL AND d.due_on <= :horizon AND d.owed_by <> 'petitioner'"""
-
-# The open clocks staff owe (``ix_deadlines_sweep``); those the sweep has not looked at since they opened or their
-# due date moved (``ix_deadlines_unswept``): all that a sweep that runs again the same day needs to read.
+# The open clocks staff owe (``ix_deadlines_sweep``); those opened or moved since ``:since``
+# (``ix_deadlines_due_set_at``): all that a sweep that runs again the same day needs to read.
 OPEN_STAFF = "d.closed_at IS NULL AND d.owed_by <> 'petitioner'"
-UNSWEPT = f"{OPEN_STAFF} AND d.swept_due_on IS DISTINCT FROM d.due_on"
+SET_SINCE = f"{OPEN_STAFF} AND d.due_set_at >= :since"
 
 
-def _item(r: str, case_tenant_id: str = "tenant_id", number: str = "number") -> str:
-    """What a digest or an alert says of one deadline of the row ``r`` (``messages.digest_item_text`` renders it)."""
+def _item(r: str, case_tenant_id: str = "tenant_id") -> str:
+    """What a digest or an alert says of one deadline of the row ``r`` (``messages.digest_item_text`` renders it),
+    but its case number, which ``_NUMBERED`` adds to the lines listed only (a primary-key look-up each)."""
     return f"""jsonb_build_object(
-        'case_tenant_id', {r}.{case_tenant_id}, 'case_id', {r}.case_id, 'case_number', {r}.{number},
-        'step', {r}.step, 'due_on', {r}.due_on, 'days', {r}.days
+        'case_tenant_id', {r}.{case_tenant_id}, 'case_id', {r}.case_id, 'step', {r}.step, 'due_on', {r}.due_on,
+        'days', {r}.days
     ) || CASE WHEN {r}.material_request_id IS NOT NULL AND {r}.bureau_id <> {r}.{case_tenant_id}
               THEN jsonb_build_object('request_id', {r}.material_request_id) ELSE '{{}}' END"""
+
+
+# The lines of the array ``{items}`` (JSON objects of ``_item``), each with its case's number, as a JSON array.
+_NUMBERED = """(SELECT jsonb_agg(i.item || jsonb_build_object('case_number', c.number) ORDER BY i.place)
+    FROM unnest({items}) WITH ORDINALITY AS i (item, place)
+    JOIN cases c ON c.tenant_id = (i.item ->> 'case_tenant_id')::int AND c.id = (i.item ->> 'case_id')::bigint)"""
+
+# The lead unit of a business leader's step, the one rule that needs it (looked up for those clocks only).
+_LEAD_UNIT = """CASE WHEN d.owed_by = 'business_leader'
+           THEN (SELECT c.lead_unit_id FROM cases c WHERE c.tenant_id = d.tenant_id AND c.id = d.case_id) END"""
 
 
 # The due dates that owe an alert today, with the alert (``:owed_*``: kind, threshold, working days left).
@@ -122,7 +123,7 @@ _OWED = """owed AS (
                          CAST(:owed_days AS int[])) AS o (due_on, kind, threshold, days)
 )"""
 
-# The clocks (``{clocks}``: ``OPEN_STAFF`` or ``UNSWEPT``) in the horizon owing an alert that is not recorded yet.
+# The clocks (``{clocks}``: ``OPEN_STAFF`` or ``SET_SINCE``) in the horizon owing an alert not recorded yet.
 _UNRECORDED = """{clocks} AND d.due_on <= :horizon
       AND NOT EXISTS (
           SELECT FROM deadline_alerts a
@@ -133,22 +134,21 @@ _UNRECORDED = """{clocks} AND d.due_on <= :horizon
 
 def _pending_alerts(clocks: str) -> str:
     """The alerts owed and not recorded yet, with their recipients, the bureau they belong to and the line that
-    names them. (``pending`` is not materialized: the planner then knows from the foreign key that each clock has
-    one case, and joins the people by hash.)"""
+    names them (the cases are not read here: a clock's line names its case by id until it is listed)."""
     return f"""
 {_OWED},
 pending AS (
     SELECT d.tenant_id, d.id AS deadline_id, d.case_id, d.step::text AS step, d.due_on, d.owed_by,
            d.owed_user_id, d.owed_unit_id, d.material_request_id,
-           coalesce(d.owed_bureau_id, d.tenant_id) AS bureau_id, x.kind, x.threshold, x.days, c.number, c.lead_unit_id
+           coalesce(d.owed_bureau_id, d.tenant_id) AS bureau_id, x.kind, x.threshold, x.days,
+           {_LEAD_UNIT} AS lead_unit_id
     FROM deadlines d
     JOIN owed x ON x.due_on = d.due_on
-    JOIN cases c ON c.tenant_id = d.tenant_id AND c.id = d.case_id
     WHERE {_UNRECORDED.format(clocks=clocks)}
 ),
 owned AS ({owned("pending")}),
 told AS (
-    SELECT o.tenant_id, o.deadline_id, o.case_id, o.kind, o.threshold, o.due_on, o.number,
+    SELECT o.tenant_id, o.deadline_id, o.case_id, o.kind, o.threshold, o.due_on,
            CASE WHEN o.kind = 'supervision' THEN b.parent_id ELSE o.bureau_id END AS recipient_tenant_id,
            CASE o.kind
                WHEN 'escalation' THEN
@@ -174,7 +174,7 @@ told AS (
 
 def alerts(clocks: str) -> str:
     """Record the alerts owed today and tell their recipients: one notification per person, kind and day, listing
-    the first ``:max_items`` alerts (by due date and case number) and how many more; a later sweep of the same day
+    the first ``:max_items`` alerts (by due date, oldest case first) and how many more; a later sweep of the same day
     adds its alerts to it and marks it unread again. Returns the alerts recorded by kind and the notifications
     written."""
     return f"""
@@ -189,22 +189,25 @@ alerts AS (
     ON CONFLICT ON CONSTRAINT uq_deadline_alerts_tenant_id_deadline_id_kind_threshold_due_on DO NOTHING
     RETURNING tenant_id, deadline_id, kind, threshold
 ),
-notices AS (
-    INSERT INTO staff_notifications AS n (tenant_id, user_id, kind, params, dedupe_key)
-    SELECT t.recipient_tenant_id, r.user_id, t.kind,
-           jsonb_build_object(
-               'date', CAST(:day AS text), 'count', count(*),
-               'items', to_jsonb((array_agg(t.item ORDER BY t.due_on, t.number COLLATE "C", t.tenant_id, t.deadline_id))
-                                 [1:CAST(:max_items AS int)]),
-               'more', greatest(count(*) - :max_items, 0)
-           ),
-           t.kind || ':' || CAST(:day AS text)
+told_each AS (
+    SELECT t.recipient_tenant_id, r.user_id, t.kind, count(*) AS total,
+           (array_agg(t.item ORDER BY t.due_on, t.case_id, t.deadline_id))[1:CAST(:max_items AS int)] AS items
     FROM told t
     JOIN alerts a ON a.tenant_id = t.tenant_id AND a.deadline_id = t.deadline_id AND a.kind = t.kind
                  AND a.threshold = t.threshold
     CROSS JOIN LATERAL unnest(t.recipients) AS r (user_id)
     GROUP BY t.recipient_tenant_id, r.user_id, t.kind
-    ORDER BY t.recipient_tenant_id, r.user_id, t.kind
+),
+notices AS (
+    INSERT INTO staff_notifications AS n (tenant_id, user_id, kind, params, dedupe_key)
+    SELECT e.recipient_tenant_id, e.user_id, e.kind,
+           jsonb_build_object(
+               'date', CAST(:day AS text), 'count', e.total, 'items', {_NUMBERED.format(items="e.items")},
+               'more', greatest(e.total - :max_items, 0)
+           ),
+           e.kind || ':' || CAST(:day AS text)
+    FROM told_each e
+    ORDER BY e.recipient_tenant_id, e.user_id, e.kind
     ON CONFLICT ON CONSTRAINT uq_staff_notifications_tenant_id_user_id_dedupe_key DO UPDATE SET
         params = jsonb_build_object(
             'date', n.params -> 'date',
@@ -215,13 +218,6 @@ notices AS (
         ),
         read_at = NULL
     RETURNING kind
-),
-swept AS (
-    -- The clocks read are looked at for the due date they had when read (one moved meanwhile stays unswept).
-    UPDATE deadlines d SET swept_due_on = r.due_on
-    FROM (SELECT d.tenant_id, d.id, d.due_on FROM deadlines d WHERE {UNSWEPT} AND d.due_on <= :horizon) r
-    WHERE d.tenant_id = r.tenant_id AND d.id = r.id
-    RETURNING 1
 )
 SELECT (SELECT coalesce(jsonb_object_agg(kind, n), '{{}}')
         FROM (SELECT kind, count(*) AS n FROM alerts GROUP BY kind) k),
@@ -236,15 +232,22 @@ def pending_alerts_count(clocks: str) -> str:
 # One digest per person: the deadlines they owe that are overdue or due within the digest's horizon (``:due``,
 # ``:days``), and their unread work whose own time limit is not among those (``:work_kind``/``:work_step`` pair a
 # work notification with the steps whose deadline lists it already). The first ``:max_items`` entries by due date
-# and case number; ``more``, ``overdue`` and ``waiting`` counted as ``send_digests`` always did.
+# then oldest case first; ``more``, ``overdue`` and ``waiting`` counted as ``send_digests`` always did.
 DIGESTS = f"""
 WITH {PEOPLE},
 dates AS (SELECT * FROM unnest(CAST(:due AS date[]), CAST(:days AS int[])) AS x (due_on, days)),
-open AS ({_OPEN_DEADLINES.format(dates="dates x", extra="x.days")}),
+open AS (
+    SELECT d.tenant_id, d.id AS deadline_id, d.case_id, d.step::text AS step, d.due_on, d.owed_by,
+           d.owed_user_id, d.owed_unit_id, d.material_request_id,
+           coalesce(d.owed_bureau_id, d.tenant_id) AS bureau_id, x.days, {_LEAD_UNIT} AS lead_unit_id
+    FROM deadlines d
+    JOIN dates x ON x.due_on = d.due_on
+    WHERE {OPEN_STAFF} AND d.due_on <= :horizon
+),
 owned AS ({owned("open")}),
 owed AS (
     SELECT o.bureau_id AS tenant_id, r.user_id, o.tenant_id AS case_tenant_id, o.case_id, o.step,
-           o.due_on::text AS sort_due, o.number AS sort_number, 0 AS source, o.tenant_id AS seq_a,
+           o.due_on::text AS sort_due, 0 AS source, o.tenant_id AS seq_a,
            NULL::timestamptz AS seq_at, o.deadline_id AS seq_b, o.due_on < :today AS overdue, NULL::jsonb AS item,
            o.due_on, o.days, o.material_request_id, o.bureau_id
     FROM owned o
@@ -254,7 +257,7 @@ work_steps AS (SELECT * FROM unnest(CAST(:work_kind AS text[]), CAST(:work_step 
 waiting AS (
     SELECT DISTINCT ON (n.tenant_id, n.user_id, n.case_tenant_id, n.case_id, n.kind)
            n.tenant_id, n.user_id, n.case_tenant_id, n.case_id, NULL::text AS step,
-           coalesce(n.params ->> 'due_on', '') AS sort_due, n.params ->> 'case_number' AS sort_number, 1 AS source,
+           coalesce(n.params ->> 'due_on', '') AS sort_due, 1 AS source,
            0 AS seq_a, n.created_at AS seq_at, n.id AS seq_b, false AS overdue,
            jsonb_build_object(
                'case_tenant_id', n.case_tenant_id, 'case_id', n.case_id,
@@ -277,7 +280,7 @@ waiting AS (
 entries AS (
     SELECT e.*, row_number() OVER (
                PARTITION BY e.tenant_id, e.user_id
-               ORDER BY e.sort_due COLLATE "C", e.sort_number COLLATE "C", e.source, e.seq_a, e.seq_at, e.seq_b
+               ORDER BY e.sort_due COLLATE "C", e.case_id, e.source, e.seq_a, e.seq_at, e.seq_b
            ) AS place
     FROM (SELECT * FROM owed UNION ALL SELECT * FROM waiting) e
 ),
@@ -287,8 +290,12 @@ digests AS (
            jsonb_build_object(
                'date', CAST(:day AS text),
                -- A deadline's line is built for the entries listed only (FILTER skips the rest before their JSON).
-               'items', jsonb_agg(coalesce(item, {_item("entries", "case_tenant_id", "sort_number")}) ORDER BY place)
-                        FILTER (WHERE place <= :max_items),
+               'items', jsonb_agg(
+                   coalesce(item, {_item("entries", "case_tenant_id")} || jsonb_build_object('case_number', (
+                       SELECT c.number FROM cases c
+                       WHERE c.tenant_id = entries.case_tenant_id AND c.id = entries.case_id
+                   ))) ORDER BY place
+               ) FILTER (WHERE place <= :max_items),
                'more', greatest(count(*) - :max_items, 0),
                'overdue', count(*) FILTER (WHERE overdue),
                'waiting', count(*) FILTER (WHERE source = 1 AND place <= :max_items)

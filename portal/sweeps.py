@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, text
@@ -46,7 +46,7 @@ from portal.notify.models import WORK_KINDS, SweepRun
 from portal.notify.operations import notify_staff
 from portal.roles import Role
 from portal.supervision.rollups import CLOSED_SENTINEL
-from portal.sweep_sql import CLOSE_WINDOWS, DIGESTS, OPEN_STAFF, UNSWEPT, alerts
+from portal.sweep_sql import CLOSE_WINDOWS, DIGESTS, OPEN_STAFF, SET_SINCE, alerts
 from portal.workdays import WorkdayCalendar
 from tenants.models import Bureau, Unit, UnitKind
 from tenants.scoping import system_scope
@@ -56,6 +56,7 @@ SUPERVISION_AFTER = 3  # working days after the due date: 2 working days after t
 DIGEST_WORKING_DAYS = 5  # a digest lists what is overdue or due within this many working days
 CALENDAR_WARNING_FROM = (11, 1)  # month, day: from 1 November, warn when next year's calendar is missing
 DIGEST_RUN = "digests"  # the sweep_runs row that says for which day the digests went out
+WINDOWS_RUN = "windows"  # ... and for which day the expired windows were closed
 _LOCK = 0x5EE9  # pg_advisory_xact_lock key: one deadline sweep at a time
 
 # Alert kinds and their threshold for the non-reminder levels.
@@ -196,12 +197,12 @@ def _open(until: date) -> list:
     return [Deadline.closed_at.is_(None), Deadline.due_on <= until, Deadline.owed_by != "petitioner"]
 
 
-def open_by_due_date(session: Session, until: date, *, unswept: bool = False) -> dict[date, int]:
+def open_by_due_date(session: Session, until: date, since: datetime | None = None) -> dict[date, int]:
     """How many open deadlines that staff owe fall due on each date up to ``until`` (one index-only read); with
-    ``unswept``, only those the sweep has not looked at since they opened or moved (``Deadline.swept_due_on``)."""
+    ``since``, only those opened or moved since then (``Deadline.due_set_at``)."""
     conditions = _open(until)
-    if unswept:
-        conditions.append(Deadline.swept_due_on.is_distinct_from(Deadline.due_on))
+    if since is not None:
+        conditions.append(Deadline.due_set_at >= since)
     rows = session.execute(select(Deadline.due_on, func.count()).where(*conditions).group_by(Deadline.due_on))
     return dict(rows.all())
 
@@ -247,22 +248,31 @@ def _common_params(today: date, horizon: date) -> dict:
     }
 
 
-def swept_today(session: Session, today: date) -> bool:
-    """Whether a sweep for ``today`` already went through (``run_sweep`` records it in the same transaction)."""
+SWEEP_OVERLAP = timedelta(minutes=10)  # longer than any transaction that may open or move a clock meanwhile
+
+
+def swept_since(session: Session, today: date) -> datetime | None:
+    """When the day's previous sweep for ``today`` started, less ``SWEEP_OVERLAP`` (a clock set by a transaction
+    that was still running then is read again); None when there was none (``run_sweep`` records each run in its
+    own transaction)."""
     done = session.get(SweepRun, "deadlines")
-    return done is not None and done.last_for_date == today and done.last_error is None
+    if done is None or done.last_for_date != today or done.last_error is not None or done.last_started_at is None:
+        return None
+    return done.last_started_at - SWEEP_OVERLAP
 
 
-def pending_alert_params(session: Session, today: date, config: SweepConfig, *, unswept: bool) -> tuple[dict, int]:
+def pending_alert_params(
+    session: Session, today: date, config: SweepConfig, since: datetime | None = None
+) -> tuple[dict, int]:
     """The parameters of the ``sweep_sql`` alert statements for ``today``, and how many open deadlines in the
-    horizon they read (``unswept``: only those not looked at since they opened or moved).
+    horizon they read (with ``since``: only those opened or moved since then).
 
     What a deadline has earned depends on its due date only, so it is worked out here once per distinct due date
     (from the calendar) and passed as arrays; the statement joins them to the deadlines.
     """
     calendar = get_calendar(session)
     horizon = alert_horizon(calendar, today, config)
-    by_due = open_by_due_date(session, horizon, unswept=unswept)
+    by_due = open_by_due_date(session, horizon, since)
     owed = [
         (due_on, kind, threshold, working_days_left(calendar, today, due_on))
         for due_on in sorted(by_due)
@@ -274,6 +284,7 @@ def pending_alert_params(session: Session, today: date, config: SweepConfig, *, 
         "owed_threshold": [o[2] for o in owed],
         "owed_days": [o[3] for o in owed],
         "items_path": f"$[0 to {NOTICE_MAX_ITEMS - 1}]",
+        "since": since,
     }
     return params, sum(by_due.values())
 
@@ -283,16 +294,16 @@ def sweep_deadlines(session: Session, today: date, config: SweepConfig = SweepCo
     (``sweep_sql.alerts``: one statement); flushes. The alerts recorded by kind, and the notifications written.
 
     The day's first sweep reads every open clock in the horizon. What a clock owes depends on its due date and the
-    day alone, so a later sweep of the same day reads only the clocks opened or moved since (``swept_due_on``):
-    an alert that found nobody to tell is tried again the next day, not every few minutes. Nothing owed, nothing
-    written (the statement still runs: it marks what it read in its own snapshot).
+    day alone, so a later sweep of the same day reads only the clocks opened or moved since the previous one
+    (``Deadline.due_set_at``): an alert that found nobody to tell is tried again the next day, not every few
+    minutes. Nothing owed, nothing written.
     """
     with system_scope(session):
         session.flush()
         session.execute(select(func.pg_advisory_xact_lock(_LOCK)))
-        unswept = swept_today(session, today)
-        clocks = UNSWEPT if unswept else OPEN_STAFF
-        params, checked = pending_alert_params(session, today, config, unswept=unswept)
+        since = swept_since(session, today)
+        clocks = OPEN_STAFF if since is None else SET_SINCE
+        params, checked = pending_alert_params(session, today, config, since)
         counts = {"deadlines_checked": checked, "notifications": 0}
         recorded, notified = session.execute(text(alerts(clocks)), params).one()
         counts |= recorded
@@ -301,16 +312,23 @@ def sweep_deadlines(session: Session, today: date, config: SweepConfig = SweepCo
 
 
 def close_expired_windows(session: Session, today: date) -> int:
-    """Close the petitioner's windows to apply for re-review whose last day is before ``today``; flushes.
+    """Close the petitioner's windows to apply for re-review whose last day is before ``today``; once a day.
+    Flushes; returns how many were closed.
 
     The escalation is refused from the day after the last day anyway (``workflow._check_escalation``); closed, the
     windows leave the open deadlines, where at scale they were most of the rows. The case keeps the last day
-    (``case_view`` reads the expired window too). Returns how many were closed.
+    (``case_view`` reads the expired window too).
     """
+    done = session.get(SweepRun, WINDOWS_RUN)
+    if done is not None and done.last_for_date == today:
+        return 0
+    started_at = datetime.now(UTC)
     with system_scope(session):
         session.flush()
         params = {"today": today, "reason": WINDOW_EXPIRED, "closed_sentinel": CLOSED_SENTINEL}
-        return session.execute(text(CLOSE_WINDOWS), params).scalar_one()
+        closed = session.execute(text(CLOSE_WINDOWS), params).scalar_one()
+        record_run(session, WINDOWS_RUN, started_at=started_at, for_date=today, result={"closed": closed})
+    return closed
 
 
 def send_digests(session: Session, today: date, config: SweepConfig = SweepConfig()) -> int:

@@ -70,6 +70,7 @@ def test_upgrade_downgrade_upgrade(fresh_url):
         "portal_acting_id",
         "portal_scope_valid",
         "portal_audit_guard",
+        "portal_deadline_due_set",
     }
     assert up["version"] == set(heads())
 

@@ -234,14 +234,11 @@ class Deadline(TenantOwned, Base):
         Index("ix_deadlines_open_due_on", "due_on", postgresql_where=text("closed_at IS NULL")),
         # The sweep's read leaves out the petitioner's windows (most open deadlines at scale).
         Index("ix_deadlines_sweep", "due_on", postgresql_where=text("closed_at IS NULL AND owed_by <> 'petitioner'")),
-        # The clocks the sweep has not looked at since they opened or their due date moved: what a sweep that runs
-        # again the same day reads.
+        # The clocks opened or moved lately: what a sweep that runs again the same day reads.
         Index(
-            "ix_deadlines_unswept",
-            "due_on",
-            postgresql_where=text(
-                "closed_at IS NULL AND owed_by <> 'petitioner' AND swept_due_on IS DISTINCT FROM due_on"
-            ),
+            "ix_deadlines_due_set_at",
+            "due_set_at",
+            postgresql_where=text("closed_at IS NULL AND owed_by <> 'petitioner'"),
         ),
         # The petitioner's windows still running: the sweep closes those whose last day has passed.
         Index(
@@ -267,9 +264,9 @@ class Deadline(TenantOwned, Base):
     opened_at: Mapped[datetime] = utcnow_column()
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     close_reason: Mapped[str | None] = mapped_column(String(40))
-    # The due date at which the sweep last looked at this clock (``portal.sweeps``): a later sweep of the same day
-    # reads only the clocks without it (``ix_deadlines_unswept``), new ones and those whose due date moved.
-    swept_due_on: Mapped[date | None] = mapped_column(Date)
+    # When the clock opened or its due date last moved, set by the database (a trigger, whoever writes): a later
+    # sweep of the same day reads only the clocks set since the day's previous sweep (``portal.sweeps``).
+    due_set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("clock_timestamp()"))
 
 
 class WorkItem(TenantOwned, Base):
