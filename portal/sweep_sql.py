@@ -108,9 +108,11 @@ def _item(r: str, case_tenant_id: str = "tenant_id") -> str:
 
 
 # The lines of the array ``{items}`` (JSON objects of ``_item``), each with its case's number, as a JSON array.
-_NUMBERED = """(SELECT jsonb_agg(i.item || jsonb_build_object('case_number', c.number) ORDER BY i.place)
-    FROM unnest({items}) WITH ORDINALITY AS i (item, place)
-    JOIN cases c ON c.tenant_id = (i.item ->> 'case_tenant_id')::int AND c.id = (i.item ->> 'case_id')::bigint)"""
+_NUMBERED = """(SELECT jsonb_agg(i.item || jsonb_build_object('case_number', (
+        SELECT c.number FROM cases c
+        WHERE c.tenant_id = (i.item ->> 'case_tenant_id')::int AND c.id = (i.item ->> 'case_id')::bigint
+    )) ORDER BY i.place)
+    FROM unnest({items}) WITH ORDINALITY AS i (item, place))"""
 
 # The lead unit of a business leader's step, the one rule that needs it (looked up for those clocks only).
 _LEAD_UNIT = """CASE WHEN d.owed_by = 'business_leader'
