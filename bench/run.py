@@ -437,7 +437,7 @@ def explain_sweep(app) -> dict:
 
     with app.app_context(), system_scope(db.session):
         session = db.session
-        params, in_horizon = pending_alert_params(session, china_today(), SweepConfig(), unswept=False)
+        params, in_horizon = pending_alert_params(session, china_today(), SweepConfig())
         explained = session.execute(text("EXPLAIN (ANALYZE, BUFFERS) " + pending_alerts_count(OPEN_STAFF)), params)
         plan = "\n".join(row[0] for row in explained)
         session.rollback()
