@@ -72,6 +72,7 @@ from portal.cases.matter import document_key
 from portal.cases.numbers import ALPHABET, new_case_number
 from portal.cases.operations import _owner
 from portal.cases.queries import local_today
+from portal.cases.work_items import REBUILD as REBUILD_WORK_ITEMS
 from portal.documents.numbering import default_prefix, format_number, series_for
 from portal.documents.service import DOCX_TYPE, GENERATED_BY, PDF_TYPE
 from portal.idnumber import check_char
@@ -105,9 +106,10 @@ from tenants.scoping import system_scope
 
 # Every table that holds cases or refers to them; all are emptied before generating. A table that refers to
 # these and is missing here makes the TRUNCATE fail, rather than being emptied unnoticed.
-ROLLUP_TABLES = ("case_rollups", "deadline_rollups")  # rebuilt from the loaded rows
+ROLLUP_TABLES = ("case_rollups", "deadline_rollups", "work_items")  # rebuilt from the loaded rows
 CASE_TABLES = (
     "cases",
+    "work_items",
     "case_numbers",
     "case_parties",
     "case_events",
@@ -150,7 +152,7 @@ COLUMNS: dict[str, str] = {
     "deadlines": (
         "tenant_id, id, case_id, step, started_on, amount, unit, extended_days, due_on, provisional, "
         "explanation, owed_by, owed_unit_id, owed_user_id, owed_bureau_id, material_request_id, opened_at, "
-        "closed_at, close_reason"
+        "closed_at, close_reason, due_set_at"
     ),
     "material_requests": (
         "tenant_id, id, case_id, target, target_bureau_id, body_name, content, due_on, requested_by_id, "
@@ -1290,6 +1292,7 @@ class _Case:
                         _moment(clock.opened_at),
                         _moment(clock.closed_at),
                         _text(clock.close_reason),
+                        _moment(clock.opened_at),  # when its due date was set: in the past, like the rest
                     )
                 )
             )
@@ -1698,6 +1701,10 @@ def generate(
         for statement in rebuild_statements():  # the dashboard's rollups of what was loaded
             cursor.execute(statement)
         progress(f"Supervision rollups rebuilt in {time.perf_counter() - rolling:.1f} s")
+        rolling = time.perf_counter()
+        for statement in REBUILD_WORK_ITEMS:  # the queue's "mine" of what was loaded
+            cursor.execute(statement)
+        progress(f"Work items rebuilt in {time.perf_counter() - rolling:.1f} s")
         for table in forced:
             cursor.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
     with psycopg.connect(_libpq_url(database_url), autocommit=True) as conn:

@@ -33,9 +33,8 @@ import requests
 from bench.load import Request, Result, run_wrk, write_requests
 
 ROOT = Path("var/bench")
-BASE_PORT = 25000  # embedded services; `portal dev` uses 24000, the tests 20000-22700
-WEB_PORT = 25500
-BASELINE_PORT = 25501
+BASE_PORT = 25000  # embedded services; `portal dev` uses 24000, the tests 20000-22700 (--base-port moves it)
+WEB_OFFSET, BASELINE_OFFSET = 500, 501  # the portal's and the baseline's gunicorn, above the services' ports
 RESULTS = Path(__file__).with_name("results")
 GUNICORN = ("-w", "2", "--threads", "4")  # as `portal dev`; the same for the portal and the baseline
 CONNECTIONS = 8
@@ -49,11 +48,11 @@ BIN = Path(sys.executable).parent
 # --- Services and processes -----------------------------------------------------------------------------------
 
 
-def environment(root: Path) -> tuple[dict[str, str], object | None]:
+def environment(root: Path, base_port: int = BASE_PORT) -> tuple[dict[str, str], object | None]:
     from portal.devserver import prepare_environment
 
     root.mkdir(parents=True, exist_ok=True)
-    env, services = prepare_environment(root.resolve(), WEB_PORT, BASE_PORT)
+    env, services = prepare_environment(root.resolve(), base_port + WEB_OFFSET, base_port)
     env["PORTAL_ENV"] = "production"
     env["LOG_FORMAT"] = "json"
     for name in ("RATELIMIT_SUBMIT", "RATELIMIT_UPLOAD", "RATELIMIT_TRACK", "RATELIMIT_TRACK_NUMBER"):
@@ -409,6 +408,12 @@ class Bench:
             "/staff/cases?view=supervision",
         ]
         self.run("staff_queue", [Request("GET", p, clerk) for p in queue_paths])
+        # "Mine" alone (the work items): the clerk's first page, a filtered one, and the petitions leader's.
+        leader = {"Cookie": staff_cookie(self.base, "cc_petitions_leader")}
+        mine = [
+            Request("GET", p, clerk) for p in ("/staff/cases", "/staff/cases?overdue=1", "/staff/cases?state=submitted")
+        ]
+        self.run("staff_queue_mine", [*mine, Request("GET", "/staff/cases", leader)])
         self.run("case_page", [Request("GET", f"/staff/cases/{i}", clerk) for i in case_ids])
         bearer = {"Authorization": f"Bearer {api_token(self.base, 'cc_clerk')}"}
         api_paths = [
@@ -425,21 +430,18 @@ class Bench:
 
 
 def explain_sweep(app) -> dict:
-    """EXPLAIN ANALYZE of the sweep's read of the deadlines owing an alert, as the app's role runs it (RLS on)."""
-    from portal.cases.calendar import get_calendar
+    """EXPLAIN ANALYZE of the day's first sweep's read of the deadlines owing an alert, as the app's role runs it."""
+    from sqlalchemy import text
+
     from portal.extensions import db
-    from portal.sweeps import SweepConfig, alert_horizon, china_today, pending_alerts_query
+    from portal.sweep_sql import OPEN_STAFF, pending_alerts_count
+    from portal.sweeps import SweepConfig, china_today, pending_alert_params
     from tenants.scoping import system_scope
 
-    config = SweepConfig()
     with app.app_context(), system_scope(db.session):
         session = db.session
-        today = china_today()
-        horizon = alert_horizon(get_calendar(session), today, config)
-        statement, in_horizon = pending_alerts_query(session, today, horizon, config)
-        compiled = statement.compile(dialect=session.get_bind().dialect)
-        sql = "EXPLAIN (ANALYZE, BUFFERS) " + compiled.string
-        explained = session.connection().exec_driver_sql(sql, compiled.params)
+        params, in_horizon = pending_alert_params(session, china_today(), SweepConfig())
+        explained = session.execute(text("EXPLAIN (ANALYZE, BUFFERS) " + pending_alerts_count(OPEN_STAFF)), params)
         plan = "\n".join(row[0] for row in explained)
         session.rollback()
     return {
@@ -565,6 +567,12 @@ def main(argv: list[str] | None = None) -> int:
         default=SAMPLE,
         help=f"distinct cases a scenario cycles through (default {SAMPLE}); a few hundred keep the tracking pages warm",
     )
+    parser.add_argument(
+        "--base-port",
+        type=positive_int,
+        default=BASE_PORT,
+        help=f"first port of the embedded services; the portal listens 500 above it (default {BASE_PORT})",
+    )
     args = parser.parse_args(argv)
 
     from portal import create_app
@@ -573,7 +581,8 @@ def main(argv: list[str] | None = None) -> int:
     from portal.devservices import port_layout
 
     rng = random.Random(args.cases)
-    env, services = environment(args.root)
+    env, services = environment(args.root, args.base_port)
+    web_port, baseline_port = args.base_port + WEB_OFFSET, args.base_port + BASELINE_OFFSET
     work = args.root / "run" / "bench"
     work.mkdir(parents=True, exist_ok=True)
     procs: list[subprocess.Popen] = []
@@ -589,14 +598,14 @@ def main(argv: list[str] | None = None) -> int:
             admin_url = env.get("DATABASE_ADMIN_URL") or env["DATABASE_URL"]
             report["generated"] = generate(admin_url, args.cases, env["PII_KEY"])
         data = samples(app, rng, args.sample)
-        procs.append(spawn("web", gunicorn("portal:create_app()", WEB_PORT), env, work))
-        procs.append(spawn("baseline", gunicorn("bench.baseline:create_app()", BASELINE_PORT), env, work))
-        base, baseline = f"http://127.0.0.1:{WEB_PORT}", f"http://127.0.0.1:{BASELINE_PORT}"
+        procs.append(spawn("web", gunicorn("portal:create_app()", web_port), env, work))
+        procs.append(spawn("baseline", gunicorn("bench.baseline:create_app()", baseline_port), env, work))
+        base, baseline = f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{baseline_port}"
         wait_ready(f"{base}/healthz")
         wait_ready(f"{baseline}/lookup/none")
         print(f"Load: wrk, {CONNECTIONS} connections, {args.seconds} s per scenario", flush=True)
         bench = Bench(app, base, baseline, work, args.seconds, args.warmup, rng)
-        ports = set(port_layout(BASE_PORT).values())
+        ports = set(port_layout(args.base_port).values())
         bench.servers = {
             base: server_processes(procs[0].pid, args.root, ports),
             baseline: server_processes(procs[1].pid, args.root, ports),

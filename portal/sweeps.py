@@ -1,7 +1,8 @@
-"""Deadline sweeps: reminders, overdue alerts, escalation, supervision, daily digests, calendar warnings.
+"""Deadline sweeps: reminders, overdue alerts, escalation, supervision, daily digests, calendar warnings, and the
+petitioner's expired windows closed.
 
-A sweep reads the open deadlines through their partial index (``ix_deadlines_open_due_on``) and, for each one
-due within the reminder horizon or already past, decides from the working-day calendar what is owed today:
+A sweep reads the open deadlines through their partial index (``ix_deadlines_sweep``) and, for each one due within
+the reminder horizon or already past, decides from the working-day calendar what is owed today:
 
 - **reminder** N working days before the due date, for each N of ``REMINDER_WORKING_DAYS`` (default 3 and 1):
   the smallest N not below the working days left, so a sweep that missed a day still reminds once;
@@ -11,10 +12,17 @@ due within the reminder horizon or already past, decides from the working-day ca
 - **supervision** ``SUPERVISION_AFTER`` working days after the due date (2 working days after the escalation),
   to the petition office head and petitions leader of the bureau above.
 
-Each alert is first recorded in ``deadline_alerts`` with ``INSERT ... ON CONFLICT DO NOTHING`` on
-(deadline, kind, threshold, due date); only a row that was inserted writes notifications, in the same
-transaction. So a sweep run twice, or two sweeps at once (they also take an advisory lock), send nothing twice.
-Deadlines owed by the petitioner (``owed_by == 'petitioner'``, the window to apply for re-review) are skipped.
+What is owed depends on the due date alone, so the calendar is consulted once per distinct due date; the rest is
+set-based SQL (``portal.sweep_sql``). Each alert is recorded in ``deadline_alerts`` (the record, per deadline, with
+its recipients) with ``INSERT ... ON CONFLICT DO NOTHING`` on (deadline, kind, threshold, due date); the alerts
+recorded tell their recipients in the same statement, with **one notification per person, kind and day** that
+lists them: nothing in the regulation asks for one message per time limit, and a petition office owes hundreds.
+So a sweep run twice, or two sweeps at once (they also take an advisory lock), send nothing twice. Deadlines owed
+by the petitioner (``owed_by == 'petitioner'``, the window to apply for re-review) are not alerted; the sweep
+closes them once their last day has passed.
+
+Who is told is defined by ``owners``, ``leaders`` and ``supervisors`` below; the SQL mirrors them, and a test holds
+the two equal on varied data.
 
 "Today" is the date in China (Asia/Shanghai). ``portal sweep run --date YYYY-MM-DD`` runs a sweep for another
 date, which is how the clock is moved forward in a demonstration or a test.
@@ -22,21 +30,23 @@ date, which is how the clock is moved forward in a demonstration or a test.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Integer, Row, Select, String, and_, column, func, select, text, tuple_, values
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import StaffUser
 from portal.cases.calendar import get_calendar
-from portal.cases.models import Case, Deadline
-from portal.notify.models import WORK_KINDS, DeadlineAlert, StaffNotification, SweepRun
-from portal.notify.operations import insert_notifications, notification_rows, notify_staff
+from portal.cases.models import WINDOW_EXPIRED, Case, Deadline
+from portal.notify.models import WORK_KINDS, SweepRun
+from portal.notify.operations import notify_staff
 from portal.roles import Role
+from portal.supervision.rollups import CLOSED_SENTINEL
+from portal.sweep_sql import CLOSE_WINDOWS, DIGESTS, OPEN_STAFF, SET_SINCE, alerts
 from portal.workdays import WorkdayCalendar
 from tenants.models import Bureau, Unit, UnitKind
 from tenants.scoping import system_scope
@@ -44,9 +54,9 @@ from tenants.scoping import system_scope
 CHINA = ZoneInfo("Asia/Shanghai")
 SUPERVISION_AFTER = 3  # working days after the due date: 2 working days after the escalation to the leader
 DIGEST_WORKING_DAYS = 5  # a digest lists what is overdue or due within this many working days
-DIGEST_MAX_ITEMS = 50
 CALENDAR_WARNING_FROM = (11, 1)  # month, day: from 1 November, warn when next year's calendar is missing
 DIGEST_RUN = "digests"  # the sweep_runs row that says for which day the digests went out
+WINDOWS_RUN = "windows"  # ... and for which day the expired windows were closed
 _LOCK = 0x5EE9  # pg_advisory_xact_lock key: one deadline sweep at a time
 
 # Alert kinds and their threshold for the non-reminder levels.
@@ -115,6 +125,16 @@ def owing_bureau(deadline: Deadline) -> int:
     return deadline.owed_bureau_id or deadline.tenant_id
 
 
+#: How an escalation or supervision notice names whoever owes the step, by the rule of ``owners`` that found them
+#: (a user is named by their name, a unit by its name).
+OWNER_LABELS: dict[str, tuple[str, str]] = {
+    "petitions_leader": ("分管信访工作的局领导", "the petitions leader"),
+    "business_leader": ("分管业务工作的局领导", "the leader in charge of the business"),
+    "office": ("信访办", "the petition office"),
+    "fallback": ("分管信访工作的局领导", "the petitions leader"),
+}
+
+
 def owners(people: _People, deadline: Deadline, case: Case) -> tuple[list[StaffUser], tuple[str, str]]:
     """Who owes the step, and how to name them: the user, else the unit's staff, else the petition office."""
     bureau_id = owing_bureau(deadline)
@@ -127,12 +147,12 @@ def owners(people: _People, deadline: Deadline, case: Case) -> tuple[list[StaffU
         # The signature (a bureau rule) when the bureau has several petitions leaders: all of them.
         found = people.with_roles(bureau_id, Role.petitions_leader)
         if found:
-            return found, ("分管信访工作的局领导", "the petitions leader")
+            return found, OWNER_LABELS["petitions_leader"]
     if deadline.owed_by == "business_leader" and case.lead_unit_id is not None:
         unit_id = case.lead_unit_id
         found = [u for u in staff if Role.business_leader in u.roles and unit_id in (u.oversees_unit_ids or [])]
         if found:
-            return found, ("分管业务工作的局领导", "the leader in charge of the business")
+            return found, OWNER_LABELS["business_leader"]
     if deadline.owed_unit_id is not None:
         found = [u for u in staff if u.unit_id == deadline.owed_unit_id]
         unit = people.units(bureau_id).get(deadline.owed_unit_id)
@@ -140,8 +160,8 @@ def owners(people: _People, deadline: Deadline, case: Case) -> tuple[list[StaffU
             return found, ((unit.name, unit.name) if unit else ("", ""))
     office = people.petition_office(bureau_id)
     if office:
-        return office, ("信访办", "the petition office")
-    return people.with_roles(bureau_id, Role.petitions_leader), ("分管信访工作的局领导", "the petitions leader")
+        return office, OWNER_LABELS["office"]
+    return people.with_roles(bureau_id, Role.petitions_leader), OWNER_LABELS["fallback"]
 
 
 def leaders(people: _People, deadline: Deadline, owing: list[StaffUser]) -> list[StaffUser]:
@@ -169,49 +189,22 @@ def _pairs(users: list[StaffUser]) -> list[tuple[int, int]]:
 
 # --- The sweep --------------------------------------------------------------------------------------------
 
+NOTICE_MAX_ITEMS = 50  # alerts one notification lists (and digest entries); the rest are counted
+
 
 def _open(until: date) -> list:
     """Conditions of the deadlines a sweep looks at (the partial index ``ix_deadlines_sweep``)."""
     return [Deadline.closed_at.is_(None), Deadline.due_on <= until, Deadline.owed_by != "petitioner"]
 
 
-_DEADLINE_COLUMNS = (
-    Deadline.tenant_id,
-    Deadline.id,
-    Deadline.case_id,
-    Deadline.step,
-    Deadline.due_on,
-    Deadline.owed_by,
-    Deadline.owed_unit_id,
-    Deadline.owed_user_id,
-    Deadline.owed_bureau_id,
-    Deadline.material_request_id,
-)
-
-
-def open_deadlines_query(until: date) -> Select:
-    """Open deadlines due on or before ``until``, except the petitioner's, with what the digests say of their case.
-
-    Plain rows rather than ORM objects: a province holds hundreds of thousands of open deadlines. Each row has the
-    deadline's columns and the case's ``number`` and ``lead_unit_id``, so it serves as both in ``owners``.
-    """
-    return (
-        select(*_DEADLINE_COLUMNS, Case.number, Case.lead_unit_id)
-        .join(Case, and_(Case.tenant_id == Deadline.tenant_id, Case.id == Deadline.case_id))
-        .where(*_open(until))
-        .order_by(Deadline.due_on, Deadline.tenant_id, Deadline.id)
-    )
-
-
-def _case_details(session: Session, rows) -> dict[tuple[int, int], Row]:
-    """Number and lead unit of the cases of ``rows`` (a bounded batch: primary-key look-ups)."""
-    keys = {(r.tenant_id, r.case_id) for r in rows}
-    found = session.execute(
-        select(Case.tenant_id, Case.id, Case.number, Case.lead_unit_id).where(
-            tuple_(Case.tenant_id, Case.id).in_(list(keys))
-        )
-    )
-    return {(r.tenant_id, r.id): r for r in found}
+def open_by_due_date(session: Session, until: date, since: datetime | None = None) -> dict[date, int]:
+    """How many open deadlines that staff owe fall due on each date up to ``until`` (one index-only read); with
+    ``since``, only those opened or moved since then (``Deadline.due_set_at``)."""
+    conditions = _open(until)
+    if since is not None:
+        conditions.append(Deadline.due_set_at >= since)
+    rows = session.execute(select(Deadline.due_on, func.count()).where(*conditions).group_by(Deadline.due_on))
+    return dict(rows.all())
 
 
 def alert_horizon(calendar: WorkdayCalendar, today: date, config: SweepConfig) -> date:
@@ -233,99 +226,6 @@ def alerts_owed(calendar: WorkdayCalendar, today: date, due_on: date, config: Sw
     return owed
 
 
-def pending_alerts_query(session: Session, today: date, horizon: date, config: SweepConfig) -> tuple[Select, int]:
-    """The open deadlines that have earned an alert not recorded yet, one row per (deadline, alert); and how many
-    open deadlines there are in the horizon.
-
-    What a deadline has earned depends on its due date only, so it is worked out once per distinct due date and
-    joined as a VALUES list; the alerts already recorded are left out in SQL. A sweep that runs again the same day
-    reads no deadline at all.
-    """
-    calendar = get_calendar(session)
-    by_due = session.execute(select(Deadline.due_on, func.count()).where(*_open(horizon)).group_by(Deadline.due_on))
-    owed, total = [], 0
-    for due_on, count in by_due:
-        total += count
-        owed += [(due_on, kind, threshold) for kind, threshold in alerts_owed(calendar, today, due_on, config)]
-    if not owed:
-        owed = [(today, "", -1)]  # nothing is owed: a row that matches no deadline keeps the statement valid
-    needed = values(column("due_on", Date), column("kind", String), column("threshold", Integer), name="owed")
-    needed = needed.data(owed)
-    recorded = (
-        select(DeadlineAlert.id)
-        .where(
-            DeadlineAlert.tenant_id == Deadline.tenant_id,
-            DeadlineAlert.deadline_id == Deadline.id,
-            DeadlineAlert.kind == needed.c.kind,
-            DeadlineAlert.threshold == needed.c.threshold,
-            DeadlineAlert.due_on == Deadline.due_on,
-        )
-        .exists()
-    )
-    statement = (
-        select(*_DEADLINE_COLUMNS, needed.c.kind.label("alert_kind"), needed.c.threshold.label("alert_threshold"))
-        .join_from(Deadline, needed, needed.c.due_on == Deadline.due_on)
-        .where(*_open(horizon), ~recorded)
-        .order_by(Deadline.due_on, Deadline.tenant_id, Deadline.id)
-    )
-    return statement, total
-
-
-@dataclass(frozen=True)
-class _Alert:
-    deadline: Row
-    kind: str
-    threshold: int
-    recipients: list[StaffUser]
-    params: dict
-
-
-def _fire_all(session: Session, alerts: list[_Alert], today: date) -> list[str]:
-    """Record the alerts; for those that are new, notify their recipients. Returns the kinds of the notifications.
-
-    One multi-row INSERT for the alerts and a few for the notifications: a province's day can owe tens of
-    thousands of alerts.
-    """
-    alerts = [a for a in alerts if a.recipients]
-    if not alerts:
-        return []
-    inserted = session.execute(
-        insert(DeadlineAlert)
-        .values(
-            [
-                {
-                    "tenant_id": a.deadline.tenant_id,
-                    "deadline_id": a.deadline.id,
-                    "case_id": a.deadline.case_id,
-                    "kind": a.kind,
-                    "threshold": a.threshold,
-                    "due_on": a.deadline.due_on,
-                    "fired_on": today,
-                    "recipient_ids": [u.id for u in a.recipients],
-                }
-                for a in alerts
-            ]
-        )
-        .on_conflict_do_nothing(constraint="uq_deadline_alerts_tenant_id_deadline_id_kind_threshold_due_on")
-        .returning(DeadlineAlert.tenant_id, DeadlineAlert.deadline_id, DeadlineAlert.kind, DeadlineAlert.threshold)
-    ).all()
-    new = {tuple(r) for r in inserted}
-    rows = []
-    for a in alerts:
-        d = a.deadline
-        if (d.tenant_id, d.id, a.kind, a.threshold) in new:
-            rows += notification_rows(
-                _pairs(a.recipients),
-                kind=a.kind,
-                params=a.params,
-                dedupe_key=f"{a.kind}:{d.tenant_id}:{d.id}:{a.threshold}:{d.due_on.isoformat()}",
-                case_tenant_id=d.tenant_id,
-                case_id=d.case_id,
-                deadline_id=d.id,
-            )
-    return insert_notifications(session, rows)
-
-
 def working_days_left(calendar: WorkdayCalendar, today: date, due_on: date) -> int:
     """Working days from today to the due date: 0 on the due date, negative once overdue (-1: one working day late).
 
@@ -337,50 +237,103 @@ def working_days_left(calendar: WorkdayCalendar, today: date, due_on: date) -> i
     return -calendar.working_days_between(due_on, today)
 
 
-ALERT_BATCH = 1000  # alerts written per round of INSERTs (and cases looked up per query)
+def _common_params(today: date, horizon: date) -> dict:
+    labels = {rule: list(pair) for rule, pair in OWNER_LABELS.items()}
+    return {
+        "today": today,
+        "day": today.isoformat(),
+        "horizon": horizon,
+        "owner_labels": json.dumps(labels, ensure_ascii=False),
+        "max_items": NOTICE_MAX_ITEMS,
+    }
+
+
+SWEEP_OVERLAP = timedelta(minutes=10)  # longer than any transaction that may open or move a clock meanwhile
+
+
+def swept_since(session: Session, today: date) -> datetime | None:
+    """When the day's previous sweep for ``today`` started, less ``SWEEP_OVERLAP`` (a clock set by a transaction
+    that was still running then is read again); None when there was none (``run_sweep`` records each run in its
+    own transaction)."""
+    done = session.get(SweepRun, "deadlines")
+    if done is None or done.last_for_date != today or done.last_error is not None or done.last_started_at is None:
+        return None
+    return done.last_started_at - SWEEP_OVERLAP
+
+
+def pending_alert_params(
+    session: Session, today: date, config: SweepConfig, since: datetime | None = None
+) -> tuple[dict, int]:
+    """The parameters of the ``sweep_sql`` alert statements for ``today``, and how many open deadlines in the
+    horizon they read (with ``since``: only those opened or moved since then).
+
+    What a deadline has earned depends on its due date only, so it is worked out here once per distinct due date
+    (from the calendar) and passed as arrays; the statement joins them to the deadlines.
+    """
+    calendar = get_calendar(session)
+    horizon = alert_horizon(calendar, today, config)
+    by_due = open_by_due_date(session, horizon, since)
+    owed = [
+        (due_on, kind, threshold, working_days_left(calendar, today, due_on))
+        for due_on in sorted(by_due)
+        for kind, threshold in alerts_owed(calendar, today, due_on, config)
+    ]
+    params = _common_params(today, horizon) | {
+        "owed_due": [o[0] for o in owed],
+        "owed_kind": [o[1] for o in owed],
+        "owed_threshold": [o[2] for o in owed],
+        "owed_days": [o[3] for o in owed],
+        "items_path": f"$[0 to {NOTICE_MAX_ITEMS - 1}]",
+        "since": since,
+    }
+    return params, sum(by_due.values())
 
 
 def sweep_deadlines(session: Session, today: date, config: SweepConfig = SweepConfig()) -> dict[str, int]:
-    """Send today's reminders, overdue alerts, escalations and supervision notices; flushes. Counts by kind."""
-    calendar = get_calendar(session)
-    counts: dict[str, int] = defaultdict(int)
+    """Record today's reminders, overdue alerts, escalations and supervision notices and tell whoever they go to
+    (``sweep_sql.alerts``: one statement); flushes. The alerts recorded by kind, and the notifications written.
+
+    The day's first sweep reads every open clock in the horizon. What a clock owes depends on its due date and the
+    day alone, so a later sweep of the same day reads only the clocks opened or moved since the previous one
+    (``Deadline.due_set_at``): an alert that found nobody to tell is tried again the next day, not every few
+    minutes. Nothing owed, nothing written.
+    """
     with system_scope(session):
-        session.execute(select(func.pg_advisory_xact_lock(_LOCK)))
-        horizon = alert_horizon(calendar, today, config)
-        statement, counts["deadlines_checked"] = pending_alerts_query(session, today, horizon, config)
-        people = _People(session)
-        for batch in session.execute(statement).partitions(ALERT_BATCH):
-            cases = _case_details(session, batch)
-            alerts = [_alert(people, calendar, today, row, cases[(row.tenant_id, row.case_id)]) for row in batch]
-            for kind in _fire_all(session, alerts, today):
-                counts[kind] += 1
         session.flush()
-    return dict(counts)
+        session.execute(select(func.pg_advisory_xact_lock(_LOCK)))
+        since = swept_since(session, today)
+        clocks = OPEN_STAFF if since is None else SET_SINCE
+        params, checked = pending_alert_params(session, today, config, since)
+        counts = {"deadlines_checked": checked, "notifications": 0}
+        recorded, notified = session.execute(text(alerts(clocks)), params).one()
+        counts |= recorded
+        counts["notifications"] = notified
+    return counts
 
 
-def _alert(people: _People, calendar: WorkdayCalendar, today: date, row: Row, case: Row) -> _Alert:
-    """Who gets the alert ``row.alert_kind`` of a deadline, and what it says."""
-    owing, owner_label = owners(people, row, case)
-    params = {
-        "case_number": case.number,
-        "step": str(row.step),
-        "due_on": row.due_on.isoformat(),
-        "days": abs(working_days_left(calendar, today, row.due_on)),
-    }
-    if row.material_request_id and owing_bureau(row) != row.tenant_id:
-        params["request_id"] = row.material_request_id  # a lower bureau answers it on its own page
-    if row.alert_kind in ("reminder", "overdue"):
-        return _Alert(row, row.alert_kind, row.alert_threshold, owing, params)
-    params["owner"] = list(owner_label)
-    if row.alert_kind == "escalation":
-        return _Alert(row, row.alert_kind, row.alert_threshold, leaders(people, row, owing), params)
-    bureau = people.bureau(owing_bureau(row))
-    params["bureau"] = [bureau.name, bureau.name] if bureau else ["", ""]
-    return _Alert(row, row.alert_kind, row.alert_threshold, supervisors(people, row), params)
+def close_expired_windows(session: Session, today: date) -> int:
+    """Close the petitioner's windows to apply for re-review whose last day is before ``today``; once a day.
+    Flushes; returns how many were closed.
+
+    The escalation is refused from the day after the last day anyway (``workflow._check_escalation``); closed, the
+    windows leave the open deadlines, where at scale they were most of the rows. The case keeps the last day
+    (``case_view`` reads the expired window too).
+    """
+    done = session.get(SweepRun, WINDOWS_RUN)
+    if done is not None and done.last_for_date == today:
+        return 0
+    started_at = datetime.now(UTC)
+    with system_scope(session):
+        session.flush()
+        params = {"today": today, "reason": WINDOW_EXPIRED, "closed_sentinel": CLOSED_SENTINEL}
+        closed = session.execute(text(CLOSE_WINDOWS), params).scalar_one()
+        record_run(session, WINDOWS_RUN, started_at=started_at, for_date=today, result={"closed": closed})
+    return closed
 
 
 def send_digests(session: Session, today: date, config: SweepConfig = SweepConfig()) -> int:
-    """One digest per staff member of what they owe that is overdue or due soon; once per day. Flushes.
+    """One digest per staff member of what they owe that is overdue or due soon, and of the work waiting for them
+    that no time limit lists (``sweep_sql.DIGESTS``: one statement); once per day. Flushes.
 
     The sweep runs every few minutes and asks for digests from 07:00: after the day's first, the others stop here
     instead of reading every open deadline again (the notifications' dedupe key would only drop them).
@@ -390,41 +343,19 @@ def send_digests(session: Session, today: date, config: SweepConfig = SweepConfi
         return 0
     started_at = datetime.now(UTC)
     calendar = get_calendar(session)
-    written = 0
     with system_scope(session):
+        session.flush()
         horizon = calendar.add(today, config.digest_days, "working_days").due
-        people = _People(session)
-        items: dict[tuple[int, int], list[dict]] = defaultdict(list)
-        for row in session.execute(open_deadlines_query(horizon)):
-            owing, _label = owners(people, row, row)
-            item = {
-                "case_tenant_id": row.tenant_id,
-                "case_id": row.case_id,
-                "case_number": row.number,
-                "step": str(row.step),
-                "due_on": row.due_on.isoformat(),
-                "days": working_days_left(calendar, today, row.due_on),
-            }
-            if row.material_request_id and owing_bureau(row) != row.tenant_id:
-                item["request_id"] = row.material_request_id
-            for pair in _pairs(owing):
-                items[pair].append(item)
-        _add_waiting_work(session, items)
-        for pair, entries in items.items():
-            entries.sort(key=lambda i: (i.get("due_on", ""), i["case_number"]))
-            written += notify_staff(
-                session,
-                [pair],
-                kind="digest",
-                params={
-                    "date": today.isoformat(),
-                    "items": entries[:DIGEST_MAX_ITEMS],
-                    "more": max(len(entries) - DIGEST_MAX_ITEMS, 0),
-                    "overdue": sum(1 for e in entries if not e.get("waiting") and e["due_on"] < today.isoformat()),
-                    "waiting": sum(1 for e in entries[:DIGEST_MAX_ITEMS] if e.get("waiting")),
-                },
-                dedupe_key=f"digest:{today.isoformat()}",
-            )
+        due = sorted(open_by_due_date(session, horizon))
+        pairs = [(kind, step) for kind, steps in _WORK_STEPS.items() for step in steps]
+        params = _common_params(today, horizon) | {
+            "due": due,
+            "days": [working_days_left(calendar, today, d) for d in due],
+            "work_kinds": list(WORK_KINDS),
+            "work_kind": [k for k, _ in pairs],
+            "work_step": [s for _, s in pairs],
+        }
+        written = session.execute(text(DIGESTS), params).scalar_one()
         record_run(session, DIGEST_RUN, started_at=started_at, for_date=today, result={"written": written})
     return written
 
@@ -436,44 +367,6 @@ _WORK_STEPS: dict[str, tuple[str, ...]] = {
     "materials_requested": ("material_request",),
     "work_returned": ("revision", "reply"),
 }
-
-
-def _add_waiting_work(session: Session, items: dict[tuple[int, int], list[dict]]) -> None:
-    """Add to each digest the work waiting for its reader that no time limit lists (unread work notifications:
-    a letter to sign, an extension to decide); work whose own time limit the digest lists already is left out."""
-    rows = session.execute(
-        select(
-            StaffNotification.tenant_id,
-            StaffNotification.user_id,
-            StaffNotification.kind,
-            StaffNotification.case_tenant_id,
-            StaffNotification.case_id,
-            StaffNotification.params,
-        )
-        .where(StaffNotification.read_at.is_(None), StaffNotification.kind.in_(WORK_KINDS))
-        .order_by(StaffNotification.created_at)
-    )
-    for row in rows:
-        entries = items[(row.tenant_id, row.user_id)]
-        steps = _WORK_STEPS.get(row.kind, ())
-        if any(
-            e.get("case_id") == row.case_id
-            and e.get("case_tenant_id") == row.case_tenant_id
-            and (e.get("step") in steps or e.get("waiting") == row.kind)
-            for e in entries
-        ):
-            continue  # the digest lists it already, by the time limit of that very work
-        params = row.params or {}
-        item = {
-            "case_tenant_id": row.case_tenant_id,
-            "case_id": row.case_id,
-            "case_number": params.get("case_number", ""),
-            "waiting": row.kind,
-            **{k: params[k] for k in ("by", "days", "bureau", "due_on", "returned", "reason") if k in params},
-        }
-        if params.get("request_id"):
-            item["request_id"] = params["request_id"]
-        entries.append(item)
 
 
 # --- Calendar ---------------------------------------------------------------------------------------------
@@ -552,10 +445,12 @@ def run_sweep(
     digest: bool = True,
     started_at: datetime | None = None,
 ) -> dict:
-    """The whole daily work for ``today``: deadline alerts, digests (when asked), the calendar warning. Flushes."""
+    """The whole daily work for ``today``: deadline alerts, expired windows, digests (when asked), the calendar
+    warning. Flushes."""
     started_at = started_at or datetime.now(UTC)
     result: dict = {"date": today.isoformat()}
     result["alerts"] = sweep_deadlines(session, today, config)
+    result["windows_closed"] = close_expired_windows(session, today)
     result["digests"] = send_digests(session, today, config) if digest else None
     result["calendar_warnings"] = warn_missing_calendar(session, today)
     result["calendar_missing_year"] = missing_calendar_year(session, today)

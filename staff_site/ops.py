@@ -12,7 +12,7 @@ from flask_wtf.file import FileField, FileRequired
 from portal.accounts.models import StaffUser
 from portal.calendar_admin import CalendarUploadError, covered_years, load_calendar_year
 from portal.extensions import db
-from portal.notify.messages import digest_item_text, staff_text
+from portal.notify.messages import digest_item_text, single_alert, staff_text
 from portal.notify.operations import (
     get_own_notification,
     list_notifications,
@@ -106,18 +106,25 @@ def index():
 @staff_required
 def notifications():
     rows = list_notifications(db.session, current_user)
-    items = [
-        {
-            "row": n,
-            "text": localized(staff_text(n.kind, n.params)),
-            "link": _link(n.params or {}, n.case_tenant_id, n.case_id),
-            "lines": [
-                (localized(digest_item_text(i)), _link(i, i.get("case_tenant_id"), i.get("case_id")))
-                for i in (n.params or {}).get("items", [])
-            ],
-        }
-        for n in rows
-    ]
+    items = []
+    for n in rows:
+        params = n.params or {}
+        single = single_alert(n.kind, params)  # one alert reads, and links, as a notice of its own
+        items.append(
+            {
+                "row": n,
+                "text": localized(staff_text(n.kind, params)),
+                "link": _link(single, single.get("case_tenant_id"), single.get("case_id"))
+                if single
+                else _link(params, n.case_tenant_id, n.case_id),
+                "lines": []
+                if single
+                else [
+                    (localized(digest_item_text(i)), _link(i, i.get("case_tenant_id"), i.get("case_id")))
+                    for i in params.get("items", [])
+                ],
+            }
+        )
     return render_template(
         "ops/notifications.html",
         items=items,

@@ -16,6 +16,7 @@ from portal.cases.models import (
     Meeting,
     Outbox,
     StaffAbsence,
+    WorkItem,
 )
 from portal.routing import OpinionKind
 from portal.workflow import CaseKind, CaseState, IntakePath, Step
@@ -85,6 +86,8 @@ CASE_MODEL_FACTORIES = {
     Meeting: lambda s, b, m: _commit(s, b, Meeting(tenant_id=b, topic=m, meeting_on=_DAY, unit_ids=[1])),
     ContactRecord: _child(ContactRecord, party="petitioner", contacted_on=_DAY, summary=str, recorded_by_id=1),
     Outbox: _child(Outbox, kind=str, channel="email", payload={}, dedupe_key=str),
+    # No text of its own: its case carries the marker.
+    WorkItem: _child(WorkItem, owner_kind="user", owner_id=1, due_on=_DAY),
     StaffAbsence: lambda s, b, m: _commit(
         s, b, StaffAbsence(tenant_id=b, user_id=1, starts_on=_DAY, ends_on=_DAY, note=m)
     ),

@@ -71,6 +71,7 @@ def test_upgrade_downgrade_upgrade(fresh_url):
         "portal_scope_valid",
         "portal_audit_guard",
         "portal_bump_reference_version",
+        "portal_deadline_due_set",
     }
     assert up["version"] == set(heads())
 

@@ -51,10 +51,11 @@ def sweep_run(on: datetime | None, ahead: int | None, no_digest: bool) -> None:
     db.session.commit()
     alerts = result["alerts"]
     click.echo(
-        f"Sweep for {today.isoformat()}: {alerts.get('deadlines_checked', 0)} open deadlines checked; notifications: "
+        f"Sweep for {today.isoformat()}: {alerts.get('deadlines_checked', 0)} open deadlines checked; alerts: "
         f"reminder {alerts.get('reminder', 0)}, overdue {alerts.get('overdue', 0)}, "
-        f"escalation {alerts.get('escalation', 0)}, supervision {alerts.get('supervision', 0)}, "
-        f"digest {result['digests'] or 0}, calendar warning {result['calendar_warnings']}."
+        f"escalation {alerts.get('escalation', 0)}, supervision {alerts.get('supervision', 0)}; notifications "
+        f"{alerts.get('notifications', 0)}, digest {result['digests'] or 0}, calendar warning "
+        f"{result['calendar_warnings']}; expired windows closed {result['windows_closed']}."
     )
     if result["calendar_missing_year"]:
         click.echo(f"Warning: the {result['calendar_missing_year']} holiday calendar is not loaded.")

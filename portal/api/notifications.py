@@ -13,7 +13,7 @@ from portal.api.auth import error, error_response, staff_api
 from portal.api.openapi import SCHEMAS, document
 from portal.cases.queries import pick
 from portal.extensions import db
-from portal.notify.messages import digest_item_text, staff_text
+from portal.notify.messages import digest_item_text, single_alert, staff_text
 from portal.notify.models import NOTIFICATION_KINDS, StaffNotification
 from portal.notify.operations import get_own_notification, list_notifications, mark_read, unread_count
 from portal.web import current_lang
@@ -24,16 +24,23 @@ LIMIT = 200
 
 def notification_json(n: StaffNotification, lang: str) -> dict:
     params = n.params or {}
+    single = single_alert(n.kind, params)  # a sweep notice of one alert names its case like a notice of its own
+    about = single or params
+    case_id = single.get("case_id") if single else n.case_id
     return {
         "id": n.id,
         "kind": n.kind,
         "text": pick(staff_text(n.kind, params), lang),
         "case": (
-            {"id": n.case_id, "bureau_id": n.case_tenant_id, "number": params.get("case_number")}
-            if n.case_id is not None
+            {
+                "id": case_id,
+                "bureau_id": single.get("case_tenant_id") if single else n.case_tenant_id,
+                "number": about.get("case_number"),
+            }
+            if case_id is not None
             else None
         ),
-        "material_request_id": params.get("request_id"),
+        "material_request_id": about.get("request_id"),
         "items": [pick(digest_item_text(i), lang) for i in params.get("items", [])],
         "created_at": n.created_at.isoformat(),
         "read_at": n.read_at.isoformat() if n.read_at else None,
@@ -56,7 +63,11 @@ SCHEMAS["StaffNotification"] = {
             "type": ["integer", "null"],
             "description": "A request for materials addressed to the reader's bureau (answer it from the queue).",
         },
-        "items": {"type": "array", "items": {"type": "string"}, "description": "The lines of a daily digest."},
+        "items": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "The lines of a daily digest, or of the day's alerts of one kind (the first 50).",
+        },
         "created_at": {"type": "string", "format": "date-time"},
         "read_at": {"type": ["string", "null"], "format": "date-time"},
         "unread": {"type": "boolean"},

@@ -6,13 +6,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import StaffUser
 from portal.approvers import Absence, LeaderView, acting_for, signing_for
 from portal.cases.history import Actor
-from portal.cases.models import Case, CaseEvent, Deadline, MaterialRequest, StaffAbsence
+from portal.cases.models import WINDOW_EXPIRED, Case, CaseEvent, Deadline, MaterialRequest, StaffAbsence
 from portal.memo import memoized
 from portal.roles import LEADERS, Role
 from portal.workflow import (
@@ -165,7 +165,11 @@ def case_view(session: Session, case: Case, staff: BureauStaff) -> CaseView:
                 Deadline.tenant_id == case.tenant_id,
                 Deadline.case_id == case.id,
                 Deadline.step.in_((Step.escalation_window, Step.whole_review)),
-                Deadline.closed_at.is_(None),
+                # A window the sweep closed after its last day still tells the last day (the escalation is refused).
+                or_(
+                    Deadline.closed_at.is_(None),
+                    and_(Deadline.step == Step.escalation_window, Deadline.close_reason == WINDOW_EXPIRED),
+                ),
             )
         ).all()
     )

@@ -219,6 +219,10 @@ class CaseEvent(TenantOwned, Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+#: ``Deadline.close_reason`` of a petitioner's window that the sweep closed after its last day (else: an action).
+WINDOW_EXPIRED = "expired"
+
+
 class Deadline(TenantOwned, Base):
     """One clock of a case: due date, who owes it, and how it was computed."""
 
@@ -230,6 +234,16 @@ class Deadline(TenantOwned, Base):
         Index("ix_deadlines_open_due_on", "due_on", postgresql_where=text("closed_at IS NULL")),
         # The sweep's read leaves out the petitioner's windows (most open deadlines at scale).
         Index("ix_deadlines_sweep", "due_on", postgresql_where=text("closed_at IS NULL AND owed_by <> 'petitioner'")),
+        # The clocks opened or moved lately: what a sweep that runs again the same day reads.
+        Index(
+            "ix_deadlines_due_set_at",
+            "due_set_at",
+            postgresql_where=text("closed_at IS NULL AND owed_by <> 'petitioner'"),
+        ),
+        # The petitioner's windows still running: the sweep closes those whose last day has passed.
+        Index(
+            "ix_deadlines_open_windows", "due_on", postgresql_where=text("closed_at IS NULL AND owed_by = 'petitioner'")
+        ),
         Index("ix_deadlines_open_provisional", "id", postgresql_where=text("closed_at IS NULL AND provisional")),
     )
 
@@ -250,6 +264,39 @@ class Deadline(TenantOwned, Base):
     opened_at: Mapped[datetime] = utcnow_column()
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     close_reason: Mapped[str | None] = mapped_column(String(40))
+    # When the clock opened or its due date last moved, set by the database (a trigger, whoever writes): a later
+    # sweep of the same day reads only the clocks set since the day's previous sweep (``portal.sweeps``).
+    due_set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("clock_timestamp()"))
+
+
+class WorkItem(TenantOwned, Base):
+    """One case waiting for one owner: the staff queue's "mine" reads these by owner, in due-date order.
+
+    The owner is named as the rules name it (``portal.cases.work_items``): a user (``owner_id``: the user's id), a
+    unit, the bureau's petition office, the approvers of a lead unit's opinions, the bureau's signers, or its
+    leaders who decide extensions; who that is today (stand-ins, roles, units) is worked out when the queue is read,
+    so staff changes need no rewrite. ``due_on`` is the case's ``next_due_on`` (the queue's order). Rewritten for
+    a case by every writer of cases and deadlines, in the same transaction, from the case and its open deadlines.
+    """
+
+    __tablename__ = "work_items"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "case_id"], ["cases.tenant_id", "cases.id"]),
+        UniqueConstraint("tenant_id", "case_id", "owner_kind", "owner_id"),
+        Index(
+            "ix_work_items_owner_due",
+            "tenant_id",
+            "owner_kind",
+            "owner_id",
+            text("due_on ASC NULLS LAST"),
+            text("case_id DESC"),
+        ),
+    )
+
+    case_id: Mapped[int] = mapped_column(BigInteger)
+    owner_kind: Mapped[str] = mapped_column(String(12))
+    owner_id: Mapped[int] = mapped_column(BigInteger)
+    due_on: Mapped[date | None] = mapped_column(Date)
 
 
 class MaterialRequest(TenantOwned, Base):

@@ -30,8 +30,10 @@ from portal.cases.models import (
     Deadline,
     MaterialRequest,
     Outbox,
+    WorkItem,
 )
 from portal.cases.numbers import new_access_code, new_case_number
+from portal.cases.work_items import refresh_work_items, work_item_keys
 from portal.documents.templates import TemplateError, letter_problems
 from portal.notify.work import OUTBOX_KIND as WORK_OUTBOX_KIND
 from portal.notify.work import lands_on_someone
@@ -503,7 +505,8 @@ def nearest_staff_deadline(tenant_id, case_id) -> Select:
 
 
 def _refresh_next_due(session: Session, case: Case, new_case_deadlines: list[Deadline] | None = None) -> None:
-    """Copy the case's nearest staff deadline onto the case (the queue's order). After every change of deadlines.
+    """Copy the case's nearest staff deadline onto the case (the queue's order) and rewrite its work items (the
+    queue's "mine"). After every change of the case or its deadlines.
 
     A case being created passes its deadlines, none written yet: they are all it has, so no query is needed (the
     first opened wins a tie, as the lowest id does in ``nearest_staff_deadline``).
@@ -515,6 +518,20 @@ def _refresh_next_due(session: Session, case: Case, new_case_deadlines: list[Dea
         owed = [d for d in new_case_deadlines if d.closed_at is None and d.owed_by != "petitioner"]
         nearest = min(owed, key=lambda d: d.due_on, default=None)
     case.next_due_on, case.next_due_step = (nearest.due_on, nearest.step) if nearest else (None, None)
+    if new_case_deadlines is None:
+        refresh_work_items(session, [(case.tenant_id, case.id)])
+    else:  # the same items as the SQL rewrite, from the rows about to be inserted (no flush, no read-back)
+        open_deadlines = [d for d in new_case_deadlines if d.closed_at is None]
+        for owner_kind, owner_id in sorted(work_item_keys(case, open_deadlines)):
+            session.add(
+                WorkItem(
+                    tenant_id=case.tenant_id,
+                    case_id=case.id,
+                    owner_kind=owner_kind,
+                    owner_id=owner_id,
+                    due_on=case.next_due_on,
+                )
+            )
 
 
 def touch_case(session: Session, tenant_id: int, case_id: int) -> None:
@@ -533,7 +550,7 @@ def touch_case(session: Session, tenant_id: int, case_id: int) -> None:
 
 
 def refresh_next_due_of(session: Session, case_keys: Iterable[tuple[int, int]]) -> None:
-    """The same for many cases at once, by (tenant_id, case_id), in one UPDATE (system jobs)."""
+    """The same for many cases at once, by (tenant_id, case_id), in one UPDATE (system jobs), and their work items."""
     keys = list(case_keys)
     if not keys:
         return
@@ -547,6 +564,7 @@ def refresh_next_due_of(session: Session, case_keys: Iterable[tuple[int, int]]) 
         )
         .execution_options(synchronize_session=False)
     )
+    refresh_work_items(session, keys)
 
 
 def _clock_states(session: Session, case: Case, new_case_deadlines: list[Deadline] | None = None) -> list[ClockState]:

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, ColumnElement, and_, any_, exists, false, func, literal, or_, select, tuple_
+from sqlalchemy import BigInteger, ColumnElement, and_, any_, exists, false, func, literal, or_, select, tuple_, union
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import StaffUser
@@ -37,8 +37,10 @@ from portal.cases.models import (
     Deadline,
     MaterialRequest,
     Meeting,
+    WorkItem,
 )
 from portal.cases.numbers import normalise_number
+from portal.cases.work_items import EXTENSION, owner_keys
 from portal.idnumber import mask_id_number, mask_phone
 from portal.pii import PersonalData
 from portal.roles import LEADERS, PETITION_OFFICE, ROLE_LABELS, Role
@@ -47,14 +49,12 @@ from portal.workdays import Explanation, WorkdayCalendar
 from portal.workdays import Unit as DayUnit
 from portal.workflow import (
     ACTION_LABELS,
-    ACTIVE_STATES,
     BUREAU_RULE_REF,
     COMPLEXITY_LABELS,
     DELIVERY_LABELS,
     FIELD_LABELS,
     INTAKE_LABELS,
     KIND_LABELS,
-    OPEN_STATES,
     OUTCOME_LABELS,
     REJECT_REASON_LABELS,
     ActionRefused,
@@ -379,15 +379,11 @@ class QueueCursor:
         except ValueError:
             return None
 
-    def after(self) -> ColumnElement[bool]:
-        """Rows that come after this one in the queue's order."""
+    def after(self, due_on=Case.next_due_on, case_id=Case.id) -> ColumnElement[bool]:
+        """Rows that come after this one in the queue's order (of cases, or of work items: ``due_on``, ``case_id``)."""
         if self.due_on is None:
-            return and_(Case.next_due_on.is_(None), Case.id < self.case_id)
-        return or_(
-            Case.next_due_on > self.due_on,
-            and_(Case.next_due_on == self.due_on, Case.id < self.case_id),
-            Case.next_due_on.is_(None),
-        )
+            return and_(due_on.is_(None), case_id < self.case_id)
+        return or_(due_on > self.due_on, and_(due_on == self.due_on, case_id < self.case_id), due_on.is_(None))
 
 
 def _enum_or_none(enum, value):
@@ -524,48 +520,46 @@ def duties_of(user: StaffUser, staff: BureauStaff, today: date) -> Duties:
     )
 
 
-def _mine(duties: Duties, bureau_id: int) -> ColumnElement[bool]:
-    owed = [Deadline.owed_user_id.in_(duties.user_ids)]
-    if duties.unit_id is not None:
-        owed.append(Deadline.owed_unit_id == duties.unit_id)
-    if duties.petition_office:
-        owed.append(Deadline.owed_by == "petition_office")
-        # Answers from the petitioner or other bodies are recorded by the office.
-        owed.append(
-            and_(
-                Deadline.step == Step.material_request,
-                Deadline.owed_by == "addressee",
-                Deadline.owed_bureau_id == bureau_id,
-            )
+def _extension_in_time(today: date) -> ColumnElement[bool]:
+    """An extension item counts only while its request can still be decided: a request still pending after the
+    whole review's last day has lapsed (§三), and the case stays overdue with nothing left to decide."""
+    return exists().where(
+        Deadline.tenant_id == WorkItem.tenant_id,
+        Deadline.case_id == WorkItem.case_id,
+        Deadline.step == Step.whole_review,
+        Deadline.closed_at.is_(None),
+        Deadline.due_on >= today,
+    )
+
+
+def _waiting_for(
+    keys: list[tuple[str, int]], bureau_id: int, today: date, limit: int, cursor: QueueCursor | None = None
+):
+    """The ids of cases of ``bureau_id`` waiting for one of the owners ``keys`` (``work_items.owner_keys``): per
+    owner, the first ``limit`` in queue order (after ``cursor``), read by a range scan of ``ix_work_items_owner_due``.
+    Enough for a page or a capped count of their union, whatever the size of the bureau."""
+    branches = []
+    for kind, owner_id in keys:
+        branch = select(WorkItem.case_id).where(
+            WorkItem.tenant_id == bureau_id, WorkItem.owner_kind == kind, WorkItem.owner_id == owner_id
         )
-    conditions: list[ColumnElement[bool]] = [
-        exists().where(
-            Deadline.tenant_id == Case.tenant_id,
-            Deadline.case_id == Case.id,
-            Deadline.closed_at.is_(None),
-            or_(*owed),
-        ),
-        and_(Case.state == CaseState.awaiting_instruction, Case.approver_id.in_(duties.user_ids)),
-        # §二.4: a major case stays with the leader who coordinates it until it is replied (or otherwise closed).
-        and_(Case.coordinating_leader_id.in_(duties.user_ids), Case.state.in_(OPEN_STATES)),
+        if kind == EXTENSION:
+            branch = branch.where(_extension_in_time(today))
+        if cursor is not None:
+            branch = branch.where(cursor.after(WorkItem.due_on, WorkItem.case_id))
+        branches.append(branch.order_by(WorkItem.due_on.asc().nulls_last(), WorkItem.case_id.desc()).limit(limit))
+    return union(*branches)
+
+
+def _has_work_item(keys: list[tuple[str, int]], today: date) -> ColumnElement[bool]:
+    """Cases with a work item of one of the owners ``keys`` (filtered views: the planner picks the way in)."""
+    owners = [
+        and_(WorkItem.owner_kind == kind, WorkItem.owner_id == owner_id, _extension_in_time(today))
+        if kind == EXTENSION
+        else and_(WorkItem.owner_kind == kind, WorkItem.owner_id == owner_id)
+        for kind, owner_id in keys
     ]
-    if duties.approvable_unit_ids:
-        conditions.append(
-            and_(Case.state == CaseState.awaiting_approval, Case.lead_unit_id.in_(duties.approvable_unit_ids))
-        )
-    if duties.signer:
-        conditions.append(Case.state == CaseState.awaiting_signature)
-    if duties.decides_extensions:
-        # A request still pending after the whole review's last day has lapsed (§三): nothing is left to decide.
-        in_time = exists().where(
-            Deadline.tenant_id == Case.tenant_id,
-            Deadline.case_id == Case.id,
-            Deadline.step == Step.whole_review,
-            Deadline.closed_at.is_(None),
-            Deadline.due_on >= duties.on,
-        )
-        conditions.append(and_(Case.pending_extension_days.is_not(None), Case.state.in_(ACTIVE_STATES), in_time))
-    return and_(Case.tenant_id == bureau_id, or_(*conditions))
+    return exists().where(WorkItem.tenant_id == Case.tenant_id, WorkItem.case_id == Case.id, or_(*owners))
 
 
 def _lapsed_extensions(session: Session, cases: list[Case], today: date) -> set[tuple[int, int]]:
@@ -590,7 +584,7 @@ def _assisting(unit_id: int) -> ColumnElement[bool]:
 def _my_unit(duties: Duties, bureau_id: int) -> ColumnElement[bool]:
     unit = duties.unit_id
     if unit is None:
-        return _mine(duties, bureau_id)
+        return false()  # the view is offered to members of a unit only (``queue_views``)
     return and_(
         Case.tenant_id == bureau_id,
         or_(
@@ -604,6 +598,26 @@ def _my_unit(duties: Duties, bureau_id: int) -> ColumnElement[bool]:
             ),
         ),
     )
+
+
+def _filter_conditions(pii: PersonalData, filters: QueueFilters, today: date) -> list[ColumnElement[bool]]:
+    """The queue's filters as conditions on ``Case`` (the view's own condition apart)."""
+    conditions = []
+    if filters.state is not None:
+        conditions.append(Case.state == filters.state)
+    if filters.kind is not None:
+        conditions.append(Case.kind == filters.kind)
+    if filters.complexity is not None:
+        conditions.append(Case.complexity == filters.complexity)
+    if filters.intake is not None:
+        conditions.append(Case.intake == filters.intake)
+    if filters.unit_id is not None:
+        conditions.append(or_(Case.lead_unit_id == filters.unit_id, _assisting(filters.unit_id)))
+    if filters.overdue:
+        conditions.append(Case.next_due_on < today)
+    if filters.q:
+        conditions.append(_search(pii, filters.q))
+    return conditions
 
 
 def queue_views(user: StaffUser, has_lower: bool) -> tuple[str, ...]:
@@ -638,38 +652,37 @@ def list_queue(
         filters = QueueFilters(**{**filters.__dict__, "view": view})
     duties = duties_of(user, staff, today)
 
-    query = select(Case)
+    conditions = _filter_conditions(pii, filters, today)
     if view == "mine":
-        query = query.where(_mine(duties, bureau_id))
-    elif view == "unit":
-        query = query.where(_my_unit(duties, bureau_id))
-    elif view == "all":
-        query = query.where(Case.tenant_id == bureau_id)
+        # From the work items (the cases waiting for the owners the reader answers for): unfiltered, per owner only
+        # the rows a page (or the capped count) needs; filtered, the filters may be the better way in.
+        keys = owner_keys(duties)
+        if conditions:
+            shown = select(Case).where(Case.tenant_id == bureau_id, _has_work_item(keys, today), *conditions)
+            counted = shown.with_only_columns(Case.id)
+        else:
+            counted = _waiting_for(keys, bureau_id, today, COUNT_CAP + 1)
+            shown = select(Case).where(
+                Case.tenant_id == bureau_id,
+                Case.id.in_(_waiting_for(keys, bureau_id, today, page_size + 1, filters.cursor)),
+            )
     else:
-        lower_ids = [b.id for b in lower]
-        if filters.bureau_id is not None:
-            lower_ids = [i for i in lower_ids if i == filters.bureau_id]
-        query = query.where(Case.tenant_id.in_(lower_ids) if lower_ids else false())
-
-    if filters.state is not None:
-        query = query.where(Case.state == filters.state)
-    if filters.kind is not None:
-        query = query.where(Case.kind == filters.kind)
-    if filters.complexity is not None:
-        query = query.where(Case.complexity == filters.complexity)
-    if filters.intake is not None:
-        query = query.where(Case.intake == filters.intake)
-    if filters.unit_id is not None:
-        query = query.where(or_(Case.lead_unit_id == filters.unit_id, _assisting(filters.unit_id)))
-    if filters.overdue:
-        query = query.where(Case.next_due_on < today)
-    if filters.q:
-        query = query.where(_search(pii, filters.q))
+        if view == "unit":
+            scope = _my_unit(duties, bureau_id)
+        elif view == "all":
+            scope = Case.tenant_id == bureau_id
+        else:
+            lower_ids = [b.id for b in lower]
+            if filters.bureau_id is not None:
+                lower_ids = [i for i in lower_ids if i == filters.bureau_id]
+            scope = Case.tenant_id.in_(lower_ids) if lower_ids else false()
+        shown = select(Case).where(scope, *conditions)
+        counted = shown.with_only_columns(Case.id)
 
     # The total is exact up to COUNT_CAP: counting further would read every matching case of a large bureau. It is
     # a sub-select of the page's statement (PostgreSQL runs it once), so a page costs one round trip.
-    counter = select(func.count()).select_from(query.with_only_columns(Case.id).limit(COUNT_CAP + 1).subquery())
-    page = query.add_columns(counter.scalar_subquery().label("matching"))
+    counter = select(func.count()).select_from(counted.limit(COUNT_CAP + 1).subquery())
+    page = shown.add_columns(counter.scalar_subquery().label("matching"))
     if filters.cursor is not None:
         page = page.where(filters.cursor.after())
     page = page.order_by(Case.next_due_on.asc().nulls_last(), Case.id.desc()).limit(page_size + 1)

@@ -201,9 +201,39 @@ def _days_en(n: int) -> str:
     return f"{n} working day" + ("" if n == 1 else "s")
 
 
+#: The sweep's alerts: since issue 16 one notification per person, kind and day lists them (``items``, ``count``).
+ALERT_NOTICES = ("reminder", "overdue", "escalation", "supervision")
+
+
+def single_alert(kind: str, params: dict | None) -> dict | None:
+    """The one alert a sweep notification lists, when it lists exactly one (it then reads as that alert)."""
+    p = params or {}
+    items = p.get("items") or []
+    if kind in ALERT_NOTICES and len(items) == 1 and p.get("count", 1) == 1:
+        return items[0]
+    return None
+
+
+def _alert_summary(kind: str, p: dict) -> tuple[str, str]:
+    """The text of a notification that lists several alerts of one kind (its lines name each one)."""
+    n = p.get("count", len(p.get("items") or []))
+    if kind == "reminder":
+        return (f"提醒：{n}项期限即将到期。", f"Reminder: {n} time limits fall due soon.")
+    if kind == "overdue":
+        return (f"{n}项期限已逾期，请尽快办理。", f"{n} time limits are overdue. Please act now.")
+    if kind == "escalation":
+        return (f"督办：本局{n}项期限已逾期。", f"For follow-up: {n} time limits of this bureau are overdue.")
+    return (f"上级督办：下级单位{n}项期限已逾期。", f"Supervision: {n} time limits of the bureaus below are overdue.")
+
+
 def staff_text(kind: str, params: dict) -> tuple[str, str]:
     """The (Chinese, English) text of an in-app notification from its stored ``params``."""
     p = params or {}
+    if kind in ALERT_NOTICES and "items" in p:
+        item = single_alert(kind, p)
+        if item is None:
+            return _alert_summary(kind, p)
+        p = {**item, "days": abs(item.get("days") or 0)}  # the one alert, said as a notice of its own says it
     number = p.get("case_number", "")
     step_zh, step_en = step_label(p.get("step", ""))
     due = p.get("due_on", "")
@@ -324,13 +354,22 @@ def digest_item_text(item: dict) -> tuple[str, str]:
     step_zh, step_en = step_label(item.get("step", ""))
     number, due, left = item.get("case_number", ""), item.get("due_on", ""), item.get("days", 0)
     if left < 0:
-        return (
+        zh, en = (
             f"{number} {step_zh}：{due}到期，已逾期{-left}个工作日",
             f"{number} {step_en}: due {due}, {_days_en(-left)} overdue",
         )
-    if left == 0:
-        return (f"{number} {step_zh}：今日到期", f"{number} {step_en}: due today")
-    return (
-        f"{number} {step_zh}：{due}到期，还有{left}个工作日",
-        f"{number} {step_en}: due {due}, {_days_en(left)} left",
-    )
+    elif left == 0:
+        zh, en = f"{number} {step_zh}：今日到期", f"{number} {step_en}: due today"
+    else:
+        zh, en = (
+            f"{number} {step_zh}：{due}到期，还有{left}个工作日",
+            f"{number} {step_en}: due {due}, {_days_en(left)} left",
+        )
+    # The lines of an escalation or supervision notice say who owes the step, and in which bureau.
+    if item.get("owner"):
+        owner_zh, owner_en = item["owner"]
+        zh, en = f"{zh}（{owner_zh}办理）", f"{en} ({owner_en})"
+    if item.get("bureau"):
+        bureau_zh, bureau_en = item["bureau"]
+        zh, en = f"{bureau_zh} {zh}", f"{bureau_en}: {en}"
+    return (zh, en)

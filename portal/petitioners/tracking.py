@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from portal.attachments.models import Attachment, AttachmentSource
 from portal.cases.calendar import get_step_rules
 from portal.cases.context import BureauStaff, build_case_view
-from portal.cases.models import Case, CaseEvent, CaseNumber, CaseParty, Deadline, MaterialRequest
+from portal.cases.models import WINDOW_EXPIRED, Case, CaseEvent, CaseNumber, CaseParty, Deadline, MaterialRequest
 from portal.cases.numbers import normalise_code, normalise_number
 from portal.cases.queries import explain_deadline
 from portal.documents.models import GeneratedDocument
@@ -214,6 +214,7 @@ class PublicDeadline:
     provisional: bool
     open: bool
     closed_on: date | None
+    expired: bool = False  # a window that ran out unused (closed by the sweep), not one that was used
 
 
 @dataclass(frozen=True)
@@ -420,6 +421,7 @@ def _tracking_statement():
             Deadline.explanation,
             Deadline.provisional,
             Deadline.closed_at,
+            Deadline.close_reason,
             Deadline.material_request_id,
         ),
         Deadline.opened_at,
@@ -532,6 +534,7 @@ def tracking_view(session: Session, tenant_id: int, case_id: int, *, today: date
                 provisional=d["provisional"],
                 open=closed_at is None,
                 closed_on=closed_at.date() if closed_at else None,
+                expired=d["close_reason"] == WINDOW_EXPIRED,
             )
         )
 

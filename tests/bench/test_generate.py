@@ -131,12 +131,16 @@ def test_states_and_clocks_agree_with_the_workflow(generated, dbs):
     assert any(d < today for d in due) and sum(d > today for d in due) > len(due) // 2
 
 
-def test_next_due_and_dashboard_rollups_agree_with_the_generated_rows(generated, dbs):
-    from tests.portal.cases.test_matrix import assert_next_due_is_nearest_open_deadline
+def test_next_due_work_items_and_dashboard_rollups_agree_with_the_generated_rows(generated, dbs):
+    from tests.portal.cases.test_matrix import (
+        assert_next_due_is_nearest_open_deadline,
+        assert_work_items_follow_the_rules,
+    )
     from tests.supervision.test_rollups import assert_rollups_match
 
     for case in cases(dbs):
         assert_next_due_is_nearest_open_deadline(dbs, case)
+        assert_work_items_follow_the_rules(dbs, case)
     assert assert_rollups_match(dbs, ["220000", "220100", "220102"], today=local_today()) > 0
 
 
@@ -203,6 +207,7 @@ def test_the_changchun_clerk_sees_generated_work(generated, dbs, app):
     assert browser.post("/staff/login", data=login).status_code == 302
     mine = browser.get("/staff/cases")
     assert mine.status_code == 200
+    assert re.findall(r'class="number" href="/staff/cases/\d+">', mine.get_data(as_text=True))  # the office's work
     everything = browser.get("/staff/cases?view=all")
     assert everything.status_code == 200
     listed = re.findall(r'class="number" href="/staff/cases/(\d+)">([^<]+)</a>', everything.get_data(as_text=True))

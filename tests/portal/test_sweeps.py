@@ -5,20 +5,32 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 
 from portal.accounts.models import StaffUser
 from portal.calendar_admin import CalendarUploadError, covered_years, load_calendar_year
-from portal.cases.models import Deadline
-from portal.notify.messages import staff_text
+from portal.cases.context import BureauStaff, case_view
+from portal.cases.models import Case, Deadline
+from portal.notify.messages import digest_item_text, staff_text
 from portal.notify.models import DeadlineAlert, StaffNotification, SweepRun
+from portal.petitioners.tracking import tracking_view
 from portal.roles import Role
+from portal.supervision.models import DeadlineRollup
+from portal.supervision.rollups import rebuild_rollups
 from portal.sweeps import SweepConfig, missing_calendar_year, run_sweep, sweep_deadlines, working_days_left
 from portal.workdays import WorkdayCalendar
-from portal.workflow import Step
+from portal.workflow import ActionRefused, CaseState, Step
 from tenants.scoping import system_scope
 from tests.helpers import make_staff
-from tests.portal.cases.conftest import act, staff_bureau, submit
+from tests.portal.cases.conftest import (
+    PETITIONER,
+    act,
+    case_deadlines,
+    drive,
+    open_deadline,
+    staff_bureau,
+    submit,
+)
 
 # Received Thursday 10 September 2026: the acceptance decision is due 15 working days later, on Thursday 8 October,
 # the first working day after National Day (1-7 October); Mid-autumn (25-27 September) is skipped too.
@@ -46,7 +58,7 @@ def notices(dbs, user: StaffUser, kind: str | None = None) -> list[StaffNotifica
         query = select(StaffNotification).where(StaffNotification.user_id == user.id)
         if kind:
             query = query.where(StaffNotification.kind == kind)
-        return list(dbs.scalars(query.order_by(StaffNotification.id)))
+        return list(dbs.scalars(query.order_by(StaffNotification.id).execution_options(populate_existing=True)))
 
 
 def sweep(dbs, on: date, **kw) -> dict:
@@ -94,11 +106,19 @@ def test_a_sweep_run_twice_sends_nothing_twice(dbs, pii, city):
     assert run.runs == 2 and run.last_for_date == date(2026, 9, 28) and run.last_error is None
 
 
-def test_a_repeat_sweep_reads_no_deadline_and_writes_nothing(dbs, pii, city):
-    """At a province's scale the sweep runs every few minutes: once today's alerts are out it must not go through
-    every open deadline again, nor the digests."""
+def test_a_repeat_sweep_writes_nothing_and_leaves_what_was_read_read(dbs, pii, city):
+    """At a province's scale the sweep runs every few minutes: once today's alerts are out a repeat writes nothing,
+    and the digests are not even read again."""
     submit(dbs, pii, today=RECEIVED)
+    with system_scope(dbs):  # the case came in days ago
+        dbs.execute(update(Deadline).values(due_set_at=Deadline.due_set_at - timedelta(days=1)))
+        dbs.commit()
     sweep(dbs, date(2026, 9, 28))
+    [reminder] = notices(dbs, city.clerk, "reminder")
+    with system_scope(dbs):
+        reminder.read_at = func.now()
+        dbs.commit()
+        before = dbs.execute(select(StaffNotification.id, StaffNotification.params, StaffNotification.read_at)).all()
     statements: list[str] = []
 
     def record(_conn, _cursor, statement, *_args):
@@ -109,16 +129,19 @@ def test_a_repeat_sweep_reads_no_deadline_and_writes_nothing(dbs, pii, city):
         second = sweep(dbs, date(2026, 9, 28))
     finally:
         event.remove(dbs.get_bind(), "before_cursor_execute", record)
-    assert second["alerts"]["deadlines_checked"] == 1  # still counted, in the horizon
-    assert not [s for s in statements if "deadline_alerts" in s and s.lstrip().upper().startswith("INSERT")]
-    assert not [s for s in statements if "staff_notifications" in s]  # neither alerts nor digests
+    assert second["alerts"] == {"deadlines_checked": 0, "notifications": 0}  # nothing opened or moved since
+    assert not [s for s in statements if "digest" in s]
+    with system_scope(dbs):
+        after = dbs.execute(select(StaffNotification.id, StaffNotification.params, StaffNotification.read_at)).all()
+        assert dbs.scalar(select(func.count()).select_from(DeadlineAlert)) == 1
+    assert after == before
 
 
 def test_a_missed_day_still_reminds_once(dbs, pii, city):
     submit(dbs, pii, today=RECEIVED)
     sweep(dbs, date(2026, 9, 29), digest=False)  # 2 working days left: the "3 days" reminder, a day late
     sweep(dbs, date(2026, 10, 8), digest=False)  # due today: the "1 day" reminder
-    days = [n.params["days"] for n in notices(dbs, city.clerk, "reminder")]
+    days = [n.params["items"][0]["days"] for n in notices(dbs, city.clerk, "reminder")]
     assert days == [2, 0]
 
 
@@ -130,7 +153,8 @@ def test_escalation_chain_owner_then_leader_then_the_bureau_above(dbs, pii, city
     counts = sweep(dbs, date(2026, 10, 9), digest=False)["alerts"]
     assert (counts["overdue"], counts["escalation"], counts.get("supervision", 0)) == (1, 1, 0)
     [overdue] = notices(dbs, city.clerk, "overdue")
-    assert overdue.params["days"] == 1 and overdue.case_id == case.id
+    [item] = overdue.params["items"]
+    assert item["days"] == -1 and item["case_id"] == case.id and overdue.params["count"] == 1
     [escalation] = notices(dbs, city.petitions_leader, "escalation")
     assert staff_text("escalation", escalation.params)[0] == (
         f"督办：案件{case.number}“决定是否受理”（信访办办理）已于2026-10-08到期，已逾期1个工作日。"
@@ -143,7 +167,10 @@ def test_escalation_chain_owner_then_leader_then_the_bureau_above(dbs, pii, city
     counts = sweep(dbs, date(2026, 10, 12), digest=False)["alerts"]
     assert (counts.get("overdue", 0), counts.get("escalation", 0), counts["supervision"]) == (0, 0, 1)
     [supervision] = notices(dbs, province.petitions_leader, "supervision")
-    assert supervision.tenant_id == province.bureau_id and supervision.case_tenant_id == city.bureau_id
+    assert (
+        supervision.tenant_id == province.bureau_id
+        and supervision.params["items"][0]["case_tenant_id"] == city.bureau_id
+    )
     assert "长春市社会保险局" in staff_text("supervision", supervision.params)[0]
     # Each level once, however often the sweep runs.
     sweep(dbs, date(2026, 10, 13), digest=False)
@@ -170,8 +197,13 @@ def test_a_step_the_petitions_leader_owes_escalates_to_the_principal_leader(dbs,
         instruction = dbs.scalar(select(Deadline).where(Deadline.case_id == case.id, Deadline.step == Step.instruction))
     assert instruction.owed_user_id == city.petitions_leader.id
     sweep(dbs, instruction.due_on + timedelta(days=1), digest=False)
-    assert [n.deadline_id for n in notices(dbs, city.petitions_leader, "overdue")] == [instruction.id]
-    assert [n.deadline_id for n in notices(dbs, city.principal, "escalation")] == [instruction.id]
+    with system_scope(dbs):
+        alerts = dbs.execute(
+            select(DeadlineAlert.kind, DeadlineAlert.recipient_ids).where(DeadlineAlert.deadline_id == instruction.id)
+        ).all()
+    assert sorted(alerts) == [("escalation", [city.principal.id]), ("overdue", [city.petitions_leader.id])]
+    assert [n.params["items"][0]["step"] for n in notices(dbs, city.petitions_leader, "overdue")] == ["instruction"]
+    assert [n.params["items"][0]["step"] for n in notices(dbs, city.principal, "escalation")] == ["instruction"]
 
 
 def test_deadlines_owed_by_the_petitioner_are_skipped(dbs, pii, city):
@@ -292,7 +324,7 @@ def test_sweep_horizon_follows_the_configured_reminder_days(dbs, pii, city):
         dbs.commit()
     assert counts["reminder"] == 1  # 23 September: 5 working days before 8 October (24, 28, 29, 30 Sep, 8 Oct)
     [notice] = notices(dbs, city.clerk, "reminder")
-    assert notice.params["days"] == 5
+    assert notice.params["items"][0]["days"] == 5
 
 
 def test_a_materials_request_to_a_lower_bureau_is_chased_there(dbs, pii, city):
@@ -313,8 +345,95 @@ def test_a_materials_request_to_a_lower_bureau_is_chased_there(dbs, pii, city):
     )
     sweep(dbs, date(2026, 9, 21), digest=False)  # Friday 18 September was the last day; Monday is one day late
     [overdue] = notices(dbs, county.clerk, "overdue")
-    assert overdue.tenant_id == county.bureau_id and overdue.case_tenant_id == city.bureau_id
-    assert overdue.params["request_id"] and overdue.params["step"] == "material_request"
+    [item] = overdue.params["items"]
+    assert overdue.tenant_id == county.bureau_id and item["case_tenant_id"] == city.bureau_id
+    assert item["request_id"] and item["step"] == "material_request"
     assert [n.kind for n in notices(dbs, county.petitions_leader)] == ["escalation"]
     # The county owes it, not the city's office (which is late with its reading slip, another matter).
-    assert [n.params["step"] for n in notices(dbs, city.clerk, "overdue")] == ["slip"]
+    assert [i["step"] for n in notices(dbs, city.clerk, "overdue") for i in n.params["items"]] == ["slip"]
+
+
+def test_one_notification_per_person_kind_and_day_lists_the_alerts(dbs, pii, city):
+    first = submit(dbs, pii, today=RECEIVED).case
+    second = submit(dbs, pii, today=RECEIVED).case
+    counts = sweep(dbs, date(2026, 10, 9), digest=False)["alerts"]
+    assert (counts["overdue"], counts["escalation"], counts["notifications"]) == (2, 2, 2)
+    [overdue] = notices(dbs, city.clerk, "overdue")
+    assert overdue.params["count"] == 2 and overdue.params["more"] == 0
+    assert [i["case_number"] for i in overdue.params["items"]] == [first.number, second.number]  # oldest case first
+    assert staff_text("overdue", overdue.params) == (
+        "2项期限已逾期，请尽快办理。",
+        "2 time limits are overdue. Please act now.",
+    )
+    [escalation] = notices(dbs, city.petitions_leader, "escalation")
+    assert staff_text("escalation", escalation.params)[0] == "督办：本局2项期限已逾期。"
+    assert [digest_item_text(i)[0] for i in escalation.params["items"]] == [
+        f"{n} 决定是否受理：2026-10-08到期，已逾期1个工作日（信访办办理）" for n in (first.number, second.number)
+    ]
+    with system_scope(dbs):
+        overdue.read_at = func.now()
+        dbs.commit()
+
+    # Later the same day a third clock falls overdue (its due date was corrected): the sweep adds it to the
+    # clerk's notification of the day, which is unread again; the alerts stay one per clock.
+    third = submit(dbs, pii, today=date(2026, 9, 20)).case
+    with system_scope(dbs):
+        deadline = dbs.scalar(select(Deadline).where(Deadline.case_id == third.id))
+        deadline.due_on = DUE
+        dbs.commit()
+    counts = sweep(dbs, date(2026, 10, 9), digest=False)["alerts"]
+    assert (counts["overdue"], counts["notifications"]) == (1, 2)
+    [overdue] = notices(dbs, city.clerk, "overdue")
+    assert overdue.read_at is None and overdue.params["count"] == 3
+    assert overdue.params["items"][-1]["case_number"] == third.number
+    with system_scope(dbs):
+        assert dbs.scalar(select(func.count()).select_from(DeadlineAlert).where(DeadlineAlert.kind == "overdue")) == 3
+
+
+def test_the_sweep_closes_the_petitioners_window_after_its_last_day(dbs, pii, city):
+    case = submit(dbs, pii).case
+    drive(dbs, pii, city, case.id, CaseState.replied)
+    act(dbs, pii, city.clerk, case.id, "record_delivery", method="post", delivered_on="2026-09-11")
+    window = open_deadline(dbs, case.id, "escalation_window")
+    # 30 days from 11 September end on Sunday 11 October; the last day moves to Monday 12 October.
+    assert window.due_on == date(2026, 10, 12)
+    assert sweep(dbs, date(2026, 10, 12), digest=False)["windows_closed"] == 0
+    assert sweep(dbs, date(2026, 10, 13), digest=False)["windows_closed"] == 1
+    assert sweep(dbs, date(2026, 10, 13), digest=False)["windows_closed"] == 0
+    [closed] = [d for d in case_deadlines(dbs, case.id) if d.step is Step.escalation_window]
+    assert closed.closed_at is not None and closed.close_reason == "expired"
+
+    with system_scope(dbs):
+        kept = _clock_rollups(dbs)
+        nested = dbs.begin_nested()
+        rebuild_rollups(dbs)
+        rebuilt = _clock_rollups(dbs)
+        nested.rollback()
+        # The last day is still the window's (not the delivery date plus 30 days, a Sunday), and the escalation
+        # is refused as before.
+        row = dbs.get(Case, (case.tenant_id, case.id))
+        view = case_view(dbs, row, BureauStaff(dbs, case.tenant_id))
+        tracked = tracking_view(dbs, row, today=date(2026, 10, 13))
+    assert kept == rebuilt
+    assert view.escalation_due == date(2026, 10, 12)
+    assert tracked.escalation.last_day == date(2026, 10, 12) and not tracked.escalation.possible
+    [public] = [d for d in tracked.deadlines if d.step is Step.escalation_window]
+    assert public.expired and not public.open
+    with pytest.raises(ActionRefused) as refused:
+        act(dbs, pii, PETITIONER, case.id, "escalate", today=date(2026, 10, 13), reason="不服。")
+    assert refused.value.code == "wrong_state" and "30日" in refused.value.message_zh
+
+
+def _clock_rollups(dbs) -> set[tuple]:
+    rows = dbs.execute(
+        select(
+            DeadlineRollup.tenant_id,
+            DeadlineRollup.grain,
+            DeadlineRollup.day,
+            DeadlineRollup.step,
+            DeadlineRollup.status,
+            DeadlineRollup.due_on,
+            DeadlineRollup.n,
+        ).where(DeadlineRollup.n != 0)
+    )
+    return set(rows.all())

@@ -69,6 +69,22 @@ def test_my_notifications_show_reminders_and_escalations_and_can_be_marked_read(
         assert dbs.scalar(select(StaffNotification.read_at).where(StaffNotification.id == theirs.id)) is None
 
 
+def test_a_days_alerts_of_one_kind_are_one_notification_with_a_line_and_link_per_case(app, dbs, pii, city):
+    cases = [submit(dbs, pii, today=RECEIVED).case for _ in range(3)]  # listed by due date, then oldest first
+    sweep(dbs, date(2026, 10, 9))
+    clerk = sign_in(app, city.clerk)
+    html = clerk.get("/staff/ops/notifications").get_data(as_text=True)
+    assert html.count("3项期限已逾期，请尽快办理。") == 1
+    for case in cases:
+        assert (
+            f'<a href="/staff/cases/{case.id}">{case.number} 决定是否受理：2026-10-08到期，已逾期1个工作日</a>' in html
+        )
+    api = clerk.get("/api/v1/staff/notifications?lang=en").get_json()
+    [overdue] = [n for n in api["notifications"] if n["kind"] == "overdue"]
+    assert overdue["text"] == "3 time limits are overdue. Please act now." and overdue["case"] is None
+    assert overdue["items"] == [f"{c.number} Acceptance decision: due 2026-10-08, 1 working day overdue" for c in cases]
+
+
 def test_failed_messages_are_shown_to_administrators_who_can_retry_them(app, dbs, pii, city):
     admin_user = make_staff(dbs, "220100", Role.bureau_admin, username="cc_admin_ops")
     case = submit(dbs, pii, today=RECEIVED).case

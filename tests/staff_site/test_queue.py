@@ -141,6 +141,23 @@ def test_pages_of_fifty_and_a_bounded_number_of_queries(app, dbs, pii, city):
     assert listing(clerk, "?view=all&cursor=not-a-cursor") == numbers(first)  # a bad cursor: the first page
 
 
+def test_mine_pages_and_counts_the_cases_waiting_for_me_once_each(app, dbs, pii, city):
+    """The clerk answers for the petition office and for its unit: a new case waits for both, and is listed once."""
+    for _ in range(55):
+        submit_case(dbs, pii)
+    clerk = sign_in(app, city.clerk)
+    first = clerk.get("/staff/cases").get_data(as_text=True)
+    assert len(numbers(first)) == 50 and re.search(r'class="count">\D*55(?![\d+])', first)
+    cursor = re.search(r'cursor=([^"&]+)', first).group(1)
+    second = clerk.get(f"/staff/cases?cursor={cursor}").get_data(as_text=True)
+    assert len(numbers(second)) == 5 and not set(numbers(second)) & set(numbers(first))
+    everything = listing(clerk, "?view=all") + listing(clerk, f"?view=all&cursor={cursor}")
+    assert numbers(first) + numbers(second) == everything  # in the same order as the whole bureau
+    few = _statements(app, clerk, "/staff/cases")
+    assert _statements(app, clerk, f"/staff/cases?cursor={cursor}") == few
+    assert listing(clerk, "?state=accepted") == [] and len(listing(clerk, "?state=submitted")) == 50
+
+
 def test_the_total_is_exact_up_to_the_cap_then_a_lower_bound(app, dbs, pii, city, monkeypatch):
     import portal.cases.queries as queries
 

@@ -14,7 +14,7 @@ from rq import Queue, Worker
 from sqlalchemy import select, update
 
 from portal.cases.models import CalendarYear, Outbox
-from portal.notify.models import StaffNotification, SweepRun
+from portal.notify.models import DeadlineAlert, StaffNotification, SweepRun
 from tenants.scoping import system_scope
 from tests.portal.cases.conftest import staff_bureau, submit
 from tests.worker.test_resilience import BIN, ROOT, kill_tree, process_env
@@ -36,11 +36,14 @@ def test_sweep_run_for_a_given_date_moves_the_clock_forward(app, dbs, pii):
     assert result.exit_code == 0, result.output
     assert "Sweep for 2026-10-09" in result.output and "overdue 1, escalation 1" in result.output
     with system_scope(dbs):
-        kinds = sorted(
-            n.kind for n in dbs.scalars(select(StaffNotification).where(StaffNotification.case_id == case.id))
+        kinds = sorted(a.kind for a in dbs.scalars(select(DeadlineAlert).where(DeadlineAlert.case_id == case.id)))
+        told = sorted(
+            (n.kind, i["case_id"])
+            for n in dbs.scalars(select(StaffNotification).where(StaffNotification.kind != "digest"))
+            for i in n.params["items"]
         )
         assert dbs.get(SweepRun, "deadlines").last_for_date == date(2026, 10, 9)
-    assert kinds == ["escalation", "overdue"]
+    assert kinds == ["escalation", "overdue"] and told == [("escalation", case.id), ("overdue", case.id)]
     assert city.clerk.id
     again = run(app, "sweep", "run", "--date", "2026-10-09")
     assert "overdue 0, escalation 0" in again.output

@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 
 from portal.accounts.models import StaffUser
 from portal.cases.history import verify_case
-from portal.cases.models import Case, CaseEvent, Deadline, Outbox
+from portal.cases.models import Case, CaseEvent, Deadline, Outbox, WorkItem
 from portal.cases.operations import CaseNotFound, submit_application
+from portal.cases.work_items import work_item_keys
 from portal.extensions import db
 from portal.roles import Role
 from portal.workflow import ACTION_RULES, ActionRefused, CaseAction, CaseState, IntakePath
@@ -270,9 +271,11 @@ def test_action_from_state(dbs, pii, world, state, action):
     assert (events[-1].state_before, events[-1].state_after) == (str(state), str(case.state))
     assert verify_case(dbs, case) is None
     assert_next_due_is_nearest_open_deadline(dbs, case)
+    assert_work_items_follow_the_rules(dbs, case)
     if action == "escalate":
         assert result.new_case is not None and result.new_case.tenant_id == world.province.bureau_id
         assert_next_due_is_nearest_open_deadline(dbs, load_case(dbs, result.new_case.id))
+        assert_work_items_follow_the_rules(dbs, load_case(dbs, result.new_case.id))
 
 
 def assert_next_due_is_nearest_open_deadline(dbs, case: Case) -> None:
@@ -286,9 +289,23 @@ def assert_next_due_is_nearest_open_deadline(dbs, case: Case) -> None:
     assert (case.next_due_on, case.next_due_step) == expected, case.number
 
 
+def assert_work_items_follow_the_rules(dbs, case: Case) -> None:
+    """The queue's "mine" rows of the case are exactly the owners ``work_item_keys`` names, due with the case."""
+    with system_scope(dbs):
+        deadlines = dbs.scalars(select(Deadline).where(Deadline.case_id == case.id, Deadline.closed_at.is_(None)))
+        expected = {(kind, owner, case.next_due_on) for kind, owner in work_item_keys(case, deadlines)}
+        stored = dbs.execute(
+            select(WorkItem.owner_kind, WorkItem.owner_id, WorkItem.due_on).where(
+                WorkItem.tenant_id == case.tenant_id, WorkItem.case_id == case.id
+            )
+        ).all()
+    assert sorted(map(tuple, stored)) == sorted(expected), case.number
+
+
 def test_every_case_built_through_the_workflow_carries_its_next_due(dbs, world):
     for case_id in world.cases.values():
         assert_next_due_is_nearest_open_deadline(dbs, load_case(dbs, case_id))
+        assert_work_items_follow_the_rules(dbs, load_case(dbs, case_id))
 
 
 # --- Wrong roles ------------------------------------------------------------------------------------------
