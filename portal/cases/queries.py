@@ -39,7 +39,7 @@ from portal.cases.models import (
     Meeting,
 )
 from portal.cases.numbers import normalise_number
-from portal.idnumber import mask_id_number, mask_phone
+from portal.masking import mask_address, mask_email, mask_id_number, mask_phone
 from portal.pii import PersonalData
 from portal.roles import LEADERS, PETITION_OFFICE, ROLE_LABELS, Role
 from portal.routing import OPINION_KIND_LABELS
@@ -287,22 +287,6 @@ def handles_case(user: StaffUser, case: Case, staff: BureauStaff, today: date) -
 def may_reveal(user: StaffUser, case: Case) -> bool:
     """Staff of the case's bureau who take part in cases may reveal personal data, on the record."""
     return user.tenant_id == case.tenant_id and bool(set(user.roles) - {Role.bureau_admin, Role.province_admin})
-
-
-# --- Masks ---------------------------------------------------------------------------------------------
-
-
-def mask_email(value: str) -> str:
-    name, at, domain = value.strip().partition("@")
-    if not at:
-        return "*" * min(len(value), 8)
-    return (name[:1] + "***") + "@" + domain
-
-
-def mask_address(value: str) -> str:
-    """Keep the first six characters (city and district, usually), star the rest."""
-    value = value.strip()
-    return value[:6] + "****" if len(value) > 6 else "****"
 
 
 @dataclass(frozen=True)
