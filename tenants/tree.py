@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from portal.memo import memoized
 from tenants.models import DEFAULT_UNITS, PROVINCE_UNITS, Bureau, BureauLevel, Unit
+from tenants.scoping import TenantScope, scoped
 
 BUREAU_SUFFIX = "社会保险局"
 
@@ -23,16 +23,6 @@ class TreeError(ValueError):
 
 
 _LEVEL_ZH = {BureauLevel.province: "省级", BureauLevel.city: "市级", BureauLevel.county: "县级"}
-
-
-def subtree_ids(session: Session, bureau_id: int) -> list[int]:
-    """Ids of the bureau and every bureau below it, in one indexed prefix query (once per transaction)."""
-
-    def load() -> list[int]:
-        path = select(Bureau.path).where(Bureau.id == bureau_id).scalar_subquery()
-        return list(session.scalars(select(Bureau.id).where(Bureau.path.startswith(path))))
-
-    return list(memoized(session, f"subtree_ids:{bureau_id}", (Bureau,), load))  # a copy: the memo is shared
 
 
 def get_bureau(session: Session, ref: str | int) -> Bureau | None:
@@ -141,8 +131,6 @@ def add_default_units(session: Session, bureau: Bureau) -> None:
 
     The province also gets its general office (``PROVINCE_UNITS``).
     """
-    from tenants.scoping import TenantScope, scoped
-
     units = DEFAULT_UNITS + (PROVINCE_UNITS if bureau.level == BureauLevel.province else ())
     with scoped(session, TenantScope.single(bureau.id)):
         for code, name, kind in units:

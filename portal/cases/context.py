@@ -14,7 +14,7 @@ from portal.cases.models import Case, Deadline, MaterialRequest, StaffAbsence
 from portal.roles import LEADERS, Role
 from portal.workflow import ActorView, CaseView, MaterialRequestView, MaterialTarget, Step
 from tenants.models import Bureau, Unit, UnitKind
-from tenants.tree import subtree_ids
+from tenants.scoping import subtree_ids
 
 
 class BureauStaff:

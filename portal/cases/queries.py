@@ -73,8 +73,7 @@ from portal.workflow import (
     decide,
 )
 from tenants.models import Bureau, Unit, UnitKind
-from tenants.scoping import system_scope
-from tenants.tree import subtree_ids
+from tenants.scoping import subtree_ids, system_scope
 
 CHINA = ZoneInfo("Asia/Shanghai")
 PAGE_SIZE = 50
