@@ -15,7 +15,6 @@ from flask import abort, current_app, jsonify, request
 from flask_limiter.util import get_remote_address
 
 from portal import idempotency
-from portal.api import bp
 from portal.api.openapi import SCHEMAS, document
 from portal.attachments import Attachment, UploadError, download_url
 from portal.cases.intake import FieldError, IntakeInvalid, known_bureau_ids, validate_application
@@ -29,6 +28,7 @@ from portal.supervision.models import COMMENT_MAX, SATISFACTION_LABELS, Satisfac
 from portal.supervision.operations import rate_case
 from portal.web import is_english, localized
 from portal.workflow import ActionRefused
+from public_site.api import bp
 
 
 def _case_number_key() -> str:

@@ -10,10 +10,7 @@ from datetime import date
 
 from flask import g, jsonify, request
 
-from portal.api import bp
-from portal.api.auth import error, error_response, field_errors, field_errors_response, message, staff_api
 from portal.api.openapi import document
-from portal.api.staff import _AUTH, _refused
 from portal.cases.meetings import (
     STATUS_LABELS,
     case_numbers_of,
@@ -28,6 +25,9 @@ from portal.cases.queries import local_today
 from portal.extensions import db
 from portal.web import localized
 from portal.workflow import ActionRefused
+from staff_site.api import bp
+from staff_site.api.auth import error, error_response, field_errors, field_errors_response, message, staff_api
+from staff_site.api.staff import _AUTH, _refused
 
 
 def meeting_json(meeting: Meeting, numbers: dict[int, str]) -> dict:

@@ -14,8 +14,6 @@ from urllib.parse import quote
 
 from flask import current_app, g, jsonify, request
 
-from portal.api import bp
-from portal.api.auth import error, error_response, field_errors, field_errors_response, message, staff_api
 from portal.api.openapi import SCHEMAS, document
 from portal.attachments.operations import DOWNLOAD_SECONDS, download_url
 from portal.cases.actions import ACTION_FIELDS, FILE_ACTIONS, register_application, take_action
@@ -58,6 +56,8 @@ from portal.workflow import (
     CaseState,
     IntakePath,
 )
+from staff_site.api import bp
+from staff_site.api.auth import error, error_response, field_errors, field_errors_response, message, staff_api
 
 REFUSAL_STATUS = {"wrong_state": 409, "forbidden": 403, "not_your_bureau": 404, "invalid": 422}
 
