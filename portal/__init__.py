@@ -54,11 +54,18 @@ def create_app(settings: Settings | None = None) -> Flask:
     web.init_app(app)
     app.register_blueprint(health.bp)
 
-    from portal.identity.views import bp as identity_bp
-    from portal.supervision.views import bp as supervision_bp
+    # The composition root: the only module of portal/ that imports the sites (tests/test_import_rules.py).
+    from portal.api import register_api
+    from portal.identity.blueprint import bp as identity_bp
+    from public_site import identity as _citizen_sign_in  # noqa: F401  (its pages join the identity blueprint)
+    from public_site.api import bp as public_api_bp
     from public_site.views import bp as public_bp
+    from staff_site import identity as _staff_identity  # noqa: F401  (its pages join the identity blueprint)
     from staff_site.admin import bp as staff_admin_bp
+    from staff_site.api import bp as staff_api_bp
+    from staff_site.audit import bp as staff_audit_bp
     from staff_site.ops import bp as staff_ops_bp
+    from staff_site.supervision import bp as supervision_bp
     from staff_site.views import bp as staff_bp
 
     app.register_blueprint(public_bp)
@@ -66,15 +73,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(staff_bp, url_prefix="/staff")
     app.register_blueprint(staff_ops_bp, url_prefix="/staff/ops")
     app.register_blueprint(staff_admin_bp, url_prefix="/staff/admin")
-    from staff_site.audit import bp as staff_audit_bp
-
     app.register_blueprint(staff_audit_bp, url_prefix="/staff/audit")
     app.register_blueprint(supervision_bp, url_prefix="/staff/supervision")
-
-    from portal.api import bp as api_bp
-
-    app.register_blueprint(api_bp, url_prefix="/api/v1")
-    csrf.exempt(api_bp)
+    register_api(app, public_api_bp, staff_api_bp)  # /api/v1: one prefix, one OpenAPI document
 
     from portal.cli import register_app_commands
 

@@ -1,112 +1,21 @@
-"""The ``portal`` command (also ``flask --app portal``): set-up, seeding, bureaus, users, and ``portal dev``."""
+"""The app's commands: ``portal db``, ``seed``, ``bureaus``, ``units``, ``users``, ``pii`` (and ``case``), which
+``create_app`` registers on every app (also ``flask --app portal ...``).
+
+Other packages add theirs by registration, never by an import from here: ``register_app_commands`` adds every
+command of the entry point group ``portal.commands`` (``worker/`` registers ``sweep``, ``outbox``, ``worker`` and
+``calendar`` in pyproject.toml). The ``portal`` program itself (``portal dev``, ...) is ``portal/__main__.py``."""
 
 from __future__ import annotations
 
-import sys
-
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup, FlaskGroup, with_appcontext
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from portal.extensions import db
 from portal.roles import Role
 from tenants.models import Bureau, BureauLevel, Unit, UnitKind
 from tenants.scoping import TenantScope, scoped, system_scope
-
-
-def _create_app() -> Flask:
-    import os
-
-    from portal import create_app
-    from portal.devserver import use_running_instance
-
-    root = use_running_instance()
-    if root is not None:
-        # Say which instance: a command that changes data must not surprise anyone (stderr keeps stdout clean).
-        click.echo(f"portal: no DATABASE_URL set; using the running dev instance in {root}", err=True)
-    elif not os.environ.get("DATABASE_URL"):
-        click.echo(
-            "portal: no DATABASE_URL set and no running `portal dev` found in var/dev (start `make run`, or set"
-            " PORTAL_DEV_ROOT to the --root of the one running)",
-            err=True,
-        )
-    return create_app()
-
-
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
-def cli() -> None:
-    """Petition review portal."""
-
-
-def main() -> None:
-    from portal.config import ConfigError
-
-    try:
-        cli(prog_name="portal")
-    except ConfigError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(2)
-
-
-@cli.command("dev", with_appcontext=False)
-@click.option("--port", type=int, envvar="PORT", default=5000, show_default=True, help="Web port.")
-@click.option("--root", default="var/dev", show_default=True, help="Data directory of the embedded services.")
-def dev_command(port: int, root: str) -> None:
-    """Start the embedded services (unless URLs are set), migrate, seed, and serve web + worker + cron."""
-    from portal.devserver import run_dev
-
-    sys.exit(run_dev(port=port, root=root))
-
-
-@cli.command("config-table", with_appcontext=False)
-def config_table_command() -> None:
-    """Print the configuration variables as a Markdown table."""
-    from portal.config import config_table
-
-    click.echo(config_table())
-
-
-@cli.command("cron", with_appcontext=False)
-@click.option("--url", envvar="REDIS_URL", required=True, help="Redis URL (default: REDIS_URL).")
-@click.option(
-    "--logging-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), show_default=True
-)
-def cron_command(url: str, logging_level: str) -> None:
-    """Enqueue the periodic jobs of worker/cron.py (like `rq cron worker.cron`, riding out Redis outages)."""
-    from worker.resilient import run_cron
-
-    run_cron(url, "worker.cron", logging_level)
-
-
-@cli.command("cron-health", with_appcontext=False)
-@click.option("--url", envvar="REDIS_URL", required=True, help="Redis URL (default: REDIS_URL).")
-@click.option("--any-host", is_flag=True, help="Accept a scheduler of any host (default: this host only).")
-def cron_health_command(url: str, any_host: bool) -> None:
-    """Exit 0 when a cron scheduler (of this host) sent a heartbeat in the last 60 s (compose's health check)."""
-    from worker.resilient import cron_is_healthy
-
-    healthy, message = cron_is_healthy(url, any_host=any_host)
-    click.echo(message)
-    sys.exit(0 if healthy else 1)
-
-
-@cli.command("tls-self-signed", with_appcontext=False)
-@click.option("--out", default="deploy/tls", show_default=True, help="Directory for cert.pem and key.pem.")
-@click.option(
-    "--host",
-    "hosts",
-    multiple=True,
-    help="Name or address the certificate is for (repeat); default localhost, 127.0.0.1.",
-)
-def tls_self_signed_command(out: str, hosts: tuple[str, ...]) -> None:
-    """Write a self-signed certificate and key for the nginx front (local use; browsers warn about it)."""
-    from pathlib import Path
-
-    from portal.front import self_signed_pair
-
-    cert, key = self_signed_pair(Path(out), hosts or ("localhost", "127.0.0.1"))
-    click.echo(f"Wrote {cert} and {key} (self-signed: for local use only).")
 
 
 def _settings():
@@ -391,7 +300,6 @@ def pii_rewrap(batch: int) -> None:
 
 def register_app_commands(app: Flask) -> None:
     from portal.cases.cli import case_group  # case history, case verify
-    from worker.cli import COMMANDS as background_commands  # sweep, outbox, worker, calendar
 
     for command in (
         db_group,
@@ -400,7 +308,19 @@ def register_app_commands(app: Flask) -> None:
         units_group,
         users_group,
         pii_group,
-        *background_commands,
+        *registered_commands(),
         case_group,
     ):
         app.cli.add_command(command)
+
+
+def registered_commands() -> list[click.Command]:
+    """The commands other packages register under the entry point group ``portal.commands`` (a command, or a tuple
+    of them, each)."""
+    from importlib.metadata import entry_points
+
+    found = []
+    for entry in sorted(entry_points(group="portal.commands"), key=lambda e: e.name):
+        loaded = entry.load()
+        found.extend(loaded if isinstance(loaded, tuple | list) else [loaded])
+    return found

@@ -1,4 +1,4 @@
-"""Citizen ID numbers (GB 11643-1999) and masks for personal data shown to those who do not handle a case.
+"""Citizen ID numbers (GB 11643-1999); their masks are ``portal.masking``'s.
 
 Pure module: no Flask, no SQLAlchemy.
 """
@@ -73,38 +73,3 @@ def validate_id_number(value: str, *, today: date | None = None) -> str:
             "The check character does not match; please check the number.",
         )
     return normalized
-
-
-def mask_id_number(value: str) -> str:
-    """Show the first 3 and last 4 characters: 110***********002X."""
-    value = value.strip()
-    if len(value) <= 7:
-        return "*" * len(value)
-    return value[:3] + "*" * (len(value) - 7) + value[-4:]
-
-
-def mask_phone(value: str) -> str:
-    """Show the first 3 and last 4 digits of a mobile number: 138****5678."""
-    value = value.strip().replace(" ", "").replace("-", "")
-    if len(value) <= 2:
-        return "*" * len(value)
-    if len(value) <= 7:  # a short landline or extension: keep only the ends
-        return value[0] + "*" * (len(value) - 2) + value[-1]
-    return value[:3] + "*" * (len(value) - 7) + value[-4:]
-
-
-_COMPOUND_SURNAMES = frozenset(
-    {"欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙"}
-    | {"宇文", "司徒", "夏侯", "令狐", "端木", "轩辕", "独孤", "南宫", "西门", "呼延"}
-)
-
-
-def mask_name(value: str) -> str:
-    """Keep the surname, star the rest: 张*, 张**, 欧阳**."""
-    value = value.strip()
-    if not value:
-        return ""
-    keep = 2 if value[:2] in _COMPOUND_SURNAMES and len(value) > 2 else 1
-    if len(value) == 1:
-        return "*"
-    return value[:keep] + "*" * (len(value) - keep)

@@ -10,7 +10,6 @@ from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from sqlalchemy import select
 
-from portal.api.applications import track_limit, track_number_limit
 from portal.cases.models import Case
 from portal.extensions import configured, db, limiter, login_limit
 from portal.petitioners.accounts import (
@@ -27,6 +26,7 @@ from portal.petitioners.operations import claim_case
 from portal.petitioners.tracking import find_by_code
 from portal.web import safe_next
 from portal.workflow import KIND_LABELS, STATE_PUBLIC
+from public_site.api.applications import track_limit, track_number_limit
 from public_site.apply import discard_draft
 from public_site.common import current_petitioner, grant, pii
 from public_site.views import bp

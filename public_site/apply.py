@@ -23,7 +23,6 @@ from flask_babel import ngettext
 from sqlalchemy import select
 
 from portal import idempotency
-from portal.api.applications import submit_limit, upload_limit
 from portal.attachments import Upload, UploadError, store_upload
 from portal.attachments.operations import MAX_FILE_BYTES, MAX_FILES
 from portal.cases.intake import (
@@ -43,6 +42,7 @@ from portal.petitioners.operations import submit_online
 from portal.routing import OPINION_KIND_LABELS, OpinionKind
 from portal.web import current_lang
 from portal.workflow import KIND_LABELS
+from public_site.api.applications import submit_limit, upload_limit
 from public_site.common import current_petitioner, grant, pii, storage, today
 from public_site.views import bp
 from tenants.models import Bureau, BureauLevel

@@ -9,7 +9,6 @@ import sys
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from portal.api.applications import submit_limit, track_limit, track_number_limit, upload_limit
 from portal.attachments import UploadError, download_url, store_upload
 from portal.attachments.operations import MAX_FILE_BYTES, MAX_FILES
 from portal.cases.intake import FieldError
@@ -40,6 +39,7 @@ from portal.supervision.models import SATISFACTION_LABELS
 from portal.supervision.operations import rate_case
 from portal.web import current_lang, is_english
 from portal.workflow import ActionRefused
+from public_site.api.applications import submit_limit, track_limit, track_number_limit, upload_limit
 from public_site.common import (
     current_petitioner,
     forget,

@@ -54,7 +54,6 @@ from portal.documents.templates import (
 )
 from portal.extensions import db
 from portal.identity import operations as identity_ops
-from portal.identity.views import reset_second_factor_of
 from portal.roles import ROLE_LABELS, SECURITY_ADMINS, Role
 from portal.web import is_english, localized, localized_error
 from portal.workflow import DOCUMENT_LABELS, REJECT_REASON_LABELS, ActionRefused
@@ -77,6 +76,7 @@ from staff_site.admin_forms import (
     UserUnitForm,
 )
 from staff_site.audit import audit_change
+from staff_site.identity import reset_second_factor_of
 from tenants.contacts import ContactError, get_committee_contact, get_contact, set_contact
 from tenants.models import Bureau, BureauLevel, Unit
 from tenants.tree import TreeError, add_bureau, list_bureaus, move_bureau, rename_bureau
@@ -760,21 +760,17 @@ def bureau_add():
     found = list_bureaus(db.session)
     new, rename, move = _tree_forms(found)
     if new.validate_on_submit():
-        try:
-            bureau = add_bureau(
-                db.session,
-                division_name=new.division_name.data,
-                level=BureauLevel(new.level.data),
-                parent=db.session.get(Bureau, new.parent_id.data),
-                adcode=new.adcode.data or None,
-            )
-        except TreeError as exc:
-            _tree_error(new, exc)
-        else:
-            audit_change("bureau_added", bureau.name, after={"parent_id": bureau.parent_id, "adcode": bureau.adcode})
-            db.session.commit()
-            flash(_("%(name)s is added to the tree.", name=bureau.name))
-            return redirect(url_for("admin.bureaus"))
+        bureau = add_bureau(
+            db.session,
+            division_name=new.division_name.data,
+            level=BureauLevel(new.level.data),
+            parent=db.session.get(Bureau, new.parent_id.data),
+            adcode=new.adcode.data or None,
+        )
+        audit_change("bureau_added", bureau.name, after={"parent_id": bureau.parent_id, "adcode": bureau.adcode})
+        db.session.commit()
+        flash(_("%(name)s is added to the tree.", name=bureau.name))
+        return redirect(url_for("admin.bureaus"))
     return _tree_page(400, new, rename, move, list_bureaus(db.session))
 
 
@@ -789,15 +785,11 @@ def bureau_rename():
         if bureau is None:
             abort(404)
         old_name = bureau.name
-        try:
-            rename_bureau(db.session, bureau, rename.name.data)
-        except TreeError as exc:
-            _tree_error(rename, exc)
-        else:
-            audit_change("bureau_renamed", str(bureau.id), before={"name": old_name}, after={"name": bureau.name})
-            db.session.commit()
-            flash(_("The bureau is renamed to %(name)s.", name=bureau.name))
-            return redirect(url_for("admin.bureaus"))
+        rename_bureau(db.session, bureau, rename.name.data)
+        audit_change("bureau_renamed", str(bureau.id), before={"name": old_name}, after={"name": bureau.name})
+        db.session.commit()
+        flash(_("The bureau is renamed to %(name)s.", name=bureau.name))
+        return redirect(url_for("admin.bureaus"))
     return _tree_page(400, new, rename, move, list_bureaus(db.session))
 
 
@@ -812,24 +804,26 @@ def bureau_move():
         if bureau is None:
             abort(404)
         old_parent = bureau.parent_id
-        try:
-            move_bureau(db.session, bureau, db.session.get(Bureau, move.parent_id.data))
-        except TreeError as exc:
-            _tree_error(move, exc)
-        else:
-            audit_change(
-                "bureau_moved", bureau.name, before={"parent_id": old_parent}, after={"parent_id": bureau.parent_id}
-            )
-            db.session.commit()
-            flash(_("The bureau is moved."))
-            return redirect(url_for("admin.bureaus"))
+        move_bureau(db.session, bureau, db.session.get(Bureau, move.parent_id.data))
+        audit_change(
+            "bureau_moved", bureau.name, before={"parent_id": old_parent}, after={"parent_id": bureau.parent_id}
+        )
+        db.session.commit()
+        flash(_("The bureau is moved."))
+        return redirect(url_for("admin.bureaus"))
     return _tree_page(400, new, rename, move, list_bureaus(db.session))
 
 
-def _tree_error(form, exc: TreeError) -> None:
-    """Put the tree rule's message, whole and in the reader's language, above the form."""
+@bp.errorhandler(TreeError)
+def _tree_refused(exc: TreeError):
+    """A change the tree's rules refuse (any of the views above): nothing is kept, and the tree page comes back
+    with the rule's message, whole and in the reader's language, above the form that was sent."""
     db.session.rollback()
-    form.form_errors.append(localized_error(exc))
+    found = list_bureaus(db.session)
+    new, rename, move = _tree_forms(found)
+    sent = {"admin.bureau_add": new, "admin.bureau_rename": rename, "admin.bureau_move": move}[request.endpoint]
+    sent.form_errors.append(localized_error(exc))
+    return _tree_page(400, new, rename, move, found)
 
 
 # --- Standard texts of refusal reasons ----------------------------------------------------------------------

@@ -30,6 +30,8 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import ORMExecuteState, Session, scoped_session, with_loader_criteria
 
 from portal.db import TenantOwned
+from portal.memo import memoized
+from tenants.models import Bureau
 
 _INFO_KEY = "tenant_scope"
 
@@ -74,9 +76,17 @@ class TenantScope:
 
 def scope_for_bureau(session: Session, bureau_id: int) -> TenantScope:
     """Scope of staff at ``bureau_id``: act there, read it and every bureau below it (supervision)."""
-    from tenants.tree import subtree_ids
-
     return TenantScope(acting=bureau_id, readable=frozenset(subtree_ids(session, bureau_id)))
+
+
+def subtree_ids(session: Session, bureau_id: int) -> list[int]:
+    """Ids of the bureau and every bureau below it, in one indexed prefix query (once per transaction)."""
+
+    def load() -> list[int]:
+        path = select(Bureau.path).where(Bureau.id == bureau_id).scalar_subquery()
+        return list(session.scalars(select(Bureau.id).where(Bureau.path.startswith(path))))
+
+    return list(memoized(session, f"subtree_ids:{bureau_id}", (Bureau,), load))  # a copy: the memo is shared
 
 
 def _real(session: Session | scoped_session) -> Session:

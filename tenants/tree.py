@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from portal.memo import memoized
 from tenants.models import DEFAULT_UNITS, PROVINCE_UNITS, Bureau, BureauLevel, Unit
+from tenants.scoping import TenantScope, scoped
 
 BUREAU_SUFFIX = "社会保险局"
 
@@ -55,15 +56,6 @@ def bureau_tree(session: Session) -> dict[int, BureauInfo]:
 def bureau_info(session: Session, bureau_id: int) -> BureauInfo:
     """The bureau ``bureau_id`` (KeyError if there is none)."""
     return bureau_tree(session)[bureau_id]
-
-
-def subtree_ids(session: Session, bureau_id: int) -> list[int]:
-    """Ids of the bureau and every bureau below it (from the tree kept in memory; empty for an unknown id)."""
-    tree = bureau_tree(session)
-    root = tree.get(bureau_id)
-    if root is None:
-        return []
-    return [b.id for b in tree.values() if b.path.startswith(root.path)]
 
 
 def get_bureau(session: Session, ref: str | int) -> Bureau | None:
@@ -172,8 +164,6 @@ def add_default_units(session: Session, bureau: Bureau) -> None:
 
     The province also gets its general office (``PROVINCE_UNITS``).
     """
-    from tenants.scoping import TenantScope, scoped
-
     units = DEFAULT_UNITS + (PROVINCE_UNITS if bureau.level == BureauLevel.province else ())
     with scoped(session, TenantScope.single(bureau.id)):
         for code, name, kind in units:

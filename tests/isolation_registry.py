@@ -404,7 +404,7 @@ def _register_supervision() -> None:
 _register_supervision()
 
 
-# --- The petitioner's API (portal.api.applications): a case number in the URL, the access code in a header -------
+# --- The petitioner's API (public_site.api.applications): a case number in the URL, the access code in a header -------
 
 
 def make_case_number(session: Session, bureau_id: int, marker: str) -> str:

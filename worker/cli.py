@@ -1,4 +1,9 @@
-"""Commands for background work: ``portal sweep``, ``portal outbox``, ``portal worker``, ``portal calendar``."""
+"""Commands for background work, registered in pyproject.toml (``portal/`` never imports this module).
+
+``COMMANDS`` (entry point group ``portal.commands``: on every app, like ``portal.cli``'s): ``portal sweep``,
+``portal outbox``, ``portal worker``, ``portal calendar``. ``cron`` and ``cron-health`` (Flask's group
+``flask.commands``: on the ``portal`` program) run without the app, with only ``REDIS_URL``.
+"""
 
 from __future__ import annotations
 
@@ -158,3 +163,30 @@ def calendar_list() -> None:
 
 
 COMMANDS = (sweep_group, outbox_group, worker_group, calendar_group)
+
+
+# --- Without the app: the cron process and its health check ---------------------------------------------
+
+
+@click.command("cron")
+@click.option("--url", envvar="REDIS_URL", required=True, help="Redis URL (default: REDIS_URL).")
+@click.option(
+    "--logging-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), show_default=True
+)
+def cron_command(url: str, logging_level: str) -> None:
+    """Enqueue the periodic jobs of worker/cron.py (like `rq cron worker.cron`, riding out Redis outages)."""
+    from worker.resilient import run_cron
+
+    run_cron(url, "worker.cron", logging_level)
+
+
+@click.command("cron-health")
+@click.option("--url", envvar="REDIS_URL", required=True, help="Redis URL (default: REDIS_URL).")
+@click.option("--any-host", is_flag=True, help="Accept a scheduler of any host (default: this host only).")
+def cron_health_command(url: str, any_host: bool) -> None:
+    """Exit 0 when a cron scheduler (of this host) sent a heartbeat in the last 60 s (compose's health check)."""
+    from worker.resilient import cron_is_healthy
+
+    healthy, message = cron_is_healthy(url, any_host=any_host)
+    click.echo(message)
+    sys.exit(0 if healthy else 1)

@@ -1,8 +1,11 @@
-"""The named queues, the one decorator every job uses, and enqueueing that never fails a request."""
+"""The named queues and enqueueing that never fails a request (the web side: it never imports a job or the app).
+
+Jobs are enqueued by their dotted name, so that the web process needs nothing of ``worker.tasks``; the app of a
+worker process and the decorator every job uses are ``worker.jobs``'.
+"""
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -14,40 +17,6 @@ NOTIFICATIONS = "notifications"
 DOCUMENTS = "documents"
 DEFAULT = "default"
 QUEUES = (NOTIFICATIONS, DOCUMENTS, DEFAULT)
-
-_app = None
-
-
-def get_app():
-    """The Flask app of this worker process, created once (jobs need its settings and database)."""
-    global _app
-    if _app is None:
-        from portal import create_app
-
-        _app = create_app()
-    return _app
-
-
-def job(func: Callable) -> Callable:
-    """Run a job inside the app context with one commit at the end and a rollback on any error."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        from portal.extensions import db
-
-        with get_app().app_context():
-            try:
-                result = func(*args, **kwargs)
-                db.session.commit()
-                return result
-            except Exception:
-                db.session.rollback()
-                log.exception("job %s failed", func.__name__)
-                raise
-            finally:
-                db.session.remove()
-
-    return wrapper
 
 
 class Enqueuer:
@@ -66,8 +35,9 @@ class Enqueuer:
         self._down_until = 0.0
         self._lock = threading.Lock()
 
-    def enqueue(self, func: Callable, *args, queue: str = DEFAULT, **options) -> bool:
-        """Enqueue ``func(*args)``; return False (and log) instead of raising when Redis is unavailable."""
+    def enqueue(self, func: Callable | str, *args, queue: str = DEFAULT, **options) -> bool:
+        """Enqueue ``func(*args)`` (a function or its dotted name); return False (and log) instead of raising when
+        Redis is unavailable."""
         from redis.exceptions import RedisError
         from rq import Queue
 
@@ -80,7 +50,8 @@ class Enqueuer:
         except (RedisError, OSError) as exc:
             with self._lock:
                 self._down_until = time.monotonic() + self.pause
-            log.warning("could not enqueue %s (%s); the periodic jobs will catch up", func.__name__, exc)
+            name = func if isinstance(func, str) else func.__name__
+            log.warning("could not enqueue %s (%s); the periodic jobs will catch up", name, exc)
             return False
 
 
@@ -107,15 +78,9 @@ def _enqueue_outbox_rows(rows: list[tuple[int, int, str]]) -> None:
         return
     for tenant_id, row_id, kind in rows:
         if kind in OWN_KINDS:
-            from worker.tasks.notifications import deliver_outbox as func
-
-            queue = NOTIFICATIONS
+            func, queue = "worker.tasks.notifications.deliver_outbox", NOTIFICATIONS
         elif kind == "render_document":
-            try:
-                from worker.tasks.documents import render_document as func
-            except ImportError:
-                continue
-            queue = DOCUMENTS
+            func, queue = "worker.tasks.documents.render_document", DOCUMENTS
         else:
             continue
         if not enqueuer.enqueue(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rq import Worker
 
-from worker.queues import get_app
+from worker.jobs import get_app
 from worker.resilient import ResilientWorkerMixin
 
 

@@ -8,7 +8,7 @@
 - ``decision_subject``: what a decision is about (the slip's proposal, the division's opinion and its files, the
   extension asked for, the instruction to hand over), read from the case's history.
 
-The staff pages (``staff_site.case_forms``) and the staff API (``portal.api.staff``) both call these, so a
+The staff pages (``staff_site.case_forms``) and the staff API (``staff_site.api.staff``) both call these, so a
 client of the API sees exactly the choices a person sees on the page. No Flask here: labels are ``(zh, en)``.
 """
 

@@ -27,8 +27,8 @@ from portal.workflow import (
     signs_on_behalf_of,
 )
 from tenants.models import Unit, UnitKind
-from tenants.scoping import get_scope
-from tenants.tree import bureau_info, subtree_ids
+from tenants.scoping import get_scope, subtree_ids
+from tenants.tree import bureau_info
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from portal.cases.models import (
 )
 from portal.cases.numbers import normalise_number
 from portal.cases.work_items import EXTENSION, owner_keys
-from portal.idnumber import mask_id_number, mask_phone
+from portal.masking import mask_address, mask_email, mask_id_number, mask_phone
 from portal.pii import PersonalData
 from portal.roles import LEADERS, PETITION_OFFICE, ROLE_LABELS, Role
 from portal.routing import OPINION_KIND_LABELS
@@ -74,8 +74,8 @@ from portal.workflow import (
     whole_review_passed,
 )
 from tenants.models import Bureau, Unit, UnitKind
-from tenants.scoping import system_scope
-from tenants.tree import BureauInfo, bureau_tree, subtree_ids
+from tenants.scoping import subtree_ids, system_scope
+from tenants.tree import BureauInfo, bureau_tree
 
 CHINA = ZoneInfo("Asia/Shanghai")
 PAGE_SIZE = 50
@@ -288,22 +288,6 @@ def handles_case(user: StaffUser, case: Case, staff: BureauStaff, today: date) -
 def may_reveal(user: StaffUser, case: Case) -> bool:
     """Staff of the case's bureau who take part in cases may reveal personal data, on the record."""
     return user.tenant_id == case.tenant_id and bool(set(user.roles) - {Role.bureau_admin, Role.province_admin})
-
-
-# --- Masks ---------------------------------------------------------------------------------------------
-
-
-def mask_email(value: str) -> str:
-    name, at, domain = value.strip().partition("@")
-    if not at:
-        return "*" * min(len(value), 8)
-    return (name[:1] + "***") + "@" + domain
-
-
-def mask_address(value: str) -> str:
-    """Keep the first six characters (city and district, usually), star the rest."""
-    value = value.strip()
-    return value[:6] + "****" if len(value) > 6 else "****"
 
 
 @dataclass(frozen=True)

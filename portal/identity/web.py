@@ -9,6 +9,9 @@ Other code calls exactly these:
   records the attempt; on success goes on to the second factor or signs in.
 - ``sign_out_staff()`` (the staff logout view): ends this session, and the provider's when it has one.
 - ``verified_identity()`` (the public site): the citizen's real-name data from the provider, or None.
+- ``provider_client(realm)``, ``provider_failed(realm, exc)``, ``refused(...)`` (the provider sign-in pages of
+  both sites, ``staff_site.identity`` and ``public_site.identity``): the provider's client or 404, and the
+  refusal page.
 
 The clock is injectable: ``app.extensions["portal.identity"].clock`` returns the current UTC time.
 """
@@ -23,13 +26,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 
 from portal.accounts.models import StaffUser
 from portal.accounts.operations import LoginOutcome, LoginResult, load_user
 from portal.extensions import db
+from portal.identity import oidc
 from portal.identity import operations as ops
 from portal.identity.claims import VerifiedIdentity, second_factor_required
 from portal.identity.settings import ProviderSettings
@@ -109,6 +113,38 @@ def _unseal(value: str | None) -> dict | None:
         return None
 
 
+# --- Provider sign-in, for the pages of both sites ------------------------------------------------------------
+
+
+def refused(realm: str, reason: str, message: str | None, status: int):
+    """The page of a sign-in that cannot go on (``reason``: an outcome of the sign-in log)."""
+    return render_template("identity/refused.html", realm=realm, reason=reason, message=message), status
+
+
+def provider_client(realm: str):
+    """The Authlib client of the ``realm``'s provider; 404 when none is configured."""
+    client = getattr(state(), realm)
+    if client is None:
+        abort(404)
+    return client
+
+
+def provider_failed(realm: str, exc: oidc.ProviderFailed):
+    """The provider did not complete the sign-in: log the attempt, say so (503 when it cannot be reached)."""
+    ops.record_attempt(
+        db.session,
+        realm=realm,
+        method="sso",
+        outcome=exc.kind,
+        at=now(),
+        client=client_info(),
+        detail=exc.detail,
+    )
+    db.session.commit()
+    status = {"provider_unavailable": 503, "cancelled": 200}.get(exc.kind, 400)
+    return refused(realm, exc.kind, None, status)
+
+
 # --- The hook --------------------------------------------------------------------------------------------------
 
 
@@ -168,7 +204,7 @@ def _password_refused(at: datetime):
         identifier=username,
     )
     db.session.commit()
-    return render_template("identity/refused.html", reason="password_disabled", message=None), 403
+    return refused("staff", "password_disabled", None, 403)
 
 
 def login_options() -> dict:

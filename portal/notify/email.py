@@ -21,6 +21,8 @@ from email.utils import formatdate, parseaddr
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlparse
 
+from portal.masking import mask_email
+
 log = logging.getLogger(__name__)
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -187,14 +189,6 @@ class LogMailer:
 
 def mailer_from_url(url: str | None) -> Mailer:
     return SmtpMailer(parse_smtp_url(url)) if url else LogMailer()
-
-
-def mask_email(address: str) -> str:
-    """``zhangsan@example.com`` -> ``z***@example.com`` (logs and screens never show a whole address)."""
-    local, at, domain = address.partition("@")
-    if not at:
-        return "***"
-    return f"{local[:1]}***@{domain}"
 
 
 def _text(value) -> str:

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from typing import Protocol
 
+from portal.masking import LOG_STARS, mask_phone
 from portal.notify.email import DeliveryError, PermanentDeliveryError
 
 log = logging.getLogger(__name__)
@@ -25,14 +26,6 @@ class SmsGateway(Protocol):
         """Send ``text`` to ``phone``; ``key`` is the same on every attempt for the same message."""
 
     def describe(self) -> str: ...
-
-
-def mask_phone(phone: str) -> str:
-    """``13800138000`` -> ``138****8000``."""
-    digits = re.sub(r"\D", "", phone)
-    if len(digits) < 7:
-        return "***"
-    return f"{digits[:3]}****{digits[-4:]}"
 
 
 def normalise_phone(phone: str) -> str:
@@ -50,7 +43,9 @@ class LogGateway:
 
     def send(self, phone: str, text: str, *, key: str) -> None:
         normalise_phone(phone)
-        log.info("SMS to %s (not sent: SMS_GATEWAY=log): %s", mask_phone(phone), text, extra={"key": key})
+        log.info(
+            "SMS to %s (not sent: SMS_GATEWAY=log): %s", mask_phone(phone, stars=LOG_STARS), text, extra={"key": key}
+        )
 
 
 class HttpGateway:

@@ -174,15 +174,13 @@ def load_petitioner(session: Session, account_id: int) -> Petitioner | None:
 
 def sign_in_name(pii: PersonalData, account: Petitioner) -> str:
     """The phone or email the account signs in with, masked for the page header."""
-    from portal.idnumber import mask_phone
+    from portal.masking import mask_email, mask_phone
 
     if account.phone_enc:
         return mask_phone(account.reveal(pii, "phone_enc") or "")
     if not account.email_enc:
         return "实名认证 / verified identity"
-    email = account.reveal(pii, "email_enc") or ""
-    local, _, domain = email.partition("@")
-    return f"{local[:2]}***@{domain}"
+    return mask_email(account.reveal(pii, "email_enc") or "", keep=2)
 
 
 def link_case(session: Session, account_id: int, number: str, how: str) -> None:

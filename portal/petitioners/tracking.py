@@ -53,8 +53,8 @@ from portal.workflow import (
     case_step_label,
     decide,
 )
-from tenants.scoping import TenantScope, scoped, scoped_statement, set_scope, system_scope
-from tenants.tree import BureauInfo, bureau_info, subtree_ids
+from tenants.scoping import TenantScope, scoped, scoped_statement, set_scope, subtree_ids, system_scope
+from tenants.tree import BureauInfo, bureau_info
 
 NUMBER_MAX = 40
 CODE_MAX = 40

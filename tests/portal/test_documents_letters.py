@@ -15,7 +15,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-import worker.queues
+import worker.jobs
 from portal.attachments.models import Attachment
 from portal.cases.actions import IncomingFile, take_action
 from portal.cases.models import Case, CaseEvent
@@ -69,7 +69,7 @@ def province(dbs):
 
 @pytest.fixture
 def run_job(app, monkeypatch):
-    monkeypatch.setattr(worker.queues, "_app", app)
+    monkeypatch.setattr(worker.jobs, "_app", app)
     return render_pending_documents
 
 

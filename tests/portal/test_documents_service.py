@@ -11,7 +11,7 @@ import requests
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-import worker.queues
+import worker.jobs
 from portal.attachments.models import Attachment, AttachmentSource
 from portal.cases.models import Case, Outbox
 from portal.documents.models import DocumentSequence, DocumentSettings, DocumentTemplate, GeneratedDocument
@@ -61,7 +61,7 @@ def province(dbs):
 @pytest.fixture
 def run_job(app, dbs, monkeypatch):
     """Run the real periodic job (its own app context, session and commits), as the worker would."""
-    monkeypatch.setattr(worker.queues, "_app", app)
+    monkeypatch.setattr(worker.jobs, "_app", app)
 
     return render_pending_documents
 

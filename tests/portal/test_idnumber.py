@@ -6,7 +6,8 @@ from datetime import date
 
 import pytest
 
-from portal.idnumber import InvalidIdNumber, mask_id_number, mask_name, mask_phone, validate_id_number
+from portal.idnumber import InvalidIdNumber, validate_id_number
+from portal.masking import mask_id_number, mask_name, mask_phone
 
 TODAY = date(2024, 6, 1)
 

@@ -12,6 +12,7 @@ from typing import ClassVar
 import pytest
 
 from portal.config import ConfigError, load_settings
+from portal.masking import mask_phone
 from portal.notify.email import (
     DeliveryError,
     PermanentDeliveryError,
@@ -26,7 +27,7 @@ from portal.notify.messages import (
     petitioner_sms,
     staff_text,
 )
-from portal.notify.sms import HttpGateway, LogGateway, mask_phone
+from portal.notify.sms import HttpGateway, LogGateway
 from portal.workflow import CaseKind, RejectReason
 from tests.mail_server import MailServer, free_port
 

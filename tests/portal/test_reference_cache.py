@@ -20,8 +20,16 @@ from portal.cases.context import BureauStaff
 from portal.memo import current_version
 from portal.roles import Role
 from portal.workflow import Step
-from tenants.scoping import TenantScope, TenantScopeMissing, scope_for_bureau, scoped, set_scope, system_scope
-from tenants.tree import bureau_info, get_bureau, subtree_ids
+from tenants.scoping import (
+    TenantScope,
+    TenantScopeMissing,
+    scope_for_bureau,
+    scoped,
+    set_scope,
+    subtree_ids,
+    system_scope,
+)
+from tenants.tree import bureau_info, get_bureau
 from tests.helpers import make_staff
 
 CITY, SIBLING_CITY = "220100", "220200"  # 长春市, 吉林市

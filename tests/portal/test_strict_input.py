@@ -131,7 +131,7 @@ def test_api_errors_are_json(client, app, monkeypatch):
     def broken(*_args, **_kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("portal.api.bureaus.list_bureaus", broken)
+    monkeypatch.setattr("public_site.api.bureaus.list_bureaus", broken)
     monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
     failed = client.get("/api/v1/bureaus")
     assert failed.status_code == 500 and failed.is_json

@@ -3,9 +3,9 @@ statement. A kept page or answer costs the stamp's look-up; a new one adds the c
 
 from __future__ import annotations
 
-from portal.api.applications import ANSWERS
 from portal.cases.queries import local_today
 from portal.workflow import CaseState
+from public_site.api.applications import ANSWERS
 from public_site.track import PAGES
 from tests.helpers import csrf_token, sql_of
 from tests.portal.cases.conftest import drive

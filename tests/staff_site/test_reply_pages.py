@@ -10,7 +10,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-import worker.queues
+import worker.jobs
 from portal.attachments.models import Attachment
 from portal.cases.models import CaseEvent
 from portal.documents.models import GeneratedDocument
@@ -26,7 +26,7 @@ DIVISION_OPINION = "原意见正确。"  # what the division wrote on the main p
 
 @pytest.fixture
 def run_job(app, monkeypatch):
-    monkeypatch.setattr(worker.queues, "_app", app)
+    monkeypatch.setattr(worker.jobs, "_app", app)
     return render_pending_documents
 
 

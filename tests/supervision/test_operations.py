@@ -131,7 +131,7 @@ def test_order_rows_are_walled_by_row_level_security(dbs, settings, ids, people)
 
 
 def _subtree(dbs, bureau_id):
-    from tenants.tree import subtree_ids
+    from tenants.scoping import subtree_ids
 
     return subtree_ids(dbs, bureau_id)
 

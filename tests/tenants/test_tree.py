@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tenants.models import DEFAULT_UNITS, PROVINCE_UNITS, Bureau, BureauLevel, Unit, UnitKind
+from tenants.scoping import subtree_ids
 from tenants.tree import (
     TreeError,
     add_bureau,
@@ -12,7 +13,6 @@ from tenants.tree import (
     list_bureaus,
     move_bureau,
     rename_bureau,
-    subtree_ids,
 )
 
 CHANGCHUN_COUNTIES = {

@@ -10,7 +10,7 @@ from flask import current_app
 from portal.cases.operations import recompute_provisional_deadlines
 from portal.extensions import db
 from portal.sweeps import SweepConfig, china_now, record_run, run_sweep
-from worker.queues import job
+from worker.jobs import job
 
 log = logging.getLogger(__name__)
 

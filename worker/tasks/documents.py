@@ -25,7 +25,7 @@ from portal.extensions import db
 from portal.pii import PersonalData
 from portal.storage import Storage
 from tenants.scoping import system_scope
-from worker.queues import job
+from worker.jobs import job
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from portal.extensions import db
 from portal.idempotency import purge_expired
 from portal.sweeps import china_today, clear_expired_tokens, record_run
-from worker.queues import job
+from worker.jobs import job
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from portal.extensions import db
 from portal.outbox import deliver_one, dispatch_due
 from portal.sweeps import china_today, record_run
-from worker.queues import get_transports, job
+from worker.jobs import job
+from worker.queues import get_transports
 
 
 @job

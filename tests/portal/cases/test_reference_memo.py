@@ -12,7 +12,8 @@ from portal.cases.models import StepRuleRow
 from portal.extensions import db
 from portal.workflow import Step
 from tenants.models import BureauLevel
-from tenants.tree import add_bureau, get_bureau, subtree_ids
+from tenants.scoping import subtree_ids
+from tenants.tree import add_bureau, get_bureau
 from tests.portal.cases.test_deadlines import TEST_2027
 
 

@@ -13,9 +13,9 @@ from datetime import UTC, date, datetime
 
 from flask import abort, current_app, jsonify, request
 from flask_limiter.util import get_remote_address
+from werkzeug.exceptions import NotFound
 
 from portal import idempotency
-from portal.api import bp
 from portal.api.openapi import SCHEMAS, document
 from portal.attachments import Attachment, UploadError, download_url
 from portal.attachments.operations import DOWNLOAD_SECONDS
@@ -31,6 +31,7 @@ from portal.supervision.models import COMMENT_MAX, SATISFACTION_LABELS, Satisfac
 from portal.supervision.operations import rate_case
 from portal.web import current_lang, is_english, localized
 from portal.workflow import ActionRefused
+from public_site.api import bp
 
 
 def _case_number_key() -> str:
@@ -138,7 +139,19 @@ def _refusal(code: str, message: str, status: int = 422):
     return jsonify(error={"code": code, "message": message}), status
 
 
+# --- The domain's refusals: one answer for every route of the petitioner's API -------------------------------
+# A route lets a refusal propagate; its handler rolls the request's work back and answers JSON.
+
+
+@bp.errorhandler(IntakeInvalid)
+def _invalid(exc: IntakeInvalid):
+    db.session.rollback()
+    return _field_errors(exc.errors)
+
+
+@bp.errorhandler(ActionRefused)
 def _action_refused(exc: ActionRefused):
+    db.session.rollback()
     if exc.code == "invalid":
         english = is_english()
         return jsonify(errors={exc.field or "payload": exc.message_en if english else exc.message_zh}), 422
@@ -146,8 +159,35 @@ def _action_refused(exc: ActionRefused):
     return _refusal(exc.code, _message(exc), status)
 
 
+@bp.errorhandler(IntakeRefused)
+def _intake_refused(exc: IntakeRefused):
+    db.session.rollback()
+    return _refusal(exc.code, _message(exc))
+
+
+@bp.errorhandler(DuplicateOpenCase)
+def _duplicate(exc: DuplicateOpenCase):
+    db.session.rollback()
+    return jsonify(error={"code": exc.code, "message": _message(exc), "case_number": exc.case_number}), 409
+
+
+@bp.errorhandler(UploadError)
 def _upload_refused(exc: UploadError):
+    """Upload ids named by a submission that cannot be used (``POST /uploads`` answers its own refusals)."""
+    db.session.rollback()
     return jsonify(errors={"attachments": exc.message("en" if is_english() else "zh")}), 422
+
+
+@bp.errorhandler(CaseConflict)
+def _conflict(exc: CaseConflict):
+    db.session.rollback()
+    return _refusal("conflict", _message(exc), 409)
+
+
+@bp.errorhandler(CaseNotFound)
+def _case_not_found(_exc: CaseNotFound):
+    db.session.rollback()
+    return current_app.handle_http_exception(NotFound())  # the same 404 as an unknown number
 
 
 def _file_json(attachment: Attachment, *, url: bool, link_seconds: int = DOWNLOAD_SECONDS) -> dict:
@@ -653,13 +693,10 @@ document(
 @submit_limit
 def create_application():
     """Submit an application; answer with its number and the one-time access code."""
-    try:
-        body = _json_body()
-        upload_ids = _upload_ids(body)
-        data = validate_application(body, today=_today(), known_bureau_ids=known_bureau_ids(db.session))
-        data = dataclasses.replace(data, language="en" if is_english() else "zh")  # the language of their SMS
-    except IntakeInvalid as exc:
-        return _field_errors(exc.errors)
+    body = _json_body()
+    upload_ids = _upload_ids(body)
+    data = validate_application(body, today=_today(), known_bureau_ids=known_bureau_ids(db.session))
+    data = dataclasses.replace(data, language="en" if is_english() else "zh")  # the language of their SMS
     claim, stop = idempotency_claim("application", body)
     if stop is not None:
         return stop
@@ -676,15 +713,6 @@ def create_application():
             # lost connection) retries with the same key and gets its number and code; no second case is made.
             idempotency.finish(db.session, claim, 201, answer)
         db.session.commit()
-    except IntakeRefused as exc:
-        db.session.rollback()
-        return _refusal(exc.code, _message(exc))
-    except DuplicateOpenCase as exc:
-        db.session.rollback()
-        return jsonify(error={"code": exc.code, "message": _message(exc), "case_number": exc.case_number}), 409
-    except UploadError as exc:
-        db.session.rollback()
-        return _upload_refused(exc)
     except Exception:
         db.session.rollback()
         raise
@@ -741,15 +769,8 @@ def withdraw_application(number: str):
     case = _authorised_case(number)
     body = _json_body()
     pii = current_app.extensions["portal.pii"]
-    try:
-        online.withdraw_case(db.session, pii, case, body.get("reason"), today=_today())
-        db.session.commit()
-    except ActionRefused as exc:
-        db.session.rollback()
-        return _action_refused(exc)
-    except (CaseConflict, CaseNotFound) as exc:
-        db.session.rollback()
-        return _conflict(exc)
+    online.withdraw_case(db.session, pii, case, body.get("reason"), today=_today())
+    db.session.commit()
     return jsonify(_tracking_answer(case))
 
 
@@ -761,40 +782,21 @@ def escalate_application(number: str):
     """Apply for a re-review of a replied review: a new case at the next bureau, with its own access code."""
     case = _authorised_case(number)
     body = _json_body()
-    try:
-        upload_ids = _upload_ids(body)
-    except IntakeInvalid as exc:
-        return _field_errors(exc.errors)
+    upload_ids = _upload_ids(body)
     storage = current_app.extensions["portal.storage"]
     pii = current_app.extensions["portal.pii"]
-    try:
-        escalated = online.escalate_case(
-            db.session,
-            storage,
-            pii,
-            case,
-            body.get("reason"),
-            upload_ids,
-            today=_today(),
-            request=body.get("request"),
-            facts_and_reasons=body.get("facts_and_reasons"),
-        )
-        db.session.commit()
-    except ActionRefused as exc:
-        db.session.rollback()
-        return _action_refused(exc)
-    except IntakeRefused as exc:
-        db.session.rollback()
-        return _refusal(exc.code, _message(exc))
-    except UploadError as exc:
-        db.session.rollback()
-        return _upload_refused(exc)
-    except (CaseConflict, CaseNotFound) as exc:
-        db.session.rollback()
-        return _conflict(exc)
-    except Exception:
-        db.session.rollback()
-        raise
+    escalated = online.escalate_case(
+        db.session,
+        storage,
+        pii,
+        case,
+        body.get("reason"),
+        upload_ids,
+        today=_today(),
+        request=body.get("request"),
+        facts_and_reasons=body.get("facts_and_reasons"),
+    )
+    db.session.commit()
     body = _submission_json(escalated.case, escalated.access_code, escalated.acceptance_due)
     body["escalated_from"] = case.number
     return jsonify(body), 201
@@ -807,30 +809,14 @@ def answer_material_request(number: str, request_id: int):
     """Answer a materials request addressed to the petitioner: a note, files, or both."""
     case = _authorised_case(number)
     body = _json_body()
-    try:
-        upload_ids = _upload_ids(body)
-    except IntakeInvalid as exc:
-        return _field_errors(exc.errors)
+    upload_ids = _upload_ids(body)
     content = body.get("content")
     if content is not None and not isinstance(content, str):
         return _field_errors({"content": _field("说明应为文字。", "The note must be text.")})
     storage = current_app.extensions["portal.storage"]
     pii = current_app.extensions["portal.pii"]
-    try:
-        online.answer_request(db.session, storage, pii, case, request_id, content, upload_ids, today=_today())
-        db.session.commit()
-    except ActionRefused as exc:
-        db.session.rollback()
-        return _action_refused(exc)
-    except UploadError as exc:
-        db.session.rollback()
-        return _upload_refused(exc)
-    except (CaseConflict, CaseNotFound) as exc:
-        db.session.rollback()
-        return _conflict(exc)
-    except Exception:
-        db.session.rollback()
-        raise
+    online.answer_request(db.session, storage, pii, case, request_id, content, upload_ids, today=_today())
+    db.session.commit()
     return jsonify(_tracking_answer(case))
 
 
@@ -841,19 +827,6 @@ def rate_application(number: str):
     """Record the petitioner's rating of the formal reply: once, only after the reply was sent."""
     case = _authorised_case(number)
     body = _json_body()
-    try:
-        rate_case(db.session, case, body.get("rating"), body.get("comment"))
-        db.session.commit()
-    except ActionRefused as exc:
-        db.session.rollback()
-        return _action_refused(exc)
-    except CaseNotFound:
-        db.session.rollback()
-        abort(404)
+    rate_case(db.session, case, body.get("rating"), body.get("comment"))
+    db.session.commit()
     return jsonify(_tracking_answer(case)), 201
-
-
-def _conflict(exc):
-    if isinstance(exc, CaseNotFound):
-        abort(404)
-    return _refusal("conflict", _message(exc), 409)

@@ -1,15 +1,15 @@
-"""The ``identity`` blueprint: provider sign-in for staff and citizens, the second factor, my sessions, the admin page.
+"""The staff's identity pages on the ``identity`` blueprint (``portal.identity.blueprint``): provider sign-in, the
+second factor, my sessions, my password, the sign-in administration.
 
-Staff: ``/staff/sso/*`` (provider sign-in), ``/staff/2fa*`` (second factor), ``/staff/sessions*`` (my sessions,
-sign out everywhere), ``/staff/identity-admin`` (effective configuration, the bureau's policy, the sign-in log).
-Citizens: ``/citizen/sso/*`` (real-name verification for the application form).
+``/staff/sso/*`` (provider sign-in), ``/staff/2fa*`` (second factor), ``/staff/sessions*`` (my sessions, sign out
+everywhere), ``/staff/password``, ``/staff/identity-admin`` (effective configuration, the bureau's policy, the
+sign-in log). The citizens' provider sign-in is ``public_site.identity``.
 """
 
 from __future__ import annotations
 
-import click
 import segno
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -21,14 +21,13 @@ from portal.accounts.operations import AccountError, change_own_password
 from portal.extensions import db, login_limit
 from portal.identity import oidc, web
 from portal.identity import operations as ops
+from portal.identity.blueprint import bp
 from portal.identity.claims import (
     IdentityRefused,
     provider_asserted_mfa,
-    read_citizen_claims,
     read_staff_claims,
     second_factor_required,
 )
-from portal.identity.forms import CodeForm, EndSessionsForm, PasswordChangeForm, PolicyForm
 from portal.identity.models import StaffTotp
 from portal.identity.totp import provisioning_uri
 from portal.identity.useragent import describe_user_agent
@@ -36,9 +35,8 @@ from portal.roles import SECURITY_ADMINS, Role
 from portal.web import localized_error, safe_next
 from staff_site.access import administered_user, security_admin_required, staff_required
 from staff_site.audit import audit_change
+from staff_site.identity_forms import CodeForm, EndSessionsForm, PasswordChangeForm, PolicyForm
 from tenants.models import Bureau
-
-bp = Blueprint("identity", __name__, template_folder="templates", cli_group="identity")
 
 
 @bp.context_processor
@@ -49,72 +47,27 @@ def _helpers() -> dict:
 ADMINS = (Role.bureau_admin, Role.province_admin)
 
 
-@bp.record_once
-def _setup(state) -> None:
-    """Registering the blueprint builds the app's provider clients and the identity state."""
-    app = state.app
-    settings = app.config["PORTAL_SETTINGS"]
-    staff, citizen = oidc.register_clients(app, settings.oidc_staff, settings.oidc_citizen)
-    app.extensions["portal.identity"] = web.IdentityState(settings=settings, staff=staff, citizen=citizen)
-
-
-@bp.app_template_global("identity_login_options")
-def _login_options() -> dict:
-    return web.login_options()
-
-
-@bp.app_template_global("verified_identity")
-def _verified_identity():
-    return web.verified_identity()
-
-
-def _refused(realm: str, reason: str, message: str | None, status: int):
-    return render_template("identity/refused.html", realm=realm, reason=reason, message=message), status
-
-
-def _provider_client(realm: str):
-    client = getattr(web.state(), realm)
-    if client is None:
-        abort(404)
-    return client
-
-
-def _provider_failed(realm: str, exc: oidc.ProviderFailed):
-    ops.record_attempt(
-        db.session,
-        realm=realm,
-        method="sso",
-        outcome=exc.kind,
-        at=web.now(),
-        client=web.client_info(),
-        detail=exc.detail,
-    )
-    db.session.commit()
-    status = {"provider_unavailable": 503, "cancelled": 200}.get(exc.kind, 400)
-    return _refused(realm, exc.kind, None, status)
-
-
 # --- Staff: provider sign-in ------------------------------------------------------------------------------------
 
 
 @bp.get("/staff/sso/login")
 def staff_sso_login():
-    client = _provider_client("staff")
+    client = web.provider_client("staff")
     session[web.NEXT] = safe_next(request.args.get("next")) or url_for("staff.home")
     try:
         return oidc.start(client, url_for(".staff_sso_callback", _external=True))
     except oidc.ProviderFailed as exc:
-        return _provider_failed("staff", exc)
+        return web.provider_failed("staff", exc)
 
 
 @bp.get("/staff/sso/callback")
 def staff_sso_callback():
-    client = _provider_client("staff")
+    client = web.provider_client("staff")
     provider = web.state().settings.oidc_staff
     try:
         claims, id_token = oidc.finish(client)
     except oidc.ProviderFailed as exc:
-        return _provider_failed("staff", exc)
+        return web.provider_failed("staff", exc)
     try:
         staff_claims = read_staff_claims(claims, provider)
         user = ops.resolve_staff_identity(db.session, staff_claims, provider, now=web.now())
@@ -128,7 +81,7 @@ def staff_sso_callback():
             bureau_hint = str(claims.get(provider.claim("bureau") or "", "") or "")
             ops.record_attempt(db.session, realm="staff", identifier=identifier, bureau_hint=bureau_hint, **common)
         db.session.commit()
-        return _refused("staff", exc.reason, localized_error(exc), 403)
+        return web.refused("staff", exc.reason, localized_error(exc), 403)
     mfa = provider_asserted_mfa(staff_claims.amr, staff_claims.acr, provider.mfa_acr)
     next_url = session.pop(web.NEXT, None) or url_for("staff.home")
     return web.begin_staff_sign_in(user, method="sso", next_url=next_url, id_token=id_token, provider_mfa=mfa)
@@ -513,137 +466,3 @@ def reset_second_factor_of(user: StaffUser, admin_user: StaffUser) -> None:
         client=web.client_info(),
         detail=f"by {admin_user.username}",
     )
-
-
-# --- Citizens ---------------------------------------------------------------------------------------------------
-
-
-@bp.get("/citizen/sso/login")
-def citizen_sso_login():
-    client = _provider_client("citizen")
-    session[web.NEXT] = safe_next(request.args.get("next")) or url_for("public.home")
-    try:
-        return oidc.start(client, url_for(".citizen_sso_callback", _external=True))
-    except oidc.ProviderFailed as exc:
-        return _provider_failed("citizen", exc)
-
-
-@bp.get("/citizen/sso/callback")
-def citizen_sso_callback():
-    client = _provider_client("citizen")
-    provider = web.state().settings.oidc_citizen
-    try:
-        claims, id_token = oidc.finish(client)
-    except oidc.ProviderFailed as exc:
-        return _provider_failed("citizen", exc)
-    from portal.cases.queries import local_today
-
-    at = web.now()
-    try:
-        identity = read_citizen_claims(claims, provider, verified_at=int(at.timestamp()), today=local_today())
-    except IdentityRefused as exc:
-        ops.record_attempt(
-            db.session, realm="citizen", method="sso", outcome=exc.reason, at=at, client=web.client_info()
-        )
-        db.session.commit()
-        return _refused("citizen", exc.reason, localized_error(exc), 403)
-    web.remember_citizen(identity, id_token)
-    _open_petitioner_account(identity)
-    ops.record_attempt(
-        db.session,
-        realm="citizen",
-        method="sso",
-        outcome="ok",
-        at=at,
-        client=web.client_info(),
-        identifier=web.pii().hash(f"{identity.issuer}|{identity.subject}"),
-        detail="verified: " + ", ".join(sorted(identity.locked_fields)),
-    )
-    db.session.commit()
-    flash(_("The identity service has verified who you are."))
-    return redirect(session.pop(web.NEXT, None) or url_for("public.home"))
-
-
-def _open_petitioner_account(identity) -> None:
-    """Sign the citizen in to their petitioner account (made or linked now), with their cases listed."""
-    from flask_login import login_user
-
-    from portal.petitioners.accounts import SESSION_VERSION, link_verified_citizen
-    from portal.petitioners.models import Petitioner
-
-    user = current_user._get_current_object() if current_user.is_authenticated else None
-    current = user if isinstance(user, Petitioner) else None
-    account = link_verified_citizen(
-        db.session,
-        web.pii(),
-        issuer=identity.issuer,
-        subject=identity.subject,
-        id_number=identity.id_number,
-        current=current,
-    )
-    session[SESSION_VERSION] = account.session_version or 0
-    login_user(account)
-
-
-@bp.post("/citizen/sso/logout")
-def citizen_sso_logout():
-    """End the verified identity and the petitioner session in this browser, and the provider's session."""
-    from flask_login import logout_user
-
-    from portal.petitioners.accounts import SESSION_VERSION, end_petitioner_sessions
-    from portal.petitioners.models import Petitioner
-
-    if web.state().citizen is None:
-        abort(404)
-    user = current_user._get_current_object() if current_user.is_authenticated else None
-    if isinstance(user, Petitioner):
-        end_petitioner_sessions(db.session, user)
-        db.session.commit()
-        session.pop(SESSION_VERSION, None)
-        logout_user()
-    id_token = web.forget_citizen()
-    flash(_("Your verified identity was removed from this browser."))
-    back = url_for("public.home", _external=True)
-    return redirect(web.provider_logout_url("citizen", id_token, back) or url_for("public.home"))
-
-
-# --- Command line -----------------------------------------------------------------------------------------------
-
-
-@bp.cli.command("link")
-@click.option("--username", required=True, help="The staff account.")
-@click.option("--subject", required=True, help="The identity's subject (sub) at the provider.")
-@click.option("--issuer", default=None, help="The provider's issuer (default: OIDC_STAFF_ISSUER).")
-def link_command(username: str, subject: str, issuer: str | None) -> None:
-    """Register in advance which provider identity signs in as a staff account."""
-    from tenants.scoping import system_scope
-
-    issuer = issuer or (web.state().settings.oidc_staff.issuer if web.state().settings.oidc_staff else None)
-    if not issuer:
-        raise click.UsageError("Give --issuer or set OIDC_STAFF_ISSUER.")
-    with system_scope(db.session):
-        user = db.session.scalar(select(StaffUser).where(StaffUser.username == username))
-    if user is None:
-        raise click.UsageError(f"No staff account {username!r}.")
-    try:
-        ops.link_identity(db.session, user, issuer=issuer.rstrip("/"), subject=subject)
-    except ops.IdentityProblem as exc:
-        raise click.UsageError(exc.message_en) from exc
-    db.session.commit()
-    click.echo(f"{username} signs in as {subject!r} at {issuer}")
-
-
-@bp.cli.command("reset-2fa")
-@click.option("--username", required=True)
-def reset_command(username: str) -> None:
-    """Remove a staff member's authenticator and recovery codes (they set up a new one at next sign-in)."""
-    from tenants.scoping import TenantScope, scoped, system_scope
-
-    with system_scope(db.session):
-        user = db.session.scalar(select(StaffUser).where(StaffUser.username == username))
-    if user is None:
-        raise click.UsageError(f"No staff account {username!r}.")
-    with scoped(db.session, TenantScope.single(user.tenant_id)):
-        ops.remove_second_factor(db.session, user)
-        db.session.commit()
-    click.echo(f"The second factor of {username} was removed.")

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 
-from portal.api import bp
-from portal.api.auth import error, error_response, staff_api
 from portal.api.openapi import SCHEMAS, document
 from portal.cases.queries import pick
 from portal.extensions import db
@@ -17,6 +15,8 @@ from portal.notify.messages import digest_item_text, single_alert, staff_text
 from portal.notify.models import NOTIFICATION_KINDS, StaffNotification
 from portal.notify.operations import get_own_notification, list_notifications, mark_read, unread_count
 from portal.web import current_lang
+from staff_site.api import bp
+from staff_site.api.auth import error, error_response, staff_api
 
 MAX_ID = 2**63 - 1
 LIMIT = 200

@@ -10,10 +10,7 @@ from datetime import date
 
 from flask import g, jsonify, request
 
-from portal.api import bp
-from portal.api.auth import error, error_response, field_errors, field_errors_response, message, staff_api
 from portal.api.openapi import document
-from portal.api.staff import _AUTH, _refused
 from portal.cases.meetings import (
     STATUS_LABELS,
     case_numbers_of,
@@ -27,7 +24,9 @@ from portal.cases.models import Meeting
 from portal.cases.queries import local_today
 from portal.extensions import db
 from portal.web import localized
-from portal.workflow import ActionRefused
+from staff_site.api import bp
+from staff_site.api.auth import error, error_response, field_errors, field_errors_response, message, staff_api
+from staff_site.api.staff import _AUTH
 
 
 def meeting_json(meeting: Meeting, numbers: dict[int, str]) -> dict:
@@ -91,21 +90,17 @@ def staff_propose_meeting():
     units = body.get("unit_ids") or []
     if not isinstance(units, list):
         return field_errors({"unit_ids": message("应为单位编号的列表。", "Must be a list of unit ids.")})
-    try:
-        meeting = propose_meeting(
-            db.session,
-            g.staff_user,
-            topic=body.get("topic"),
-            meeting_on=meeting_on,
-            unit_ids=units,
-            case_numbers=numbers,
-            reason=body.get("reason"),
-            today=local_today(),
-        )
-        db.session.commit()
-    except ActionRefused as exc:
-        db.session.rollback()
-        return _refused(exc)
+    meeting = propose_meeting(
+        db.session,
+        g.staff_user,
+        topic=body.get("topic"),
+        meeting_on=meeting_on,
+        unit_ids=units,
+        case_numbers=numbers,
+        reason=body.get("reason"),
+        today=local_today(),
+    )
+    db.session.commit()
     response = _one(meeting)
     response.status_code = 201
     return response
@@ -141,9 +136,6 @@ def staff_decide_meeting(meeting_id: int):
     except LookupError:
         db.session.rollback()
         return _meeting_not_found()
-    except ActionRefused as exc:
-        db.session.rollback()
-        return _refused(exc)
     return _one(meeting)
 
 
@@ -161,9 +153,6 @@ def staff_meeting_minutes(meeting_id: int):
     except LookupError:
         db.session.rollback()
         return _meeting_not_found()
-    except ActionRefused as exc:
-        db.session.rollback()
-        return _refused(exc)
     return _one(meeting)
 
 

@@ -9,12 +9,12 @@ from flask import current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal import idempotency
-from portal.api import bp
-from portal.api.applications import IDEMPOTENCY_HEADER, idempotency_claim, upload_limit
 from portal.api.openapi import SCHEMAS, document
 from portal.attachments.operations import MAX_FILE_BYTES, UploadError, UploadTooLarge, store_upload
 from portal.extensions import db
 from portal.web import localized
+from public_site.api import bp
+from public_site.api.applications import IDEMPOTENCY_HEADER, idempotency_claim, upload_limit
 
 # Room for the multipart boundary and part headers around the one file.
 _REQUEST_OVERHEAD = 64 * 1024

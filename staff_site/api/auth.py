@@ -18,13 +18,13 @@ from wtforms import ValidationError
 from portal.accounts.models import StaffUser
 from portal.accounts.operations import LoginResult, authenticate, load_user
 from portal.accounts.tokens import bearer_token, issue_token, revoke_token
-from portal.api import bp
 from portal.api.openapi import SCHEMAS, document
 from portal.extensions import db, login_limit
 from portal.identity import operations as identity_ops
 from portal.identity import web as identity
 from portal.identity.claims import second_factor_required
 from portal.web import is_english
+from staff_site.api import bp
 from tenants.scoping import system_scope
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

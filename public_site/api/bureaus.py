@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from portal.api import bp
 from portal.api.openapi import SCHEMAS, document
 from portal.extensions import db
+from public_site.api import bp
 from tenants.tree import list_bureaus, tree_order
 
 SCHEMAS["Bureau"] = {

@@ -14,8 +14,6 @@ from urllib.parse import quote
 
 from flask import current_app, g, jsonify, request
 
-from portal.api import bp
-from portal.api.auth import error, error_response, field_errors, field_errors_response, message, staff_api
 from portal.api.openapi import SCHEMAS, document
 from portal.attachments.operations import DOWNLOAD_SECONDS, download_url
 from portal.cases.actions import ACTION_FIELDS, FILE_ACTIONS, register_application, take_action
@@ -58,6 +56,8 @@ from portal.workflow import (
     CaseState,
     IntakePath,
 )
+from staff_site.api import bp
+from staff_site.api.auth import error, error_response, field_errors, field_errors_response, message, staff_api
 
 REFUSAL_STATUS = {"wrong_state": 409, "forbidden": 403, "not_your_bureau": 404, "invalid": 422}
 
@@ -87,17 +87,42 @@ def _not_found():
     )
 
 
+# --- The domain's refusals: one answer for every route of the staff API --------------------------------------
+# A route lets a refusal propagate; its handler rolls the request's work back and answers JSON.
+
+#: The API names the files of an action or a registration ``upload_ids``, whatever the form field is called.
+_FIELD_NAMES = {"files": "upload_ids", "scans": "upload_ids"}
+
+
+@bp.errorhandler(ActionRefused)
 def _refused(exc: ActionRefused):
+    db.session.rollback()
     status = REFUSAL_STATUS.get(exc.code, 422)
     if status == 404:
         return _not_found()
     if status == 422:
-        return field_errors({exc.field or "payload": message(exc.message_zh, exc.message_en)})
+        field = _FIELD_NAMES.get(exc.field, exc.field) if exc.field else "payload"
+        return field_errors({field: message(exc.message_zh, exc.message_en)})
     return error(status, exc.code, exc.message_zh, exc.message_en)
 
 
+@bp.errorhandler(CaseConflict)
 def _conflict(exc: CaseConflict):
+    db.session.rollback()
     return error(409, "conflict", exc.message_zh, exc.message_en)
+
+
+@bp.errorhandler(CaseNotFound)
+def _case_not_found(_exc: CaseNotFound):
+    db.session.rollback()
+    return _not_found()
+
+
+@bp.errorhandler(IntakeRefused)
+def _intake_refused(exc: IntakeRefused):
+    """Registering a paper application: the disputed bureau cannot take it."""
+    db.session.rollback()
+    return field_errors({"disputed_bureau_id": message(exc.message_zh, exc.message_en)})
 
 
 # --- Serialisers -----------------------------------------------------------------------------------------
@@ -927,31 +952,19 @@ def staff_case_action(case_id: int):
         errors["upload_ids"] = message("应为上传编号的列表。", "Must be a list of upload ids.")
     if errors:
         return field_errors(errors)
-    try:
-        take_action(
-            db.session,
-            _pii(),
-            current_app.extensions["portal.storage"],
-            case_id,
-            action,
-            g.staff_user,
-            payload,
-            upload_ids=upload_ids,
-            expected_version=version,
-            today=local_today(),
-        )
-        db.session.commit()
-    except CaseNotFound:
-        db.session.rollback()
-        return _not_found()
-    except CaseConflict as exc:
-        db.session.rollback()
-        return _conflict(exc)
-    except ActionRefused as exc:
-        db.session.rollback()
-        if exc.field == "files":
-            exc.field = "upload_ids"
-        return _refused(exc)
+    take_action(
+        db.session,
+        _pii(),
+        current_app.extensions["portal.storage"],
+        case_id,
+        action,
+        g.staff_user,
+        payload,
+        upload_ids=upload_ids,
+        expected_version=version,
+        today=local_today(),
+    )
+    db.session.commit()
     page = _page(case_id)
     if page is None:  # a lower bureau answered a request: it does not read the case
         return jsonify(id=case_id, done=True)
@@ -967,15 +980,8 @@ def staff_reveal(case_id: int):
         return _not_found()
     if not isinstance(reason, str):
         return field_errors({"reason": message("请说明理由。", "Say why.")})
-    try:
-        reveal_personal_data(db.session, case_id, g.staff_user, reason)
-        db.session.commit()
-    except CaseNotFound:
-        db.session.rollback()
-        return _not_found()
-    except ActionRefused as exc:
-        db.session.rollback()
-        return _refused(exc)
+    reveal_personal_data(db.session, case_id, g.staff_user, reason)
+    db.session.commit()
     response = jsonify(case_detail(_page(case_id, revealed=True)))
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -1190,25 +1196,16 @@ def staff_register_application():
     data, upload_ids, errors = _application(body)
     if errors:
         return field_errors(errors)
-    try:
-        submission = register_application(
-            db.session,
-            _pii(),
-            current_app.extensions["portal.storage"],
-            data,
-            g.staff_user,
-            upload_ids=upload_ids,
-            today=local_today(),
-        )
-        db.session.commit()
-    except IntakeRefused as exc:
-        db.session.rollback()
-        return field_errors({"disputed_bureau_id": message(exc.message_zh, exc.message_en)})
-    except ActionRefused as exc:
-        db.session.rollback()
-        if exc.field == "scans":
-            exc.field = "upload_ids"
-        return _refused(exc)
+    submission = register_application(
+        db.session,
+        _pii(),
+        current_app.extensions["portal.storage"],
+        data,
+        g.staff_user,
+        upload_ids=upload_ids,
+        today=local_today(),
+    )
+    db.session.commit()
     page = _page(submission.case.id)
     response = jsonify(
         case=case_detail(page),
