@@ -21,7 +21,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-import portal.api  # noqa: F401  (the routes document themselves on import)
+import public_site.api  # noqa: F401  (the routes document themselves on import)
+import staff_site.api  # noqa: F401
 from portal.api.openapi import PATHS
 from portal.cases.queries import local_today
 from portal.roles import Role
@@ -69,6 +70,13 @@ def _strategy(operation, real: dict):
         known = {name: real[name] for name in names}
         options += [operation.as_strategy(generation_mode=mode, path_parameters=known) for mode in modes]
     return st.one_of(options)
+
+
+def test_every_served_operation_is_exercised(app):
+    """The operations below are read from the registry at import time: they must be every one the app serves."""
+    served = Browser(app).get("/api/v1/openapi.json").get_json()["paths"]
+    assert sorted((method.upper(), path) for path, ops in served.items() for method in ops) == OPERATIONS
+    assert len(OPERATIONS) >= 25
 
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
