@@ -520,7 +520,9 @@ def tracking_view(session: Session, tenant_id: int, case_id: int, *, today: date
     deadlines, open_due = [], {}
     for d in values["deadlines"]:
         step, closed_at = Step(d["step"]), _moment(d["closed_at"])
-        if closed_at is None and step in (Step.escalation_window, Step.whole_review):
+        # A window the sweep closed after its last day still tells the last day (as ``context.case_view``).
+        expired_window = step is Step.escalation_window and d["close_reason"] == WINDOW_EXPIRED
+        if (closed_at is None or expired_window) and step in (Step.escalation_window, Step.whole_review):
             open_due[step] = _day(d["due_on"])
         if step is Step.material_request and d["material_request_id"] not in shown_request_ids:
             continue  # a request to another bureau or body is the bureau's business

@@ -398,7 +398,12 @@ def test_the_sweep_closes_the_petitioners_window_after_its_last_day(dbs, pii, ci
     # 30 days from 11 September end on Sunday 11 October; the last day moves to Monday 12 October.
     assert window.due_on == date(2026, 10, 12)
     assert sweep(dbs, date(2026, 10, 12), digest=False)["windows_closed"] == 0
+    with system_scope(dbs):
+        touched_before = dbs.get(Case, (case.tenant_id, case.id)).updated_at
+    dbs.expire_all()
     assert sweep(dbs, date(2026, 10, 13), digest=False)["windows_closed"] == 1
+    with system_scope(dbs):  # the petitioner's kept tracking page and answer follow updated_at
+        assert dbs.get(Case, (case.tenant_id, case.id)).updated_at > touched_before
     assert sweep(dbs, date(2026, 10, 13), digest=False)["windows_closed"] == 0
     [closed] = [d for d in case_deadlines(dbs, case.id) if d.step is Step.escalation_window]
     assert closed.closed_at is not None and closed.close_reason == "expired"
@@ -413,7 +418,7 @@ def test_the_sweep_closes_the_petitioners_window_after_its_last_day(dbs, pii, ci
         # is refused as before.
         row = dbs.get(Case, (case.tenant_id, case.id))
         view = case_view(dbs, row, BureauStaff(dbs, case.tenant_id))
-        tracked = tracking_view(dbs, row, today=date(2026, 10, 13))
+        tracked = tracking_view(dbs, row.tenant_id, row.id, today=date(2026, 10, 13))
     assert kept == rebuilt
     assert view.escalation_due == date(2026, 10, 12)
     assert tracked.escalation.last_day == date(2026, 10, 12) and not tracked.escalation.possible
