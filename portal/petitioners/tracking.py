@@ -546,7 +546,7 @@ def tracking_view(session: Session, tenant_id: int, case_id: int, *, today: date
         file = PublicFile(f["id"], f["filename"], f["size"], f["content_type"], f["sha256"], f["storage_key"])
         if f["id"] in public_ids:
             documents.append(file)
-        elif f["source"] == AttachmentSource.petitioner:
+        if f["source"] == AttachmentSource.petitioner:
             own.append(file)
 
     view = build_case_view(
