@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import os
 import pstats
 import random
 import tempfile
@@ -30,13 +31,13 @@ BASE_PORT = 30500  # embedded services (`portal dev` uses 24000, the benchmark 2
 
 def service_processes(root: Path, ports: set[int]) -> list[psutil.Process]:
     """The embedded services (and their children: PostgreSQL's backends), found as ``bench.run`` finds them."""
-    marker = str(root.resolve())
+    marker, own = str(root.resolve()), os.getpid()  # this process names the root too: it is the web side, not a service
     listening = {
         c.pid for c in psutil.net_connections("tcp") if c.status == psutil.CONN_LISTEN and c.laddr.port in ports
     }
     found: dict[int, psutil.Process] = {}
     for proc in psutil.process_iter(["cmdline"]):
-        if proc.pid in listening or any(marker in part for part in proc.info["cmdline"] or ()):
+        if proc.pid != own and (proc.pid in listening or any(marker in part for part in proc.info["cmdline"] or ())):
             for p in (proc, *proc.children(recursive=True)):
                 found[p.pid] = p
     return list(found.values())

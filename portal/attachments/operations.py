@@ -131,7 +131,7 @@ class UploadAlreadyUsed(UploadError):
 def store_upload(
     session: Session, storage: Storage, stream: BinaryIO, filename: str | None, *, max_bytes: int = MAX_FILE_BYTES
 ) -> Upload:
-    """Stream ``stream`` to a staging object and record it as an unclaimed upload.
+    """Stream ``stream`` to its object (``uploads/<id>``, kept by the attachment that claims it); record the upload.
 
     The file is spooled to disk (in memory up to 1 MiB) while it is hashed and counted; reading stops as soon as
     it passes ``max_bytes``. The type comes from the content alone.
