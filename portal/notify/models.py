@@ -51,9 +51,9 @@ class StaffNotification(TenantOwned, Base):
 
     ``params`` holds what the text needs (case number, step, dates); the text itself is rendered in the reader's
     language by ``portal.notify.messages.staff_text``. The sweep's alerts reach a person as one notification per
-    kind and day whose ``items`` list them (``count`` in all; ``deadline_alerts`` keeps each alert). A supervision
-    notice lives in the bureau above the case's, so ``case_tenant_id`` says where the case is. ``dedupe_key`` makes
-    each notice exactly-once per recipient.
+    kind and day whose ``items`` list them (``count`` in all; ``deadline_alerts`` keeps each alert); a supervision
+    notice lives in the bureau above the cases'. Otherwise ``case_tenant_id`` says where the case is.
+    ``dedupe_key`` makes each notice exactly-once per recipient.
     """
 
     __tablename__ = "staff_notifications"
