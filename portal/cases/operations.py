@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Select, func, select, text, tuple_, update
+from sqlalchemy import Select, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import StaffUser
@@ -532,21 +532,6 @@ def _refresh_next_due(session: Session, case: Case, new_case_deadlines: list[Dea
                     due_on=case.next_due_on,
                 )
             )
-
-
-def touch_case(session: Session, tenant_id: int, case_id: int) -> None:
-    """Tell the case's readers that what they see of it changed outside the workflow (a document stored).
-
-    ``updated_at`` moves, and with it the stamp of the petitioner's kept tracking page and answer
-    (``portal.petitioners.tracking.CaseStamp``); ``version`` does not: it guards the staff's actions, which a
-    background job must not turn into conflicts. Writers that update the case row otherwise move it anyway.
-    """
-    session.execute(
-        update(Case)
-        .where(Case.tenant_id == tenant_id, Case.id == case_id)
-        .values(updated_at=func.clock_timestamp())
-        .execution_options(synchronize_session=False)
-    )
 
 
 def refresh_next_due_of(session: Session, case_keys: Iterable[tuple[int, int]]) -> None:

@@ -357,7 +357,7 @@ def render_outbox_row(session: Session, storage: Storage, pii: PersonalData, out
             document = _existing(session, outbox_row.tenant_id, request)
             _mark_sent(session, outbox_row)
             return RenderResult("exists", document)
-        from portal.cases.operations import touch_case  # the operations import the documents: import at use
+        from portal.cases.stamp import touch_case
 
         touch_case(session, outbox_row.tenant_id, request.case_id)  # the petitioner's page lists the new notice
         _mark_sent(session, outbox_row)

@@ -78,7 +78,7 @@ class CaseStamp:
 
     ``version`` and ``updated_at`` change with everything the petitioner sees of the case: the workflow's writes
     bump ``version``; the other writers (documents, recomputed deadlines) touch ``updated_at``
-    (``portal.cases.operations.touch_case``). ``state``, ``intake`` and ``delivered_on`` tell whether opening the
+    (``portal.cases.stamp.touch_case``). ``state``, ``intake`` and ``delivered_on`` tell whether opening the
     case records its delivery (``portal.petitioners.operations.record_online_delivery``).
     """
 

@@ -468,7 +468,7 @@ def test_a_stand_in_declared_for_signing_reads_and_signs_the_daiqian_copy_throug
     import hashlib
     import re
 
-    import worker.queues
+    import worker.jobs
     from portal.accounts.absences import add_absence
     from portal.attachments.models import Attachment
     from portal.documents.models import GeneratedDocument
@@ -516,7 +516,7 @@ def test_a_stand_in_declared_for_signing_reads_and_signs_the_daiqian_copy_throug
     assert {"label": "签发稿摘要", "value": digest} in sign["fields"]
     assert {"label": "代理", "value": city.petitions_leader.display_name} in sign["fields"]
 
-    monkeypatch.setattr(worker.queues, "_app", app)
+    monkeypatch.setattr(worker.jobs, "_app", app)
     render_pending_documents()
     with system_scope(dbs):
         document = dbs.scalar(

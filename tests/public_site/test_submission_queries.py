@@ -67,6 +67,7 @@ def test_an_application_writes_each_table_once_and_touches_no_storage(app, clien
         "case_rollups": 1,
         "deadline_rollups": 1,
         "attachments": 1,
+        "work_items": 1,
     }
     assert not [s for s in statements if s.startswith("UPDATE cases")]
     assert not [s for s in statements if "FROM deadlines" in s]

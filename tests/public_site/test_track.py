@@ -9,8 +9,8 @@ from urllib.parse import urlparse
 from sqlalchemy import select
 
 from portal.attachments.models import Attachment, AttachmentSource
-from portal.cases.operations import touch_case
 from portal.cases.queries import local_today
+from portal.cases.stamp import touch_case
 from portal.documents.models import GeneratedDocument
 from portal.workflow import CaseKind, CaseState, DocumentKind
 from tenants.scoping import TenantScope, scoped

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-import worker.queues
+import worker.jobs
 from portal.cases.queries import local_today
 from tests.helpers import csrf_token
 from tests.portal.cases.conftest import act
@@ -95,7 +95,7 @@ def test_a_document_stored_by_the_worker_changes_the_kept_page(app, dbs, pii, ci
     act(dbs, pii, city.clerk, case_by_number(dbs, body["number"]).id, "accept", today=local_today())
     kept = browser.get(f"/track/{body['number']}").get_data(as_text=True)
     assert "信访事项复查受理告知书" not in kept  # the notice is rendered off the request path, by the worker
-    monkeypatch.setattr(worker.queues, "_app", app)
+    monkeypatch.setattr(worker.jobs, "_app", app)
     render_pending_documents()
     page = browser.get(f"/track/{body['number']}").get_data(as_text=True)
     assert "信访事项复查受理告知书" in page
