@@ -18,12 +18,8 @@ from portal.web import localized_error, safe_next
 
 @bp.get("/citizen/sso/login")
 def citizen_sso_login():
-    client = web.provider_client("citizen")
-    session[web.NEXT] = safe_next(request.args.get("next")) or url_for("public.home")
-    try:
-        return oidc.start(client, url_for(".citizen_sso_callback", _external=True))
-    except oidc.ProviderFailed as exc:
-        return web.provider_failed("citizen", exc)
+    back_to = safe_next(request.args.get("next")) or url_for("public.home")
+    return web.start_provider_sign_in("citizen", back_to, url_for(".citizen_sso_callback", _external=True))
 
 
 @bp.get("/citizen/sso/callback")

@@ -52,12 +52,8 @@ ADMINS = (Role.bureau_admin, Role.province_admin)
 
 @bp.get("/staff/sso/login")
 def staff_sso_login():
-    client = web.provider_client("staff")
-    session[web.NEXT] = safe_next(request.args.get("next")) or url_for("staff.home")
-    try:
-        return oidc.start(client, url_for(".staff_sso_callback", _external=True))
-    except oidc.ProviderFailed as exc:
-        return web.provider_failed("staff", exc)
+    back_to = safe_next(request.args.get("next")) or url_for("staff.home")
+    return web.start_provider_sign_in("staff", back_to, url_for(".staff_sso_callback", _external=True))
 
 
 @bp.get("/staff/sso/callback")

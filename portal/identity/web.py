@@ -129,6 +129,17 @@ def provider_client(realm: str):
     return client
 
 
+def start_provider_sign_in(realm: str, back_to: str, callback_url: str):
+    """Send the browser to the ``realm``'s provider (404 when none is configured); the callback goes on to
+    ``back_to``."""
+    client = provider_client(realm)
+    session[NEXT] = back_to
+    try:
+        return oidc.start(client, callback_url)
+    except oidc.ProviderFailed as exc:
+        return provider_failed(realm, exc)
+
+
 def provider_failed(realm: str, exc: oidc.ProviderFailed):
     """The provider did not complete the sign-in: log the attempt, say so (503 when it cannot be reached)."""
     ops.record_attempt(
