@@ -97,7 +97,9 @@ class CaseStamp:
         """What a cached rendering of the case depends on; None when there is no version to rely on."""
         if self.reference_version is None:
             return None
-        return (self.number, self.tenant_id, self.case_id, self.version, self.updated_at, self.reference_version)
+        # The instant, not the datetime: its repr (in the ETag) names the time zone the connection happened to use.
+        moment = self.updated_at.timestamp()
+        return (self.number, self.tenant_id, self.case_id, self.version, moment, self.reference_version)
 
 
 @functools.cache
