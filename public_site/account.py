@@ -28,7 +28,7 @@ from portal.web import safe_next
 from portal.workflow import KIND_LABELS, STATE_PUBLIC
 from public_site.api.applications import track_limit, track_number_limit
 from public_site.apply import discard_draft
-from public_site.common import current_petitioner, grant, pii
+from public_site.common import current_petitioner, grant, pii, stamps
 from public_site.views import bp
 from tenants.models import Bureau
 from tenants.scoping import TenantScope, scoped
@@ -147,7 +147,7 @@ def claim():
     if account is None:
         return redirect(url_for("public.sign_in"))
     number = request.form.get("number", "")[:40]
-    ref = find_by_code(db.session, pii(), number, request.form.get("code", ""))
+    ref = find_by_code(stamps(), pii(), number, request.form.get("code", ""))
     if ref is None:
         error = _("No application matches this number and access code. Check both and try again.")
         return _cases_page(account, number=number, error=error, status=404)

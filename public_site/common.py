@@ -34,6 +34,11 @@ def pii():
     return current_app.extensions["portal.pii"]
 
 
+def stamps():
+    """The tracking stamps' reader (``portal.petitioners.tracking.StampReader``)."""
+    return current_app.extensions["portal.stamps"]
+
+
 def storage():
     return current_app.extensions["portal.storage"]
 

@@ -48,6 +48,7 @@ from public_site.common import (
     page_is_plain,
     pii,
     render_tokenless,
+    stamps,
     storage,
     today,
     viewer_kind,
@@ -72,11 +73,11 @@ def granted_stamp(number: str) -> CaseStamp | None:
     replied case (送达); None otherwise (the caller asks for the code)."""
     if not may_follow(number):
         return None
-    stamp = find_number(db.session, number)
+    stamp = find_number(stamps(), number)
     if stamp is not None and awaits_online_delivery(stamp):
         record_online_delivery(db.session, pii(), open_case(db.session, stamp), today=today())
         db.session.commit()
-        stamp = find_number(db.session, number)
+        stamp = find_number(stamps(), number)
     return stamp
 
 
@@ -89,7 +90,13 @@ def load_granted(number: str):
     if stamp is None:
         return None
     case = open_case(db.session, stamp)
-    view = tracking_view(db.session, stamp.tenant_id, stamp.case_id, today=today()) if case is not None else None
+    view = (
+        tracking_view(
+            db.session, stamp.tenant_id, stamp.case_id, today=today(), reference_version=stamp.reference_version
+        )
+        if case is not None
+        else None
+    )
     return (case, view) if view is not None else None
 
 
@@ -115,7 +122,7 @@ def track():
 def track_lookup():
     """Check the number and the code; a wrong code and an unknown number get the same answer (404)."""
     number = request.form.get("number", "")
-    ref = find_by_code(db.session, pii(), number, request.form.get("code", ""))
+    ref = find_by_code(stamps(), pii(), number, request.form.get("code", ""))
     if ref is None:
         error = _("No application matches this number and access code. Check both and try again.")
         return render_template("public/track/lookup.html", number=number[:40], error=error), 404
@@ -153,7 +160,9 @@ def case(number: str):
     keep = key is not None and page_is_plain()
     page = PAGES.get(key) if keep else None
     if page is None:
-        view = tracking_view(db.session, stamp.tenant_id, stamp.case_id, today=today())
+        view = tracking_view(
+            db.session, stamp.tenant_id, stamp.case_id, today=today(), reference_version=stamp.reference_version
+        )
         if view is None:
             return _ask(number)
         page = render_tokenless(lambda: _case_page(view)[0])
@@ -209,7 +218,13 @@ def case_rate(number: str):
 def case_file(number: str, attachment_id: int):
     """Download a notice or one's own file through a short-lived link, once the browser is authorised."""
     stamp = granted_stamp(number)
-    view = tracking_view(db.session, stamp.tenant_id, stamp.case_id, today=today()) if stamp else None
+    view = (
+        tracking_view(
+            db.session, stamp.tenant_id, stamp.case_id, today=today(), reference_version=stamp.reference_version
+        )
+        if stamp
+        else None
+    )
     if view is None:
         abort(404)
     attachment = find_file(view, attachment_id)

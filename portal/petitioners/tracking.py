@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+import psycopg
 from sqlalchemy import bindparam, func, literal_column, select, true
 from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by
 from sqlalchemy.orm import Session
@@ -23,11 +25,11 @@ from sqlalchemy.orm import Session
 from portal.attachments.models import Attachment, AttachmentSource
 from portal.cases.calendar import get_step_rules
 from portal.cases.context import BureauStaff, build_case_view
-from portal.cases.models import WINDOW_EXPIRED, Case, CaseEvent, CaseNumber, CaseParty, Deadline, MaterialRequest
+from portal.cases.models import WINDOW_EXPIRED, Case, CaseEvent, CaseParty, Deadline, MaterialRequest
 from portal.cases.numbers import normalise_code, normalise_number
 from portal.cases.queries import explain_deadline
 from portal.documents.models import GeneratedDocument
-from portal.memo import note_version, version_column
+from portal.memo import note_version
 from portal.pii import PersonalData
 from portal.routing import OPINION_KIND_LABELS, OpinionKind
 from portal.supervision.models import SATISFACTION_LABELS, Satisfaction, SatisfactionRating
@@ -53,7 +55,7 @@ from portal.workflow import (
     case_step_label,
     decide,
 )
-from tenants.scoping import TenantScope, scoped, scoped_statement, set_scope, subtree_ids, system_scope
+from tenants.scoping import TenantScope, scoped, scoped_statement, set_scope, subtree_ids
 from tenants.tree import BureauInfo, bureau_info
 
 NUMBER_MAX = 40
@@ -102,34 +104,76 @@ class CaseStamp:
         return (self.number, self.tenant_id, self.case_id, self.version, moment, self.reference_version)
 
 
-@functools.cache
-def _stamp_statement(with_code: bool):
-    """The stamp of the case numbered ``:number`` (and its access code's hash): built once, run per request."""
-    return (
-        select(
-            CaseNumber.number,
-            CaseNumber.tenant_id,
-            CaseNumber.case_id,
-            Case.version,
-            Case.updated_at,
-            Case.state,
-            Case.intake,
-            Case.delivered_on,
-            version_column().label("reference_version"),
-            *([Case.access_code_hash] if with_code else []),
-        )
-        .join(Case, (Case.tenant_id == CaseNumber.tenant_id) & (Case.id == CaseNumber.case_id))
-        .where(CaseNumber.number == bindparam("number"))
+class StampReader:
+    """Reads case stamps outside the ORM session: ``portal_case_stamp(number)`` on an autocommit connection.
+
+    The look-up every tracking request makes, and for a kept page the only one: one round trip (no pool ping, no
+    scope statement, no rollback; the function carries its own system scope, migration ``c9e1f3a5b7d2``). Idle
+    connections are kept for the next request; one that fails (a database restart) is dropped and the look-up
+    tried once more on a new one. Sees committed rows only, as every request does.
+    """
+
+    _CALL = "SELECT * FROM portal_case_stamp(%s)"
+
+    def __init__(self, database_url: str, *, keep: int = 8, connect_timeout: int = 5):
+        self._url = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+        self._keep = keep
+        self._connect_timeout = connect_timeout
+        self._idle: list[psycopg.Connection] = []
+        self._lock = threading.Lock()
+
+    def row(self, number: str) -> tuple | None:
+        for attempt in (1, 2):
+            conn = self._take()
+            try:
+                found = conn.execute(self._CALL, (number,), prepare=True).fetchone()
+            except psycopg.OperationalError:
+                conn.close()
+                if attempt == 2:
+                    raise
+                continue
+            self._give_back(conn)
+            return found
+        return None  # not reached
+
+    def _take(self) -> psycopg.Connection:
+        with self._lock:
+            while self._idle:
+                conn = self._idle.pop()
+                if not conn.closed:
+                    return conn
+        return psycopg.connect(self._url, autocommit=True, connect_timeout=self._connect_timeout)
+
+    def _give_back(self, conn: psycopg.Connection) -> None:
+        with self._lock:
+            if len(self._idle) < self._keep:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+
+def _stamp(row) -> CaseStamp:
+    number, tenant_id, case_id, version, updated_at, state, intake, delivered_on, reference_version, _hash = row
+    return CaseStamp(
+        number,
+        tenant_id,
+        case_id,
+        version,
+        updated_at,
+        CaseState(state),
+        IntakePath(intake),
+        delivered_on,
+        reference_version,
     )
 
 
-def _stamp(session: Session, row) -> CaseStamp:
-    stamp = CaseStamp(*row[:9])
-    note_version(session, stamp.reference_version)  # the transaction need not read it again (``portal.memo``)
-    return stamp
-
-
-def find_by_code(session: Session, pii: PersonalData, number: str | None, code: str | None) -> CaseStamp | None:
+def find_by_code(reader: StampReader, pii: PersonalData, number: str | None, code: str | None) -> CaseStamp | None:
     """Return the stamp of case ``number`` if ``code`` is its access code, else None (for any reason).
 
     The same work whatever the answer: one query (a number that cannot exist is looked up all the same) and one
@@ -138,21 +182,19 @@ def find_by_code(session: Session, pii: PersonalData, number: str | None, code: 
     """
     number = normalise_number(str(number or ""))[:NUMBER_MAX]
     code = normalise_code(str(code or ""))[:CODE_MAX]
-    with system_scope(session):
-        found = session.execute(_stamp_statement(True), {"number": number or "-"}).first()
+    found = reader.row(number or "-")
     expected = found[-1] if found is not None else None
     matches = pii.matches(code, expected or _NO_HASH)
-    return _stamp(session, found) if found is not None and expected and matches else None
+    return _stamp(found) if found is not None and expected and matches else None
 
 
-def find_number(session: Session, number: str | None) -> CaseStamp | None:
+def find_number(reader: StampReader, number: str | None) -> CaseStamp | None:
     """The stamp of case ``number``, for a caller that has already authorised the reader (one statement)."""
     number = normalise_number(str(number or ""))[:NUMBER_MAX]
     if not number:
         return None
-    with system_scope(session):
-        found = session.execute(_stamp_statement(False), {"number": number}).first()
-    return _stamp(session, found) if found is not None else None
+    found = reader.row(number)
+    return _stamp(found) if found is not None else None
 
 
 def open_case(session: Session, ref: CaseStamp) -> Case:
@@ -483,12 +525,17 @@ def _moment(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def tracking_view(session: Session, tenant_id: int, case_id: int, *, today: date) -> TrackingView | None:
+def tracking_view(
+    session: Session, tenant_id: int, case_id: int, *, today: date, reference_version: int | None = None
+) -> TrackingView | None:
     """Everything the petitioner sees of a case, read in one statement; None if the case is not there.
 
     Call only once the reader is authorised. Gives the session the case's bureau scope (as ``open_case``); the
-    bureau's staff, its place in the tree and the time limits come from memory (``portal.memo``).
+    bureau's staff, its place in the tree and the time limits come from memory (``portal.memo``), checked against
+    ``reference_version`` when the caller's stamp brought it (else read once more).
     """
+    if reference_version is not None:
+        note_version(session, reference_version)
     set_scope(session, TenantScope.single(tenant_id))
     statement = scoped_statement(session, _tracking_statement())
     row = session.execute(statement, {"tenant_id": tenant_id, "case_id": case_id}).first()

@@ -298,9 +298,13 @@ def _submission_json(case, access_code: str, acceptance_due: date | None, handli
     }
 
 
+def _stamps():
+    return current_app.extensions["portal.stamps"]
+
+
 def _authorised(number: str) -> CaseStamp:
     """The stamp of case ``number`` if the request carries its access code; 404 otherwise (the same for both)."""
-    ref = find_by_code(db.session, current_app.extensions["portal.pii"], number, request.headers.get("X-Access-Code"))
+    ref = find_by_code(_stamps(), current_app.extensions["portal.pii"], number, request.headers.get("X-Access-Code"))
     if ref is None:
         abort(404)
     return ref
@@ -740,14 +744,16 @@ def get_application(number: str):
     if online.awaits_online_delivery(stamp):
         online.record_online_delivery(db.session, pii, open_case(db.session, stamp), today=_today())
         db.session.commit()  # 送达: the day the petitioner first opened the replied case
-        stamp = find_number(db.session, stamp.number)
+        stamp = find_number(_stamps(), stamp.number)
         if stamp is None:
             abort(404)
     window = int(time.time() // LINK_WINDOW_SECONDS)
     key = (stamp.key, _today(), current_lang()) if stamp.key is not None else None
     kept = ANSWERS.get(key) if key is not None else None
     if kept is None or kept[0] not in (None, window):
-        view = tracking_view(db.session, stamp.tenant_id, stamp.case_id, today=_today())
+        view = tracking_view(
+            db.session, stamp.tenant_id, stamp.case_id, today=_today(), reference_version=stamp.reference_version
+        )
         if view is None:
             abort(404)
         links = bool(view.documents or view.own_files)
