@@ -34,7 +34,7 @@ from portal.cases.refusal_texts import (
     save_standard_text,
     standard_texts,
 )
-from portal.documents.render import render_pdf
+from portal.documents import render_pdf
 from portal.documents.service import (
     DocumentSettingsError,
     get_document_settings,

@@ -26,8 +26,6 @@ official 22 lines of 28 characters.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from datetime import date, datetime
 from io import BytesIO
 from xml.sax.saxutils import escape
 
@@ -59,6 +57,7 @@ from reportlab.platypus import (
 from reportlab.platypus import paragraph as rl_paragraph
 
 from portal.documents import fonts
+from portal.documents.data import DocumentData, Heading, chinese_date, format_size
 from portal.documents.fonts import BODY, HEADING, TITLE, Face
 
 RED = "#D40000"
@@ -83,7 +82,6 @@ LABEL_MM = 36  # the label column of a form: six characters of 小四
 TAIL_LINES = 3  # body lines that stay with the signature
 TAIL_ROWS = 2  # table rows that stay together at a table's end (with the signature and the note after them)
 TAIL_FIELDS = 3  # a form's last fields that stay together (with at least three lines of text)
-INTERNAL_KINDS = frozenset({"reading_slip", "handover_register"})  # forms that never leave the bureau
 LANG = "zh-CN"
 
 # Characters that XML (DOCX) refuses and that PDF text should not carry.
@@ -92,82 +90,6 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 # inline, the heading is the first sentence ("一、基本事实。信访人……").
 _HEADING = re.compile(r"^[一二三四五六七八九十]{1,3}、")
 _HEADING_MAX = 40
-
-
-class Heading(str):
-    """A paragraph that is a first-level heading whatever it looks like (黑体, kept with the next paragraph)."""
-
-    __slots__ = ()
-
-
-@dataclass(kw_only=True)
-class DocumentData:
-    """Everything a document shows, as plain data; `build_document()` fills it from the templates.
-
-    The renderer's side of the interface: a document is a title, an optional addressee (主送), paragraphs (a
-    `Heading` or a paragraph starting "一、" and shorter than 40 characters without a full stop is a first-level
-    heading), optional form fields (label, value) shown as a two-column table, optional attachments of a receipt
-    (name, size, SHA-256), optional annexes (附件说明, one title each), the signature (bureau and date, with the
-    seal's place when `seal`), an optional note (附注) and, on an upward document, the signer (签发人).
-    """
-
-    kind: str
-    title: str
-    bureau_name: str
-    doc_number: str | None = None
-    addressee: str | None = None
-    paragraphs: list[str] = field(default_factory=list)
-    fields: list[tuple[str, str]] = field(default_factory=list)
-    # (file name, size in bytes, SHA-256 hex digest)
-    attachments: list[tuple[str, int, str]] = field(default_factory=list)
-    issued_on: date
-    footer_note: str | None = None
-    seal: bool = True  # draw the marked place for the seal (not on internal forms and receipts)
-    signature: bool = True  # end with the bureau's name and the date (a form may carry its dates in fields)
-    signer: str | None = None  # 签发人 of an upward document (报告): printed beside the document number
-    annexes: list[str] = field(default_factory=list)  # 附件说明: the title of each annex, in order
-    internal: bool | None = None  # an internal form: no red letterhead, no document number (default: by kind)
-    # 代签 (§四.4): the leader signed for and the stand-in who signed, printed above the signature when both are set.
-    signed_for: str | None = None
-    signed_by: str | None = None
-
-    @property
-    def is_internal(self) -> bool:
-        return self.kind in INTERNAL_KINDS if self.internal is None else self.internal
-
-    @property
-    def signed_by_stand_in(self) -> str | None:
-        """X（Y代签）: the leader signed for and the stand-in who signed (§四.4); None when not signed so."""
-        if not (self.signed_for and self.signed_by):
-            return None
-        return f"{self.signed_for}（{self.signed_by}代签）"
-
-    @property
-    def signer_note(self) -> str | None:
-        """The 代签 line above the signature; on an upward document the 签发人 beside the number says it instead."""
-        if self.signer or not self.signed_by_stand_in:
-            return None
-        return f"签批：{self.signed_by_stand_in}"
-
-
-def chinese_date(value: date) -> str:
-    """Format a date the official way: Arabic numerals, no leading zeros (GB/T 9704-2012 7.3.5.4)."""
-    text = f"{value.year}年{value.month}月{value.day}日"
-    if isinstance(value, datetime):
-        text += f" {value.hour:02d}:{value.minute:02d}"
-    return text
-
-
-def format_size(size: int) -> str:
-    """Return a file size for people, with the exact byte count that a receipt must show."""
-    if size < 1024:
-        return f"{size} 字节"
-    value, unit = size / 1024, "KB"
-    for bigger in ("MB", "GB"):
-        if value < 1024:
-            break
-        value, unit = value / 1024, bigger
-    return f"{value:.1f} {unit}\n{size:,} 字节"
 
 
 def _clean(text: str) -> str:

@@ -32,9 +32,10 @@ from portal.attachments.models import Attachment, AttachmentSource
 from portal.attachments.operations import _ON_ROLLBACK, _defer, _delete_quietly, download_url
 from portal.cases.context import stand_in_signing_for
 from portal.cases.models import Case, CaseEvent, CaseParty, Deadline, Outbox
+from portal.documents import render_docx, render_pdf
+from portal.documents.data import DocumentData, chinese_date
 from portal.documents.models import DocumentSequence, DocumentSettings, DocumentTemplate, GeneratedDocument
 from portal.documents.numbering import default_prefix, format_number, next_number, prefix_problems, series_for
-from portal.documents.render import DocumentData, chinese_date, render_docx, render_pdf
 from portal.documents.templates import (
     COMMITTEE_EXTENSION,
     COMMITTEE_REPORT,

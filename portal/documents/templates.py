@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from portal.documents.render import DocumentData, chinese_date
+from portal.documents.data import DocumentData, chinese_date
 from portal.routing import COMMITTEE_NAME
 from portal.workflow import LETTER_TEXT_MAX, CaseKind, DocumentKind, Outcome
 

@@ -19,7 +19,8 @@ from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
 from portal.documents import KINDS, RECEIPT, DocumentData, build_document, render_docx, render_pdf
 from portal.documents import fonts as faces
-from portal.documents.render import Heading, chinese_date, heading_split
+from portal.documents.data import Heading, chinese_date
+from portal.documents.render import heading_split
 from portal.workflow import DocumentKind, Outcome
 from tests.portal.test_documents import context, squash
 
