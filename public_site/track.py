@@ -4,7 +4,6 @@ download notices and files, answer a request for materials, apply for a re-revie
 from __future__ import annotations
 
 import logging
-import sys
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -15,7 +14,7 @@ from portal.cases.intake import FieldError
 from portal.cases.numbers import normalise_number
 from portal.cases.operations import CaseConflict, CaseNotFound, IntakeRefused, formal_opinion_number
 from portal.extensions import db
-from portal.pagecache import RenderedCache, entity_tag, etag_header
+from portal.pagecache import RenderedCache, entity_tag, etag_header, pack, unpack
 from portal.petitioners.accounts import is_linked
 from portal.petitioners.operations import (
     answer_request,
@@ -138,8 +137,8 @@ def track_forget():
     return redirect(url_for("public.track"))
 
 
-# Rendered tracking pages, kept per process (``portal.pagecache``): 10-30 KB each in memory.
-PAGES: RenderedCache[str] = RenderedCache(max_bytes=24 * 1024 * 1024)
+# Rendered tracking pages, kept per process and compressed (``portal.pagecache``): 3-8 KB each in memory.
+PAGES: RenderedCache[bytes] = RenderedCache(max_bytes=12 * 1024 * 1024)
 
 
 @bp.get("/track/<number>")
@@ -158,7 +157,8 @@ def case(number: str):
     if tag is not None and request.if_none_match.contains_weak(tag):
         return "", 304, etag_header(tag)
     keep = key is not None and page_is_plain()
-    page = PAGES.get(key) if keep else None
+    kept = PAGES.get(key) if keep else None
+    page = unpack(kept).decode() if kept is not None else None
     if page is None:
         view = tracking_view(
             db.session, stamp.tenant_id, stamp.case_id, today=today(), reference_version=stamp.reference_version
@@ -167,7 +167,8 @@ def case(number: str):
             return _ask(number)
         page = render_tokenless(lambda: _case_page(view)[0])
         if keep:
-            PAGES.put(key, page, sys.getsizeof(page))
+            packed = pack(page)
+            PAGES.put(key, packed, len(packed))
     return with_token(page), 200, etag_header(tag) if tag else {}
 
 

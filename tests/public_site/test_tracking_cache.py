@@ -216,3 +216,17 @@ def test_a_renamed_bureau_and_a_new_contact_block_change_the_kept_page(app, dbs,
     renamed = browser.get(url).get_data(as_text=True)
     assert "长春市社会保险事业管理局" in renamed
     assert api(browser, body).get_json()["handled_by"]["name"] == "长春市社会保险事业管理局"
+
+
+def test_a_kept_page_is_compressed_and_served_whole(app, dbs):
+    """Kept pages are compressed: a worker holds thousands in its budget (an LRU thrashes when a round of
+    readers outgrows it), and the page served from one is the page rendered."""
+    from public_site.track import PAGES
+
+    PAGES.clear()
+    body = applied(app, dbs)
+    browser = granted(app, body)
+    first = browser.get(f"/track/{body['number']}")
+    assert len(PAGES) == 1 and PAGES.size * 2 < len(first.get_data())
+    again = browser.get(f"/track/{body['number']}")
+    assert again.get_data() == first.get_data()
