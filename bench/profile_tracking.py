@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=ROOT, help=f"data of the embedded services (default {ROOT})")
     parser.add_argument("--base-port", type=int, default=BASE_PORT, help=f"ports of the services ({BASE_PORT}+)")
     parser.add_argument("--top", type=int, default=45, help="functions listed per profile (45)")
+    parser.add_argument("--fresh", action="store_true", help="forget the kept page and answer before each request")
     parser.add_argument("--save", type=Path, help="write the profiles here (<path>.page, <path>.api)")
     args = parser.parse_args(argv)
 
@@ -80,11 +81,18 @@ def main(argv: list[str] | None = None) -> int:
         )
         assert granted.status_code == 302, granted.status_code
 
+        from public_site.api.applications import ANSWERS
+        from public_site.track import PAGES
+
         def page(_i: int) -> None:
+            if args.fresh:
+                PAGES.clear()
             got = client.get(f"/track/{number}", **https)
             assert got.status_code == 200, got.status_code
 
         def api(_i: int) -> None:
+            if args.fresh:
+                ANSWERS.clear()
             got = client.get(f"/api/v1/applications/{number}", headers={"X-Access-Code": code}, **https)
             assert got.status_code == 200, got.status_code
 
