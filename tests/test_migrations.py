@@ -72,6 +72,7 @@ def test_upgrade_downgrade_upgrade(fresh_url):
         "portal_audit_guard",
         "portal_bump_reference_version",
         "portal_deadline_due_set",
+        "portal_case_stamp",
     }
     assert up["version"] == set(heads())
 

@@ -18,7 +18,22 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, ColumnElement, and_, any_, exists, false, func, literal, or_, select, tuple_, union
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    and_,
+    any_,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    union,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import StaffUser
@@ -369,6 +384,25 @@ class QueueCursor:
             return and_(due_on.is_(None), case_id < self.case_id)
         return or_(due_on > self.due_on, and_(due_on == self.due_on, case_id < self.case_id), due_on.is_(None))
 
+    def following_ids(self, cases: Select, limit: int) -> ColumnElement[bool]:
+        """Cases of ``cases`` among the first ``limit`` after this one in the queue's order.
+
+        The order's three parts after the cursor (the rest of its day, the later days, no deadline) each read as an
+        index range with its own LIMIT: as one ``after()`` condition PostgreSQL reads and sorts every later row, and
+        the last pages of a large bureau (its closed cases, without a deadline) cost a tenth of a second at 1M.
+        """
+        ids = cases.with_only_columns(Case.id)
+        if self.due_on is None:
+            parts = [ids.where(Case.next_due_on.is_(None), Case.id < self.case_id).order_by(Case.id.desc())]
+        else:
+            parts = [
+                ids.where(Case.next_due_on == self.due_on, Case.id < self.case_id).order_by(Case.id.desc()),
+                ids.where(Case.next_due_on > self.due_on).order_by(Case.next_due_on.asc(), Case.id.desc()),
+                ids.where(Case.next_due_on.is_(None)).order_by(Case.id.desc()),
+            ]
+        following = union_all(*(select(part.limit(limit).subquery().c.id) for part in parts)).subquery()
+        return Case.id.in_(select(following.c.id))
+
 
 def _enum_or_none(enum, value):
     try:
@@ -667,8 +701,9 @@ def list_queue(
     # a sub-select of the page's statement (PostgreSQL runs it once), so a page costs one round trip.
     counter = select(func.count()).select_from(counted.limit(COUNT_CAP + 1).subquery())
     page = shown.add_columns(counter.scalar_subquery().label("matching"))
-    if filters.cursor is not None:
-        page = page.where(filters.cursor.after())
+    # (Unfiltered "mine" reads the work items from the cursor on already: ``_waiting_for``.)
+    if filters.cursor is not None and (view != "mine" or conditions):
+        page = page.where(filters.cursor.following_ids(shown, page_size + 1))
     page = page.order_by(Case.next_due_on.asc().nulls_last(), Case.id.desc()).limit(page_size + 1)
     found = session.execute(page).all()
     counted = found[0].matching if found else session.scalar(counter)

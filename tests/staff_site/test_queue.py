@@ -221,3 +221,37 @@ def test_the_lower_bureau_sees_requests_addressed_to_it(app, dbs, pii, city, cou
 
     other = staff_bureau(dbs, "220104", "cy")
     assert "请提供原处理意见及依据。" not in sign_in(app, other.clerk).get("/staff/cases").get_data(as_text=True)
+
+
+def test_walking_the_pages_by_cursor_gives_the_whole_queue_in_order_once(app, dbs, pii, city):
+    """Cursor pages read each part of the order after the cursor by its own range (the rest of the day, later days,
+    no deadline): walked three rows at a time they give exactly the one-page listing, ties and closed cases too."""
+    from portal.cases.queries import list_queue, parse_filters
+    from tests.portal.cases.conftest import submit
+
+    today = local_today()
+    for day in (date(2026, 9, 1), date(2026, 9, 1), date(2026, 10, 8), None, None):
+        case = submit(dbs, pii, today=day or today).case
+        if day is None:  # refused at once: closed, no deadline (the end of the order)
+            refusal = {"reason": "outside_scope", "explanation": "不属于本局。", "remedy": "无。"}
+            act(dbs, pii, city.clerk, case.id, "reject", **refusal)
+    for _ in range(3):
+        submit_case(dbs, pii)  # same day, same deadline: ordered by id
+    dbs.commit()
+    clerk = city.clerk
+
+    def page(cursor=None):
+        args = {"view": "all", **({"cursor": cursor} if cursor else {})}
+        return list_queue(dbs, pii, clerk, parse_filters(args), today, page_size=3)
+
+    rows = list_queue(dbs, pii, clerk, parse_filters({"view": "all"}), today).rows
+    whole = [row.case.number for row in rows]
+    walked, cursor = [], None
+    while True:
+        shown = page(cursor)
+        walked += [row.case.number for row in shown.rows]
+        if shown.next_cursor is None:
+            break
+        cursor = shown.next_cursor
+    assert len(whole) == 8 and walked == whole
+    assert [row.case.next_due_on for row in rows[-2:]] == [None, None]  # the closed ones last
