@@ -161,6 +161,41 @@ def pyinstrument_profiles(args, upload, apply, procs) -> None:
             Path(f"{args.save}.{name}.html").write_text(profiler.output_html())
 
 
+def embedded_app(root: Path, base_port: int):
+    """The embedded services under ``root`` (started, migrated, seeded) and the portal's app in the production
+    shape with generous rate limits, as the benchmark serves it; the caller stops the services (None if external)."""
+    from portal import create_app
+    from portal.config import load_settings
+    from portal.devserver import prepare_environment, setup_database
+
+    root.mkdir(parents=True, exist_ok=True)
+    env, services = prepare_environment(root.resolve(), 5150, base_port)  # no server listens
+    env.update(PORTAL_ENV="production", LOG_FORMAT="json", LOG_LEVEL="WARNING")
+    for name in ("RATELIMIT_SUBMIT", "RATELIMIT_UPLOAD", "RATELIMIT_TRACK", "RATELIMIT_TRACK_NUMBER"):
+        env[name] = GENEROUS
+    try:
+        setup_database(env)
+        return create_app(load_settings(env)), services
+    except BaseException:
+        if services is not None:
+            services.stop()
+        raise
+
+
+def county_ids(app) -> list[int]:
+    from sqlalchemy import select
+
+    from portal.extensions import db
+    from tenants.models import Bureau, BureauLevel
+    from tenants.scoping import system_scope
+
+    with app.app_context():
+        with system_scope(db.session):
+            counties = db.session.scalars(select(Bureau.id).where(Bureau.level == BureauLevel.county)).all()
+        db.session.remove()
+    return list(counties)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=positive_int, default=200, help="uploads + applications measured (200)")
@@ -172,34 +207,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save", type=Path, help="write the two profiles here (<path>.upload, <path>.application)")
     args = parser.parse_args(argv)
 
-    from portal import create_app
-    from portal.config import load_settings
-    from portal.devserver import prepare_environment, setup_database
     from portal.devservices import port_layout
 
-    args.root.mkdir(parents=True, exist_ok=True)
-    env, services = prepare_environment(args.root.resolve(), 5150, args.base_port)  # no server listens
-    env.update(PORTAL_ENV="production", LOG_FORMAT="json", LOG_LEVEL="WARNING")
-    for name in ("RATELIMIT_SUBMIT", "RATELIMIT_UPLOAD", "RATELIMIT_TRACK", "RATELIMIT_TRACK_NUMBER"):
-        env[name] = GENEROUS
+    app, services = embedded_app(args.root, args.base_port)
     try:
-        setup_database(env)
-        app = create_app(load_settings(env))
         client = app.test_client()
         rng = random.Random()  # fresh ID numbers: a database kept from an earlier run holds the last ones
         with tempfile.TemporaryDirectory() as work:
             body_path, content_type = multipart_body(Path(work), pdf_file(Path(work)))
             upload_body = body_path.read_bytes()
-        with app.app_context():
-            from sqlalchemy import select
-
-            from portal.extensions import db
-            from tenants.models import Bureau, BureauLevel
-            from tenants.scoping import system_scope
-
-            with system_scope(db.session):
-                counties = db.session.scalars(select(Bureau.id).where(Bureau.level == BureauLevel.county)).all()
-            db.session.remove()
+        counties = county_ids(app)
         https = {"base_url": "https://localhost"}  # production cookies are Secure
         uploaded: list[str] = []
 

@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.profile_submission import measure, service_processes, statements_of
-from bench.run import GENEROUS, application_body, multipart_body, pdf_file, positive_int
+from bench.profile_submission import county_ids, embedded_app, measure, service_processes, statements_of
+from bench.run import application_body, multipart_body, pdf_file, positive_int
 
 ROOT = Path("var/profile-tracking")
 BASE_PORT = 30600
@@ -36,31 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save", type=Path, help="write the profiles here (<path>.page, <path>.api)")
     args = parser.parse_args(argv)
 
-    from portal import create_app
-    from portal.config import load_settings
-    from portal.devserver import prepare_environment, setup_database
     from portal.devservices import port_layout
 
-    args.root.mkdir(parents=True, exist_ok=True)
-    env, services = prepare_environment(args.root.resolve(), 5150, args.base_port)
-    env.update(PORTAL_ENV="production", LOG_FORMAT="json", LOG_LEVEL="WARNING")
-    for name in ("RATELIMIT_SUBMIT", "RATELIMIT_UPLOAD", "RATELIMIT_TRACK", "RATELIMIT_TRACK_NUMBER"):
-        env[name] = GENEROUS
+    app, services = embedded_app(args.root, args.base_port)
     try:
-        setup_database(env)
-        app = create_app(load_settings(env))
         https = {"base_url": "https://localhost"}  # production cookies are Secure
         client = app.test_client()
-        with app.app_context():
-            from sqlalchemy import select
-
-            from portal.extensions import db
-            from tenants.models import Bureau, BureauLevel
-            from tenants.scoping import system_scope
-
-            with system_scope(db.session):
-                county = db.session.scalars(select(Bureau.id).where(Bureau.level == BureauLevel.county)).first()
-            db.session.remove()
+        county = county_ids(app)[0]
         with tempfile.TemporaryDirectory() as work:
             body_path, content_type = multipart_body(Path(work), pdf_file(Path(work)))
             sent = client.post(
