@@ -12,7 +12,6 @@ from werkzeug.routing import IntegerConverter
 from portal.config import Settings, load_settings
 from portal.extensions import csrf, db, init_babel, limiter, login_manager
 from portal.logs import configure_logging
-from portal.petitioners.tracking import StampReader
 from portal.pii import PersonalData
 from portal.storage import Storage
 
@@ -49,6 +48,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["portal.redis"] = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
     app.extensions["portal.storage"] = Storage(settings)
     app.extensions["portal.pii"] = PersonalData(settings.pii_key)
+    from portal.petitioners.tracking import StampReader  # the composition root's imports stay light (no circle)
+
     app.extensions["portal.stamps"] = StampReader(settings.database_url)
 
     from portal import health, web
