@@ -442,3 +442,16 @@ def _clock_rollups(dbs) -> set[tuple]:
         ).where(DeadlineRollup.n != 0)
     )
     return set(rows.all())
+
+
+def test_the_sweep_sorts_in_memory_for_its_own_transaction_only(dbs):
+    """The day's alerts are sorted and hashed with SWEEP_WORK_MEM (not spilled to disk); other work keeps the
+    server's setting."""
+    from portal.sweeps import SWEEP_WORK_MEM
+
+    default = dbs.scalar(select(func.current_setting("work_mem")))
+    dbs.commit()
+    run_sweep(dbs, date(2026, 12, 7))
+    assert dbs.scalar(select(func.current_setting("work_mem"))) == SWEEP_WORK_MEM != default
+    dbs.commit()
+    assert dbs.scalar(select(func.current_setting("work_mem"))) == default
