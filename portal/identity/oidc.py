@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import logging
 
-import requests
-from authlib.common.errors import AuthlibBaseError
-from authlib.integrations.flask_client import OAuth
 from flask import Flask, request
-from joserfc.errors import JoseError
 
 from portal.identity.settings import ProviderSettings
+
+# Authlib, requests and joserfc (some 10 MB of a process) are imported where a provider is used: a deployment
+# without single sign-on never loads them.
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +33,15 @@ class ProviderFailed(Exception):
 
 def register_clients(app: Flask, staff: ProviderSettings | None, citizen: ProviderSettings | None):
     """Make the app's Authlib clients; return ``(staff_client, citizen_client)`` (None where not configured)."""
+    if staff is None and citizen is None:
+        return None, None
+    from authlib.integrations.flask_client import OAuth
+
     oauth = OAuth(app)
     return tuple(_register(oauth, p) if p is not None else None for p in (staff, citizen))
 
 
-def _register(oauth: OAuth, provider: ProviderSettings):
+def _register(oauth, provider: ProviderSettings):
     kwargs = {"scope": provider.scopes, "code_challenge_method": "S256", "default_timeout": PROVIDER_TIMEOUT}
     if not provider.client_secret:
         kwargs["token_endpoint_auth_method"] = "none"  # a public client: PKCE alone protects the code
@@ -53,6 +56,9 @@ def _register(oauth: OAuth, provider: ProviderSettings):
 
 def start(client, redirect_uri: str):
     """The redirect to the provider's authorization endpoint (state, nonce and PKCE verifier kept in the session)."""
+    import requests
+    from authlib.common.errors import AuthlibBaseError
+
     try:
         return client.authorize_redirect(redirect_uri)
     except (requests.RequestException, ValueError, AuthlibBaseError, RuntimeError) as exc:
@@ -65,6 +71,10 @@ def finish(client) -> tuple[dict, str]:
     Return the identity's claims (ID token, plus UserInfo) and the raw ID token. Raise ``ProviderFailed``
     (``cancelled`` when the person declined at the provider: ``error=access_denied``).
     """
+    import requests
+    from authlib.common.errors import AuthlibBaseError
+    from joserfc.errors import JoseError
+
     if request.args.get("error") == "access_denied":
         raise ProviderFailed("cancelled", str(request.args.get("error_description") or "access_denied")[:300])
     try:

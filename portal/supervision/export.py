@@ -12,10 +12,6 @@ import csv
 import io
 from datetime import date, datetime
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-
 from portal.supervision.tables import Table
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -74,6 +70,11 @@ def _sheet_title(title: str, used: set[str]) -> str:
 
 def to_xlsx(tables: list[Table], meta: list[tuple[str, str]]) -> bytes:
     """One workbook, a sheet per table; each sheet starts with the meta lines and the table's title."""
+    # openpyxl (with lxml and Pillow, ~20 MB) is loaded by the first export, not by every web process.
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
     workbook = Workbook()
     workbook.remove(workbook.active)
     bold = Font(bold=True)
