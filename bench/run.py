@@ -42,7 +42,7 @@ ONCE_PER_SECOND = 150  # uploads kept per second of the application runs: well a
 PASSWORD = "Demo-2026-review"
 GENEROUS = "1000000 per minute"  # rate limits stay on (a Redis counter per request) but never refuse
 SAMPLE = 2000  # distinct case numbers / ids that a scenario cycles through
-KEPT_WARMUP = 12  # seconds: at ~1,000 req/s each worker sees each of SAMPLE cases about three times
+KEPT_WARMUP = 30  # seconds: at ~400 req/s each worker sees each of SAMPLE cases about three times
 
 BIN = Path(sys.executable).parent
 
