@@ -32,6 +32,7 @@ from portal.supervision.operations import rate_case
 from portal.web import current_lang, is_english, localized
 from portal.workflow import ActionRefused
 from public_site.api import bp
+from public_site.common import stamps
 
 
 def _case_number_key() -> str:
@@ -298,13 +299,9 @@ def _submission_json(case, access_code: str, acceptance_due: date | None, handli
     }
 
 
-def _stamps():
-    return current_app.extensions["portal.stamps"]
-
-
 def _authorised(number: str) -> CaseStamp:
     """The stamp of case ``number`` if the request carries its access code; 404 otherwise (the same for both)."""
-    ref = find_by_code(_stamps(), current_app.extensions["portal.pii"], number, request.headers.get("X-Access-Code"))
+    ref = find_by_code(stamps(), current_app.extensions["portal.pii"], number, request.headers.get("X-Access-Code"))
     if ref is None:
         abort(404)
     return ref
@@ -745,7 +742,7 @@ def get_application(number: str):
     if online.awaits_online_delivery(stamp):
         online.record_online_delivery(db.session, pii, open_case(db.session, stamp), today=_today())
         db.session.commit()  # 送达: the day the petitioner first opened the replied case
-        stamp = find_number(_stamps(), stamp.number)
+        stamp = find_number(stamps(), stamp.number)
         if stamp is None:
             abort(404)
     window = int(time.time() // LINK_WINDOW_SECONDS)
