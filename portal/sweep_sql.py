@@ -10,8 +10,9 @@ at a million cases, so the sweep runs set-based statements instead:
   opened or moved since the previous one (``SET_SINCE``): what a clock owes depends on its due date and the day
   alone;
 - ``DIGESTS``: one digest per person of what they owe that is overdue or due soon, and of their unread work;
-- ``CLOSE_WINDOWS``: the petitioner's expired windows to apply for re-review closed, their cases touched (the kept
-  tracking pages follow), and the rollups moved.
+- ``CLOSE_WINDOWS``: the petitioner's expired windows to apply for re-review closed and the rollups moved. The
+  cases are not touched: the tracking page reads a window past its last day as expired by its date, and a kept
+  page's key names the day, so the page is the same before and after.
 
 Who is told mirrors the rule functions of ``portal.sweeps`` (``owners``, ``leaders``, ``supervisors``), which stay
 the definition: ``tests/portal/test_sweep_recipients.py`` holds the statements equal to them on varied data.
@@ -319,12 +320,6 @@ WITH closed AS (
     UPDATE deadlines SET closed_at = now(), close_reason = :reason
     WHERE closed_at IS NULL AND owed_by = 'petitioner' AND step = 'escalation_window' AND due_on < :today
     RETURNING tenant_id, case_id, started_on, step::text AS step, due_on, closed_at
-),
-touched AS (  -- the petitioner's kept tracking page and answer follow the case's updated_at (``touch_case``)
-    UPDATE cases c SET updated_at = clock_timestamp()
-    FROM (SELECT DISTINCT tenant_id, case_id FROM closed) t
-    WHERE c.tenant_id = t.tenant_id AND c.id = t.case_id
-    RETURNING 1
 ),
 moves AS (
     SELECT tenant_id, started_on, step, 'open' AS status, due_on, -1 AS n FROM closed

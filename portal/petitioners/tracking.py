@@ -257,8 +257,7 @@ class PublicDeadline:
     explanation: Pair
     provisional: bool
     open: bool
-    closed_on: date | None
-    expired: bool = False  # a window that ran out unused (closed by the sweep), not one that was used
+    expired: bool = False  # a window past its last day unused (closed by the sweep or not yet), not one used
 
 
 @dataclass(frozen=True)
@@ -568,11 +567,15 @@ def tracking_view(
     shown_request_ids = {r.id for r in petitioner_requests}
     deadlines, open_due = [], {}
     for d in values["deadlines"]:
-        step, closed_at = Step(d["step"]), _moment(d["closed_at"])
-        # A window the sweep closed after its last day still tells the last day (as ``context.case_view``).
-        expired_window = step is Step.escalation_window and d["close_reason"] == WINDOW_EXPIRED
-        if (closed_at is None or expired_window) and step in (Step.escalation_window, Step.whole_review):
-            open_due[step] = _day(d["due_on"])
+        step, closed_at, due_on = Step(d["step"]), _moment(d["closed_at"]), _day(d["due_on"])
+        # A window past its last day reads as expired whether or not the sweep has closed it yet: the page is the
+        # same before and after (a kept page follows the day, so the sweep need not touch the case), and the
+        # escalation is refused from that day anyway. It still tells the last day (as ``context.case_view``).
+        expired = step is Step.escalation_window and (
+            d["close_reason"] == WINDOW_EXPIRED or (closed_at is None and due_on < today)
+        )
+        if (closed_at is None or expired) and step in (Step.escalation_window, Step.whole_review):
+            open_due[step] = due_on
         if step is Step.material_request and d["material_request_id"] not in shown_request_ids:
             continue  # a request to another bureau or body is the bureau's business
         deadlines.append(
@@ -580,12 +583,11 @@ def tracking_view(
                 step=step,
                 label=case_step_label(step, case.kind),
                 started_on=_day(d["started_on"]),
-                due_on=_day(d["due_on"]),
+                due_on=due_on,
                 explanation=(explain_deadline(d["explanation"], "zh"), explain_deadline(d["explanation"], "en")),
                 provisional=d["provisional"],
-                open=closed_at is None,
-                closed_on=closed_at.date() if closed_at else None,
-                expired=d["close_reason"] == WINDOW_EXPIRED,
+                open=closed_at is None and not expired,
+                expired=expired,
             )
         )
 

@@ -399,11 +399,20 @@ def test_the_sweep_closes_the_petitioners_window_after_its_last_day(dbs, pii, ci
     assert window.due_on == date(2026, 10, 12)
     assert sweep(dbs, date(2026, 10, 12), digest=False)["windows_closed"] == 0
     with system_scope(dbs):
-        touched_before = dbs.get(Case, (case.tenant_id, case.id)).updated_at
+        stamped = dbs.get(Case, (case.tenant_id, case.id)).updated_at
+        on_last_day = tracking_view(dbs, case.tenant_id, case.id, today=date(2026, 10, 12))
+        before_closing = tracking_view(dbs, case.tenant_id, case.id, today=date(2026, 10, 13))
+    [last_day] = [d for d in on_last_day.deadlines if d.step is Step.escalation_window]
+    assert last_day.open and not last_day.expired
     dbs.expire_all()
     assert sweep(dbs, date(2026, 10, 13), digest=False)["windows_closed"] == 1
-    with system_scope(dbs):  # the petitioner's kept tracking page and answer follow updated_at
-        assert dbs.get(Case, (case.tenant_id, case.id)).updated_at > touched_before
+    with system_scope(dbs):
+        # The case is not touched: a page kept for the day (its key names the day) reads the same as one rendered
+        # after the closing, because an expired window reads as expired by its date.
+        assert dbs.get(Case, (case.tenant_id, case.id)).updated_at == stamped
+        after_closing = tracking_view(dbs, case.tenant_id, case.id, today=date(2026, 10, 13))
+    assert after_closing.deadlines == before_closing.deadlines
+    assert after_closing.escalation == before_closing.escalation
     assert sweep(dbs, date(2026, 10, 13), digest=False)["windows_closed"] == 0
     [closed] = [d for d in case_deadlines(dbs, case.id) if d.step is Step.escalation_window]
     assert closed.closed_at is not None and closed.close_reason == "expired"
