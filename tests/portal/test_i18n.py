@@ -184,3 +184,40 @@ def test_templates_read_the_requests_catalog_once_and_follow_force_locale(transl
         assert render_template_string("{{ _('Staff sign-in') }}") == "工作人员登录"
     with app.test_request_context("/?lang=en"):
         assert render_template_string("{{ _('Staff sign-in') }}") == "Staff sign-in"
+
+
+def test_moments_are_written_in_china_time_as_the_pages_write_days(translations):
+    """``moment``: to the minute (or the second), in China time, as ``public/macros.html`` writes days; a naive
+    value is taken as UTC, nothing gives nothing."""
+    from datetime import UTC, datetime
+
+    from flask_babel import force_locale
+
+    from portal import extensions
+    from portal.web import moment
+
+    i18n.ensure_compiled(translations)
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="test", BABEL_DEFAULT_LOCALE=CHINESE, BABEL_TRANSLATION_DIRECTORIES=str(translations))
+    extensions.init_babel(app)
+    late_evening_utc = datetime(2026, 12, 31, 16, 5, 9, tzinfo=UTC)  # already 1 January in China
+    with app.test_request_context("/"):
+        assert moment(late_evening_utc) == "2027年1月1日 00:05"
+        assert moment(late_evening_utc, seconds=True) == "2027年1月1日 00:05:09"
+        assert moment(late_evening_utc.replace(tzinfo=None)) == "2027年1月1日 00:05"
+        assert moment(None) == ""
+        with force_locale("en"):
+            assert moment(late_evening_utc) == "2027-01-01 00:05"
+
+
+def test_no_template_formats_times_with_babel():
+    """Babel's ``datetimeformat`` loads the CLDR data of both languages (about 4 MB) into every web worker that
+    renders it; the pages use ``moment`` (issue 16: web worker memory)."""
+    root = Path(__file__).resolve().parents[2]
+    users = [
+        str(path.relative_to(root))
+        for folder in ("portal", "public_site", "staff_site")
+        for path in (root / folder).rglob("*.html")
+        if "datetimeformat" in path.read_text(encoding="utf-8")
+    ]
+    assert users == []
