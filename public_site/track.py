@@ -14,7 +14,7 @@ from portal.cases.intake import FieldError
 from portal.cases.numbers import normalise_number
 from portal.cases.operations import CaseConflict, CaseNotFound, IntakeRefused, formal_opinion_number
 from portal.extensions import db
-from portal.pagecache import RenderedCache, entity_tag, etag_header, pack, unpack
+from portal.pagecache import Packer, RenderedCache, entity_tag, etag_header
 from portal.petitioners.accounts import is_linked
 from portal.petitioners.operations import (
     answer_request,
@@ -137,8 +137,9 @@ def track_forget():
     return redirect(url_for("public.track"))
 
 
-# Rendered tracking pages, kept per process and compressed (``portal.pagecache``): 3-8 KB each in memory.
-PAGES: RenderedCache[bytes] = RenderedCache(max_bytes=12 * 1024 * 1024)
+# Rendered tracking pages, kept per process and compressed (``portal.pagecache``): about 0.6 KB each in memory.
+PAGES: RenderedCache[bytes] = RenderedCache(max_bytes=8 * 1024 * 1024)
+PAGE_PACKER = Packer()
 
 
 @bp.get("/track/<number>")
@@ -158,7 +159,7 @@ def case(number: str):
         return "", 304, etag_header(tag)
     keep = key is not None and page_is_plain()
     kept = PAGES.get(key) if keep else None
-    page = unpack(kept).decode() if kept is not None else None
+    page = PAGE_PACKER.unpack(kept).decode() if kept is not None else None
     if page is None:
         view = tracking_view(
             db.session, stamp.tenant_id, stamp.case_id, today=today(), reference_version=stamp.reference_version
@@ -167,7 +168,7 @@ def case(number: str):
             return _ask(number)
         page = render_tokenless(lambda: _case_page(view)[0])
         if keep:
-            packed = pack(page)
+            packed = PAGE_PACKER.pack(page)
             PAGES.put(key, packed, len(packed))
     return with_token(page), 200, etag_header(tag) if tag else {}
 

@@ -24,7 +24,7 @@ from portal.cases.numbers import normalise_number
 from portal.cases.operations import CaseConflict, CaseNotFound, DuplicateOpenCase, IntakeRefused
 from portal.cases.queries import local_today
 from portal.extensions import configured, db, limiter
-from portal.pagecache import RenderedCache, entity_tag, etag_header, pack, unpack
+from portal.pagecache import Packer, RenderedCache, entity_tag, etag_header
 from portal.petitioners import operations as online
 from portal.petitioners.tracking import CaseStamp, TrackingView, find_by_code, find_number, open_case, tracking_view
 from portal.supervision.models import COMMENT_MAX, SATISFACTION_LABELS, Satisfaction
@@ -721,8 +721,9 @@ def create_application():
 
 
 # Answers kept per process (``portal.pagecache``): the minute whose links they carry, the tag and the JSON
-# (compressed: 1-3 KB each).
-ANSWERS: RenderedCache[tuple[int | None, str, bytes]] = RenderedCache(max_bytes=6 * 1024 * 1024)
+# (compressed: about 0.7 KB each).
+ANSWERS: RenderedCache[tuple[int | None, str, bytes]] = RenderedCache(max_bytes=4 * 1024 * 1024)
+ANSWER_PACKER = Packer()
 # File links in a kept answer are signed once a minute, for that minute plus the links' usual lifetime: whenever an
 # answer is served, each of its links stays valid for at least DOWNLOAD_SECONDS.
 LINK_WINDOW_SECONDS = 60
@@ -756,13 +757,14 @@ def get_application(number: str):
             abort(404)
         links = bool(view.documents or view.own_files)
         body = current_app.json.dumps(tracking_json(view, link_seconds=DOWNLOAD_SECONDS + LINK_WINDOW_SECONDS))
-        kept = (window if links else None, entity_tag(key, window if links else None), pack(body))
+        kept = (window if links else None, entity_tag(key, window if links else None), ANSWER_PACKER.pack(body))
         if key is not None:
             ANSWERS.put(key, kept, len(kept[2]))
     _window, tag, packed = kept
     if request.if_none_match.contains_weak(tag):
         return "", 304, etag_header(tag)
-    return current_app.response_class(unpack(packed), mimetype=current_app.json.mimetype, headers=etag_header(tag))
+    answer = ANSWER_PACKER.unpack(packed)
+    return current_app.response_class(answer, mimetype=current_app.json.mimetype, headers=etag_header(tag))
 
 
 @bp.post("/applications/<number>/withdraw")
