@@ -26,12 +26,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__, template_folder="templates", static_folder="static")
     _configure(app, settings)
     app.url_map.converters["int"] = DatabaseIdConverter
-    if settings.proxy_hops:
-        # Behind PROXY_HOPS reverse proxies: the client address (rate limits, logs, the session registry), scheme
-        # and host come from the last PROXY_HOPS X-Forwarded-* values, the ones our own proxies wrote. A client's
-        # forged values sit further left and are ignored; with 0 hops every such header is ignored.
-        hops = settings.proxy_hops
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
     from portal.i18n import ensure_compiled
 
@@ -44,6 +38,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.init_app(app)
     init_babel(app)
     limiter.init_app(app)
+    # Every limit of the portal is a route's decorator, which checks its own limits; the limiter's before-request
+    # pass is for default and blueprint limits, of which there are none: it only cost every request its look-ups.
+    app.before_request_funcs[None].remove(limiter._check_request_limit)
     login_manager.init_app(app)
     app.extensions["portal.redis"] = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
     app.extensions["portal.storage"] = Storage(settings)
@@ -83,6 +80,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     from portal.cli import register_app_commands
 
     register_app_commands(app)
+    if settings.proxy_hops:
+        # Behind PROXY_HOPS reverse proxies: the client address (rate limits, logs, the session registry), scheme
+        # and host come from the last PROXY_HOPS X-Forwarded-* values, the ones our own proxies wrote. A client's
+        # forged values sit further left and are ignored; with 0 hops every such header is ignored.
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
     return app
 
 
@@ -121,7 +124,9 @@ def _configure(app: Flask, settings: Settings) -> None:
         REMEMBER_COOKIE_SECURE=settings.is_production,
         MAX_CONTENT_LENGTH=220 * 1024 * 1024,
         RATELIMIT_STORAGE_URI=settings.redis_url,
-        RATELIMIT_HEADERS_ENABLED=True,
+        # No X-RateLimit-* headers on every limited answer: reading each limit's window back cost the tracking
+        # API two Redis round trips per request; a refusal still says when to try again (``web._too_many``).
+        RATELIMIT_HEADERS_ENABLED=False,
         BABEL_DEFAULT_LOCALE="zh_Hans_CN",
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
         WTF_CSRF_TIME_LIMIT=None,

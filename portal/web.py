@@ -161,6 +161,12 @@ def localized_error(exc) -> str:
 
 
 def _add_security_headers(response):
+    return add_security_headers(response, static=request.endpoint == "static", secure=request.is_secure)
+
+
+def add_security_headers(response, *, static: bool, secure: bool):
+    """The headers every answer carries (``static``: a static file, which keeps its caching; ``secure``: HTTPS).
+    Needs an app context only (``public_site.kept`` answers before a request context exists)."""
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     origins = _provider_origins()
@@ -171,11 +177,11 @@ def _add_security_headers(response):
         response.headers["Content-Security-Policy"] = csp.replace(
             "form-action 'self'", "form-action 'self' " + " ".join(sorted(origins))
         )
-    if request.endpoint != "static":
+    if not static:
         # Staff pages, case pages, tracking answers and API responses carry personal data: no copy in any cache
         # (browser history, a shared proxy). Static files keep their caching.
         response.headers["Cache-Control"] = "no-store"
-    if request.is_secure:
+    if secure:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     return response
 
@@ -309,8 +315,13 @@ def _refuse_control_characters():
     return render_template("error.html", status=422, title=_("Invalid input"), message=message), 422
 
 
-def _too_many(_exc):
-    return _error(429, _("Too many attempts"), _("Too many attempts from your address. Please wait and try again."))
+def _too_many(exc):
+    body, status = _error(
+        429, _("Too many attempts"), _("Too many attempts from your address. Please wait and try again.")
+    )
+    # The limit's whole window: an upper bound of the wait, without reading the counter back from Redis.
+    window = getattr(getattr(getattr(exc, "limit", None), "limit", None), "get_expiry", None)
+    return body, status, ({"Retry-After": str(window())} if window else {})
 
 
 def _server_error(_exc):

@@ -720,13 +720,14 @@ def create_application():
     return jsonify(answer), 201
 
 
-# Answers kept per process (``portal.pagecache``): the minute whose links they carry, the tag and the JSON
+# Answers kept per process (``portal.pagecache``): the link window they were signed in, the tag and the JSON
 # (compressed: about 0.7 KB each).
-ANSWERS: RenderedCache[tuple[int | None, str, bytes]] = RenderedCache(max_bytes=4 * 1024 * 1024)
+ANSWERS: RenderedCache[tuple[int | None, str, bytes]] = RenderedCache(max_bytes=8 * 1024 * 1024)
 ANSWER_PACKER = Packer()
-# File links in a kept answer are signed once a minute, for that minute plus the links' usual lifetime: whenever an
-# answer is served, each of its links stays valid for at least DOWNLOAD_SECONDS.
-LINK_WINDOW_SECONDS = 60
+# File links in a kept answer are signed once per window, for that window plus the links' usual lifetime: whenever
+# an answer is served, each of its links stays valid for at least DOWNLOAD_SECONDS (and at most that plus the
+# window). Five minutes: an answer with files is rendered again every five minutes, not every minute.
+LINK_WINDOW_SECONDS = 300
 
 
 @bp.get("/applications/<number>")
@@ -736,7 +737,7 @@ def get_application(number: str):
     """The tracking view of a case, for the holder of its access code; 304 for an ``If-None-Match`` that matches.
 
     The answer is kept while the case, the reference data, the day and the language stay the same (and, for an
-    answer with file links, the minute): a kept answer costs the access code's look-up and check.
+    answer with file links, the window of its links): a kept answer costs the access code's look-up and check.
     """
     stamp = _authorised(number)
     pii = current_app.extensions["portal.pii"]

@@ -77,9 +77,11 @@ def test_brute_force_on_the_page_is_throttled(client, dbs, app, monkeypatch):
         assert look_up(client, body["number"], f"AAAA-BBBB-{i:04d}").status_code == 404
     response = look_up(client, body["number"], body["access_code"])
     assert response.status_code == 429
+    assert response.headers["Retry-After"] == "3600"  # the limit's window: when trying again surely helps
     # The page and the API share the counter.
     api = client.get(f"/api/v1/applications/{body['number']}", headers={"X-Access-Code": body["access_code"]})
-    assert api.status_code == 429
+    assert api.status_code == 429 and api.headers["Retry-After"] == "3600"
+    assert "X-RateLimit-Remaining" not in api.headers  # no counter read back on every answer
 
 
 def test_the_state_changes_when_staff_accept(client, dbs, pii, city):
