@@ -37,7 +37,12 @@ def select_locale() -> str:
     chosen = request.args.get("lang")
     if chosen in LANGUAGES:
         session["lang"] = chosen
-    return LANGUAGES[session.get("lang", DEFAULT_LANGUAGE)]
+    return session_locale(session)
+
+
+def session_locale(data) -> str:
+    """The locale a session's stored choice names (the default without one)."""
+    return LANGUAGES.get(data.get("lang", DEFAULT_LANGUAGE), LANGUAGES[DEFAULT_LANGUAGE])
 
 
 def request_translations():

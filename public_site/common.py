@@ -10,6 +10,7 @@ from datetime import date
 from flask import current_app, g, request, session
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
+from itsdangerous import URLSafeTimedSerializer
 
 from portal.cases.numbers import normalise_number
 from portal.cases.queries import local_today
@@ -58,7 +59,12 @@ def grant(number: str) -> None:
 
 
 def has_grant(number: str) -> bool:
-    expires = (session.get("tracked") or {}).get(normalise_number(number))
+    return grants_case(session, number)
+
+
+def grants_case(data, number: str) -> bool:
+    """Whether the session ``data`` holds an unexpired grant for case ``number``."""
+    expires = (data.get("tracked") or {}).get(normalise_number(number))
     return bool(expires and expires > time.time())
 
 
@@ -94,9 +100,19 @@ def render_tokenless(render: Callable[[], str]) -> str:
             setattr(g, name, token)
 
 
-def with_token(page: str) -> str:
-    """Put this browser's CSRF token into the slots of ``page`` (no session write: the lookup form made the secret)."""
-    return page.replace(_TOKEN_SLOT, generate_csrf()) if _TOKEN_SLOT in page else page
+def with_token(page: str, token: str | None = None) -> str:
+    """Put this browser's CSRF token (``token``, else the request's) into the slots of ``page`` (no session write:
+    the lookup form made the secret)."""
+    if _TOKEN_SLOT not in page:
+        return page
+    return page.replace(_TOKEN_SLOT, token or generate_csrf())
+
+
+def csrf_token_for(app, secret: str) -> str:
+    """The CSRF token Flask-WTF's ``generate_csrf`` makes for the session secret ``secret``, without a request
+    context (``public_site.kept``); ``validate_csrf`` accepts it (a test holds the two together)."""
+    key = app.config.get("WTF_CSRF_SECRET_KEY") or app.secret_key
+    return URLSafeTimedSerializer(key, salt="wtf-csrf-token").dumps(secret)
 
 
 def viewer_kind() -> tuple:

@@ -56,6 +56,7 @@ from public_site.common import (
 from public_site.views import bp
 
 log = logging.getLogger(__name__)
+STAMP_READ = "portal.tracking.stamp"  # the request's stamp, read by ``public_site.kept`` when it went on to Flask
 TEXT_MAX = 10_000
 
 
@@ -72,7 +73,8 @@ def granted_stamp(number: str) -> CaseStamp | None:
     replied case (送达); None otherwise (the caller asks for the code)."""
     if not may_follow(number):
         return None
-    stamp = find_number(stamps(), number)
+    read = request.environ.pop(STAMP_READ, None)  # by ``public_site.kept``, before this request reached Flask
+    stamp = read[1] if read is not None and read[0] == number else find_number(stamps(), number)
     if stamp is not None and awaits_online_delivery(stamp):
         record_online_delivery(db.session, pii(), open_case(db.session, stamp), today=today())
         db.session.commit()
@@ -142,6 +144,16 @@ PAGES: RenderedCache[bytes] = RenderedCache(max_bytes=8 * 1024 * 1024)
 PAGE_PACKER = Packer()
 
 
+def page_key(stamp: CaseStamp, day, lang: str, viewer: tuple) -> tuple | None:
+    """What a kept tracking page depends on: the case's stamp, the day, the language, the kind of viewer."""
+    return (stamp.key, day, lang, viewer) if stamp.key is not None else None
+
+
+def page_tag(key: tuple, csrf_secret: str | None) -> str:
+    # The tokens are the browser's own: a page kept by it after a new session would carry stale ones.
+    return entity_tag(key, csrf_secret)
+
+
 @bp.get("/track/<number>")
 def case(number: str):
     """The tracking page: kept rendered while the case, the reference data, the day and the language stay the same.
@@ -152,9 +164,8 @@ def case(number: str):
     stamp = granted_stamp(number)
     if stamp is None:
         return _ask(number)
-    key = (stamp.key, today(), current_lang(), viewer_kind()) if stamp.key is not None else None
-    # The tokens are the browser's own: a page kept by it after a new session would carry stale ones.
-    tag = entity_tag(key, session.get("csrf_token")) if key is not None else None
+    key = page_key(stamp, today(), current_lang(), viewer_kind())
+    tag = page_tag(key, session.get("csrf_token")) if key is not None else None
     if tag is not None and request.if_none_match.contains_weak(tag):
         return "", 304, etag_header(tag)
     keep = key is not None and page_is_plain()
