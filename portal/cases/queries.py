@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -551,16 +551,25 @@ def _extension_in_time(today: date) -> ColumnElement[bool]:
 
 
 def _waiting_for(
-    keys: list[tuple[str, int]], bureau_id: int, today: date, limit: int, cursor: QueueCursor | None = None
+    keys: list[tuple[str, int]],
+    bureau_id: int,
+    today: date,
+    limit: int,
+    cursor: QueueCursor | None = None,
+    *,
+    overdue: bool = False,
 ):
     """The ids of cases of ``bureau_id`` waiting for one of the owners ``keys`` (``work_items.owner_keys``): per
-    owner, the first ``limit`` in queue order (after ``cursor``), read by a range scan of ``ix_work_items_owner_due``.
-    Enough for a page or a capped count of their union, whatever the size of the bureau."""
+    owner, the first ``limit`` in queue order (after ``cursor``; ``overdue``: due before ``today`` only, as a work
+    item's due date is its case's ``next_due_on``), read by a range scan of ``ix_work_items_owner_due``. Enough for
+    a page or a capped count of their union, whatever the size of the bureau."""
     branches = []
     for kind, owner_id in keys:
         branch = select(WorkItem.case_id).where(
             WorkItem.tenant_id == bureau_id, WorkItem.owner_kind == kind, WorkItem.owner_id == owner_id
         )
+        if overdue:
+            branch = branch.where(WorkItem.due_on < today)
         if kind == EXTENSION:
             branch = branch.where(_extension_in_time(today))
         if cursor is not None:
@@ -671,11 +680,14 @@ def list_queue(
     duties = duties_of(user, staff, today)
 
     conditions = _filter_conditions(pii, filters, today)
+    others = _filter_conditions(pii, replace(filters, overdue=False), today) if filters.overdue else conditions
     if view == "mine":
-        # From the work items (the cases waiting for the owners the reader answers for): unfiltered, per owner only
-        # the rows a page (or the capped count) needs; filtered, the filters may be the better way in.
+        # From the work items (the cases waiting for the owners the reader answers for): unfiltered (or overdue
+        # only: a range of the same index), per owner only the rows a page (or the capped count) needs; filtered
+        # otherwise, the filters may be the better way in.
         keys = owner_keys(duties)
-        if conditions:
+        overdue_only = filters.overdue and not others
+        if conditions and not overdue_only:
             # The filtered cases waiting for the reader, worked out once for the count and the page (a CTE used
             # twice is materialised): each joined the reader's work items by itself, twice the work at scale.
             # The page is the first of them in queue order (after the cursor), read from that set, not the table.
@@ -691,10 +703,10 @@ def list_queue(
             first = first.order_by(matched.c.next_due_on.asc().nulls_last(), matched.c.id.desc()).limit(page_size + 1)
             shown = select(Case).where(Case.tenant_id == bureau_id, Case.id.in_(first))
         else:
-            counted = _waiting_for(keys, bureau_id, today, COUNT_CAP + 1)
+            counted = _waiting_for(keys, bureau_id, today, COUNT_CAP + 1, overdue=overdue_only)
             shown = select(Case).where(
                 Case.tenant_id == bureau_id,
-                Case.id.in_(_waiting_for(keys, bureau_id, today, page_size + 1, filters.cursor)),
+                Case.id.in_(_waiting_for(keys, bureau_id, today, page_size + 1, filters.cursor, overdue=overdue_only)),
             )
     else:
         if view == "unit":

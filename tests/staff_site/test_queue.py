@@ -259,3 +259,10 @@ def test_walking_the_pages_by_cursor_gives_the_whole_queue_in_order_once(app, db
         row.case.number for row in list_queue(dbs, pii, clerk, parse_filters({"state": "submitted"}), today).rows
     ]
     assert len(waiting) == 6 and walk({"state": "submitted"}) == waiting
+    # "Mine", overdue only: a range of the reader's work items (due before today), the same cases as the filter.
+    overdue = list_queue(dbs, pii, clerk, parse_filters({"view": "all", "overdue": "1"}), today)
+    late = list_queue(dbs, pii, clerk, parse_filters({"overdue": "1"}), today)
+    late_numbers = [row.case.number for row in late.rows]
+    assert late_numbers == [row.case.number for row in overdue.rows] and len(late_numbers) >= 2  # September's
+    assert late_numbers == whole[: len(late_numbers)] and late.total == len(late_numbers)
+    assert walk({"overdue": "1"}) == late_numbers
