@@ -5,9 +5,9 @@ FROM python:3.11-slim
 
 # PYTHONPATH: run from the source tree, because alembic.ini and migrations/ sit beside the packages, outside
 # the wheel (portal/migrate.py finds them relative to the package), and the catalogs are compiled there.
-# MALLOC_ARENA_MAX: two malloc arenas instead of one per thread keep the threaded processes smaller (bench/README.md).
+# MALLOC_ARENA_MAX: one malloc arena instead of one per thread keeps the threaded processes smaller (bench/README.md).
 ENV PYTHONDONTWRITEBYTECODE=1 \
-    MALLOC_ARENA_MAX=2 \
+    MALLOC_ARENA_MAX=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
