@@ -144,7 +144,12 @@ def is_english() -> bool:
 
 def current_lang() -> str:
     """``"en"`` or ``"zh"``: the language code the rule modules' texts are keyed by."""
-    return "en" if is_english() else "zh"
+    return lang_of(str(get_locale() or ""))
+
+
+def lang_of(locale: str) -> str:
+    """The rule modules' language code (``"en"`` or ``"zh"``) of a locale such as ``zh_Hans_CN``."""
+    return "en" if locale.startswith("en") else "zh"
 
 
 def localized(pair) -> str:
@@ -233,7 +238,7 @@ def _template_globals() -> dict:
         "lp": " (" if english else "（",
         "rp": ")" if english else "）",
         "comma": ", " if english else "，",
-        "current_lang": "en" if english else "zh",
+        "current_lang": lang_of(locale),
         "html_lang": locale.replace("_", "-"),
         "large_text": request.cookies.get(TEXT_SIZE_COOKIE) == "large",
         "lang_href": lang_href,

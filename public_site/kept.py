@@ -23,7 +23,7 @@ from portal.inputguard import has_control_characters
 from portal.pagecache import etag_header
 from portal.petitioners.operations import awaits_online_delivery
 from portal.petitioners.tracking import find_number
-from portal.web import TEXT_SIZE_COOKIE, add_security_headers
+from portal.web import TEXT_SIZE_COOKIE, add_security_headers, lang_of
 from public_site.common import csrf_token_for, grants_case, stamps, today, with_token
 from public_site.track import PAGE_PACKER, PAGES, STAMP_READ, page_key, page_tag
 
@@ -54,7 +54,7 @@ class KeptTrackingPages:
         secret = data.get("csrf_token")
         if not isinstance(secret, str) or data.get("_flashes") or "_user_id" in data or CITIZEN in data:
             return None  # a new token, a message to show, an account or a verified identity: Flask's page
-        lang = "en" if session_locale(data).startswith("en") else "zh"
+        lang = lang_of(session_locale(data))
         viewer = (False, False, cookies.get(TEXT_SIZE_COOKIE) == "large")  # as ``viewer_kind`` for this visitor
         with self.app.app_context():
             stamp = find_number(stamps(), number)
