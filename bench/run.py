@@ -359,21 +359,34 @@ def unclaimed_uploads(app) -> list[str]:
 
 
 class Bench:
-    def __init__(self, app, base: str, baseline: str, work: Path, seconds: int, warmup: int, rng: random.Random):
+    def __init__(
+        self,
+        app,
+        base: str,
+        baseline: str,
+        work: Path,
+        seconds: int,
+        warmup: int,
+        rng: random.Random,
+        only: frozenset[str] = frozenset(),
+    ):
         self.app, self.base, self.baseline, self.work = app, base, baseline, work
         self.seconds, self.warmup, self.rng = seconds, warmup, rng
+        self.only = only  # the scenarios to run besides the baseline (empty: all)
         self.results: list[Result] = []
         self.servers: dict[str, list[psutil.Process]] = {}  # base URL -> its server-side processes
 
     def run(
         self, name: str, requests_: list[Request], *, base: str | None = None, once: bool = False, kept: bool = False
-    ) -> Result:
+    ) -> Result | None:
         """Check the first request (each, in a short list of distinct ones: a redirect to a sign-in step would
         otherwise be measured as a page), warm up, measure with CONNECTIONS connections, then with one (what one person
         waits on an idle server). ``once``: each request works once (an upload is claimed once): no warm-up, and
         the two runs get separate requests. ``kept``: the answers are kept per worker (the tracking page and API):
         the warm-up lasts at least KEPT_WARMUP seconds, so that each worker has seen nearly every sampled case
         (the steady state the target is about; a page's first rendering is measured by bench/profile_tracking.py)."""
+        if not self.wanted(name):
+            return None
         base = base or self.base
         for request in requests_[: 1 if once or len(requests_) > 20 else None]:
             check(base, request)
@@ -408,6 +421,9 @@ class Bench:
         self.results.append(result)
         return result
 
+    def wanted(self, name: str) -> bool:
+        return not self.only or name == "baseline" or name in self.only
+
     def all(self, data: dict) -> None:
         tracked, case_ids = data["tracked"], data["city_case_ids"]
         self.run(
@@ -430,7 +446,8 @@ class Bench:
         self.run("upload", [Request("POST", "/api/v1/uploads", {"Content-Type": content_type}, f"@{body}")])
         # Each application claims one upload and wrk cycles through its list: keep more than a run can send
         # (a fast application would otherwise reuse claimed uploads and count refusals as errors).
-        for _ in range(ONCE_PER_SECOND * (self.seconds + max(self.seconds // 3, 1)) - len(unclaimed_uploads(self.app))):
+        wanted = ONCE_PER_SECOND * (self.seconds + max(self.seconds // 3, 1)) if self.wanted("application") else 0
+        for _ in range(wanted - len(unclaimed_uploads(self.app))):
             check(self.base, Request("POST", "/api/v1/uploads", {"Content-Type": content_type}, f"@{body}"))
         uploads = unclaimed_uploads(self.app)
         self.rng.shuffle(uploads)
@@ -595,17 +612,36 @@ def table(report: dict) -> str:
         cells = [r["name"], f"{r['rps']:.1f}", f"{ratio:.2f}", r["p50_ms"], r["p95_ms"], r["p99_ms"], r["errors"]]
         cells += [r["alone_p50_ms"], r["alone_p95_ms"], r.get("cpu_ms_per_request")]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
-    sweep = report["sweep"]
-    lines += [
-        "",
-        f"Sweep: first {sweep['first']['seconds']} s, repeat {sweep['repeat']['seconds']} s, "
-        f"next working day {sweep['next_day']['seconds']} s; "
-        f"{report['plans']['deadlines_in_horizon']} open deadlines in the horizon; "
-        f"seq scan on cases: {report['plans']['seq_scan_on_cases']}",
-        f"Memory: web workers {report['memory']['web_workers_mb']} MB; "
-        f"job worker {report['memory']['job']['worker_mb']} MB, work horse {report['memory']['job']['horse_mb']} MB",
-    ]
+    lines.append("")
+    if "sweep" in report:  # not with --only
+        sweep = report["sweep"]
+        lines.append(
+            f"Sweep: first {sweep['first']['seconds']} s, repeat {sweep['repeat']['seconds']} s, "
+            f"next working day {sweep['next_day']['seconds']} s; "
+            f"{report['plans']['deadlines_in_horizon']} open deadlines in the horizon; "
+            f"seq scan on cases: {report['plans']['seq_scan_on_cases']}"
+        )
+    memory = f"Memory: web workers {report['memory']['web_workers_mb']} MB"
+    if "job" in report["memory"]:
+        job = report["memory"]["job"]
+        memory += f"; job worker {job['worker_mb']} MB, work horse {job['horse_mb']} MB"
+    lines.append(memory)
     return "\n".join(lines)
+
+
+SCENARIOS = frozenset(
+    {"tracking_page", "tracking_api", "upload", "application", "staff_queue", "staff_queue_mine", "case_page"}
+    | {"api_case_list", "dashboard"}
+)
+
+
+def scenario_names(raw: str) -> frozenset[str]:
+    """An argparse type: known scenario names, comma-separated."""
+    names = frozenset(n.strip() for n in raw.split(",") if n.strip())
+    unknown = names - SCENARIOS
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown scenarios {sorted(unknown)}; known: {', '.join(sorted(SCENARIOS))}")
+    return names
 
 
 def positive_int(raw: str) -> int:
@@ -639,6 +675,12 @@ def main(argv: list[str] | None = None) -> int:
         default=BASE_PORT,
         help=f"first port of the embedded services; the portal listens 500 above it (default {BASE_PORT})",
     )
+    parser.add_argument(
+        "--only",
+        type=scenario_names,
+        default=frozenset(),
+        help="run only these scenarios (comma-separated) besides the baseline, and no sweep: a quick re-measure",
+    )
     args = parser.parse_args(argv)
 
     from portal import create_app
@@ -670,7 +712,7 @@ def main(argv: list[str] | None = None) -> int:
         wait_ready(f"{base}/healthz")
         wait_ready(f"{baseline}/lookup/none")
         print(f"Load: wrk, {CONNECTIONS} connections, {args.seconds} s per scenario", flush=True)
-        bench = Bench(app, base, baseline, work, args.seconds, args.warmup, rng)
+        bench = Bench(app, base, baseline, work, args.seconds, args.warmup, rng, args.only)
         ports = set(port_layout(args.base_port).values())
         bench.servers = {
             base: server_processes(procs[0].pid, args.root, ports),
@@ -682,10 +724,11 @@ def main(argv: list[str] | None = None) -> int:
         report["memory"] = {"web_workers_mb": [rss_mb(c) for c in web.children()]}
         stop(procs)
         procs.clear()
-        print("Deadline sweep:", flush=True)
-        report["plans"] = explain_sweep(app)
-        report["sweep"] = time_sweep(app, env.get("DATABASE_ADMIN_URL"))
-        report["memory"]["job"] = job_worker_memory(env, work)
+        if not args.only:
+            print("Deadline sweep:", flush=True)
+            report["plans"] = explain_sweep(app)
+            report["sweep"] = time_sweep(app, env.get("DATABASE_ADMIN_URL"))
+            report["memory"]["job"] = job_worker_memory(env, work)
     finally:
         stop(procs)
         if services is not None:
@@ -695,7 +738,7 @@ def main(argv: list[str] | None = None) -> int:
     output.write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n")
     print("\n" + table(report) + f"\n\nWritten to {output}")
     failed = [r["name"] for r in report["scenarios"] if r["errors"]]
-    if failed or report["memory"]["job"]["status"] != "finished":
+    if failed or report["memory"].get("job", {"status": "finished"})["status"] != "finished":
         print(f"Errors in: {', '.join(failed) or 'the sweep job'}", file=sys.stderr)
         return 1
     return 0

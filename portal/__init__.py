@@ -80,9 +80,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     from portal.cli import register_app_commands
 
     register_app_commands(app)
-    from public_site.kept import KeptTrackingPages
+    from public_site.kept import KeptTrackingAnswers
 
-    app.wsgi_app = KeptTrackingPages(app, app.wsgi_app)  # a kept tracking page is answered before Flask
+    app.wsgi_app = KeptTrackingAnswers(app, app.wsgi_app)  # a kept tracking page or API answer, before Flask
     if settings.proxy_hops:
         # Behind PROXY_HOPS reverse proxies: the client address (rate limits, logs, the session registry), scheme
         # and host come from the last PROXY_HOPS X-Forwarded-* values, the ones our own proxies wrote. A client's

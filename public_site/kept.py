@@ -1,41 +1,63 @@
-"""Kept tracking pages served before Flask: the petitioner's most frequent request at the cost of the page's key.
+"""Kept tracking pages and API answers served before Flask: the petitioner's most frequent requests at the cost of
+the case's stamp.
 
-A browser that proved a case's code asks for its tracking page again and again, and the page rarely changes
-(``public_site.track.case`` keeps it rendered). Through Flask that answer cost ~0.75 ms of Python, most of it the
-request's machinery (contexts, the before- and after-request chains, the sign-in and scope look-ups), about three
-times the bare-Flask floor of ``bench.baseline``. This WSGI layer answers such a request itself when the answer is
-a kept page (or a 304), with what ``case`` would send: it reads the signed session as Flask does, applies the same
-rules (``grants_case``, ``session_locale``, ``page_key``, ``page_tag``, ``add_security_headers``), and fills the
-browser's own CSRF token in. Anything else goes to Flask untouched: another method or path, a query, a signed-in
-account or verified identity, a message waiting to be shown, an unknown case, a delivery to record, a page not
-kept yet (``tests/public_site/test_kept_pages.py`` holds the two answers equal).
+A browser that proved a case's code asks for its tracking page again and again, and an app polls the API answer of
+a case with its access code; both rarely change (``public_site.track.case`` and ``public_site.api.applications.
+get_application`` keep them). Through Flask such an answer cost ~0.75 ms (a page) and ~1.1 ms (an API answer, with
+its rate limits) of Python, most of it the request's machinery (contexts, the before- and after-request chains,
+the sign-in and scope look-ups, Flask-Limiter's three Redis round trips), several times the bare-Flask floor of
+``bench.baseline``. This WSGI layer gives such an answer itself when it is kept (or a 304), with what the view
+would send: it reads the signed session as Flask does and applies the same rules (``grants_case`` or
+``find_by_code``, ``session_locale``, the views' keys and tags, ``add_security_headers``); a page gets the
+browser's own CSRF token, an API answer is counted against the tracking limits as the view's decorators count it
+(``TrackingLimits``). Anything else goes to Flask untouched: another method or path, a query, a signed-in account
+or verified identity, a message waiting to be shown, an unknown case or a wrong code, a delivery to record, an
+answer not kept yet, a limit reached (``tests/public_site/test_kept_pages.py`` holds the answers equal).
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from flask import Flask, Response
 from itsdangerous import BadSignature
+from limits import RateLimitItem, parse_many
+from limits.storage import RedisStorage
+from limits.strategies import FixedWindowRateLimiter
+from redis.exceptions import RedisError
 from werkzeug.http import parse_cookie, parse_etags
 
-from portal.extensions import session_locale
+from portal.extensions import limiter, session_locale
 from portal.identity.web import CITIZEN
 from portal.inputguard import has_control_characters
 from portal.pagecache import etag_header
 from portal.petitioners.operations import awaits_online_delivery
-from portal.petitioners.tracking import find_number
+from portal.petitioners.tracking import find_by_code, find_number
 from portal.web import TEXT_SIZE_COOKIE, add_security_headers, lang_of
-from public_site.common import csrf_token_for, grants_case, stamps, today, with_token
+from public_site.api.applications import (
+    ANSWER_PACKER,
+    CODE_CHECKED,
+    TRACK_NUMBER_SCOPE,
+    TRACK_SCOPE,
+    answer_key,
+    case_number_key,
+    kept_answer,
+    link_window,
+)
+from public_site.common import csrf_token_for, grants_case, pii, stamps, today, with_token
 from public_site.track import PAGE_PACKER, PAGES, STAMP_READ, page_key, page_tag
 
-PREFIX = "/track/"
+PAGE_PREFIX = "/track/"
+API_PREFIX = "/api/v1/applications/"
 
 
-class KeptTrackingPages:
+class KeptTrackingAnswers:
     def __init__(self, app: Flask, wsgi_app):
         self.app, self.wsgi_app = app, wsgi_app
         self.serializer = app.session_interface.get_signing_serializer(app)
         self.cookie_name = app.config["SESSION_COOKIE_NAME"]
         self.max_age = int(app.permanent_session_lifetime.total_seconds())
+        self.limits = TrackingLimits(app)
 
     def __call__(self, environ, start_response):
         response = self.kept_answer(environ)
@@ -44,16 +66,23 @@ class KeptTrackingPages:
         return response(environ, start_response)
 
     def kept_answer(self, environ) -> Response | None:
-        number = self._number(environ)
-        if number is None or self.serializer is None:
+        if environ.get("REQUEST_METHOD") != "GET" or environ.get("QUERY_STRING") or self.serializer is None:
             return None
+        path = environ.get("PATH_INFO") or ""
+        for prefix, answer in ((PAGE_PREFIX, self._page), (API_PREFIX, self._api_answer)):
+            if path.startswith(prefix):
+                number = _number(path[len(prefix) :])
+                return answer(environ, number) if number is not None else None
+        return None
+
+    def _page(self, environ, number: str) -> Response | None:
         cookies = parse_cookie(environ.get("HTTP_COOKIE"))
         data = self._session(cookies.get(self.cookie_name))
-        if data is None or not grants_case(data, number):
+        if data is None or not grants_case(data, number) or not _plain(data):
             return None
         secret = data.get("csrf_token")
-        if not isinstance(secret, str) or data.get("_flashes") or "_user_id" in data or CITIZEN in data:
-            return None  # a new token, a message to show, an account or a verified identity: Flask's page
+        if not isinstance(secret, str):
+            return None  # a new token: Flask's page
         lang = lang_of(session_locale(data))
         viewer = (False, False, cookies.get(TEXT_SIZE_COOKIE) == "large")  # as ``viewer_kind`` for this visitor
         with self.app.app_context():
@@ -66,28 +95,40 @@ class KeptTrackingPages:
                 return None
             tag = page_tag(key, secret)
             if parse_etags(environ.get("HTTP_IF_NONE_MATCH")).contains_weak(tag):
-                response = Response(status=304, headers=etag_header(tag))
-            else:
-                kept = PAGES.get(key)
-                if kept is None:
-                    return None
-                page = with_token(PAGE_PACKER.unpack(kept).decode(), csrf_token_for(self.app, secret))
-                response = Response(page, mimetype="text/html", headers=etag_header(tag))
-            response.vary.add("Cookie")  # as Flask marks an answer that read the session
-            return add_security_headers(response, static=False, secure=environ.get("wsgi.url_scheme") == "https")
+                return self._finish(environ, Response(status=304, headers=etag_header(tag)))
+            kept = PAGES.get(key)
+            if kept is None:
+                return None
+            page = with_token(PAGE_PACKER.unpack(kept).decode(), csrf_token_for(self.app, secret))
+            return self._finish(environ, Response(page, mimetype="text/html", headers=etag_header(tag)))
+
+    def _api_answer(self, environ, number: str) -> Response | None:
+        code = environ.get("HTTP_X_ACCESS_CODE")
+        if not code:
+            return None
+        data = self._session(parse_cookie(environ.get("HTTP_COOKIE")).get(self.cookie_name)) or {}  # Flask's too
+        if not _plain(data):
+            return None
+        lang = lang_of(session_locale(data))
+        with self.app.app_context():
+            stamp = find_by_code(stamps(), pii(), number, code)
+            environ[CODE_CHECKED] = (number, code, stamp)
+            if stamp is None or awaits_online_delivery(stamp):
+                return None  # a wrong code is Flask's: its 404 counts against the case number's limit
+            kept = kept_answer(answer_key(stamp, lang), link_window())
+            if kept is None or not self.limits.count(environ, number):
+                return None
+            _window, tag, packed = kept
+            if parse_etags(environ.get("HTTP_IF_NONE_MATCH")).contains_weak(tag):
+                return self._finish(environ, self.app.response_class("", status=304, headers=etag_header(tag)))
+            answer = ANSWER_PACKER.unpack(packed)
+            response = self.app.response_class(answer, mimetype=self.app.json.mimetype, headers=etag_header(tag))
+            return self._finish(environ, response)
 
     @staticmethod
-    def _number(environ) -> str | None:
-        """The case number of a plain ``GET /track/<number>`` (decoded as Werkzeug routes it), else None."""
-        if environ.get("REQUEST_METHOD") != "GET" or environ.get("QUERY_STRING"):
-            return None
-        path = environ.get("PATH_INFO") or ""
-        if not path.startswith(PREFIX):
-            return None
-        number = path[len(PREFIX) :].encode("latin-1").decode("utf-8", "replace")
-        if not number or "/" in number or has_control_characters(number, multiline=False):
-            return None
-        return number
+    def _finish(environ, response: Response) -> Response:
+        response.vary.add("Cookie")  # as Flask marks an answer that read the session
+        return add_security_headers(response, static=False, secure=environ.get("wsgi.url_scheme") == "https")
 
     def _session(self, value: str | None) -> dict | None:
         if not value:
@@ -97,3 +138,80 @@ class KeptTrackingPages:
         except BadSignature:
             return None
         return data if isinstance(data, dict) else None
+
+
+def _number(segment: str) -> str | None:
+    """The case number of a path's last segment (decoded as Werkzeug routes it), else None."""
+    number = segment.encode("latin-1").decode("utf-8", "replace")
+    if not number or "/" in number or has_control_characters(number, multiline=False):
+        return None
+    return number
+
+
+def _plain(session: dict) -> bool:
+    """No message to show, no account and no verified identity: nothing Flask would do besides the answer."""
+    return not session.get("_flashes") and "_user_id" not in session and CITIZEN not in session
+
+
+# Each counter is tested first; only when every limit allows one more are the counting ones increased, as
+# Flask-Limiter's fixed windows count (INCRBY, and EXPIRE on a window's first hit). A refusal changes nothing: Flask
+# then answers, counting as its decorators do. KEYS: the counters; ARGV: per counter its amount, its window in
+# seconds and 1 to count or 0 to test only (a limit counted on refusals alone: ``deduct_when``).
+COUNT_IF_ALLOWED = """
+for i, key in ipairs(KEYS) do
+    if tonumber(redis.call("get", key) or "0") + 1 > tonumber(ARGV[3 * i - 2]) then
+        return 0
+    end
+end
+for i, key in ipairs(KEYS) do
+    if ARGV[3 * i] == "1" and redis.call("incrby", key, 1) == 1 then
+        redis.call("expire", key, ARGV[3 * i - 1])
+    end
+end
+return 1
+"""
+
+
+class TrackingLimits:
+    """Counts a tracking answer given before Flask against the limits of the view's decorators
+    (``public_site.api.applications``: ``track_limit`` per client address, counted on every answer, and
+    ``track_number_limit`` per case number, counted on a wrong code and tested on every answer), on Flask-Limiter's
+    own counters (its keys, windows and storage) and in one Redis round trip instead of its three."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self._script = None  # (the storage it was registered on, the script)
+
+    def count(self, environ, number: str) -> bool:
+        """True: the answer is counted (or limits are off). False: Flask answers (a limit reached, the limiter on
+        its in-memory fallback, Redis unreachable), and nothing was counted here."""
+        if not limiter.enabled:
+            return True
+        strategy = limiter.limiter  # the in-memory fallback's while Redis is away
+        if not isinstance(strategy, FixedWindowRateLimiter) or not isinstance(strategy.storage, RedisStorage):
+            return False
+        storage = strategy.storage
+        config = self.app.config
+        prefix = [config["RATELIMIT_KEY_PREFIX"]] if config.get("RATELIMIT_KEY_PREFIX") else []
+        address = environ.get("REMOTE_ADDR") or "127.0.0.1"  # ``get_remote_address``, behind ProxyFix
+        counters = [(item, (*prefix, address, TRACK_SCOPE), 1) for item in _limits(config["RATELIMIT_TRACK"])]
+        counters += [
+            (item, (*prefix, case_number_key(number), TRACK_NUMBER_SCOPE), 0)
+            for item in _limits(config["RATELIMIT_TRACK_NUMBER"])
+        ]
+        keys = [storage.prefixed_key(item.key_for(*identifiers)) for item, identifiers, _ in counters]
+        args = [value for item, _, counts in counters for value in (item.amount, item.get_expiry(), counts)]
+        try:
+            return self._count_if_allowed(storage)(keys=keys, args=args) == 1
+        except RedisError:
+            return False
+
+    def _count_if_allowed(self, storage: RedisStorage):
+        if self._script is None or self._script[0] is not storage:
+            self._script = (storage, storage.get_connection().register_script(COUNT_IF_ALLOWED))
+        return self._script[1]
+
+
+@lru_cache(maxsize=32)
+def _limits(text: str) -> tuple[RateLimitItem, ...]:
+    return tuple(parse_many(text))

@@ -34,10 +34,16 @@ from portal.workflow import ActionRefused
 from public_site.api import bp
 from public_site.common import stamps
 
+TRACK_SCOPE, TRACK_NUMBER_SCOPE = "track", "track-number"
+
+
+def case_number_key(raw: str) -> str:
+    """The key of the per-case-number limit: one counter for a number however it is written."""
+    return "case-number:" + normalise_number(str(raw))[:40]
+
 
 def _case_number_key() -> str:
-    raw = (request.view_args or {}).get("number") or request.form.get("number") or ""
-    return "case-number:" + normalise_number(str(raw))[:40]
+    return case_number_key((request.view_args or {}).get("number") or request.form.get("number") or "")
 
 
 def _not_found(response) -> bool:
@@ -47,9 +53,10 @@ def _not_found(response) -> bool:
 # Shared between the pages and the API: a guesser gains nothing by switching from one to the other.
 submit_limit = limiter.shared_limit(configured("RATELIMIT_SUBMIT"), scope="submit", methods=["POST"])
 upload_limit = limiter.shared_limit(configured("RATELIMIT_UPLOAD"), scope="upload", methods=["POST"])
-track_limit = limiter.shared_limit(configured("RATELIMIT_TRACK"), scope="track", key_func=get_remote_address)
+# ``public_site.kept`` counts a tracking answer it gives itself against these two, with the same keys.
+track_limit = limiter.shared_limit(configured("RATELIMIT_TRACK"), scope=TRACK_SCOPE, key_func=get_remote_address)
 track_number_limit = limiter.shared_limit(
-    configured("RATELIMIT_TRACK_NUMBER"), scope="track-number", key_func=_case_number_key, deduct_when=_not_found
+    configured("RATELIMIT_TRACK_NUMBER"), scope=TRACK_NUMBER_SCOPE, key_func=_case_number_key, deduct_when=_not_found
 )
 
 
@@ -299,9 +306,19 @@ def _submission_json(case, access_code: str, acceptance_due: date | None, handli
     }
 
 
+# The code's check of this request, made by ``public_site.kept`` before the request went on to Flask: (number,
+# code, stamp or None). One look-up and one comparison per request, whoever made them.
+CODE_CHECKED = "portal.tracking.code"
+
+
 def _authorised(number: str) -> CaseStamp:
     """The stamp of case ``number`` if the request carries its access code; 404 otherwise (the same for both)."""
-    ref = find_by_code(stamps(), current_app.extensions["portal.pii"], number, request.headers.get("X-Access-Code"))
+    code = request.headers.get("X-Access-Code")
+    checked = request.environ.pop(CODE_CHECKED, None)
+    if checked is not None and checked[:2] == (number, code):
+        ref = checked[2]
+    else:
+        ref = find_by_code(stamps(), current_app.extensions["portal.pii"], number, code)
     if ref is None:
         abort(404)
     return ref
@@ -730,6 +747,21 @@ ANSWER_PACKER = Packer()
 LINK_WINDOW_SECONDS = 300
 
 
+def link_window() -> int:
+    return int(time.time() // LINK_WINDOW_SECONDS)
+
+
+def answer_key(stamp: CaseStamp, lang: str) -> tuple | None:
+    """What a kept answer is kept by: the case's stamp key, the day and the language (None: not kept)."""
+    return (stamp.key, _today(), lang) if stamp.key is not None else None
+
+
+def kept_answer(key: tuple | None, window: int) -> tuple[int | None, str, bytes] | None:
+    """The kept answer of ``key`` if it may still be served: its links (if any) were signed in ``window``."""
+    kept = ANSWERS.get(key) if key is not None else None
+    return kept if kept is not None and kept[0] in (None, window) else None
+
+
 @bp.get("/applications/<number>")
 @track_limit
 @track_number_limit
@@ -747,10 +779,10 @@ def get_application(number: str):
         stamp = find_number(stamps(), stamp.number)
         if stamp is None:
             abort(404)
-    window = int(time.time() // LINK_WINDOW_SECONDS)
-    key = (stamp.key, _today(), current_lang()) if stamp.key is not None else None
-    kept = ANSWERS.get(key) if key is not None else None
-    if kept is None or kept[0] not in (None, window):
+    window = link_window()
+    key = answer_key(stamp, current_lang())
+    kept = kept_answer(key, window)
+    if kept is None:
         view = tracking_view(
             db.session, stamp.tenant_id, stamp.case_id, today=_today(), reference_version=stamp.reference_version
         )

@@ -1,10 +1,10 @@
-"""The benchmark command refuses a bad size before it starts anything."""
+"""The benchmark command refuses a bad size or scenario before it starts anything."""
 
 from __future__ import annotations
 
 import pytest
 
-from bench.run import main
+from bench.run import main, scenario_names
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "abc", "1.5"])
@@ -13,6 +13,19 @@ def test_a_bad_number_of_cases_is_refused_with_a_message(value, capsys):
         main(["--cases", value])
     assert exit_info.value.code == 2
     assert "expected a whole number of at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["tracking", "tracking_api,sweep", ","])
+def test_an_unknown_scenario_is_refused_with_the_known_ones(value, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--only", value])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "unknown scenarios" in err and "tracking_api" in err and "dashboard" in err
+
+
+def test_known_scenarios_are_taken_with_spaces_around_them():
+    assert scenario_names(" tracking_page, tracking_api ") == {"tracking_page", "tracking_api"}
 
 
 def test_server_cpu_counts_the_web_tree_and_the_services_of_the_data_directory(tmp_path):
