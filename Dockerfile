@@ -35,4 +35,4 @@ RUN pip install --no-deps . \
 
 USER portal
 EXPOSE 8000
-CMD ["gunicorn", "-w", "4", "-b", "0.0.0.0:8000", "portal:create_app()"]
+CMD ["gunicorn", "-c", "python:portal.gunicorn_conf", "-w", "4", "-b", "0.0.0.0:8000", "portal:create_app()"]

@@ -31,12 +31,13 @@ import psutil
 import requests
 
 from bench.load import Request, Result, run_wrk, write_requests
+from portal.heap import HEAP_TRIM_SECONDS
 
 ROOT = Path("var/bench")
 BASE_PORT = 25000  # embedded services; `portal dev` uses 24000, the tests 20000-22700 (--base-port moves it)
 WEB_OFFSET, BASELINE_OFFSET = 500, 501  # the portal's and the baseline's gunicorn, above the services' ports
 RESULTS = Path(__file__).with_name("results")
-GUNICORN = ("-w", "2", "--threads", "4")  # as `portal dev`; the same for the portal and the baseline
+GUNICORN = ("-c", "python:portal.gunicorn_conf", "-w", "2", "--threads", "4")  # as `portal dev`; portal and baseline
 CONNECTIONS = 8
 ONCE_PER_SECOND = 150  # uploads kept per second of the application runs: well above what they send
 PASSWORD = "Demo-2026-review"
@@ -621,7 +622,9 @@ def table(report: dict) -> str:
             f"{report['plans']['deadlines_in_horizon']} open deadlines in the horizon; "
             f"seq scan on cases: {report['plans']['seq_scan_on_cases']}"
         )
-    memory = f"Memory: web workers {report['memory']['web_workers_mb']} MB"
+    memory = f"Memory: web workers {report['memory']['web_workers_mb']} MB right after the load"
+    if "web_workers_at_rest_mb" in report["memory"]:
+        memory += f", {report['memory']['web_workers_at_rest_mb']} MB at rest"
     if "job" in report["memory"]:
         job = report["memory"]["job"]
         memory += f"; job worker {job['worker_mb']} MB, work horse {job['horse_mb']} MB"
@@ -722,6 +725,9 @@ def main(argv: list[str] | None = None) -> int:
         report["scenarios"] = [r.as_dict() for r in bench.results]
         web = psutil.Process(procs[0].pid)
         report["memory"] = {"web_workers_mb": [rss_mb(c) for c in web.children()]}
+        # At rest: once each worker's heap trim (portal.heap) has run after the last request.
+        time.sleep(HEAP_TRIM_SECONDS + 2)
+        report["memory"]["web_workers_at_rest_mb"] = [rss_mb(c) for c in web.children()]
         stop(procs)
         procs.clear()
         if not args.only:

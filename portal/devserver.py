@@ -217,6 +217,8 @@ def run_dev(port: int = 5000, root: str = "var/dev") -> int:
         commands = {
             "web": [
                 str(_BIN / "gunicorn"),
+                "-c",
+                "python:portal.gunicorn_conf",
                 "-w",
                 "2",
                 "--threads",
