@@ -115,7 +115,7 @@ class KeptTrackingAnswers:
             environ[CODE_CHECKED] = (number, code, stamp)
             if stamp is None or awaits_online_delivery(stamp):
                 return None  # a wrong code is Flask's: its 404 counts against the case number's limit
-            kept = kept_answer(answer_key(stamp, lang), link_window())
+            kept = kept_answer(answer_key(stamp, lang), link_window(stamp.number))
             if kept is None or not self.limits.count(environ, number):
                 return None
             _window, tag, packed = kept

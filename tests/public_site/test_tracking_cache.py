@@ -194,6 +194,20 @@ def test_an_api_answer_with_files_carries_links_valid_for_at_least_five_minutes(
     assert api(browser, body).get_json() == answer  # kept within the window
 
 
+def test_the_link_windows_of_cases_begin_at_moments_of_their_own():
+    from public_site.api.applications import LINK_WINDOW_SECONDS, link_window
+
+    start = 1_800_000_000
+    seconds = range(start, start + 2 * LINK_WINDOW_SECONDS)
+    changes = {}
+    for number in (f"FC2026-{i:08d}" for i in range(20)):
+        changes[number] = [t for t in seconds if link_window(number, t + 1) != link_window(number, t)]
+    # Each case's links are signed again once every five minutes...
+    assert all(len(moments) == 2 and moments[1] - moments[0] == LINK_WINDOW_SECONDS for moments in changes.values())
+    # ...not all cases at the same moment.
+    assert len({moments[0] for moments in changes.values()}) > 10
+
+
 def test_a_renamed_bureau_and_a_new_contact_block_change_the_kept_page(app, dbs, owner_engine):
     from sqlalchemy import text
 
