@@ -12,7 +12,7 @@ would send: it reads the signed session as Flask does and applies the same rules
 browser's own CSRF token, an API answer is counted against the tracking limits as the view's decorators count it
 (``TrackingLimits``). Anything else goes to Flask untouched: another method or path, a query, a signed-in account
 or verified identity, a message waiting to be shown, an unknown case or a wrong code, a delivery to record, an
-answer not kept yet, a limit reached (``tests/public_site/test_kept_pages.py`` holds the answers equal).
+answer not kept yet, a limit reached (``tests/public_site/test_kept_answers.py`` holds the answers equal).
 """
 
 from __future__ import annotations
