@@ -139,6 +139,19 @@ def rss_mb(proc: psutil.Process) -> float:
 # --- Data and credentials ---------------------------------------------------------------------------------------
 
 
+GENERATED = "generated-cases"  # in the root: "<N generated> <cases right after>", for --reuse
+
+
+def generated_here(root: Path, app) -> int | None:
+    """How many cases were generated in ``root``'s database, if it still holds them (the application scenario
+    adds cases to it, which --reuse keeps; a database replaced or emptied since no longer matches)."""
+    try:
+        generated, after = (int(part) for part in (root / GENERATED).read_text().split())
+    except (OSError, ValueError):
+        return None
+    return generated if case_count(app) >= after else None
+
+
 def case_count(app) -> int:
     from sqlalchemy import func, select
 
@@ -733,12 +746,13 @@ def main(argv: list[str] | None = None) -> int:
         app = create_app(load_settings(env))
         staff_every_bureau(app)
         report: dict = {"cases": args.cases, "when": time.strftime("%Y-%m-%d %H:%M"), "machine": machine()}
-        if not (args.reuse and case_count(app) == args.cases):
+        if not (args.reuse and generated_here(args.root, app) == args.cases):
             from bench.generate import generate
 
             print(f"Generating {args.cases:,} cases...", flush=True)
             admin_url = env.get("DATABASE_ADMIN_URL") or env["DATABASE_URL"]
             report["generated"] = generate(admin_url, args.cases, env["PII_KEY"])
+            (args.root / GENERATED).write_text(f"{args.cases} {case_count(app)}\n")
         data = samples(app, rng, args.sample)
         procs.append(spawn("web", gunicorn("portal:create_app()", web_port), env, work))
         procs.append(spawn("baseline", gunicorn("bench.baseline:create_app()", baseline_port), env, work))
@@ -746,7 +760,9 @@ def main(argv: list[str] | None = None) -> int:
         wait_ready(f"{base}/healthz")
         wait_ready(f"{baseline}/lookup/none")
         print(f"Load: wrk, {CONNECTIONS} connections, {args.seconds} s per scenario", flush=True)
-        bench = Bench(app, base, baseline, work, args.seconds, args.warmup, rng, args.only)
+        # The applications' people and decisions differ from run to run: --reuse keeps earlier runs' cases, and a
+        # second open application of one person against one decision is refused.
+        bench = Bench(app, base, baseline, work, args.seconds, args.warmup, random.Random(), args.only)
         ports = set(port_layout(args.base_port).values())
         bench.servers = {
             base: server_processes(procs[0].pid, args.root, ports),

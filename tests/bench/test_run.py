@@ -57,3 +57,16 @@ def test_server_cpu_counts_the_web_tree_and_the_services_of_the_data_directory(t
         for proc in (web, service, stranger):
             proc.kill()
             proc.wait()
+
+
+def test_reuse_goes_by_the_roots_marker_while_the_database_holds_what_was_generated(app, tmp_path):
+    from bench.run import GENERATED, case_count, generated_here
+
+    held = case_count(app)
+    assert generated_here(tmp_path, app) is None  # no marker: generate
+    (tmp_path / GENERATED).write_text(f"300 {held}\n")
+    assert generated_here(tmp_path, app) == 300  # the same database, or one runs have added cases to
+    (tmp_path / GENERATED).write_text(f"300 {held + 1}\n")
+    assert generated_here(tmp_path, app) is None  # fewer cases than right after the generation: replaced
+    (tmp_path / GENERATED).write_text("garbage\n")
+    assert generated_here(tmp_path, app) is None
