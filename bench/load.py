@@ -44,6 +44,7 @@ class Result:
     # CPU time the server side spent (web workers, PostgreSQL, Redis, S3) per request of the loaded run: a figure
     # that a busy shared machine disturbs far less than requests per second.
     cpu_ms_per_request: float | None = None
+    draws_rps: tuple[float, ...] = ()  # requests per second of each loaded draw (``bench.run.DRAWS``)
 
     def as_dict(self) -> dict:
         return asdict(self)
