@@ -37,12 +37,12 @@ from portal.web import TEXT_SIZE_COOKIE, add_security_headers, lang_of
 from public_site.api.applications import (
     ANSWER_PACKER,
     CODE_CHECKED,
-    TRACK_NUMBER_SCOPE,
-    TRACK_SCOPE,
     answer_key,
     case_number_key,
     kept_answer,
     link_window,
+    track_limit,
+    track_number_limit,
 )
 from public_site.common import csrf_token_for, grants_case, pii, stamps, today, with_token
 from public_site.track import PAGE_PACKER, PAGES, STAMP_READ, page_key, page_tag
@@ -194,10 +194,12 @@ class TrackingLimits:
         config = self.app.config
         prefix = [config["RATELIMIT_KEY_PREFIX"]] if config.get("RATELIMIT_KEY_PREFIX") else []
         address = environ.get("REMOTE_ADDR") or "127.0.0.1"  # ``get_remote_address``, behind ProxyFix
-        counters = [(item, (*prefix, address, TRACK_SCOPE), 1) for item in _limits(config["RATELIMIT_TRACK"])]
-        counters += [
-            (item, (*prefix, case_number_key(number), TRACK_NUMBER_SCOPE), 0)
-            for item in _limits(config["RATELIMIT_TRACK_NUMBER"])
+        # The limits, their scopes and which ones count every answer come from the decorators themselves; only
+        # their keys are worked out here, from the WSGI environment instead of the request.
+        counters = [
+            (item, (*prefix, key, decorator.scope), 0 if decorator.deduct_when else 1)
+            for decorator, key in ((track_limit, address), (track_number_limit, case_number_key(number)))
+            for item in _limits(decorator.limit_provider())
         ]
         keys = [storage.prefixed_key(item.key_for(*identifiers)) for item, identifiers, _ in counters]
         args = [value for item, _, counts in counters for value in (item.amount, item.get_expiry(), counts)]

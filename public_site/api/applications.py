@@ -35,8 +35,6 @@ from portal.workflow import ActionRefused
 from public_site.api import bp
 from public_site.common import stamps
 
-TRACK_SCOPE, TRACK_NUMBER_SCOPE = "track", "track-number"
-
 
 def case_number_key(raw: str) -> str:
     """The key of the per-case-number limit: one counter for a number however it is written."""
@@ -54,10 +52,11 @@ def _not_found(response) -> bool:
 # Shared between the pages and the API: a guesser gains nothing by switching from one to the other.
 submit_limit = limiter.shared_limit(configured("RATELIMIT_SUBMIT"), scope="submit", methods=["POST"])
 upload_limit = limiter.shared_limit(configured("RATELIMIT_UPLOAD"), scope="upload", methods=["POST"])
-# ``public_site.kept`` counts a tracking answer it gives itself against these two, with the same keys.
-track_limit = limiter.shared_limit(configured("RATELIMIT_TRACK"), scope=TRACK_SCOPE, key_func=get_remote_address)
+# ``public_site.kept`` counts a tracking answer it gives itself against these two (their limits and scopes, the
+# same keys).
+track_limit = limiter.shared_limit(configured("RATELIMIT_TRACK"), scope="track", key_func=get_remote_address)
 track_number_limit = limiter.shared_limit(
-    configured("RATELIMIT_TRACK_NUMBER"), scope=TRACK_NUMBER_SCOPE, key_func=_case_number_key, deduct_when=_not_found
+    configured("RATELIMIT_TRACK_NUMBER"), scope="track-number", key_func=_case_number_key, deduct_when=_not_found
 )
 
 
