@@ -22,14 +22,25 @@ babel = Babel()
 limiter = Limiter(key_func=get_remote_address, swallow_errors=True, in_memory_fallback_enabled=True)
 
 
-def configured(name: str):
-    """The rate limit ``name`` from the settings (``portal.config``: RATELIMIT_*), read on every request."""
-    return lambda: current_app.config[name]
+class Configured:
+    """A rate limit from the settings (``portal.config``: RATELIMIT_*), read on every request: Flask-Limiter calls
+    it in a request's context, ``of(app)`` reads it without one (``public_site.kept``)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __call__(self) -> str:
+        return self.of(current_app)
+
+    def of(self, app) -> str:
+        return app.config[self.name]
+
+
 
 
 #: Sign-in attempts per client address: one allowance shared by every sign-in form, the second-factor forms and
 #: the token endpoint (a decorator; only POSTs count).
-login_limit = limiter.shared_limit(configured("RATELIMIT_LOGIN"), scope="login", methods=["POST"])
+login_limit = limiter.shared_limit(Configured("RATELIMIT_LOGIN"), scope="login", methods=["POST"])
 
 
 def select_locale() -> str:
@@ -78,8 +89,8 @@ def init_babel(app) -> None:
 
 
 __all__ = [
+    "Configured",
     "babel",
-    "configured",
     "csrf",
     "db",
     "init_babel",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 
 from portal.accounts.operations import load_user
@@ -170,30 +172,45 @@ def _add_security_headers(response):
 
 
 def add_security_headers(response, *, static: bool, secure: bool):
-    """The headers every answer carries (``static``: a static file, which keeps its caching; ``secure``: HTTPS).
-    Needs an app context only (``public_site.kept`` answers before a request context exists)."""
+    """The headers every answer carries (``static``: a static file, which keeps its caching; ``secure``: HTTPS)."""
+    _secure(response.headers, static=static, secure=secure, origins=_provider_origins(current_app))
+    return response
+
+
+def kept_answer_headers(app: Flask, *, secure: bool) -> tuple[tuple[str, str], ...]:
+    """What ``add_security_headers`` adds to a dynamic answer that carries none of these headers yet: the same for
+    every such answer, so made once (``public_site.kept`` writes its answers' headers itself, without a context)."""
+    return _answer_headers(secure, frozenset(_provider_origins(app)))
+
+
+@lru_cache(maxsize=16)
+def _answer_headers(secure: bool, origins: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    headers = Headers()
+    _secure(headers, static=False, secure=secure, origins=origins)
+    return tuple(headers.items())
+
+
+def _secure(headers: Headers, *, static: bool, secure: bool, origins) -> None:
     for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    origins = _provider_origins()
-    if origins and "Content-Security-Policy" in response.headers:
+        headers.setdefault(name, value)
+    if origins and "Content-Security-Policy" in headers:
         # Signing out of single sign-on posts a form whose answer redirects to the provider's end-session
         # endpoint: form-action must allow exactly the configured providers, or the browser cancels it.
-        csp = response.headers["Content-Security-Policy"]
-        response.headers["Content-Security-Policy"] = csp.replace(
+        csp = headers["Content-Security-Policy"]
+        headers["Content-Security-Policy"] = csp.replace(
             "form-action 'self'", "form-action 'self' " + " ".join(sorted(origins))
         )
     if not static:
         # Staff pages, case pages, tracking answers and API responses carry personal data: no copy in any cache
         # (browser history, a shared proxy). Static files keep their caching.
-        response.headers["Cache-Control"] = "no-store"
+        headers["Cache-Control"] = "no-store"
     if secure:
-        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    return response
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 
 
-def _provider_origins() -> set[str]:
+def _provider_origins(app: Flask) -> set[str]:
     """The origins of the configured identity providers and of their end-session endpoints (once discovered)."""
-    state = current_app.extensions.get("portal.identity")
+    state = app.extensions.get("portal.identity")
     if state is None:
         return set()
     origins = set()

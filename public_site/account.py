@@ -11,7 +11,7 @@ from flask_login import login_user, logout_user
 from sqlalchemy import select
 
 from portal.cases.models import Case
-from portal.extensions import configured, db, limiter, login_limit
+from portal.extensions import Configured, db, limiter, login_limit
 from portal.petitioners.accounts import (
     SESSION_VERSION,
     AccountProblem,
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 
 @bp.route("/account/register", methods=["GET", "POST"])
-@limiter.limit(configured("RATELIMIT_REGISTER"), methods=["POST"])
+@limiter.limit(Configured("RATELIMIT_REGISTER"), methods=["POST"])
 def register():
     if current_petitioner():
         return redirect(url_for("public.my_applications"))

@@ -8,7 +8,7 @@ its rate limits) of Python, most of it the request's machinery (contexts, the be
 the sign-in and scope look-ups, Flask-Limiter's three Redis round trips), several times the bare-Flask floor of
 ``bench.baseline``. This WSGI layer gives such an answer itself when it is kept (or a 304), with what the view
 would send: it reads the signed session as Flask does and applies the same rules (``grants_case`` or
-``find_by_code``, ``session_locale``, the views' keys and tags, ``add_security_headers``); a page gets the
+``find_by_code``, ``session_locale``, the views' keys and tags, ``add_security_headers``'s); a page gets the
 browser's own CSRF token, an API answer is counted against the tracking limits as the view's decorators count it
 (``TrackingLimits``). Anything else goes to Flask untouched: another method or path, a query, a signed-in account
 or verified identity, a message waiting to be shown, an unknown case or a wrong code, a delivery to record, an
@@ -18,8 +18,9 @@ answer not kept yet, a limit reached (``tests/public_site/test_kept_answers.py``
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import NamedTuple
 
-from flask import Flask, Response
+from flask import Flask
 from itsdangerous import BadSignature
 from limits import RateLimitItem, parse_many
 from limits.storage import RedisStorage
@@ -33,7 +34,7 @@ from portal.inputguard import has_control_characters
 from portal.pagecache import etag_header
 from portal.petitioners.operations import awaits_online_delivery
 from portal.petitioners.tracking import find_by_code, find_number
-from portal.web import TEXT_SIZE_COOKIE, add_security_headers, lang_of
+from portal.web import TEXT_SIZE_COOKIE, kept_answer_headers, lang_of
 from public_site.api.applications import (
     ANSWER_PACKER,
     CODE_CHECKED,
@@ -44,7 +45,7 @@ from public_site.api.applications import (
     track_limit,
     track_number_limit,
 )
-from public_site.common import csrf_token_for, grants_case, pii, stamps, today, with_token
+from public_site.common import csrf_token_for, grants_case, today, with_token
 from public_site.track import PAGE_PACKER, PAGES, STAMP_READ, page_key, page_tag
 
 PAGE_PREFIX = "/track/"
@@ -58,6 +59,7 @@ class KeptTrackingAnswers:
         self.cookie_name = app.config["SESSION_COOKIE_NAME"]
         self.max_age = int(app.permanent_session_lifetime.total_seconds())
         self.limits = TrackingLimits(app)
+        self.stamps, self.pii = app.extensions["portal.stamps"], app.extensions["portal.pii"]
 
     def __call__(self, environ, start_response):
         response = self.kept_answer(environ)
@@ -65,7 +67,7 @@ class KeptTrackingAnswers:
             return self.wsgi_app(environ, start_response)
         return response(environ, start_response)
 
-    def kept_answer(self, environ) -> Response | None:
+    def kept_answer(self, environ) -> WSGIAnswer | None:
         if environ.get("REQUEST_METHOD") != "GET" or environ.get("QUERY_STRING") or self.serializer is None:
             return None
         path = environ.get("PATH_INFO") or ""
@@ -75,7 +77,7 @@ class KeptTrackingAnswers:
                 return answer(environ, number) if number is not None else None
         return None
 
-    def _page(self, environ, number: str) -> Response | None:
+    def _page(self, environ, number: str) -> WSGIAnswer | None:
         cookies = parse_cookie(environ.get("HTTP_COOKIE"))
         data = self._session(cookies.get(self.cookie_name))
         if data is None or not grants_case(data, number) or not _plain(data):
@@ -85,24 +87,23 @@ class KeptTrackingAnswers:
             return None  # a new token: Flask's page
         lang = lang_of(session_locale(data))
         viewer = (False, False, cookies.get(TEXT_SIZE_COOKIE) == "large")  # as ``viewer_kind`` for this visitor
-        with self.app.app_context():
-            stamp = find_number(stamps(), number)
-            environ[STAMP_READ] = (number, stamp)
-            if stamp is None or awaits_online_delivery(stamp):
-                return None
-            key = page_key(stamp, today(), lang, viewer)
-            if key is None:
-                return None
-            tag = page_tag(key, secret)
-            if parse_etags(environ.get("HTTP_IF_NONE_MATCH")).contains_weak(tag):
-                return self._finish(environ, Response(status=304, headers=etag_header(tag)))
-            kept = PAGES.get(key)
-            if kept is None:
-                return None
-            page = with_token(PAGE_PACKER.unpack(kept).decode(), csrf_token_for(self.app, secret))
-            return self._finish(environ, Response(page, mimetype="text/html", headers=etag_header(tag)))
+        stamp = find_number(self.stamps, number)
+        environ[STAMP_READ] = (number, stamp)
+        if stamp is None or awaits_online_delivery(stamp):
+            return None
+        key = page_key(stamp, today(), lang, viewer)
+        if key is None:
+            return None
+        tag = page_tag(key, secret)
+        if parse_etags(environ.get("HTTP_IF_NONE_MATCH")).contains_weak(tag):
+            return self._answer(environ, tag)
+        kept = PAGES.get(key)
+        if kept is None:
+            return None
+        page = with_token(PAGE_PACKER.unpack(kept).decode(), csrf_token_for(self.app, secret))
+        return self._answer(environ, tag, page.encode(), "text/html; charset=utf-8")
 
-    def _api_answer(self, environ, number: str) -> Response | None:
+    def _api_answer(self, environ, number: str) -> WSGIAnswer | None:
         code = environ.get("HTTP_X_ACCESS_CODE")
         if not code:
             return None
@@ -110,25 +111,27 @@ class KeptTrackingAnswers:
         if not _plain(data):
             return None
         lang = lang_of(session_locale(data))
-        with self.app.app_context():
-            stamp = find_by_code(stamps(), pii(), number, code)
-            environ[CODE_CHECKED] = (number, code, stamp)
-            if stamp is None or awaits_online_delivery(stamp):
-                return None  # a wrong code is Flask's: its 404 counts against the case number's limit
-            kept = kept_answer(answer_key(stamp, lang), link_window(stamp.number))
-            if kept is None or not self.limits.count(environ, number):
-                return None
-            _window, tag, packed = kept
-            if parse_etags(environ.get("HTTP_IF_NONE_MATCH")).contains_weak(tag):
-                return self._finish(environ, self.app.response_class("", status=304, headers=etag_header(tag)))
-            answer = ANSWER_PACKER.unpack(packed)
-            response = self.app.response_class(answer, mimetype=self.app.json.mimetype, headers=etag_header(tag))
-            return self._finish(environ, response)
+        stamp = find_by_code(self.stamps, self.pii, number, code)
+        environ[CODE_CHECKED] = (number, code, stamp)
+        if stamp is None or awaits_online_delivery(stamp):
+            return None  # a wrong code is Flask's: its 404 counts against the case number's limit
+        kept = kept_answer(answer_key(stamp, lang), link_window(stamp.number))
+        if kept is None or not self.limits.count(environ, number):
+            return None
+        _window, tag, packed = kept
+        if parse_etags(environ.get("HTTP_IF_NONE_MATCH")).contains_weak(tag):
+            return self._answer(environ, tag)
+        return self._answer(environ, tag, ANSWER_PACKER.unpack(packed), self.app.json.mimetype)
 
-    @staticmethod
-    def _finish(environ, response: Response) -> Response:
-        response.vary.add("Cookie")  # as Flask marks an answer that read the session
-        return add_security_headers(response, static=False, secure=environ.get("wsgi.url_scheme") == "https")
+    def _answer(self, environ, tag: str, body: bytes | None = None, content_type: str = "") -> WSGIAnswer:
+        """The answer (``body`` None: 304) with the headers Flask's would carry: the entity tag, ``Vary: Cookie`` (as
+        Flask marks an answer that read the session) and ``add_security_headers``'s, written out directly."""
+        secure = environ.get("wsgi.url_scheme") == "https"
+        headers = [*etag_header(tag).items(), ("Vary", "Cookie"), *kept_answer_headers(self.app, secure=secure)]
+        if body is None:
+            return WSGIAnswer("304 NOT MODIFIED", headers, b"")
+        entity = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+        return WSGIAnswer("200 OK", [*entity, *headers], body)
 
     def _session(self, value: str | None) -> dict | None:
         if not value:
@@ -138,6 +141,16 @@ class KeptTrackingAnswers:
         except BadSignature:
             return None
         return data if isinstance(data, dict) else None
+
+
+class WSGIAnswer(NamedTuple):
+    status: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def __call__(self, environ, start_response):
+        start_response(self.status, self.headers)
+        return [self.body]
 
 
 def _number(segment: str) -> str | None:
@@ -199,7 +212,7 @@ class TrackingLimits:
         counters = [
             (item, (*prefix, key, decorator.scope), 0 if decorator.deduct_when else 1)
             for decorator, key in ((track_limit, address), (track_number_limit, case_number_key(number)))
-            for item in _limits(decorator.limit_provider())
+            for item in _limits(decorator.limit_provider.of(self.app))
         ]
         keys = [storage.prefixed_key(item.key_for(*identifiers)) for item, identifiers, _ in counters]
         args = [value for item, _, counts in counters for value in (item.amount, item.get_expiry(), counts)]

@@ -24,7 +24,7 @@ from portal.cases.intake import FieldError, IntakeInvalid, known_bureau_ids, val
 from portal.cases.numbers import normalise_number
 from portal.cases.operations import CaseConflict, CaseNotFound, DuplicateOpenCase, IntakeRefused
 from portal.cases.queries import local_today
-from portal.extensions import configured, db, limiter
+from portal.extensions import Configured, db, limiter
 from portal.pagecache import Packer, RenderedCache, entity_tag, etag_header
 from portal.petitioners import operations as online
 from portal.petitioners.tracking import CaseStamp, TrackingView, find_by_code, find_number, open_case, tracking_view
@@ -50,13 +50,13 @@ def _not_found(response) -> bool:
 
 
 # Shared between the pages and the API: a guesser gains nothing by switching from one to the other.
-submit_limit = limiter.shared_limit(configured("RATELIMIT_SUBMIT"), scope="submit", methods=["POST"])
-upload_limit = limiter.shared_limit(configured("RATELIMIT_UPLOAD"), scope="upload", methods=["POST"])
+submit_limit = limiter.shared_limit(Configured("RATELIMIT_SUBMIT"), scope="submit", methods=["POST"])
+upload_limit = limiter.shared_limit(Configured("RATELIMIT_UPLOAD"), scope="upload", methods=["POST"])
 # ``public_site.kept`` counts a tracking answer it gives itself against these two (their limits and scopes, the
 # same keys).
-track_limit = limiter.shared_limit(configured("RATELIMIT_TRACK"), scope="track", key_func=get_remote_address)
+track_limit = limiter.shared_limit(Configured("RATELIMIT_TRACK"), scope="track", key_func=get_remote_address)
 track_number_limit = limiter.shared_limit(
-    configured("RATELIMIT_TRACK_NUMBER"), scope="track-number", key_func=_case_number_key, deduct_when=_not_found
+    Configured("RATELIMIT_TRACK_NUMBER"), scope="track-number", key_func=_case_number_key, deduct_when=_not_found
 )
 
 

@@ -5,6 +5,7 @@ counted on the tracking limits' own counters; everything else goes on to Flask."
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
 from limits import parse_many
@@ -148,6 +149,57 @@ def test_a_kept_api_answer_is_given_before_flask_exactly_as_flask_gives_it(app, 
     assert layer.answered == [url, url]
     assert (not_modified.status_code, not_modified.get_data()) == (304, b"")
     assert sorted(not_modified.headers.items()) == sorted(flask_not_modified.headers.items())
+
+
+def test_a_kept_answer_over_https_carries_the_same_headers_as_flask(app, dbs, layer):
+    body = applied(app, dbs)
+    client = Browser(app)
+    url = f"/api/v1/applications/{body['number']}"
+    headers = {"X-Access-Code": body["access_code"]}
+    assert client.get(url, headers=headers, base_url="https://localhost").status_code == 200  # kept
+    kept = client.get(url, headers=headers, base_url="https://localhost")
+    layer.bypassed = True
+    flask = client.get(url, headers=headers, base_url="https://localhost")
+    assert layer.answered == [url]
+    assert kept.headers["Strict-Transport-Security"].startswith("max-age=")
+    assert sorted(kept.headers.items()) == sorted(flask.headers.items())
+
+
+def test_the_layer_answers_outside_any_context_as_under_gunicorn(app, dbs, layer):
+    """The tests' browsers run each request inside an application context; a server's thread has none. The layer
+    must not need one (the limits' settings, the stamps, the headers): it answers before Flask pushes any."""
+    body = applied(app, dbs)
+    browser = granted(app, body)
+    page, answer = f"/track/{body['number']}", f"/api/v1/applications/{body['number']}"
+    assert browser.get(page).status_code == 200 and api(browser, body).status_code == 200  # both kept
+    got = {}
+
+    def serve():  # a new thread: no context of the test's
+        got["page"] = browser.client.get(page)
+        got["api"] = browser.client.get(answer, headers={"X-Access-Code": body["access_code"]})
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    thread.join()
+    assert layer.answered == [page, answer]
+    assert (got["page"].status_code, got["api"].status_code) == (200, 200)
+    assert got["api"].get_json()["number"] == body["number"]
+
+
+def test_the_headers_written_out_are_those_add_security_headers_gives(app, monkeypatch):
+    """With identity providers configured (their origins in the CSP's form-action) and without, HTTP and HTTPS."""
+    from werkzeug.wrappers import Response
+
+    from portal import web
+
+    for origins in (set(), {"https://id.example.org", "https://sso.example.net"}):
+        monkeypatch.setattr(web, "_provider_origins", lambda _app, found=origins: found)
+        for secure in (False, True):
+            with app.app_context():
+                expected = web.add_security_headers(Response(), static=False, secure=secure).headers
+            written = web.kept_answer_headers(app, secure=secure)
+            assert sorted(written) == sorted((k, v) for k, v in expected.items() if k not in ("Content-Type",))
+            assert all(origin in dict(written)["Content-Security-Policy"] for origin in origins)
 
 
 def test_a_wrong_code_or_another_case_goes_to_flask(app, dbs, layer):
