@@ -25,6 +25,7 @@ from itsdangerous import BadSignature
 from limits import RateLimitItem, parse_many
 from limits.storage import RedisStorage
 from limits.strategies import FixedWindowRateLimiter
+from redis.commands.core import Script
 from redis.exceptions import RedisError
 from werkzeug.http import parse_cookie, parse_etags
 
@@ -168,21 +169,28 @@ def _plain(session: dict) -> bool:
 
 # Each counter is tested first; only when every limit allows one more are the counting ones increased, as
 # Flask-Limiter's fixed windows count (INCRBY, and EXPIRE on a window's first hit). A refusal changes nothing: Flask
-# then answers, counting as its decorators do. KEYS: the counters; ARGV: per counter its amount, its window in
-# seconds and 1 to count or 0 to test only (a limit counted on refusals alone: ``deduct_when``).
+# then answers, counting as its decorators do. KEYS: the counters; LIMITS (written into the script, so that a call
+# sends only the keys): per counter its amount, its window in seconds and 1 to count or 0 to test only (a limit
+# counted on refusals alone: ``deduct_when``).
 COUNT_IF_ALLOWED = """
 for i, key in ipairs(KEYS) do
-    if tonumber(redis.call("get", key) or "0") + 1 > tonumber(ARGV[3 * i - 2]) then
+    if tonumber(redis.call("get", key) or "0") + 1 > LIMITS[i][1] then
         return 0
     end
 end
 for i, key in ipairs(KEYS) do
-    if ARGV[3 * i] == "1" and redis.call("incrby", key, 1) == 1 then
-        redis.call("expire", key, ARGV[3 * i - 1])
+    if LIMITS[i][3] == 1 and redis.call("incrby", key, 1) == 1 then
+        redis.call("expire", key, LIMITS[i][2])
     end
 end
 return 1
 """
+
+
+def count_script(limits: tuple[tuple[int, int, int], ...]) -> str:
+    """``COUNT_IF_ALLOWED`` for the counters ``limits`` (amount, window, counts), in the order of its keys."""
+    table = ", ".join(f"{{{amount}, {window}, {counts}}}" for amount, window, counts in limits)
+    return f"local LIMITS = {{{table}}}\n{COUNT_IF_ALLOWED}"
 
 
 class TrackingLimits:
@@ -193,7 +201,8 @@ class TrackingLimits:
 
     def __init__(self, app: Flask):
         self.app = app
-        self._script = None  # (the storage it was registered on, the script)
+        self._storage = None  # the storage the scripts below were registered on
+        self._scripts: dict[tuple, Script] = {}  # by the limits written into them (they change with the settings)
 
     def count(self, environ, number: str) -> bool:
         """True: the answer is counted (or limits are off). False: Flask answers (a limit reached, the limiter on
@@ -215,16 +224,19 @@ class TrackingLimits:
             for item in _limits(decorator.limit_provider.of(self.app))
         ]
         keys = [storage.prefixed_key(item.key_for(*identifiers)) for item, identifiers, _ in counters]
-        args = [value for item, _, counts in counters for value in (item.amount, item.get_expiry(), counts)]
+        limits = tuple((item.amount, item.get_expiry(), counts) for item, _, counts in counters)
         try:
-            return self._count_if_allowed(storage)(keys=keys, args=args) == 1
+            return self._script(storage, limits)(keys=keys) == 1
         except RedisError:
             return False
 
-    def _count_if_allowed(self, storage: RedisStorage):
-        if self._script is None or self._script[0] is not storage:
-            self._script = (storage, storage.get_connection().register_script(COUNT_IF_ALLOWED))
-        return self._script[1]
+    def _script(self, storage: RedisStorage, limits: tuple) -> Script:
+        if self._storage is not storage:
+            self._storage, self._scripts = storage, {}
+        script = self._scripts.get(limits)
+        if script is None:
+            script = self._scripts[limits] = storage.get_connection().register_script(count_script(limits))
+        return script
 
 
 @lru_cache(maxsize=32)
