@@ -1,6 +1,6 @@
 """The framework's floor: a bare Flask endpoint doing one indexed PostgreSQL lookup, served like the portal.
 
-``gunicorn 'bench.baseline:create_app()'`` with the same workers and threads as the portal; one psycopg
+``gunicorn 'bench.baseline:create_app()'`` with the same gunicorn settings as the portal; one psycopg
 connection per thread (no ORM, no pool, no sessions, no templates), looking a case number up by primary key.
 """
 

@@ -38,12 +38,15 @@ ROOT = Path("var/bench")
 BASE_PORT = 25000  # embedded services; `portal dev` uses 24000, the tests 20000-22700 (--base-port moves it)
 WEB_OFFSET, BASELINE_OFFSET = 500, 501  # the portal's and the baseline's gunicorn, above the services' ports
 RESULTS = Path(__file__).with_name("results")
-GUNICORN = ("-c", "python:portal.gunicorn_conf", "-w", "2", "--threads", "4")  # as `portal dev`; portal and baseline
+# Served as the image and the compose file serve it: four sync workers, each answering one connection at a time
+# and closing it (nginx's upstream connections are opened anew), portal and baseline alike. Threaded workers (as
+# `portal dev` runs) keep each of wrk's keep-alive connections on the worker that accepted it: a run whose 8
+# connections landed 7 to 1 measured one busy worker (one GIL) beside an idle one, 518-1959 req/s at the same load
+# (bench/README.md, third pass); sync workers take the next request whichever is free.
+GUNICORN = ("-c", "python:portal.gunicorn_conf", "-w", "4")
 CONNECTIONS = 8
-# The loaded measure is DRAWS runs of a third of the seconds each, reported by the median run. wrk keeps its
-# connections for a run, each served by the gunicorn worker that accepted it (one process, one GIL: about one
-# core); a run whose 8 connections landed 7 to 1 measures one busy worker beside an idle one. Each run draws a new
-# split (bench/README.md, third pass: 518-1959 req/s at the same load), the median of three the typical one.
+# The loaded measure is DRAWS runs of a third of the seconds each, reported by the median run (all three are kept:
+# a run disturbed by the machine stands out).
 DRAWS = 3
 ONCE_PER_SECOND = 150  # uploads kept per second of the application runs: well above what they send
 PASSWORD = "Demo-2026-review"
@@ -51,7 +54,7 @@ GENEROUS = "1000000 per minute"  # rate limits stay on (a Redis counter per requ
 SAMPLE = 2000  # distinct case numbers / ids that a scenario cycles through
 KEPT_WARMUP = 30  # seconds at least: at ~400 req/s each worker sees each of SAMPLE cases about three times
 # ...then on in steps until a step's throughput is within STEADY of the one before: a first rendering costs 10-20 ms
-# (its links signed, on a large database more), so 2 workers x SAMPLE cases may take longer than KEPT_WARMUP.
+# (its links signed, on a large database more), so 4 workers x SAMPLE cases may take longer than KEPT_WARMUP.
 STEADY_STEP, STEADY, KEPT_WARMUP_MAX = 5, 0.05, 180
 
 BIN = Path(sys.executable).parent
