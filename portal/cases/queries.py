@@ -565,28 +565,28 @@ def _waiting_for(
     a page or a capped count of their union, whatever the size of the bureau."""
     branches = []
     for kind, owner_id in keys:
-        branch = select(WorkItem.case_id).where(
-            WorkItem.tenant_id == bureau_id, WorkItem.owner_kind == kind, WorkItem.owner_id == owner_id
-        )
+        branch = _items_of(kind, owner_id, bureau_id, today)
         if overdue:
             branch = branch.where(WorkItem.due_on < today)
-        if kind == EXTENSION:
-            branch = branch.where(_extension_in_time(today))
         if cursor is not None:
             branch = branch.where(cursor.after(WorkItem.due_on, WorkItem.case_id))
         branches.append(branch.order_by(WorkItem.due_on.asc().nulls_last(), WorkItem.case_id.desc()).limit(limit))
     return union(*branches)
 
 
-def _has_work_item(keys: list[tuple[str, int]], today: date) -> ColumnElement[bool]:
-    """Cases with a work item of one of the owners ``keys`` (filtered views: the planner picks the way in)."""
-    owners = [
-        and_(WorkItem.owner_kind == kind, WorkItem.owner_id == owner_id, _extension_in_time(today))
-        if kind == EXTENSION
-        else and_(WorkItem.owner_kind == kind, WorkItem.owner_id == owner_id)
-        for kind, owner_id in keys
-    ]
-    return exists().where(WorkItem.tenant_id == Case.tenant_id, WorkItem.case_id == Case.id, or_(*owners))
+def _has_work_item(keys: list[tuple[str, int]], bureau_id: int, today: date) -> ColumnElement[bool]:
+    """Cases with a work item of one of the owners ``keys`` (filtered views: the planner picks the way in). Each
+    owner's items are a range of ``ix_work_items_owner_due``; one test of the bureau's every item against all the
+    owners read 3x the entries at 1M cases."""
+    return Case.id.in_(union_all(*(_items_of(kind, owner_id, bureau_id, today) for kind, owner_id in keys)))
+
+
+def _items_of(kind: str, owner_id: int, bureau_id: int, today: date) -> Select:
+    """The cases waiting for one owner of ``bureau_id`` (a range of ``ix_work_items_owner_due``)."""
+    items = select(WorkItem.case_id).where(
+        WorkItem.tenant_id == bureau_id, WorkItem.owner_kind == kind, WorkItem.owner_id == owner_id
+    )
+    return items.where(_extension_in_time(today)) if kind == EXTENSION else items
 
 
 def _lapsed_extensions(session: Session, cases: list[Case], today: date) -> set[tuple[int, int]]:
@@ -693,7 +693,7 @@ def list_queue(
             # The page is the first of them in queue order (after the cursor), read from that set, not the table.
             matched = (
                 select(Case.id, Case.next_due_on)
-                .where(Case.tenant_id == bureau_id, _has_work_item(keys, today), *conditions)
+                .where(Case.tenant_id == bureau_id, _has_work_item(keys, bureau_id, today), *conditions)
                 .cte("matched")
             )
             counted = select(matched.c.id)
