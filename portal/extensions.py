@@ -36,8 +36,6 @@ class Configured:
         return app.config[self.name]
 
 
-
-
 #: Sign-in attempts per client address: one allowance shared by every sign-in form, the second-factor forms and
 #: the token endpoint (a decorator; only POSTs count).
 login_limit = limiter.shared_limit(Configured("RATELIMIT_LOGIN"), scope="login", methods=["POST"])
