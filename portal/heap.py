@@ -14,14 +14,16 @@ import ctypes
 import ctypes.util
 import logging
 import threading
+from functools import cache
 
 log = logging.getLogger(__name__)
 
 HEAP_TRIM_SECONDS = 10.0
 
 
+@cache
 def _malloc_trim():
-    """glibc's ``malloc_trim``, or None."""
+    """glibc's ``malloc_trim``, or None (looked up once)."""
     name = ctypes.util.find_library("c")
     try:
         return ctypes.CDLL(name).malloc_trim if name else None
@@ -41,15 +43,14 @@ def trim_heap() -> bool:
 def start_trimming(every: float = HEAP_TRIM_SECONDS, stop: threading.Event | None = None) -> threading.Thread | None:
     """Trim the heap every ``every`` seconds on a daemon thread of this process, until ``stop`` is set (a worker's
     never is: the thread ends with the process). None: nothing to trim with."""
-    trim = _malloc_trim()
-    if trim is None:
+    if _malloc_trim() is None:
         log.info("No malloc_trim in this C library: the heap is not trimmed")
         return None
     stop = stop or threading.Event()
 
     def loop() -> None:
         while not stop.wait(every):
-            trim(0)
+            trim_heap()
 
     thread = threading.Thread(target=loop, name="heap-trim", daemon=True)
     thread.start()
